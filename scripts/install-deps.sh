@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages Crossroads needs to build, test and run,
+# skipping those already present. Works as root; uses sudo otherwise.
+set -eu
+
+PKGS="meson ninja-build pkg-config gcc libc6-dev python3 curl
+libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
+libsodium-dev libcmocka-dev sqlite3"
+if [ "${1:-}" = "--bench" ]; then
+	PKGS="$PKGS wrk nginx-light"
+fi
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+else
+	SUDO="sudo"
+fi
+echo "install-deps: installing$missing"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,42 @@
+/*
+ * HTTP handlers of the contract (docs/api.md), one file per area, and
+ * the route table that maps them (api_misc.c).
+ */
+#ifndef CR_API_H
+#define CR_API_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+extern const struct cr_route cr_api_routes[];
+extern const size_t cr_api_nroutes;
+
+/* api_misc.c */
+void	cr_api_healthz(struct cr_req *);
+void	cr_api_metrics(struct cr_req *);
+void	cr_api_openapi(struct cr_req *);
+
+/* api_registry.c */
+void	cr_api_institution_create(struct cr_req *);
+void	cr_api_institution_list(struct cr_req *);
+void	cr_api_client_create(struct cr_req *);
+void	cr_api_service_create(struct cr_req *);
+void	cr_api_service_list(struct cr_req *);
+void	cr_api_authz_create(struct cr_req *);
+void	cr_api_authz_list(struct cr_req *);
+void	cr_api_authz_delete(struct cr_req *);
+
+/* api_directory.c */
+void	cr_api_directory_put(struct cr_req *);
+void	cr_api_directory_remove(struct cr_req *);
+void	cr_api_directory_batch(struct cr_req *);
+void	cr_api_directory_get(struct cr_req *);
+
+/* api_consult.c */
+void	cr_api_consult(struct cr_req *);
+
+/* api_log.c */
+void	cr_api_log_query(struct cr_req *);
+
+#endif

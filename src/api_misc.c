@@ -1,0 +1,73 @@
+/* Health, metrics, the OpenAPI document, and the route table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "metrics.h"
+
+extern const char cr_openapi_json[];
+extern const size_t cr_openapi_json_len;
+
+const struct cr_route cr_api_routes[] = {
+	{ "GET", "/healthz", cr_api_healthz, 0, "healthz" },
+	{ "GET", "/metrics", cr_api_metrics, 0, "metrics" },
+	{ "GET", "/openapi.json", cr_api_openapi, 0, "openapi" },
+	{ "POST", "/v1/institutions", cr_api_institution_create, 0,
+	    "institutions.create" },
+	{ "GET", "/v1/institutions", cr_api_institution_list, 0,
+	    "institutions.list" },
+	{ "POST", "/v1/institutions/{}/clients", cr_api_client_create, 0,
+	    "clients.create" },
+	{ "POST", "/v1/services", cr_api_service_create, 0, "services.create" },
+	{ "GET", "/v1/services", cr_api_service_list, 0, "services.list" },
+	{ "POST", "/v1/authorizations", cr_api_authz_create, 0,
+	    "authorizations.create" },
+	{ "GET", "/v1/authorizations", cr_api_authz_list, 0,
+	    "authorizations.list" },
+	{ "DELETE", "/v1/authorizations/{}", cr_api_authz_delete, 0,
+	    "authorizations.delete" },
+	{ "POST", "/v1/directory", cr_api_directory_put, 0, "directory.put" },
+	{ "POST", "/v1/directory/remove", cr_api_directory_remove, 0,
+	    "directory.remove" },
+	{ "POST", "/v1/directory/batch", cr_api_directory_batch,
+	    CR_ROUTE_BIG_BODY, "directory.batch" },
+	{ "GET", "/v1/directory/{}", cr_api_directory_get, 0, "directory.get" },
+	{ "POST", "/v1/consult/{}", cr_api_consult, 0, "consult" },
+	{ "GET", "/v1/log", cr_api_log_query, 0, "log" },
+};
+const size_t cr_api_nroutes = sizeof(cr_api_routes) / sizeof(cr_api_routes[0]);
+
+void
+cr_api_healthz(struct cr_req *req)
+{
+	if (atomic_load(&req->hub->ready))
+		cr_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+	else
+		cr_http_error(req, 503, "UNAVAILABLE", "starting");
+}
+
+void
+cr_api_metrics(struct cr_req *req)
+{
+	char *text;
+	size_t len;
+
+	if (cr_metrics_render(&text, &len) == -1) {
+		cr_http_error(req, 500, "INTERNAL", "out of memory");
+		return;
+	}
+	cr_http_reply(req, 200, "text/plain; version=0.0.4", text, len);
+}
+
+void
+cr_api_openapi(struct cr_req *req)
+{
+	char *copy;
+
+	if ((copy = malloc(cr_openapi_json_len)) == NULL) {
+		cr_http_error(req, 500, "INTERNAL", "out of memory");
+		return;
+	}
+	memcpy(copy, cr_openapi_json, cr_openapi_json_len);
+	cr_http_reply(req, 200, "application/json", copy, cr_openapi_json_len);
+}

@@ -1,0 +1,348 @@
+/* Registry: institutions, client applications, services, authorizations. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "api.h"
+#include "authz.h"
+#include "jsonv.h"
+#include "util.h"
+
+#define TOKEN_BYTES	32
+
+/* Identifiers appear in URLs and logs: keep them to a safe alphabet. */
+static int
+valid_id(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-");
+
+	return n > 0 && s[n] == '\0';
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+static int
+require_valid_id(struct cr_req *req, const char *what, const char *id)
+{
+	if (valid_id(id))
+		return 0;
+	cr_http_error(req, 400, "BAD_REQUEST", "%s '%s' may only contain "
+	    "letters, digits, '.', '_' and '-'", what, id);
+	return -1;
+}
+
+static const struct cr_jsonv_field institution_spec[] = {
+	{ "id", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "sector", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	CR_JSONV_END
+};
+
+void
+cr_api_institution_create(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	struct cr_institution in;
+	json_t *b;
+	int rc;
+
+	if (cr_http_require_operator(req) == -1 ||
+	    (b = cr_http_body_json(req, institution_spec)) == NULL)
+		return;
+	memset(&in, 0, sizeof(in));
+	cr_util_strlcpy(in.id, jstr(b, "id"), sizeof(in.id));
+	cr_util_strlcpy(in.name, jstr(b, "name"), sizeof(in.name));
+	cr_util_strlcpy(in.sector, jstr(b, "sector"), sizeof(in.sector));
+	if (require_valid_id(req, "institution id", in.id) == -1)
+		goto out;
+	rc = st->ops->institution_add(st, &in);
+	if (rc == CR_STORE_EXISTS)
+		cr_http_error(req, 409, "CONFLICT", "institution '%s' exists",
+		    in.id);
+	else if (rc != CR_STORE_OK)
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+	else
+		cr_http_reply_json(req, 201, json_incref(b));
+out:
+	json_decref(b);
+}
+
+void
+cr_api_institution_list(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	json_t *list;
+
+	if (cr_http_require_any(req) == -1)
+		return;
+	if (st->ops->institution_list(st, &list) != CR_STORE_OK) {
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+		return;
+	}
+	cr_http_reply_json(req, 200, json_pack("{s:o}", "institutions", list));
+}
+
+static const struct cr_jsonv_field client_spec[] = {
+	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	CR_JSONV_END
+};
+
+void
+cr_api_client_create(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	struct cr_client cl;
+	uint8_t raw[TOKEN_BYTES], hash[CR_HASH_LEN];
+	char token[4 + 2 * TOKEN_BYTES + 1];
+	json_t *b;
+	int rc;
+
+	if (cr_http_require_operator(req) == -1 ||
+	    (b = cr_http_body_json(req, client_spec)) == NULL)
+		return;
+	memset(&cl, 0, sizeof(cl));
+	cr_util_uuid(cl.id);
+	cr_util_strlcpy(cl.institution, req->params[0], sizeof(cl.institution));
+	cr_util_strlcpy(cl.name, jstr(b, "name"), sizeof(cl.name));
+	/* The token is shown once; only its hash is kept. */
+	randombytes_buf(raw, sizeof(raw));
+	memcpy(token, "crt_", 4);
+	cr_util_hex(raw, sizeof(raw), token + 4);
+	crypto_generichash(hash, sizeof(hash), (unsigned char *)token,
+	    strlen(token), NULL, 0);
+	rc = st->ops->client_add(st, &cl, hash);
+	if (rc == CR_STORE_NOTFOUND)
+		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
+		    cl.institution);
+	else if (rc != CR_STORE_OK)
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+	else
+		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s}",
+		    "client_id", cl.id, "institution", cl.institution,
+		    "name", cl.name, "token", token));
+	sodium_memzero(token, sizeof(token));
+	json_decref(b);
+}
+
+static const struct cr_jsonv_field service_spec[] = {
+	{ "id", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
+	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
+	{ "subject_kind", CR_JV_STRING, 0, 15, 0, 0 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
+	{ "description", CR_JV_STRING_EMPTY, 0, 1000, 0, 0 },
+	CR_JSONV_END
+};
+
+void
+cr_api_service_create(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	struct cr_service svc;
+	json_t *b, *kind, *to;
+	int rc;
+
+	if (cr_http_require_operator(req) == -1 ||
+	    (b = cr_http_body_json(req, service_spec)) == NULL)
+		return;
+	memset(&svc, 0, sizeof(svc));
+	cr_util_strlcpy(svc.id, jstr(b, "id"), sizeof(svc.id));
+	cr_util_strlcpy(svc.provider, jstr(b, "provider"), sizeof(svc.provider));
+	cr_util_strlcpy(svc.endpoint, jstr(b, "endpoint"), sizeof(svc.endpoint));
+	kind = json_object_get(b, "subject_kind");
+	cr_util_strlcpy(svc.subject_kind, kind ? json_string_value(kind) :
+	    "person", sizeof(svc.subject_kind));
+	svc.fields = json_object_get(b, "fields");
+	to = json_object_get(b, "timeout_ms");
+	svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
+	if (require_valid_id(req, "service id", svc.id) == -1)
+		goto out;
+	if (strcmp(svc.subject_kind, "person") != 0 &&
+	    strcmp(svc.subject_kind, "enterprise") != 0) {
+		cr_http_error(req, 400, "BAD_REQUEST", "subject_kind must be "
+		    "'person' or 'enterprise'");
+		goto out;
+	}
+	if (strncmp(svc.endpoint, "http://", 7) != 0 &&
+	    strncmp(svc.endpoint, "https://", 8) != 0) {
+		cr_http_error(req, 400, "BAD_REQUEST", "endpoint must be an "
+		    "http:// or https:// URL");
+		goto out;
+	}
+	rc = st->ops->service_add(st, &svc);
+	if (rc == CR_STORE_EXISTS)
+		cr_http_error(req, 409, "CONFLICT", "service '%s' exists",
+		    svc.id);
+	else if (rc == CR_STORE_NOTFOUND)
+		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s' to "
+		    "provide the service", svc.provider);
+	else if (rc != CR_STORE_OK)
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+	else {
+		json_object_set_new(b, "subject_kind",
+		    json_string(svc.subject_kind));
+		json_object_set_new(b, "timeout_ms",
+		    json_integer(svc.timeout_ms));
+		cr_http_reply_json(req, 201, json_incref(b));
+	}
+out:
+	json_decref(b);
+}
+
+void
+cr_api_service_list(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	json_t *list, *s;
+	size_t i;
+
+	if (cr_http_require_any(req) == -1)
+		return;
+	if (st->ops->service_list(st, &list) != CR_STORE_OK) {
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+		return;
+	}
+	/* Where a source lives is the operator's business only. */
+	if (req->principal != CR_PRINCIPAL_OPERATOR)
+		json_array_foreach(list, i, s)
+			json_object_del(s, "endpoint");
+	cr_http_reply_json(req, 200, json_pack("{s:o}", "services", list));
+}
+
+static const struct cr_jsonv_field authz_spec[] = {
+	{ "consumer", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
+	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
+	{ "legal_basis", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "capacities", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
+	{ "valid_from", CR_JV_DATE, 0, 0, 0, 0 },
+	{ "valid_to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
+	CR_JSONV_END
+};
+
+static json_t *
+authz_json(const struct cr_authz *a)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s?}", "id", a->id,
+	    "consumer", a->consumer, "service", a->service, "purpose",
+	    a->purpose, "legal_basis", a->legal_basis, "fields", a->fields,
+	    "capacities", a->capacities, "valid_from", a->valid_from,
+	    "valid_to", a->valid_to[0] ? a->valid_to : NULL);
+}
+
+void
+cr_api_authz_create(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	struct cr_institution in;
+	struct cr_service svc;
+	struct cr_authz a;
+	json_t *b, *caps;
+	const char *vt;
+	int rc;
+
+	if (cr_http_require_operator(req) == -1 ||
+	    (b = cr_http_body_json(req, authz_spec)) == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	memset(&svc, 0, sizeof(svc));
+	cr_util_uuid(a.id);
+	cr_util_strlcpy(a.consumer, jstr(b, "consumer"), sizeof(a.consumer));
+	cr_util_strlcpy(a.service, jstr(b, "service"), sizeof(a.service));
+	cr_util_strlcpy(a.purpose, jstr(b, "purpose"), sizeof(a.purpose));
+	cr_util_strlcpy(a.legal_basis, jstr(b, "legal_basis"),
+	    sizeof(a.legal_basis));
+	a.fields = json_incref(json_object_get(b, "fields"));
+	caps = json_object_get(b, "capacities");
+	a.capacities = caps ? json_incref(caps) : json_array();
+	if (*jstr(b, "valid_from"))
+		cr_util_strlcpy(a.valid_from, jstr(b, "valid_from"),
+		    sizeof(a.valid_from));
+	else
+		cr_date_today(a.valid_from);
+	vt = json_string_value(json_object_get(b, "valid_to"));
+	cr_util_strlcpy(a.valid_to, vt ? vt : "", sizeof(a.valid_to));
+	if (a.valid_to[0] && strcmp(a.valid_to, a.valid_from) < 0) {
+		cr_http_error(req, 400, "BAD_REQUEST", "valid_to is before "
+		    "valid_from");
+		goto out;
+	}
+	rc = st->ops->institution_get(st, a.consumer, &in);
+	if (rc == CR_STORE_NOTFOUND) {
+		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
+		    a.consumer);
+		goto out;
+	}
+	if (rc == CR_STORE_OK)
+		rc = st->ops->service_get(st, a.service, &svc);
+	if (rc == CR_STORE_NOTFOUND) {
+		cr_http_error(req, 404, "UNKNOWN_SERVICE", "no service '%s'",
+		    a.service);
+		goto out;
+	}
+	if (rc != CR_STORE_OK)
+		goto internal;
+	/* Data minimization starts here: grant only what the service has. */
+	if (!cr_authz_fields_subset(a.fields, svc.fields)) {
+		cr_http_error(req, 400, "BAD_REQUEST", "fields must be a subset "
+		    "of the service's fields");
+		goto out;
+	}
+	if (st->ops->authz_add(st, &a) != CR_STORE_OK)
+		goto internal;
+	cr_http_reply_json(req, 201, authz_json(&a));
+	goto out;
+internal:
+	cr_http_error(req, 500, "INTERNAL", "storage error");
+out:
+	cr_service_clear(&svc);
+	cr_authz_clear(&a);
+	json_decref(b);
+}
+
+void
+cr_api_authz_list(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	json_t *list;
+
+	if (cr_http_require_operator(req) == -1)
+		return;
+	if (st->ops->authz_list(st, cr_http_query(req, "consumer"), &list)
+	    != CR_STORE_OK) {
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+		return;
+	}
+	cr_http_reply_json(req, 200, json_pack("{s:o}", "authorizations",
+	    list));
+}
+
+void
+cr_api_authz_delete(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	char *empty;
+	int rc;
+
+	if (cr_http_require_operator(req) == -1)
+		return;
+	rc = st->ops->authz_delete(st, req->params[0]);
+	if (rc == CR_STORE_NOTFOUND)
+		cr_http_error(req, 404, "NOT_FOUND", "no authorization '%s'",
+		    req->params[0]);
+	else if (rc != CR_STORE_OK)
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+	else if ((empty = strdup("")) != NULL)
+		cr_http_reply(req, 204, "application/json", empty, 0);
+}

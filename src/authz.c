@@ -1,0 +1,71 @@
+#include <string.h>
+
+#include "authz.h"
+
+enum cr_authz_verdict
+cr_authz_decide(struct cr_store *st, const char *consumer, const char *service,
+    const char *purpose, const char *subject, const char *today,
+    const char *reference_date, struct cr_authz *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = st->ops->authz_find(st, consumer, service, purpose, today, out);
+	if (rc == CR_STORE_NOTFOUND)
+		return CR_AUTHZ_NOT_AUTHORIZED;
+	if (rc != CR_STORE_OK)
+		return CR_AUTHZ_ERROR;
+	if (json_array_size(out->capacities) == 0)
+		return CR_AUTHZ_GRANTED;
+	rc = st->ops->dir_active(st, consumer, subject, out->capacities,
+	    reference_date);
+	if (rc == 1)
+		return CR_AUTHZ_GRANTED;
+	if (rc == 0)
+		return CR_AUTHZ_NOT_INTEGRATED;
+	cr_authz_clear(out);
+	return CR_AUTHZ_ERROR;
+}
+
+json_t *
+cr_authz_filter(const struct cr_authz *a, const json_t *data)
+{
+	json_t *out, *field, *v;
+	size_t i;
+
+	if ((out = json_object()) == NULL)
+		return NULL;
+	json_array_foreach(a->fields, i, field) {
+		const char *name = json_string_value(field);
+
+		if (name == NULL)
+			continue;
+		v = json_object_get(data, name);
+		if (v != NULL && json_object_set(out, name, v) == -1) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+int
+cr_authz_fields_subset(const json_t *fields, const json_t *allowed)
+{
+	const json_t *f, *g;
+	size_t i, j;
+
+	json_array_foreach(fields, i, f) {
+		int found = 0;
+
+		json_array_foreach(allowed, j, g) {
+			if (json_equal(f, g)) {
+				found = 1;
+				break;
+			}
+		}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,188 @@
+/* crossroads serve: wires the store, the log, the sources and HTTP. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "api.h"
+#include "cmd.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+static const char serve_usage[] =
+    "usage: crossroads serve [--config FILE] [--listen HOST:PORT] "
+    "[--db PATH] [--threads N] [-v]\n";
+
+/* Creates the directory that will hold the database file, if missing. */
+static void
+make_parent_dir(const char *path)
+{
+	char dir[PATH_MAX], *p;
+
+	if (strncmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	if (cr_util_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return;
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		return;
+	*p = '\0';
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(dir, 0750);
+		*p = '/';
+	}
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
+		log_warn("mkdir %s", dir);
+}
+
+static int
+serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char err[512];
+	int ch, i;
+
+	/* The config file first, so that flags override it. */
+	for (i = 1; i < argc - 1; i++) {
+		if (strcmp(argv[i], "--config") == 0 &&
+		    cr_config_load(cfg, argv[i + 1], err, sizeof(err)) == -1) {
+			fprintf(stderr, "crossroads: %s\n", err);
+			return -1;
+		}
+	}
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:l:d:t:v", longopts, NULL))
+	    != -1) {
+		const char *key = NULL;
+
+		switch (ch) {
+		case 'c':
+			continue;
+		case 'l':
+			key = "listen";
+			break;
+		case 'd':
+			key = "db";
+			break;
+		case 't':
+			key = "threads";
+			break;
+		case 'v':
+			*verbose = 1;
+			continue;
+		default:
+			fputs(serve_usage, stderr);
+			return -1;
+		}
+		if (cr_config_set(cfg, key, optarg, err, sizeof(err)) == -1) {
+			fprintf(stderr, "crossroads: --%s: %s\n", key, err);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fputs(serve_usage, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cr_cmd_serve(int argc, char **argv)
+{
+	static struct cr_hub hub;
+	const char *names[CR_METRICS_MAX_ROUTES + 1];
+	struct cr_source_config scfg;
+	struct cr_xlog_config xcfg;
+	struct cr_http *http = NULL;
+	const char *token;
+	sigset_t sigs;
+	size_t i;
+	int verbose = 0, sig, rc = 1;
+
+	cr_config_defaults(&hub.cfg);
+	if (serve_options(argc, argv, &hub.cfg, &verbose) == -1)
+		return 2;
+	log_init("crossroads", verbose);
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("libcurl cannot start");
+	hub.person_scheme = cr_ident_find(hub.cfg.id_scheme);
+	hub.enterprise_scheme = cr_ident_default_enterprise();
+	if (hub.person_scheme == NULL || hub.enterprise_scheme == NULL)
+		fatalx("identifier scheme %s unknown", hub.cfg.id_scheme);
+	token = getenv("CROSSROADS_ADMIN_TOKEN");
+	if (token == NULL || *token == '\0')
+		log_warnx("CROSSROADS_ADMIN_TOKEN is not set: the operator "
+		    "API is disabled");
+	else if (strlen(token) < 16 || strlen(token) >= CR_TOKEN_MAX)
+		fatalx("CROSSROADS_ADMIN_TOKEN must have 16 to %d characters",
+		    CR_TOKEN_MAX - 1);
+	else
+		hub.admin_token_len = cr_util_strlcpy(hub.admin_token, token,
+		    sizeof(hub.admin_token));
+
+	/* Signals are taken by sigwait below, never by worker threads. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	make_parent_dir(hub.cfg.db);
+	if (cr_store_open(hub.cfg.db, &hub.store) == -1)
+		fatalx("cannot open the store %s", hub.cfg.db);
+	memset(&xcfg, 0, sizeof(xcfg));
+	xcfg.max_batch = hub.cfg.log_max_batch;
+	if (cr_xlog_start(hub.store, &xcfg, &hub.xlog) == -1)
+		fatalx("cannot start the exchange log");
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.max_connections_per_host = hub.cfg.source_max_connections;
+	scfg.max_response_bytes = hub.cfg.source_max_response;
+	if (cr_source_http_start(&scfg, &hub.sources) == -1)
+		fatalx("cannot start the source transport");
+
+	for (i = 0; i < cr_api_nroutes && i < CR_METRICS_MAX_ROUTES; i++)
+		names[i] = cr_api_routes[i].name;
+	names[i] = "unmatched";
+	cr_metrics_init(names, i + 1);
+	if (cr_http_start(&hub, cr_api_routes, cr_api_nroutes, &http) == -1)
+		goto out;
+	atomic_store(&hub.ready, 1);
+	log_info("listening on %s (port %u), store %s", hub.cfg.listen,
+	    cr_http_port(http), hub.cfg.db);
+
+	if (sigwait(&sigs, &sig) != 0)
+		log_warnx("sigwait failed");
+	log_info("signal %d: draining", sig);
+	atomic_store(&hub.ready, 0);
+	cr_http_drain(http, hub.cfg.drain_timeout_ms);
+	rc = 0;
+out:
+	/* In-flight calls fail, their log entries are written, then HTTP. */
+	hub.sources->ops->stop(hub.sources);
+	cr_xlog_stop(hub.xlog);
+	cr_http_stop(http);
+	cr_store_close(hub.store);
+	curl_global_cleanup();
+	log_info("stopped");
+	return rc;
+}

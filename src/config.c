@@ -1,0 +1,178 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ident.h"
+#include "util.h"
+
+void
+cr_config_defaults(struct cr_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	cr_util_strlcpy(c->listen, "127.0.0.1:8080", sizeof(c->listen));
+	cr_util_strlcpy(c->db, "./data/crossroads.db", sizeof(c->db));
+	cr_util_strlcpy(c->id_scheme, "be-insz", sizeof(c->id_scheme));
+	c->threads = 0;
+	c->connection_limit = 4096;
+	c->body_limit = 1024 * 1024;
+	c->batch_body_limit = 64 * 1024 * 1024;
+	c->access_log = 1;
+	c->source_max_connections = 256;
+	c->source_max_response = 4 * 1024 * 1024;
+	c->log_max_batch = 4096;
+	c->drain_timeout_ms = 10000;
+}
+
+static int
+set_size(const char *v, unsigned long long min, unsigned long long max,
+    unsigned long long *out, char *err, size_t errlen)
+{
+	if (cr_util_parse_ull(v, min, max, out) == 0)
+		return 0;
+	snprintf(err, errlen, "expected a whole number from %llu to %llu",
+	    min, max);
+	return -1;
+}
+
+static int
+set_bool(const char *v, int *out, char *err, size_t errlen)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "yes") == 0) {
+		*out = 1;
+		return 0;
+	}
+	if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "no") == 0) {
+		*out = 0;
+		return 0;
+	}
+	snprintf(err, errlen, "expected on or off");
+	return -1;
+}
+
+static int
+set_string(const char *v, char *dst, size_t dstsize, char *err, size_t errlen)
+{
+	if (*v == '\0' || strlen(v) >= dstsize) {
+		snprintf(err, errlen, "expected a value of 1 to %zu characters",
+		    dstsize - 1);
+		return -1;
+	}
+	cr_util_strlcpy(dst, v, dstsize);
+	return 0;
+}
+
+int
+cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	unsigned long long n;
+	int rc = -1;
+
+	if (strcmp(key, "listen") == 0)
+		rc = set_string(v, c->listen, sizeof(c->listen), err, errlen);
+	else if (strcmp(key, "db") == 0)
+		rc = set_string(v, c->db, sizeof(c->db), err, errlen);
+	else if (strcmp(key, "id_scheme") == 0) {
+		const struct cr_ident_scheme *s = cr_ident_find(v);
+
+		if (s == NULL || strcmp(s->kind, "person") != 0) {
+			snprintf(err, errlen, "unknown person identifier "
+			    "scheme '%s'", v);
+			return -1;
+		}
+		rc = set_string(v, c->id_scheme, sizeof(c->id_scheme), err,
+		    errlen);
+	} else if (strcmp(key, "threads") == 0) {
+		if ((rc = set_size(v, 0, 256, &n, err, errlen)) == 0)
+			c->threads = (unsigned)n;
+	} else if (strcmp(key, "connection_limit") == 0) {
+		if ((rc = set_size(v, 16, 1000000, &n, err, errlen)) == 0)
+			c->connection_limit = (unsigned)n;
+	} else if (strcmp(key, "body_limit") == 0) {
+		if ((rc = set_size(v, 1024, 1ULL << 30, &n, err, errlen)) == 0)
+			c->body_limit = n;
+	} else if (strcmp(key, "batch_body_limit") == 0) {
+		if ((rc = set_size(v, 1024, 1ULL << 34, &n, err, errlen)) == 0)
+			c->batch_body_limit = n;
+	} else if (strcmp(key, "access_log") == 0)
+		rc = set_bool(v, &c->access_log, err, errlen);
+	else if (strcmp(key, "source_max_connections") == 0) {
+		if ((rc = set_size(v, 1, 100000, &n, err, errlen)) == 0)
+			c->source_max_connections = (long)n;
+	} else if (strcmp(key, "source_max_response") == 0) {
+		if ((rc = set_size(v, 1024, 1ULL << 30, &n, err, errlen)) == 0)
+			c->source_max_response = n;
+	} else if (strcmp(key, "log_max_batch") == 0) {
+		if ((rc = set_size(v, 1, 1000000, &n, err, errlen)) == 0)
+			c->log_max_batch = n;
+	} else if (strcmp(key, "drain_timeout_ms") == 0) {
+		if ((rc = set_size(v, 0, 3600000, &n, err, errlen)) == 0)
+			c->drain_timeout_ms = (unsigned)n;
+	} else
+		snprintf(err, errlen, "unknown key '%s'", key);
+	return rc;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int
+cr_config_load(struct cr_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	char line[2048], why[256];
+	FILE *f;
+	int lineno = 0, rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *key, *value, *eq, *s;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path,
+			    lineno);
+			goto out;
+		}
+		if ((s = strchr(line, '#')) != NULL)
+			*s = '\0';
+		s = trim(line);
+		if (*s == '\0')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected 'key = value'",
+			    path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(s);
+		value = trim(eq + 1);
+		if (cr_config_set(c, key, value, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno,
+			    key, why);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,34 @@
+/*
+ * Settings of `crossroads serve`: defaults, then the config file (one
+ * "key = value" a line, '#' comments), then command-line flags. The keys
+ * are documented in docs/configuration.md.
+ */
+#ifndef CR_CONFIG_H
+#define CR_CONFIG_H
+
+#include <stddef.h>
+
+struct cr_config {
+	char	 listen[128];		/* "127.0.0.1:8080" */
+	char	 db[1024];		/* store path or URI */
+	char	 id_scheme[32];		/* person identifier scheme */
+	unsigned threads;		/* HTTP worker threads; 0 = cores */
+	unsigned connection_limit;
+	size_t	 body_limit;		/* JSON bodies */
+	size_t	 batch_body_limit;	/* NDJSON batches */
+	int	 access_log;		/* one JSON line a request on stderr */
+	long	 source_max_connections;	/* per source host */
+	size_t	 source_max_response;
+	size_t	 log_max_batch;		/* exchange-log entries per commit */
+	unsigned drain_timeout_ms;	/* SIGTERM: wait for in-flight requests */
+};
+
+void	cr_config_defaults(struct cr_config *);
+/* Sets one key; -1 with a message in err for an unknown key or bad value. */
+int	cr_config_set(struct cr_config *, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* Reads a config file; -1 with "FILE:LINE: what is wrong" in err. */
+int	cr_config_load(struct cr_config *, const char *path, char *err,
+	    size_t errlen);
+
+#endif

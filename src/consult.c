@@ -1,0 +1,315 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz.h"
+#include "consult.h"
+#include "metrics.h"
+#include "util.h"
+
+struct consult_op {
+	struct cr_hub		*hub;
+	struct cr_consult_result *res;
+	struct cr_xlog_entry	 entry;
+	struct cr_authz		 authz;
+	cr_consult_done_fn	 done;
+	void			*arg;
+};
+
+static void
+op_free(struct consult_op *op)
+{
+	cr_authz_clear(&op->authz);
+	free(op);
+}
+
+static const char *
+outcome_of(int status, const char *code)
+{
+	if (status < 300 || strcmp(code, "NO_DATA") == 0)
+		return CR_OUTCOME_GRANTED;
+	if (status >= 500)
+		return CR_OUTCOME_FAILED;
+	return CR_OUTCOME_DENIED;
+}
+
+/* Runs on the log writer thread once the entry is durable (or not). */
+static void
+consult_logged(void *arg, int rc, uint64_t seq)
+{
+	struct consult_op *op = arg;
+	struct cr_consult_result *res = op->res;
+
+	if (rc == 0)
+		res->log_seq = seq;
+	else {
+		/* Nothing leaves the hub that is not in the log. */
+		json_decref(res->data);
+		res->data = NULL;
+		res->status = 500;
+		cr_util_strlcpy(res->error_code, "INTERNAL",
+		    sizeof(res->error_code));
+		cr_util_strlcpy(res->message, "the exchange log could not be "
+		    "written", sizeof(res->message));
+	}
+	op->res = NULL;
+	op->done(op->arg, res);
+	op_free(op);
+}
+
+/* Sets the outcome, then logs it; the caller is told once it is durable. */
+static void
+consult_finish(struct consult_op *op, int status, const char *code,
+    const char *fmt, ...) CR_PRINTF(4, 5);
+
+static void
+consult_finish(struct consult_op *op, int status, const char *code,
+    const char *fmt, ...)
+{
+	struct cr_consult_result *res = op->res;
+	va_list ap;
+
+	res->status = status;
+	cr_util_strlcpy(res->error_code, code, sizeof(res->error_code));
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(res->message, sizeof(res->message), fmt, ap);
+		va_end(ap);
+	}
+	op->entry.status = status;
+	cr_util_strlcpy(op->entry.error_code, code,
+	    sizeof(op->entry.error_code));
+	cr_util_strlcpy(op->entry.outcome, outcome_of(status, code),
+	    sizeof(op->entry.outcome));
+	cr_util_strlcpy(op->entry.provider, res->provider,
+	    sizeof(op->entry.provider));
+	if (cr_xlog_submit(op->hub->xlog, &op->entry, consult_logged, op)
+	    == -1) {
+		json_decref(res->data);
+		res->data = NULL;
+		res->status = 503;
+		cr_util_strlcpy(res->error_code, "UNAVAILABLE",
+		    sizeof(res->error_code));
+		cr_util_strlcpy(res->message, "the hub is shutting down",
+		    sizeof(res->message));
+		op->res = NULL;
+		op->done(op->arg, res);
+		op_free(op);
+	}
+}
+
+/* Runs on the source transport's thread. */
+static void
+consult_answered(void *arg, const struct cr_source_result *sr)
+{
+	struct consult_op *op = arg;
+	json_t *j = NULL, *data;
+	json_error_t jerr;
+
+	cr_metrics_source(sr->elapsed_ms);
+	if (sr->error == CR_SOURCE_TIMEOUT) {
+		cr_metrics_source_error(CR_METRICS_SRC_TIMEOUT);
+		consult_finish(op, 504, "SOURCE_TIMEOUT", "source %s did not "
+		    "answer within the service's timeout", op->res->provider);
+		return;
+	}
+	if (sr->error != CR_SOURCE_OK) {
+		cr_metrics_source_error(CR_METRICS_SRC_UNAVAILABLE);
+		consult_finish(op, 502, "SOURCE_UNAVAILABLE",
+		    "source %s unavailable: %s", op->res->provider, sr->detail);
+		return;
+	}
+	if (sr->http_status == 404) {
+		consult_finish(op, 404, "NO_DATA", "source %s holds nothing "
+		    "on this subject", op->res->provider);
+		return;
+	}
+	if (sr->http_status != 200)
+		goto bad;
+	j = json_loadb(sr->body, sr->body_len, 0, &jerr);
+	data = json_object_get(j, "data");
+	if (!json_is_object(data))
+		goto bad;
+	if ((op->res->data = cr_authz_filter(&op->authz, data)) == NULL)
+		goto bad;
+	json_decref(j);
+	consult_finish(op, 200, "", NULL);
+	return;
+bad:
+	json_decref(j);
+	cr_metrics_source_error(CR_METRICS_SRC_BAD_RESPONSE);
+	if (sr->http_status != 200)
+		consult_finish(op, 502, "SOURCE_UNAVAILABLE", "source %s "
+		    "answered HTTP %ld", op->res->provider, sr->http_status);
+	else
+		consult_finish(op, 502, "SOURCE_UNAVAILABLE", "source %s "
+		    "answered without a JSON object 'data'", op->res->provider);
+}
+
+static int
+consult_call_source(struct consult_op *op, const struct cr_service *svc,
+    const struct cr_consult_req *r)
+{
+	struct cr_source_request sreq;
+	json_t *body, *params;
+	char *s;
+	int rc;
+
+	params = r->params != NULL ? json_incref((json_t *)r->params) :
+	    json_object();
+	body = json_pack("{s:s,s:o,s:s,s:s,s:s}", "subject", op->res->subject,
+	    "params", params,
+	    "request_id", r->request_id, "consumer", r->consumer,
+	    "purpose", r->purpose);
+	if (body == NULL)
+		return -1;
+	s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (s == NULL)
+		return -1;
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.url = svc->endpoint;
+	sreq.body = s;
+	sreq.body_len = strlen(s);
+	sreq.timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : 2000;
+	sreq.request_id = r->request_id;
+	rc = op->hub->sources->ops->submit(op->hub->sources, &sreq,
+	    consult_answered, op);
+	free(s);
+	return rc;
+}
+
+static int
+subject_normalize(struct cr_hub *hub, const struct cr_service *svc,
+    int known, const char *subject, char *out, size_t outlen)
+{
+	if (known && strcmp(svc->subject_kind, "enterprise") == 0)
+		return cr_ident_normalize(hub->enterprise_scheme, subject, out,
+		    outlen);
+	if (cr_ident_normalize(hub->person_scheme, subject, out, outlen) == 0)
+		return 0;
+	/* Service unknown: the subject may be of either kind. */
+	if (!known)
+		return cr_ident_normalize(hub->enterprise_scheme, subject, out,
+		    outlen);
+	return -1;
+}
+
+void
+cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
+    cr_consult_done_fn done, void *arg)
+{
+	struct cr_store *st = hub->store;
+	struct consult_op *op;
+	struct cr_service svc;
+	char today[CR_DATE_LEN + 1];
+	int svc_rc;
+
+	memset(&svc, 0, sizeof(svc));
+	op = calloc(1, sizeof(*op));
+	if (op == NULL || (op->res = calloc(1, sizeof(*op->res))) == NULL) {
+		free(op);
+		done(arg, NULL);
+		return;
+	}
+	op->hub = hub;
+	op->done = done;
+	op->arg = arg;
+
+	/* The log shows the attempt as it came, even when refused. */
+	cr_util_now_rfc3339(op->entry.ts);
+	cr_util_strlcpy(op->entry.request_id, r->request_id,
+	    sizeof(op->entry.request_id));
+	cr_util_strlcpy(op->entry.consumer, r->consumer ? r->consumer : "",
+	    sizeof(op->entry.consumer));
+	cr_util_strlcpy(op->entry.client, r->client_id ? r->client_id : "",
+	    sizeof(op->entry.client));
+	cr_util_strlcpy(op->entry.end_user, r->end_user ? r->end_user : "",
+	    sizeof(op->entry.end_user));
+	cr_util_strlcpy(op->entry.service, r->service ? r->service : "",
+	    sizeof(op->entry.service));
+	cr_util_strlcpy(op->entry.subject, r->subject ? r->subject : "",
+	    sizeof(op->entry.subject));
+	cr_util_strlcpy(op->entry.purpose, r->purpose ? r->purpose : "",
+	    sizeof(op->entry.purpose));
+	cr_util_strlcpy(op->res->service, op->entry.service,
+	    sizeof(op->res->service));
+	cr_util_strlcpy(op->res->subject, op->entry.subject,
+	    sizeof(op->res->subject));
+
+	if (r->who == CR_PRINCIPAL_NONE) {
+		consult_finish(op, 401, "UNAUTHENTICATED", "a valid "
+		    "'Authorization: Bearer <token>' header is required");
+		return;
+	}
+	if (r->who != CR_PRINCIPAL_CLIENT) {
+		consult_finish(op, 403, "NOT_AUTHORIZED", "consultations are "
+		    "made with an institution's client token");
+		return;
+	}
+	if (r->bad_request != NULL) {
+		consult_finish(op, 400, "BAD_REQUEST", "%s", r->bad_request);
+		return;
+	}
+	svc_rc = st->ops->service_get(st, r->service, &svc);
+	if (svc_rc == CR_STORE_ERR)
+		goto internal;
+	if (subject_normalize(hub, &svc, svc_rc == CR_STORE_OK, r->subject,
+	    op->res->subject, sizeof(op->res->subject)) == -1) {
+		consult_finish(op, 400, "INVALID_SUBJECT", "'%s' is not a "
+		    "valid identifier", op->entry.subject);
+		goto out;
+	}
+	cr_util_strlcpy(op->entry.subject, op->res->subject,
+	    sizeof(op->entry.subject));
+	if (svc_rc == CR_STORE_NOTFOUND) {
+		consult_finish(op, 404, "UNKNOWN_SERVICE", "no service '%s'",
+		    r->service);
+		goto out;
+	}
+	cr_util_strlcpy(op->res->provider, svc.provider,
+	    sizeof(op->res->provider));
+	cr_date_today(today);
+	switch (cr_authz_decide(st, r->consumer, svc.id, r->purpose,
+	    op->res->subject, today, r->reference_date ? r->reference_date :
+	    today, &op->authz)) {
+	case CR_AUTHZ_GRANTED:
+		break;
+	case CR_AUTHZ_NOT_AUTHORIZED:
+		consult_finish(op, 403, "NOT_AUTHORIZED", "%s has no active "
+		    "authorization for service %s and purpose %s", r->consumer,
+		    svc.id, r->purpose);
+		goto out;
+	case CR_AUTHZ_NOT_INTEGRATED:
+		cr_util_strlcpy(op->entry.legal_basis, op->authz.legal_basis,
+		    sizeof(op->entry.legal_basis));
+		consult_finish(op, 403, "NOT_INTEGRATED", "%s has not "
+		    "integrated this subject in the reference directory with "
+		    "a capacity the authorization requires", r->consumer);
+		goto out;
+	default:
+		goto internal;
+	}
+	cr_util_strlcpy(op->entry.legal_basis, op->authz.legal_basis,
+	    sizeof(op->entry.legal_basis));
+	if (consult_call_source(op, &svc, r) == -1) {
+		consult_finish(op, 503, "UNAVAILABLE", "the hub is shutting "
+		    "down");
+		goto out;
+	}
+	goto out;
+internal:
+	consult_finish(op, 500, "INTERNAL", "storage error");
+out:
+	cr_service_clear(&svc);
+}
+
+void
+cr_consult_result_free(struct cr_consult_result *res)
+{
+	if (res == NULL)
+		return;
+	json_decref(res->data);
+	free(res);
+}

@@ -1,0 +1,55 @@
+/*
+ * One consultation: the contract's checks in order (authenticated, subject
+ * valid, service known, authorization, integration), the call to the
+ * source, data minimization, and the exchange-log entry, durable before
+ * the caller hears the outcome. Used by POST /v1/consult and, per member
+ * and service, by verifications, so that nothing bypasses the checks or
+ * the log.
+ */
+#ifndef CR_CONSULT_H
+#define CR_CONSULT_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "http.h"
+
+struct cr_consult_req {
+	enum cr_principal_kind	 who;
+	const char		*consumer;	/* institution of the client */
+	const char		*client_id;
+	const char		*service;
+	const char		*subject;	/* as sent */
+	const char		*purpose;
+	const char		*reference_date;	/* NULL: today */
+	const char		*end_user;	/* "" or NULL: none */
+	const char		*request_id;
+	const json_t		*params;	/* NULL: {} */
+	const char		*bad_request;	/* non-NULL: the body was
+						   invalid, this says why */
+};
+
+struct cr_consult_result {
+	int		 status;		/* HTTP status */
+	char		 error_code[32];	/* "" on success */
+	char		 message[256];
+	json_t		*data;			/* granted fields, or NULL */
+	char		 service[CR_KEY_MAX];
+	char		 provider[CR_NAME_MAX];
+	char		 subject[CR_SUBJECT_MAX];	/* normalized */
+	uint64_t	 log_seq;
+};
+
+/*
+ * Called exactly once, after the log entry is durable: usually on the
+ * exchange-log writer thread, so it must not block. The callee owns res
+ * and frees it with cr_consult_result_free.
+ */
+typedef void (*cr_consult_done_fn)(void *arg, struct cr_consult_result *res);
+
+/* Copies what it needs from *r; done may run before this returns. */
+void	cr_consult_start(struct cr_hub *, const struct cr_consult_req *r,
+	    cr_consult_done_fn done, void *arg);
+void	cr_consult_result_free(struct cr_consult_result *);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * The HTTP front: libmicrohttpd with a thread pool (one epoll loop per
+ * thread) and suspend/resume, so that a request waiting for a source or
+ * for the exchange log holds no thread.
+ *
+ * A handler either answers at once (cr_http_reply*, cr_http_error) or
+ * calls cr_http_suspend(), starts asynchronous work, and later, from any
+ * thread, sets the answer with cr_http_reply* / cr_http_error and calls
+ * cr_http_resume(). Handlers needing to build the answer on a worker thread
+ * set req->on_resume, which runs there before the answer is queued.
+ */
+#ifndef CR_HTTP_H
+#define CR_HTTP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "hub.h"
+#include "log.h"
+#include "store.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
+struct cr_req;
+
+#define CR_ROUTE_BIG_BODY	0x1	/* body limit: batch_body_limit */
+#define CR_HTTP_MAX_PARAMS	3
+
+struct cr_route {
+	const char	*method;
+	const char	*pattern;	/* "/v1/consult/{}": {} is a segment */
+	void		(*handler)(struct cr_req *);
+	unsigned	 flags;
+	const char	*name;		/* metrics label */
+};
+
+enum cr_principal_kind {
+	CR_PRINCIPAL_NONE = 0,		/* no or unknown token */
+	CR_PRINCIPAL_OPERATOR,
+	CR_PRINCIPAL_CLIENT,
+};
+
+struct cr_req {
+	struct MHD_Connection	*conn;
+	struct cr_hub		*hub;
+	const struct cr_route	*route;
+	size_t			 route_index;
+	char			 method[16];
+	char			*path;		/* owned */
+	char			 params[CR_HTTP_MAX_PARAMS][CR_KEY_MAX];
+	char			 request_id[64];
+	char			 end_user[128];
+	int			 bad_end_user;	/* X-End-User too long */
+	const char		*content_type;	/* borrowed from MHD */
+	const char		*auth;		/* borrowed from MHD */
+
+	/* Who is calling, resolved lazily by cr_http_principal(). */
+	int			 principal_resolved;
+	enum cr_principal_kind	 principal;
+	struct cr_client	 client;
+
+	/* Request body. */
+	char			*body;
+	size_t			 body_len, body_cap, body_limit;
+	int			 body_too_large;
+
+	/* Answer. */
+	int			 status;
+	char			*resp;		/* owned */
+	size_t			 resp_len;
+	const char		*resp_type;
+	int			 answered;
+	int			 async;		/* handler suspended */
+	void			(*on_resume)(struct cr_req *);
+	void			*ctx;		/* handler state */
+	void			(*ctx_free)(void *);
+	double			 start_ms;
+};
+
+struct cr_http;
+
+/* Starts listening (cfg.listen, cfg.threads); 0 or -1 (logged). */
+int	cr_http_start(struct cr_hub *, const struct cr_route *routes,
+	    size_t nroutes, struct cr_http **out);
+/* Stops accepting; waits up to drain_ms for in-flight requests. */
+void	cr_http_drain(struct cr_http *, unsigned drain_ms);
+void	cr_http_stop(struct cr_http *);
+/* The port actually bound (useful with port 0). */
+unsigned cr_http_port(const struct cr_http *);
+
+/* Answers: each sets the answer once; the first one wins. */
+void	cr_http_reply(struct cr_req *, int status, const char *type,
+	    char *body, size_t len);		/* takes body (malloc'd) */
+void	cr_http_reply_json(struct cr_req *, int status, json_t *);	/* steals */
+void	cr_http_error(struct cr_req *, int status, const char *code,
+	    const char *fmt, ...) CR_PRINTF(4, 5);
+/* {"error":{"code","message","request_id"}} as a new reference. */
+json_t	*cr_http_error_json(const char *request_id, const char *code,
+	    const char *message);
+
+void	cr_http_suspend(struct cr_req *);
+void	cr_http_resume(struct cr_req *);
+
+/* A query-string argument, or NULL. */
+const char *cr_http_query(struct cr_req *, const char *key);
+
+/* Resolves the bearer token once; returns the principal kind. */
+enum cr_principal_kind cr_http_principal(struct cr_req *);
+/* Answer 401/403 and return -1 unless the caller is the operator. */
+int	cr_http_require_operator(struct cr_req *);
+/* Answer 401/403 and return -1 unless the caller is a client. */
+int	cr_http_require_client(struct cr_req *);
+/* Answer 401 and return -1 unless the caller is authenticated. */
+int	cr_http_require_any(struct cr_req *);
+
+/*
+ * Parses the body as one JSON object and checks it against spec; answers
+ * 400 BAD_REQUEST (or 413) and returns NULL on failure. New reference.
+ */
+struct cr_jsonv_field;
+json_t	*cr_http_body_json(struct cr_req *, const struct cr_jsonv_field *);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * The running hub: what `crossroads serve` wires together and every
+ * request handler reads. Built once at start-up (cmd_serve.c), read-only
+ * afterwards except for the atomic counters.
+ */
+#ifndef CR_HUB_H
+#define CR_HUB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "ident.h"
+#include "source.h"
+#include "store.h"
+#include "xlog.h"
+
+#define CR_TOKEN_MAX	128
+
+struct cr_hub {
+	struct cr_config		 cfg;
+	struct cr_store			*store;
+	struct cr_xlog			*xlog;
+	struct cr_source_transport	*sources;
+	const struct cr_ident_scheme	*person_scheme;
+	const struct cr_ident_scheme	*enterprise_scheme;
+	char				 admin_token[CR_TOKEN_MAX];
+	size_t				 admin_token_len;	/* 0: none */
+	atomic_long			 inflight;	/* requests not yet
+							   answered */
+	atomic_int			 ready;		/* /healthz */
+};
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * Subject identifier schemes. A deployment picks one scheme for persons
+ * (config key id_scheme); enterprises use the enterprise scheme. Schemes
+ * are a table of function pointers so that a country adds its own without
+ * touching the callers.
+ */
+#ifndef CR_IDENT_H
+#define CR_IDENT_H
+
+#include <stddef.h>
+
+#define CR_SUBJECT_MAX	32	/* longest normalized identifier, with NUL */
+
+struct cr_ident_scheme {
+	const char	*name;		/* "be-insz", "ee-isikukood", ... */
+	const char	*kind;		/* "person" or "enterprise" */
+	const char	*description;
+	/*
+	 * Normalizes `in` into `out` (separators such as '.', '-', ' '
+	 * removed) and checks it, check digits included. Returns 0 when
+	 * valid, -1 otherwise (out is then unspecified).
+	 */
+	int		(*normalize)(const char *in, char *out, size_t outlen);
+};
+
+/* NULL when unknown. Names: be-insz (default), ee-isikukood, tr-tckn, be-kbo. */
+const struct cr_ident_scheme *cr_ident_find(const char *name);
+const struct cr_ident_scheme *cr_ident_default_person(void);	/* be-insz */
+const struct cr_ident_scheme *cr_ident_default_enterprise(void);	/* be-kbo */
+/* NULL-terminated list of every scheme, for `crossroads --help`. */
+const struct cr_ident_scheme *const *cr_ident_all(void);
+
+/* Shorthand: scheme->normalize(in, out, outlen). */
+int	cr_ident_normalize(const struct cr_ident_scheme *, const char *in,
+	    char *out, size_t outlen);
+
+#endif

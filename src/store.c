@@ -1,0 +1,80 @@
+/*
+ * Backend selection for the storage interface (store.h).
+ */
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+#define SQLITE_PREFIX	"sqlite:"
+
+/*
+ * "name:" prefixes that name a backend this build does not have. Anything
+ * else without the "sqlite:" prefix is a plain path, so that a file called
+ * "data:1.db" still opens.
+ */
+static const char *const unbuilt_backends[] = {
+	"postgres:",
+	"postgresql:",
+	"pgsql:",
+	NULL
+};
+
+int
+cr_store_open(const char *uri, struct cr_store **out)
+{
+	const char *sep;
+	size_t i;
+
+	*out = NULL;
+	if (uri == NULL || *uri == '\0') {
+		log_warnx("store: empty database location");
+		return -1;
+	}
+	if (strncmp(uri, SQLITE_PREFIX, strlen(SQLITE_PREFIX)) == 0)
+		return cr_store_sqlite_open(uri + strlen(SQLITE_PREFIX), out);
+	for (i = 0; unbuilt_backends[i] != NULL; i++) {
+		if (strncmp(uri, unbuilt_backends[i],
+		    strlen(unbuilt_backends[i])) == 0) {
+			log_warnx("store: %.*s: backend not built",
+			    (int)strlen(unbuilt_backends[i]) - 1, uri);
+			return -1;
+		}
+	}
+	/*
+	 * A URL-like location ("scheme://...") is never a file we should
+	 * create. Only the scheme is logged: the rest may hold a password.
+	 */
+	if ((sep = strstr(uri, "://")) != NULL) {
+		log_warnx("store: %.*s: unknown backend", (int)(sep - uri), uri);
+		return -1;
+	}
+	return cr_store_sqlite_open(uri, out);
+}
+
+void
+cr_store_close(struct cr_store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+void
+cr_service_clear(struct cr_service *svc)
+{
+	if (svc == NULL)
+		return;
+	json_decref(svc->fields);
+	svc->fields = NULL;
+}
+
+void
+cr_authz_clear(struct cr_authz *az)
+{
+	if (az == NULL)
+		return;
+	json_decref(az->fields);
+	az->fields = NULL;
+	json_decref(az->capacities);
+	az->capacities = NULL;
+}

@@ -1,0 +1,210 @@
+/*
+ * Storage interface. Every persistent thing the hub keeps (registry,
+ * reference directory, exchange log) goes through this table of function
+ * pointers, so that a second backend (PostgreSQL for multi-node
+ * deployments) slots in beside store_sqlite.c without touching callers.
+ *
+ * Threading: a struct cr_store is shared by all threads; implementations
+ * must be safe to call from any thread concurrently (the SQLite one keeps a
+ * connection per thread).
+ *
+ * Ownership: structs passed in are borrowed. Structs filled out are the
+ * caller's; their json_t members (fields, capacities) are new references
+ * the caller releases with cr_service_clear()/cr_authz_clear(). json_t
+ * lists returned through `out` are new references (json_decref).
+ *
+ * Return values: CR_STORE_OK (0), CR_STORE_NOTFOUND, CR_STORE_EXISTS, or
+ * CR_STORE_ERR (-1, already logged with log_warnx).
+ */
+#ifndef CR_STORE_H
+#define CR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "date.h"
+#include "ident.h"
+
+#define CR_STORE_OK		0
+#define CR_STORE_ERR		(-1)
+#define CR_STORE_NOTFOUND	1
+#define CR_STORE_EXISTS		2
+
+#define CR_NAME_MAX		64	/* ids of institutions, capacities */
+#define CR_KEY_MAX		128	/* ids of services, purposes */
+#define CR_TEXT_MAX		256	/* names, legal bases */
+#define CR_URL_MAX		1024
+#define CR_HASH_LEN		32
+
+struct cr_institution {
+	char	id[CR_NAME_MAX];
+	char	name[CR_TEXT_MAX];
+	char	sector[CR_NAME_MAX];
+};
+
+struct cr_client {
+	char	id[40];			/* UUID */
+	char	institution[CR_NAME_MAX];
+	char	name[CR_TEXT_MAX];
+};
+
+struct cr_service {
+	char	 id[CR_KEY_MAX];
+	char	 provider[CR_NAME_MAX];	/* institution id */
+	char	 endpoint[CR_URL_MAX];
+	char	 subject_kind[16];	/* "person" or "enterprise" */
+	json_t	*fields;		/* array of strings */
+	int	 timeout_ms;
+};
+
+struct cr_authz {
+	char	 id[40];		/* UUID */
+	char	 consumer[CR_NAME_MAX];
+	char	 service[CR_KEY_MAX];
+	char	 purpose[CR_KEY_MAX];
+	char	 legal_basis[CR_TEXT_MAX];
+	json_t	*fields;		/* array of strings */
+	json_t	*capacities;		/* array of strings, maybe empty */
+	char	 valid_from[CR_DATE_LEN + 1];
+	char	 valid_to[CR_DATE_LEN + 1];	/* "" when open-ended */
+};
+
+struct cr_dir_entry {
+	char	subject[CR_SUBJECT_MAX];
+	char	institution[CR_NAME_MAX];
+	char	capacity[CR_NAME_MAX];
+	char	from[CR_DATE_LEN + 1];
+	char	to[CR_DATE_LEN + 1];	/* "" when open-ended */
+};
+
+/* Outcome of a consultation attempt, as logged. */
+#define CR_OUTCOME_GRANTED	"granted"
+#define CR_OUTCOME_DENIED	"denied"
+#define CR_OUTCOME_FAILED	"failed"
+
+struct cr_xlog_entry {
+	uint64_t seq;			/* assigned by the log writer, from 1 */
+	char	 ts[32];		/* RFC 3339 UTC */
+	char	 request_id[64];
+	char	 consumer[CR_NAME_MAX];	/* institution, "" if unauthenticated */
+	char	 client[40];		/* client id, "operator", or "" */
+	char	 end_user[128];
+	char	 service[CR_KEY_MAX];
+	char	 provider[CR_NAME_MAX];
+	char	 subject[CR_SUBJECT_MAX];
+	char	 purpose[CR_KEY_MAX];
+	char	 legal_basis[CR_TEXT_MAX];
+	char	 outcome[8];		/* CR_OUTCOME_* */
+	int	 status;		/* HTTP status sent to the consumer */
+	char	 error_code[32];	/* "" when granted */
+	uint8_t	 prev_hash[CR_HASH_LEN];
+	uint8_t	 hash[CR_HASH_LEN];
+};
+
+struct cr_xlog_filter {
+	const char	*subject;	/* required */
+	const char	*consumer;	/* NULL: any */
+	uint64_t	 before_seq;	/* 0: from the newest */
+	int		 limit;		/* 1..1000 */
+};
+
+struct cr_store;
+
+struct cr_store_ops {
+	const char *name;
+	void	(*close)(struct cr_store *);
+
+	/* Institutions and their client applications. */
+	int	(*institution_add)(struct cr_store *, const struct cr_institution *);
+	int	(*institution_get)(struct cr_store *, const char *id,
+		    struct cr_institution *);
+	/* out: [{"id","name","sector"}] ordered by id */
+	int	(*institution_list)(struct cr_store *, json_t **out);
+	int	(*client_add)(struct cr_store *, const struct cr_client *,
+		    const uint8_t token_hash[CR_HASH_LEN]);
+	int	(*client_by_token)(struct cr_store *,
+		    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *);
+
+	/* Services. */
+	int	(*service_add)(struct cr_store *, const struct cr_service *);
+	int	(*service_get)(struct cr_store *, const char *id,
+		    struct cr_service *);
+	/* out: [{"id","provider","endpoint","subject_kind","fields","timeout_ms"}] */
+	int	(*service_list)(struct cr_store *, json_t **out);
+
+	/* Authorizations. */
+	int	(*authz_add)(struct cr_store *, const struct cr_authz *);
+	int	(*authz_delete)(struct cr_store *, const char *id);
+	/* out: [{"id","consumer","service","purpose","legal_basis","fields",
+	   "capacities","valid_from","valid_to"(null when open)}] */
+	int	(*authz_list)(struct cr_store *, const char *consumer_or_null,
+		    json_t **out);
+	/* The authorization of consumer for service and purpose that is valid
+	   on date (valid_from <= date <= valid_to); NOTFOUND when none. */
+	int	(*authz_find)(struct cr_store *, const char *consumer,
+		    const char *service, const char *purpose, const char *date,
+		    struct cr_authz *out);
+
+	/* Reference directory. A record is keyed by (institution, subject,
+	   capacity, from). */
+	/* Inserts or updates `to`; *created = 1 when new, 0 when the key
+	   existed (same record again, or a changed end date). */
+	int	(*dir_put)(struct cr_store *, const struct cr_dir_entry *,
+		    int *created);
+	/* Many records in one transaction; created[i] as for dir_put. */
+	int	(*dir_put_many)(struct cr_store *, const struct cr_dir_entry *,
+		    size_t n, int *created);
+	/* Ends the integration of subject by institution in capacity on
+	   `to` (inclusive): open or later-ending records get to = `to`, records
+	   starting after `to` are deleted. NOTFOUND when no record was open
+	   after `to`. */
+	int	(*dir_end)(struct cr_store *, const char *institution,
+		    const char *subject, const char *capacity, const char *to);
+	/* out: [{"institution","sector","capacity","from","to"(null)}] */
+	int	(*dir_list)(struct cr_store *, const char *subject,
+		    const char *institution_or_null, json_t **out);
+	/* 1 when institution has a record for subject with one of the
+	   capacities (array of strings) whose period contains date; 0 when
+	   not; CR_STORE_ERR on error. */
+	int	(*dir_active)(struct cr_store *, const char *institution,
+		    const char *subject, const json_t *capacities,
+		    const char *date);
+
+	/* Exchange log. Appends n entries (seq, prev_hash, hash already set)
+	   in one transaction that is durable (fsync'd) when this returns. */
+	int	(*xlog_append)(struct cr_store *, const struct cr_xlog_entry *,
+		    size_t n);
+	/* Seq and hash of the newest entry; 0 and zeros when empty. */
+	int	(*xlog_tail)(struct cr_store *, uint64_t *seq,
+		    uint8_t hash[CR_HASH_LEN]);
+	/* Matching entries, newest first, filled into out[0..*n). */
+	int	(*xlog_query)(struct cr_store *, const struct cr_xlog_filter *,
+		    struct cr_xlog_entry *out, size_t *n);
+	/* Calls cb on every entry with seq >= from_seq in seq order; stops
+	   when cb returns non-zero and returns that value. */
+	int	(*xlog_scan)(struct cr_store *, uint64_t from_seq,
+		    int (*cb)(const struct cr_xlog_entry *, void *), void *arg);
+	/* Number of entries. */
+	int	(*xlog_count)(struct cr_store *, uint64_t *count);
+};
+
+struct cr_store {
+	const struct cr_store_ops *ops;
+};
+
+/*
+ * Opens (creating and migrating as needed) the store at `uri`: a plain
+ * path or "sqlite:PATH" for the embedded SQLite backend. 0 or -1.
+ */
+int	cr_store_open(const char *uri, struct cr_store **out);
+void	cr_store_close(struct cr_store *);
+
+/* Release the json members of filled-out structs; safe on zeroed ones. */
+void	cr_service_clear(struct cr_service *);
+void	cr_authz_clear(struct cr_authz *);
+
+/* SQLite backend constructor (store_sqlite.c). */
+int	cr_store_sqlite_open(const char *path, struct cr_store **out);
+
+#endif

@@ -1,0 +1,1001 @@
+/*
+ * SQLite backend of the storage interface: connections, schema and the
+ * registry (institutions, clients, services, authorizations). The
+ * reference directory and the exchange log are in store_sqlite_data.c.
+ *
+ * Threads: every thread gets its own connection (SQLITE_OPEN_NOMUTEX, so
+ * SQLite takes no locks of its own), opened on first use and found again
+ * through a pthread key; its destructor closes the connection when the
+ * thread exits, and close() closes those of threads still running. The
+ * database is in WAL mode, so readers never wait for the writer; writers
+ * wait for each other through busy_timeout, and multi-statement writes
+ * start with BEGIN IMMEDIATE so that two of them never deadlock upgrading
+ * a read lock.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_sqlite_int.h"
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS	10000
+
+/*
+ * Schema migrations: migrations[i] takes the schema from version i to
+ * i + 1 (PRAGMA user_version holds the version). Append, never edit.
+ *
+ * The directory is keyed by (subject, institution, capacity, from): the
+ * same record key as store.h's (institution, subject, capacity, from) in
+ * the order lookups need, so that both lookups by subject (dir_list) and
+ * by subject and institution (dir_active) use the primary key and the
+ * table needs no second index, which at 25 million rows would double its
+ * size.
+ */
+static const char *const migrations[] = {
+	/* 1: initial schema */
+	"CREATE TABLE institutions ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  sector TEXT NOT NULL"
+	");"
+	"CREATE TABLE clients ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  institution TEXT NOT NULL REFERENCES institutions(id),"
+	"  name TEXT NOT NULL,"
+	"  token_hash BLOB NOT NULL UNIQUE,"
+	"  created_at TEXT NOT NULL"
+	"    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+	");"
+	"CREATE TABLE services ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  provider TEXT NOT NULL REFERENCES institutions(id),"
+	"  endpoint TEXT NOT NULL,"
+	"  subject_kind TEXT NOT NULL,"
+	"  fields TEXT NOT NULL,"
+	"  timeout_ms INTEGER NOT NULL"
+	");"
+	/* No foreign key on service: event types are authorized alike. */
+	"CREATE TABLE authorizations ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  consumer TEXT NOT NULL REFERENCES institutions(id),"
+	"  service TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  legal_basis TEXT NOT NULL,"
+	"  fields TEXT NOT NULL,"
+	"  capacities TEXT NOT NULL,"
+	"  valid_from TEXT NOT NULL,"
+	"  valid_to TEXT"
+	");"
+	"CREATE INDEX authorizations_lookup"
+	"  ON authorizations(consumer, service, purpose);"
+	"CREATE TABLE directory ("
+	"  subject TEXT NOT NULL,"
+	"  institution TEXT NOT NULL REFERENCES institutions(id),"
+	"  capacity TEXT NOT NULL,"
+	"  from_date TEXT NOT NULL,"
+	"  to_date TEXT,"
+	"  PRIMARY KEY (subject, institution, capacity, from_date)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE xlog ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  ts TEXT NOT NULL,"
+	"  request_id TEXT NOT NULL,"
+	"  consumer TEXT NOT NULL,"
+	"  client TEXT NOT NULL,"
+	"  end_user TEXT NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  legal_basis TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  error_code TEXT NOT NULL,"
+	"  prev_hash BLOB NOT NULL,"
+	"  hash BLOB NOT NULL"
+	");"
+	"CREATE INDEX xlog_subject ON xlog(subject, seq);",
+};
+
+#define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
+	"capacities, valid_from, valid_to"
+#define XLOG_COLS "seq, ts, request_id, consumer, client, end_user, " \
+	"service, provider, subject, purpose, legal_basis, outcome, status, " \
+	"error_code, prev_hash, hash"
+
+static const char *const stmt_sql[SQ_NSTMT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_INST_ADD] =
+	    "INSERT INTO institutions (id, name, sector) VALUES (?1, ?2, ?3)",
+	[SQ_INST_GET] =
+	    "SELECT id, name, sector FROM institutions WHERE id = ?1",
+	[SQ_INST_LIST] =
+	    "SELECT id, name, sector FROM institutions ORDER BY id",
+	[SQ_CLIENT_ADD] =
+	    "INSERT INTO clients (id, institution, name, token_hash)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[SQ_CLIENT_BY_TOKEN] =
+	    "SELECT id, institution, name FROM clients WHERE token_hash = ?1",
+	[SQ_SVC_ADD] =
+	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
+	    " fields, timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SQ_SVC_GET] =
+	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms"
+	    " FROM services WHERE id = ?1",
+	[SQ_SVC_LIST] =
+	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms"
+	    " FROM services ORDER BY id",
+	[SQ_AZ_ADD] =
+	    "INSERT INTO authorizations (" AZ_COLS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_AZ_DELETE] = "DELETE FROM authorizations WHERE id = ?1",
+	[SQ_AZ_LIST] =
+	    "SELECT " AZ_COLS " FROM authorizations"
+	    " ORDER BY consumer, service, purpose, valid_from, id",
+	[SQ_AZ_LIST_CONSUMER] =
+	    "SELECT " AZ_COLS " FROM authorizations WHERE consumer = ?1"
+	    " ORDER BY consumer, service, purpose, valid_from, id",
+	/* Overlapping periods: the one that started last wins. */
+	[SQ_AZ_FIND] =
+	    "SELECT " AZ_COLS " FROM authorizations"
+	    " WHERE consumer = ?1 AND service = ?2 AND purpose = ?3"
+	    " AND valid_from <= ?4 AND (valid_to IS NULL OR valid_to >= ?4)"
+	    " ORDER BY valid_from DESC, id LIMIT 1",
+	[SQ_DIR_INSERT] =
+	    "INSERT INTO directory (subject, institution, capacity, from_date,"
+	    " to_date) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+	/* Writes only when the end date changes: a replay costs no write. */
+	[SQ_DIR_SET_TO] =
+	    "UPDATE directory SET to_date = ?5"
+	    " WHERE subject = ?1 AND institution = ?2 AND capacity = ?3"
+	    " AND from_date = ?4 AND to_date IS NOT ?5",
+	[SQ_DIR_END_DELETE] =
+	    "DELETE FROM directory"
+	    " WHERE subject = ?1 AND institution = ?2 AND capacity = ?3"
+	    " AND from_date > ?4",
+	[SQ_DIR_END_UPDATE] =
+	    "UPDATE directory SET to_date = ?4"
+	    " WHERE subject = ?1 AND institution = ?2 AND capacity = ?3"
+	    " AND from_date <= ?4 AND (to_date IS NULL OR to_date > ?4)",
+	[SQ_DIR_LIST] =
+	    "SELECT d.institution, i.sector, d.capacity, d.from_date,"
+	    " d.to_date FROM directory AS d"
+	    " LEFT JOIN institutions AS i ON i.id = d.institution"
+	    " WHERE d.subject = ?1 AND (?2 IS NULL OR d.institution = ?2)"
+	    " ORDER BY d.institution, d.capacity, d.from_date",
+	[SQ_DIR_ACTIVE] =
+	    "SELECT 1 FROM directory"
+	    " WHERE subject = ?1 AND institution = ?2"
+	    " AND capacity IN (SELECT value FROM json_each(?3))"
+	    " AND from_date <= ?4 AND (to_date IS NULL OR to_date >= ?4)"
+	    " LIMIT 1",
+	[SQ_XLOG_INSERT] =
+	    "INSERT INTO xlog (" XLOG_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+	    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	[SQ_XLOG_TAIL] = "SELECT seq, hash FROM xlog ORDER BY seq DESC LIMIT 1",
+	[SQ_XLOG_QUERY] =
+	    "SELECT " XLOG_COLS " FROM xlog"
+	    " WHERE subject = ?1 AND seq < ?3"
+	    " AND (?2 IS NULL OR consumer = ?2)"
+	    " ORDER BY seq DESC LIMIT ?4",
+	[SQ_XLOG_SCAN] =
+	    "SELECT " XLOG_COLS " FROM xlog WHERE seq >= ?1"
+	    " ORDER BY seq LIMIT ?2",
+	[SQ_XLOG_COUNT] = "SELECT count(*) FROM xlog",
+};
+
+static const char empty_array[] = "[]";
+
+/*
+ * Connections and statements.
+ */
+
+static void
+conn_free(struct sq_conn *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < SQ_NSTMT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	if (sqlite3_close(c->db) != SQLITE_OK)
+		log_warnx("store: close: %s", sqlite3_errmsg(c->db));
+	free(c);
+}
+
+/* Key destructor: the thread that owned c is exiting. */
+static void
+conn_destroy(void *arg)
+{
+	struct sq_conn *c = arg, **pp;
+	struct sq_store *st = c->st;
+
+	pthread_mutex_lock(&st->lock);
+	for (pp = &st->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	conn_free(c);
+}
+
+static int
+conn_exec(struct sq_conn *c, const char *sql, const char *what)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store: %s: %s: %s", c->st->path, what,
+		    err != NULL ? err : sqlite3_errmsg(c->db));
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static struct sq_conn *
+conn_open(struct sq_store *st, int create)
+{
+	struct sq_conn *c;
+	int flags, rc;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("store: calloc");
+		return NULL;
+	}
+	c->st = st;
+	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	if ((rc = sqlite3_open_v2(st->path, &c->db, flags, NULL)) !=
+	    SQLITE_OK) {
+		log_warnx("store: %s: %s", st->path, c->db != NULL ?
+		    sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	/*
+	 * FULL: in WAL mode the WAL is fsync'd at every commit, which is
+	 * what makes an appended exchange-log entry durable on return.
+	 */
+	if (conn_exec(c, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;", "pragmas") == -1)
+		goto fail;
+	return c;
+ fail:
+	conn_free(c);
+	return NULL;
+}
+
+static int
+conn_register(struct sq_store *st, struct sq_conn *c)
+{
+	int rc;
+
+	if ((rc = pthread_setspecific(st->key, c)) != 0) {
+		log_warnx("store: pthread_setspecific: %s", strerror(rc));
+		return -1;
+	}
+	pthread_mutex_lock(&st->lock);
+	c->next = st->conns;
+	st->conns = c;
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+struct sq_conn *
+cr_sqlite_conn(struct cr_store *base)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	struct sq_conn *c;
+
+	if ((c = pthread_getspecific(st->key)) != NULL)
+		return c;
+	if ((c = conn_open(st, 0)) == NULL)
+		return NULL;
+	if (conn_register(st, c) == -1) {
+		conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+sqlite3_stmt *
+cr_sqlite_stmt(struct sq_conn *c, enum sq_stmt id)
+{
+	if (c->stmt[id] == NULL && sqlite3_prepare_v3(c->db, stmt_sql[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &c->stmt[id], NULL) != SQLITE_OK) {
+		log_warnx("store: prepare %d: %s", (int)id,
+		    sqlite3_errmsg(c->db));
+		c->stmt[id] = NULL;
+	}
+	return c->stmt[id];
+}
+
+void
+cr_sqlite_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+int
+cr_sqlite_err(struct sq_conn *c, const char *what)
+{
+	log_warnx("store: %s: %s", what, sqlite3_errmsg(c->db));
+	return CR_STORE_ERR;
+}
+
+int
+cr_sqlite_fail(struct sq_conn *c, int rc, const char *what)
+{
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		switch (sqlite3_extended_errcode(c->db)) {
+		case SQLITE_CONSTRAINT_PRIMARYKEY:
+		case SQLITE_CONSTRAINT_UNIQUE:
+			return CR_STORE_EXISTS;
+		case SQLITE_CONSTRAINT_FOREIGNKEY:
+			return CR_STORE_NOTFOUND;
+		}
+	}
+	return cr_sqlite_err(c, what);
+}
+
+int
+cr_sqlite_step_done(struct sq_conn *c, sqlite3_stmt *s, const char *what)
+{
+	int rc;
+
+	if ((rc = sqlite3_step(s)) == SQLITE_DONE)
+		rc = CR_STORE_OK;
+	else
+		rc = cr_sqlite_fail(c, rc, what);
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static int
+run_simple(struct sq_conn *c, enum sq_stmt id, const char *what)
+{
+	sqlite3_stmt *s;
+
+	if ((s = cr_sqlite_stmt(c, id)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_step_done(c, s, what) == CR_STORE_OK ? 0 :
+	    CR_STORE_ERR;
+}
+
+int
+cr_sqlite_begin(struct sq_conn *c)
+{
+	return run_simple(c, SQ_BEGIN, "begin");
+}
+
+int
+cr_sqlite_commit(struct sq_conn *c)
+{
+	return run_simple(c, SQ_COMMIT, "commit");
+}
+
+void
+cr_sqlite_rollback(struct sq_conn *c)
+{
+	/* After some errors SQLite has already rolled back by itself. */
+	if (!sqlite3_get_autocommit(c->db))
+		run_simple(c, SQ_ROLLBACK, "rollback");
+}
+
+int
+cr_sqlite_bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL || *v == '\0')
+		return sqlite3_bind_null(s, i);
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+void
+cr_sqlite_col_str(sqlite3_stmt *s, int i, char *dst, size_t dstsize)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+
+	cr_util_strlcpy(dst, v != NULL ? v : "", dstsize);
+}
+
+/* A JSON array column; NULL (logged) when it does not parse. */
+static json_t *
+col_json(sqlite3_stmt *s, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+	json_error_t jerr;
+	json_t *j;
+
+	if (v == NULL)
+		return json_array();
+	if ((j = json_loads(v, 0, &jerr)) == NULL)
+		log_warnx("store: bad JSON in column %s: %s",
+		    sqlite3_column_name(s, i), jerr.text);
+	return j;
+}
+
+/* Compact JSON text of an array (NULL: empty), for binding; free() it. */
+static char *
+dump_json(const json_t *j)
+{
+	char *txt;
+
+	if (j == NULL)
+		return strdup(empty_array);
+	if ((txt = json_dumps(j, JSON_COMPACT)) == NULL)
+		log_warnx("store: cannot encode JSON");
+	return txt;
+}
+
+/*
+ * Schema.
+ */
+
+static int
+migrate(struct sq_conn *c)
+{
+	const size_t n = sizeof(migrations) / sizeof(migrations[0]);
+	sqlite3_stmt *s = NULL;
+	char sql[64];
+	int version, rc = -1;
+
+	/* IMMEDIATE: two processes opening a new file migrate one by one. */
+	if (conn_exec(c, "BEGIN IMMEDIATE", "begin") == -1)
+		return -1;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		cr_sqlite_err(c, "user_version");
+		goto out;
+	}
+	version = sqlite3_column_int(s, 0);
+	if (version < 0 || (size_t)version > n) {
+		log_warnx("store: %s: schema version %d is newer than this "
+		    "program knows (%zu)", c->st->path, version, n);
+		goto out;
+	}
+	if ((size_t)version == n) {
+		rc = 0;
+		goto out;
+	}
+	for (; (size_t)version < n; version++) {
+		log_info("store: %s: migrating schema to version %d",
+		    c->st->path, version + 1);
+		if (conn_exec(c, migrations[version], "migration") == -1)
+			goto out;
+	}
+	/* PRAGMA takes no parameters; the number is ours, not input. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", n);
+	if (conn_exec(c, sql, "user_version") == -1)
+		goto out;
+	rc = 0;
+ out:
+	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = conn_exec(c, "COMMIT", "commit");
+	if (rc == -1 && !sqlite3_get_autocommit(c->db))
+		conn_exec(c, "ROLLBACK", "rollback");
+	return rc;
+}
+
+static int
+set_wal(struct sq_conn *c)
+{
+	sqlite3_stmt *s = NULL;
+	const char *mode;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s,
+	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		cr_sqlite_err(c, "journal_mode");
+		goto out;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode == NULL || strcmp(mode, "wal") != 0) {
+		log_warnx("store: %s: cannot use WAL (journal mode %s)",
+		    c->st->path, mode != NULL ? mode : "?");
+		goto out;
+	}
+	rc = 0;
+ out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Institutions and clients.
+ */
+
+static int
+sq_institution_add(struct cr_store *base, const struct cr_institution *in)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_INST_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, in->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, in->name) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, in->sector) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "institution_add");
+	}
+	return cr_sqlite_step_done(c, s, "institution_add");
+}
+
+static int
+sq_institution_get(struct cr_store *base, const char *id,
+    struct cr_institution *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_INST_GET)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
+		rc = cr_sqlite_err(c, "institution_get");
+	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+		cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
+		cr_sqlite_col_str(s, 2, out->sector, sizeof(out->sector));
+		rc = CR_STORE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = CR_STORE_NOTFOUND;
+	else
+		rc = cr_sqlite_err(c, "institution_get");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+/*
+ * Runs a listing statement (parameters already bound) and appends
+ * row(s) for each row to a new array in *out.
+ */
+static int
+list_rows(struct sq_conn *c, sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *),
+    const char *what, json_t **out)
+{
+	json_t *arr, *o;
+	int rc;
+
+	*out = NULL;
+	if ((arr = json_array()) == NULL) {
+		cr_sqlite_done(s);
+		log_warnx("store: %s: out of memory", what);
+		return CR_STORE_ERR;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((o = row(s)) == NULL || json_array_append_new(arr, o) != 0)
+			break;
+	}
+	if (rc == SQLITE_ROW)
+		log_warnx("store: %s: cannot build JSON", what);
+	else if (rc != SQLITE_DONE)
+		cr_sqlite_err(c, what);
+	cr_sqlite_done(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return CR_STORE_ERR;
+	}
+	*out = arr;
+	return CR_STORE_OK;
+}
+
+static json_t *
+institution_row(sqlite3_stmt *s)
+{
+	return json_pack("{s:s, s:s, s:s}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "name", (const char *)sqlite3_column_text(s, 1),
+	    "sector", (const char *)sqlite3_column_text(s, 2));
+}
+
+static int
+sq_institution_list(struct cr_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_INST_LIST)) == NULL)
+		return CR_STORE_ERR;
+	return list_rows(c, s, institution_row, "institution_list", out);
+}
+
+static int
+sq_client_add(struct cr_store *base, const struct cr_client *cl,
+    const uint8_t token_hash[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, cl->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, cl->institution) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, cl->name) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "client_add");
+	}
+	return cr_sqlite_step_done(c, s, "client_add");
+}
+
+static int
+sq_client_by_token(struct cr_store *base,
+    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_BY_TOKEN)) == NULL)
+		return CR_STORE_ERR;
+	if (sqlite3_bind_blob(s, 1, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK)
+		rc = cr_sqlite_err(c, "client_by_token");
+	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+		cr_sqlite_col_str(s, 1, out->institution,
+		    sizeof(out->institution));
+		cr_sqlite_col_str(s, 2, out->name, sizeof(out->name));
+		rc = CR_STORE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = CR_STORE_NOTFOUND;
+	else
+		rc = cr_sqlite_err(c, "client_by_token");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+/*
+ * Services.
+ */
+
+static int
+sq_service_add(struct cr_store *base, const struct cr_service *svc)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	char *fields;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_SVC_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if ((fields = dump_json(svc->fields)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, svc->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, svc->provider) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, svc->endpoint) != SQLITE_OK ||
+	    BIND_TEXT(s, 4, svc->subject_kind) != SQLITE_OK ||
+	    BIND_TEXT(s, 5, fields) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 6, svc->timeout_ms) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		rc = cr_sqlite_err(c, "service_add");
+	} else
+		rc = cr_sqlite_step_done(c, s, "service_add");
+	free(fields);
+	return rc;
+}
+
+static int
+sq_service_get(struct cr_store *base, const char *id, struct cr_service *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_SVC_GET)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
+		rc = cr_sqlite_err(c, "service_get");
+	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+		cr_sqlite_col_str(s, 1, out->provider, sizeof(out->provider));
+		cr_sqlite_col_str(s, 2, out->endpoint, sizeof(out->endpoint));
+		cr_sqlite_col_str(s, 3, out->subject_kind,
+		    sizeof(out->subject_kind));
+		out->timeout_ms = sqlite3_column_int(s, 5);
+		rc = (out->fields = col_json(s, 4)) != NULL ? CR_STORE_OK :
+		    CR_STORE_ERR;
+	} else if (rc == SQLITE_DONE)
+		rc = CR_STORE_NOTFOUND;
+	else
+		rc = cr_sqlite_err(c, "service_get");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static json_t *
+service_row(sqlite3_stmt *s)
+{
+	json_t *fields;
+
+	if ((fields = col_json(s, 4)) == NULL)
+		return NULL;
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "provider", (const char *)sqlite3_column_text(s, 1),
+	    "endpoint", (const char *)sqlite3_column_text(s, 2),
+	    "subject_kind", (const char *)sqlite3_column_text(s, 3),
+	    "fields", fields,
+	    "timeout_ms", sqlite3_column_int(s, 5));
+}
+
+static int
+sq_service_list(struct cr_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_SVC_LIST)) == NULL)
+		return CR_STORE_ERR;
+	return list_rows(c, s, service_row, "service_list", out);
+}
+
+/*
+ * Authorizations.
+ */
+
+static int
+sq_authz_add(struct cr_store *base, const struct cr_authz *az)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	char *fields = NULL, *caps = NULL;
+	int rc = CR_STORE_ERR;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_AZ_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if ((fields = dump_json(az->fields)) == NULL ||
+	    (caps = dump_json(az->capacities)) == NULL)
+		goto out;
+	if (BIND_TEXT(s, 1, az->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, az->consumer) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, az->service) != SQLITE_OK ||
+	    BIND_TEXT(s, 4, az->purpose) != SQLITE_OK ||
+	    BIND_TEXT(s, 5, az->legal_basis) != SQLITE_OK ||
+	    BIND_TEXT(s, 6, fields) != SQLITE_OK ||
+	    BIND_TEXT(s, 7, caps) != SQLITE_OK ||
+	    BIND_TEXT(s, 8, az->valid_from) != SQLITE_OK ||
+	    cr_sqlite_bind_opt(s, 9, az->valid_to) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		rc = cr_sqlite_err(c, "authz_add");
+		goto out;
+	}
+	rc = cr_sqlite_step_done(c, s, "authz_add");
+ out:
+	free(fields);
+	free(caps);
+	return rc;
+}
+
+static int
+sq_authz_delete(struct cr_store *base, const char *id)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_AZ_DELETE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "authz_delete");
+	}
+	if ((rc = cr_sqlite_step_done(c, s, "authz_delete")) == CR_STORE_OK &&
+	    sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
+static json_t *
+authz_row(sqlite3_stmt *s)
+{
+	json_t *fields, *caps;
+
+	if ((fields = col_json(s, 5)) == NULL)
+		return NULL;
+	if ((caps = col_json(s, 6)) == NULL) {
+		json_decref(fields);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "consumer", (const char *)sqlite3_column_text(s, 1),
+	    "service", (const char *)sqlite3_column_text(s, 2),
+	    "purpose", (const char *)sqlite3_column_text(s, 3),
+	    "legal_basis", (const char *)sqlite3_column_text(s, 4),
+	    "fields", fields,
+	    "capacities", caps,
+	    "valid_from", (const char *)sqlite3_column_text(s, 7),
+	    "valid_to", (const char *)sqlite3_column_text(s, 8));
+}
+
+static int
+sq_authz_list(struct cr_store *base, const char *consumer, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, consumer != NULL ? SQ_AZ_LIST_CONSUMER :
+	    SQ_AZ_LIST)) == NULL)
+		return CR_STORE_ERR;
+	if (consumer != NULL && BIND_TEXT(s, 1, consumer) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "authz_list");
+	}
+	return list_rows(c, s, authz_row, "authz_list", out);
+}
+
+static int
+sq_authz_find(struct cr_store *base, const char *consumer, const char *service,
+    const char *purpose, const char *date, struct cr_authz *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_AZ_FIND)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, consumer) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, service) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, purpose) != SQLITE_OK ||
+	    BIND_TEXT(s, 4, date) != SQLITE_OK)
+		rc = cr_sqlite_err(c, "authz_find");
+	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+		cr_sqlite_col_str(s, 1, out->consumer, sizeof(out->consumer));
+		cr_sqlite_col_str(s, 2, out->service, sizeof(out->service));
+		cr_sqlite_col_str(s, 3, out->purpose, sizeof(out->purpose));
+		cr_sqlite_col_str(s, 4, out->legal_basis,
+		    sizeof(out->legal_basis));
+		cr_sqlite_col_str(s, 7, out->valid_from,
+		    sizeof(out->valid_from));
+		cr_sqlite_col_str(s, 8, out->valid_to, sizeof(out->valid_to));
+		out->fields = col_json(s, 5);
+		out->capacities = col_json(s, 6);
+		rc = CR_STORE_OK;
+		if (out->fields == NULL || out->capacities == NULL) {
+			cr_authz_clear(out);
+			rc = CR_STORE_ERR;
+		}
+	} else if (rc == SQLITE_DONE)
+		rc = CR_STORE_NOTFOUND;
+	else
+		rc = cr_sqlite_err(c, "authz_find");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+/*
+ * Opening and closing.
+ */
+
+static void
+sq_close(struct cr_store *base)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	struct sq_conn *c, *next;
+
+	/*
+	 * The caller guarantees no other thread uses the store any more.
+	 * Once the key is gone no destructor runs for it, so the
+	 * connections of threads still alive are closed here.
+	 */
+	pthread_setspecific(st->key, NULL);
+	pthread_key_delete(st->key);
+	pthread_mutex_lock(&st->lock);
+	for (c = st->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	st->conns = NULL;
+	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}
+
+static const struct cr_store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.institution_add = sq_institution_add,
+	.institution_get = sq_institution_get,
+	.institution_list = sq_institution_list,
+	.client_add = sq_client_add,
+	.client_by_token = sq_client_by_token,
+	.service_add = sq_service_add,
+	.service_get = sq_service_get,
+	.service_list = sq_service_list,
+	.authz_add = sq_authz_add,
+	.authz_delete = sq_authz_delete,
+	.authz_list = sq_authz_list,
+	.authz_find = sq_authz_find,
+	.dir_put = cr_sqlite_dir_put,
+	.dir_put_many = cr_sqlite_dir_put_many,
+	.dir_end = cr_sqlite_dir_end,
+	.dir_list = cr_sqlite_dir_list,
+	.dir_active = cr_sqlite_dir_active,
+	.xlog_append = cr_sqlite_xlog_append,
+	.xlog_tail = cr_sqlite_xlog_tail,
+	.xlog_query = cr_sqlite_xlog_query,
+	.xlog_scan = cr_sqlite_xlog_scan,
+	.xlog_count = cr_sqlite_xlog_count,
+};
+
+int
+cr_store_sqlite_open(const char *path, struct cr_store **out)
+{
+	struct sq_store *st;
+	struct sq_conn *c;
+	int rc;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_warn("store: calloc");
+		return -1;
+	}
+	st->base.ops = &sq_ops;
+	if ((st->path = strdup(path)) == NULL) {
+		log_warn("store: strdup");
+		free(st);
+		return -1;
+	}
+	if ((rc = pthread_key_create(&st->key, conn_destroy)) != 0) {
+		log_warnx("store: pthread_key_create: %s", strerror(rc));
+		free(st->path);
+		free(st);
+		return -1;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+
+	/* From here on sq_close() undoes everything. */
+	if ((c = conn_open(st, 1)) == NULL)
+		goto fail;
+	if (conn_register(st, c) == -1) {
+		conn_free(c);
+		goto fail;
+	}
+	if (set_wal(c) == -1 || migrate(c) == -1)
+		goto fail;
+	*out = &st->base;
+	return 0;
+ fail:
+	sq_close(&st->base);
+	return -1;
+}

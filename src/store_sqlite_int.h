@@ -1,0 +1,114 @@
+/*
+ * Internals shared by the files of the SQLite backend (store_sqlite.c:
+ * connections, schema, registry; store_sqlite_data.c: reference directory
+ * and exchange log). Not for use outside the backend.
+ */
+#ifndef CR_STORE_SQLITE_INT_H
+#define CR_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Every statement the backend runs; the SQL is in store_sqlite.c. */
+enum sq_stmt {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_INST_ADD,
+	SQ_INST_GET,
+	SQ_INST_LIST,
+	SQ_CLIENT_ADD,
+	SQ_CLIENT_BY_TOKEN,
+	SQ_SVC_ADD,
+	SQ_SVC_GET,
+	SQ_SVC_LIST,
+	SQ_AZ_ADD,
+	SQ_AZ_DELETE,
+	SQ_AZ_LIST,
+	SQ_AZ_LIST_CONSUMER,
+	SQ_AZ_FIND,
+	SQ_DIR_INSERT,
+	SQ_DIR_SET_TO,
+	SQ_DIR_END_DELETE,
+	SQ_DIR_END_UPDATE,
+	SQ_DIR_LIST,
+	SQ_DIR_ACTIVE,
+	SQ_XLOG_INSERT,
+	SQ_XLOG_TAIL,
+	SQ_XLOG_QUERY,
+	SQ_XLOG_SCAN,
+	SQ_XLOG_COUNT,
+	SQ_NSTMT
+};
+
+/* One connection, used by one thread only (SQLITE_OPEN_NOMUTEX). */
+struct sq_conn {
+	sqlite3		*db;
+	sqlite3_stmt	*stmt[SQ_NSTMT];
+	struct sq_store	*st;
+	struct sq_conn	*next;
+};
+
+struct sq_store {
+	struct cr_store	 base;		/* first: callers see a cr_store */
+	char		*path;
+	pthread_key_t	 key;		/* this thread's struct sq_conn */
+	pthread_mutex_t	 lock;		/* protects conns */
+	struct sq_conn	*conns;		/* every open connection */
+};
+
+/* This thread's connection, opened on first use; NULL (logged) on error. */
+struct sq_conn	*cr_sqlite_conn(struct cr_store *);
+/* The cached statement, prepared on first use; NULL (logged) on error. */
+sqlite3_stmt	*cr_sqlite_stmt(struct sq_conn *, enum sq_stmt);
+/* Resets a statement after use and drops its bindings. */
+void		 cr_sqlite_done(sqlite3_stmt *);
+/*
+ * Maps a failed step's result code: unique/primary-key violations to
+ * CR_STORE_EXISTS, foreign-key violations to CR_STORE_NOTFOUND, anything
+ * else is logged with `what` and gives CR_STORE_ERR.
+ */
+int		 cr_sqlite_fail(struct sq_conn *, int rc, const char *what);
+/* Steps a statement that returns no rows, maps errors as above, resets. */
+int		 cr_sqlite_step_done(struct sq_conn *, sqlite3_stmt *,
+		    const char *what);
+/* Logs sqlite3_errmsg with `what`; returns CR_STORE_ERR. */
+int		 cr_sqlite_err(struct sq_conn *, const char *what);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK; 0 or CR_STORE_ERR (logged). */
+int		 cr_sqlite_begin(struct sq_conn *);
+int		 cr_sqlite_commit(struct sq_conn *);
+void		 cr_sqlite_rollback(struct sq_conn *);
+
+/* Binds s, or NULL when s is NULL or empty; SQLITE_STATIC. */
+int		 cr_sqlite_bind_opt(sqlite3_stmt *, int, const char *s);
+#define BIND_TEXT(s, i, v) \
+	sqlite3_bind_text((s), (i), (v), -1, SQLITE_STATIC)
+/* Copies a text column ("" for NULL) with truncation. */
+void		 cr_sqlite_col_str(sqlite3_stmt *, int, char *dst, size_t);
+
+/* Operations implemented in store_sqlite_data.c. */
+int	cr_sqlite_dir_put(struct cr_store *, const struct cr_dir_entry *,
+	    int *);
+int	cr_sqlite_dir_put_many(struct cr_store *, const struct cr_dir_entry *,
+	    size_t, int *);
+int	cr_sqlite_dir_end(struct cr_store *, const char *, const char *,
+	    const char *, const char *);
+int	cr_sqlite_dir_list(struct cr_store *, const char *, const char *,
+	    json_t **);
+int	cr_sqlite_dir_active(struct cr_store *, const char *, const char *,
+	    const json_t *, const char *);
+int	cr_sqlite_xlog_append(struct cr_store *, const struct cr_xlog_entry *,
+	    size_t);
+int	cr_sqlite_xlog_tail(struct cr_store *, uint64_t *,
+	    uint8_t[CR_HASH_LEN]);
+int	cr_sqlite_xlog_query(struct cr_store *, const struct cr_xlog_filter *,
+	    struct cr_xlog_entry *, size_t *);
+int	cr_sqlite_xlog_scan(struct cr_store *, uint64_t,
+	    int (*)(const struct cr_xlog_entry *, void *), void *);
+int	cr_sqlite_xlog_count(struct cr_store *, uint64_t *);
+
+#endif

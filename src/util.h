@@ -1,0 +1,35 @@
+/*
+ * Small helpers shared by every module: bounded string copies, number
+ * parsing (instead of atoi), hex, UUIDs and timestamps.
+ */
+#ifndef CR_UTIL_H
+#define CR_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CR_UUID_LEN	36	/* without the NUL */
+#define CR_TS_LEN	24	/* "2026-11-23T05:05:00.123Z" */
+
+/* Copies with truncation; returns strlen(src) like strlcpy. */
+size_t	cr_util_strlcpy(char *dst, const char *src, size_t dstsize);
+
+/* Parses a base-10 unsigned number in [min, max]; 0 or -1 on any junk. */
+int	cr_util_parse_ull(const char *s, unsigned long long min,
+	    unsigned long long max, unsigned long long *out);
+
+/* Writes 2*len hex digits and a NUL into out (size >= 2*len+1). */
+void	cr_util_hex(const uint8_t *in, size_t len, char *out);
+/* Parses exactly 2*len hex digits; 0 or -1. */
+int	cr_util_unhex(const char *in, uint8_t *out, size_t len);
+
+/* Random version-4 UUID into out[CR_UUID_LEN + 1]. */
+void	cr_util_uuid(char *out);
+
+/* Current UTC time as RFC 3339 with milliseconds, out[CR_TS_LEN + 1]. */
+void	cr_util_now_rfc3339(char *out);
+
+/* Monotonic clock in milliseconds, for durations. */
+double	cr_util_mono_ms(void);
+
+#endif

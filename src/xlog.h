@@ -1,0 +1,65 @@
+/*
+ * The exchange log: every consultation attempt, granted, denied or failed,
+ * appended to a hash chain and made durable before the reply goes out.
+ *
+ * One writer thread owns the chain. Request threads submit entries and
+ * are called back once the batch holding their entry is committed (group
+ * commit: one fsync for all entries that arrived while the previous batch
+ * was being written). Submitting never blocks on I/O.
+ *
+ * Hash chain: entry.hash = BLAKE2b-256(prev_hash || canonical encoding of
+ * the entry's fields, seq included); the first entry's prev_hash is 32 zero
+ * bytes. The canonical encoding is documented in docs/exchange-log.md.
+ */
+#ifndef CR_XLOG_H
+#define CR_XLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "store.h"
+
+struct cr_xlog;
+
+/*
+ * Called on the writer thread once the entry is durable (rc 0) or could
+ * not be written (rc -1). Must not block. seq is the entry's sequence
+ * number (0 on failure).
+ */
+typedef void (*cr_xlog_done_fn)(void *arg, int rc, uint64_t seq);
+
+struct cr_xlog_config {
+	size_t	max_batch;	/* entries per transaction; 0 = 4096 */
+};
+
+/* Reads the chain's tail from the store and starts the writer. 0 or -1. */
+int	cr_xlog_start(struct cr_store *, const struct cr_xlog_config *,
+	    struct cr_xlog **out);
+
+/*
+ * Queues a copy of *e (its seq, prev_hash and hash are ignored and set by
+ * the writer). done may be NULL. 0, or -1 when the log is stopping.
+ */
+int	cr_xlog_submit(struct cr_xlog *, const struct cr_xlog_entry *e,
+	    cr_xlog_done_fn done, void *arg);
+
+/* Writes everything queued, calls the callbacks, joins the writer, frees. */
+void	cr_xlog_stop(struct cr_xlog *);
+
+/* Computes e->hash from e->prev_hash and the entry's fields. */
+void	cr_xlog_entry_hash(const struct cr_xlog_entry *e,
+	    uint8_t out[CR_HASH_LEN]);
+
+/*
+ * Walks the whole chain in the store. Returns 0 when intact (*count set),
+ * -1 when broken: *bad_seq names the first bad entry and why says what is
+ * wrong ("hash mismatch", "sequence gap after 41", ...). -2 on store error.
+ */
+int	cr_xlog_verify(struct cr_store *, uint64_t *count, uint64_t *bad_seq,
+	    char *why, size_t whylen);
+
+/* JSON form of an entry as the API shows it (new reference). */
+json_t	*cr_xlog_entry_json(const struct cr_xlog_entry *);
+
+#endif
