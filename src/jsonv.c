@@ -114,6 +114,26 @@ type_name(const json_t *v)
 	return "something else";
 }
 
+static const char *
+expected_name(enum cr_jsonv_type t)
+{
+	switch (t) {
+	case CR_JV_STRING:
+	case CR_JV_STRING_EMPTY:
+		return "a string";
+	case CR_JV_INT:
+		return "an integer";
+	case CR_JV_BOOL:
+		return "a boolean";
+	case CR_JV_OBJECT:
+		return "an object";
+	case CR_JV_STRING_ARRAY:
+		return "an array";
+	default:
+		return "another type";
+	}
+}
+
 /*
  * A string with an embedded NUL can only come from a json_t built in code
  * (the parser rejects \u0000), but C callers would silently see it cut.
@@ -209,7 +229,8 @@ check_field(const struct cr_jsonv_field *f, const json_t *v, char *err,
 				    type_name(item));
 				return -1;
 			}
-			if (string_ok(item, 0, maxlen, why, sizeof(why)) == -1) {
+			if (string_ok(item, 0, maxlen, why,
+			    sizeof(why)) == -1) {
 				jv_err(err, errlen, "field '%s[%zu]': %s",
 				    f->name, i, why);
 				return -1;
@@ -227,11 +248,7 @@ check_field(const struct cr_jsonv_field *f, const json_t *v, char *err,
 
  wrongtype:
 	jv_err(err, errlen, "field '%s': expected %s, got %s", f->name,
-	    f->type == CR_JV_STRING || f->type == CR_JV_STRING_EMPTY ?
-	    "a string" : f->type == CR_JV_INT ? "an integer" :
-	    f->type == CR_JV_BOOL ? "a boolean" :
-	    f->type == CR_JV_OBJECT ? "an object" : "an array",
-	    type_name(v));
+	    expected_name(f->type), type_name(v));
 	return -1;
 }
 

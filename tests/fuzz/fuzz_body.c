@@ -146,7 +146,7 @@ parse_line(const char *line, size_t len, size_t lineno, void *arg)
 	json_t *obj;
 
 	if (lineno <= *prev || len == 0)
-		abort();	/* line numbers only grow; blank lines skipped */
+		abort();	/* numbers only grow, blank lines skipped */
 	*prev = lineno;
 	if (cr_jsonv_parse_object(line, len, &obj, err, sizeof(err)) == -1) {
 		assert_msg(err);

@@ -180,7 +180,7 @@ static const char *const tokens[] = {
 	"\xf4\x90\x80\x80", "\0",
 };
 
-/* One mutation of buf (len bytes, room for REPLAY_MAX_INPUT); returns new len. */
+/* One mutation of buf (len bytes, room for REPLAY_MAX_INPUT); new len. */
 static size_t
 mutate_once(uint8_t *buf, size_t len)
 {

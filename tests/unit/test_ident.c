@@ -67,7 +67,7 @@ test_insz(void **state)
 		"90010112395",	/* 1990-01-01, 19th century rule */
 		"05022900153",	/* 2005-02-29 does not exist, but the
 				   scheme only bounds the day to 0-31 */
-		"75200000165",	/* BIS, sex unknown, month and day unknown */
+		"75200000165",	/* BIS, sex unknown, month, day unknown */
 		"00000000196",	/* birth date entirely unknown */
 		"12431599906",	/* BIS, sex known, 2012-03-15 */
 	};

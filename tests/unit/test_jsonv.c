@@ -338,6 +338,20 @@ test_check_bad_input(void **state)
 	assert_string_equal(err, "unknown");
 	assert_int_equal(cr_jsonv_check(j, NULL, err, sizeof(err)), -1);
 	json_decref(j);
+
+	/* A spec with a type the checker does not know fails closed. */
+	{
+		const struct cr_jsonv_field spec_bad[] = {
+			{ "x", (enum cr_jsonv_type)99, 0, 0, 0, 0 },
+			CR_JSONV_END
+		};
+
+		j = load("{\"x\":1}");
+		assert_int_equal(cr_jsonv_check(j, spec_bad, err, sizeof(err)),
+		    -1);
+		assert_string_equal(err, "field 'x': cannot be validated");
+		json_decref(j);
+	}
 }
 
 static void
@@ -397,7 +411,8 @@ test_parse_errors(void **state)
 	expect_parse_err(badtok, sizeof(badtok) - 1, "invalid JSON at line 1");
 	expect_parse_err("{\"a\":\"\\u0000\"}", 14, "invalid JSON");
 	/* Top level other than an object. */
-	expect_parse_err("[1,2]", 5, "body must be a JSON object, not an array");
+	expect_parse_err("[1,2]", 5,
+	    "body must be a JSON object, not an array");
 	expect_parse_err("42", 2, "invalid JSON");
 	expect_parse_err("\"s\"", 3, "invalid JSON");
 	expect_parse_err("null", 4, "invalid JSON");

@@ -27,9 +27,25 @@
 #include "source.h"
 #include "util.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define SLOW_MS		2000
 #define BIG_DEFAULT	65536
 #define MAX_RESP	16384
+
+/* Upper time bounds stretch under valgrind, which runs ~50x slower. */
+static double
+slack(void)
+{
+	return RUNNING_ON_VALGRIND ? 10.0 : 1.0;
+}
 
 /* Server side ------------------------------------------------------------ */
 
@@ -519,8 +535,8 @@ test_timeout(void **state)
 	assert_int_equal(c.ncalls, 1);
 	assert_int_equal(c.error, CR_SOURCE_TIMEOUT);
 	assert_true(c.detail[0] != '\0');
-	assert_true(took >= 190 && took < 1000);
-	assert_true(c.elapsed >= 190 && c.elapsed < 1000);
+	assert_true(took >= 190 && took < 1000 * slack());
+	assert_true(c.elapsed >= 190 && c.elapsed < 1000 * slack());
 	free(c.body);
 	waiter_fini(&w);
 }
@@ -562,7 +578,7 @@ test_refused(void **state)
 
 	assert_int_equal(c.ncalls, 1);
 	assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
-	assert_true(c.t_done - c.t_submit < 1000);
+	assert_true(c.t_done - c.t_submit < 1000 * slack());
 	assert_true(c.detail[0] != '\0');
 	free(c.body);
 	waiter_fini(&w);
@@ -787,10 +803,17 @@ test_isolation(void **state)
 			worst_i = i;
 		}
 	}
-	if (worst >= 500)
-		fail_msg("fast call %d took %.1f ms", worst_i, worst);
-	/* The slow calls were really in flight meanwhile, then succeeded. */
-	assert_int_equal(slow_early, 0);
+	/*
+	 * Under valgrind the in-process server, a thread per connection,
+	 * needs seconds to accept the 200 slow connections: the latency
+	 * measured there is the server's, not the transport's.
+	 */
+	if (!RUNNING_ON_VALGRIND) {
+		if (worst >= 500)
+			fail_msg("fast call %d took %.1f ms", worst_i, worst);
+		/* The slow calls were in flight meanwhile. */
+		assert_int_equal(slow_early, 0);
+	}
 	for (i = 0; i < ISO_SLOW; i++) {
 		assert_int_equal(slow[i].ncalls, 1);
 		assert_int_equal(slow[i].error, CR_SOURCE_OK);
@@ -832,7 +855,7 @@ test_pending_deadline(void **state)
 	}
 	assert_true(cs[0].t_done - cs[0].t_submit >= 1150);
 	for (i = 1; i < 3; i++)
-		assert_true(cs[i].t_done - cs[i].t_submit < 800);
+		assert_true(cs[i].t_done - cs[i].t_submit < 800 * slack());
 	calls_free(cs, 3);
 	waiter_fini(&w);
 }
@@ -868,7 +891,7 @@ test_stop_in_flight(void **state)
 
 	assert_int_equal(n, 2 * STOP_N);
 	assert_int_equal(done, 2 * STOP_N);
-	assert_true(took < 1000);
+	assert_true(took < 1000 * slack());
 	for (i = 0; i < 2 * STOP_N; i++) {
 		assert_int_equal(cs[i].ncalls, 1);
 		assert_int_equal(cs[i].error, CR_SOURCE_UNAVAILABLE);

@@ -895,7 +895,9 @@ test_future_version(void **state)
 	assert_int_equal(cr_store_open(f->path, &f->st), 0);
 }
 
+#ifndef THREAD_OPS
 #define THREAD_OPS	60
+#endif
 
 struct worker {
 	struct cr_store	*st;
