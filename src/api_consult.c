@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -62,22 +63,27 @@ cr_api_consult(struct cr_req *req)
 	cr.service = req->params[0];
 	cr.end_user = req->end_user;
 	cr.request_id = req->request_id;
-	if (cr_jsonv_parse_object(req->body ? req->body : "", req->body_len,
-	    &body, err, sizeof(err)) == -1 ||
+	if (req->body_too_large) {
+		snprintf(err, sizeof(err), "body exceeds the limit of %zu "
+		    "bytes", req->body_limit);
+		cr.bad_request = err;
+		cr.bad_status = 413;
+	} else if (req->bad_end_user) {
+		snprintf(err, sizeof(err), "X-End-User is longer than %zu "
+		    "bytes", sizeof(req->end_user) - 1);
+		cr.bad_request = err;
+	} else if (cr_jsonv_parse_object(req->body ? req->body : "",
+	    req->body_len, &body, err, sizeof(err)) == -1 ||
 	    cr_jsonv_check(body, consult_spec, err, sizeof(err)) == -1)
 		cr.bad_request = err;
 	else {
-		cr.subject = json_string_value(json_object_get(body,
-		    "subject"));
-		cr.purpose = json_string_value(json_object_get(body,
-		    "purpose"));
 		cr.params = json_object_get(body, "params");
 		cr.reference_date = json_string_value(json_object_get(body,
 		    "reference_date"));
 	}
-	if (cr.subject == NULL && body != NULL)
-		cr.subject = json_string_value(json_object_get(body,
-		    "subject"));
+	/* Even a refused body tells the log what was asked, if it can. */
+	cr.subject = json_string_value(json_object_get(body, "subject"));
+	cr.purpose = json_string_value(json_object_get(body, "purpose"));
 	cr_http_suspend(req);
 	cr_consult_start(req->hub, &cr, consult_done, req);
 	json_decref(body);

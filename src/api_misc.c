@@ -32,7 +32,8 @@ const struct cr_route cr_api_routes[] = {
 	{ "POST", "/v1/directory/batch", cr_api_directory_batch,
 	    CR_ROUTE_BIG_BODY, "directory.batch" },
 	{ "GET", "/v1/directory/{}", cr_api_directory_get, 0, "directory.get" },
-	{ "POST", "/v1/consult/{}", cr_api_consult, 0, "consult" },
+	{ "POST", "/v1/consult/{}", cr_api_consult, CR_ROUTE_SELF_CHECKS,
+	    "consult" },
 	{ "GET", "/v1/log", cr_api_log_query, 0, "log" },
 };
 const size_t cr_api_nroutes = sizeof(cr_api_routes) / sizeof(cr_api_routes[0]);
@@ -43,7 +44,8 @@ cr_api_healthz(struct cr_req *req)
 	if (atomic_load(&req->hub->ready))
 		cr_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 	else
-		cr_http_error(req, 503, "UNAVAILABLE", "starting");
+		cr_http_error(req, 503, "UNAVAILABLE", "not ready: starting "
+		    "or shutting down");
 }
 
 void

@@ -140,7 +140,6 @@ static const struct cr_jsonv_field service_spec[] = {
 	{ "subject_kind", CR_JV_STRING, 0, 15, 0, 0 },
 	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
 	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
-	{ "description", CR_JV_STRING_EMPTY, 0, 1000, 0, 0 },
 	CR_JSONV_END
 };
 

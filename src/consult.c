@@ -249,7 +249,12 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 		return;
 	}
 	if (r->bad_request != NULL) {
-		consult_finish(op, 400, "BAD_REQUEST", "%s", r->bad_request);
+		if (r->bad_status == 413)
+			consult_finish(op, 413, "PAYLOAD_TOO_LARGE", "%s",
+			    r->bad_request);
+		else
+			consult_finish(op, 400, "BAD_REQUEST", "%s",
+			    r->bad_request);
 		return;
 	}
 	svc_rc = st->ops->service_get(st, r->service, &svc);

@@ -25,8 +25,10 @@ struct cr_consult_req {
 	const char		*end_user;	/* "" or NULL: none */
 	const char		*request_id;
 	const json_t		*params;	/* NULL: {} */
-	const char		*bad_request;	/* non-NULL: the body was
+	const char		*bad_request;	/* non-NULL: the request was
 						   invalid, this says why */
+	int			 bad_status;	/* with bad_request: 400, or
+						   413 for an oversized body */
 };
 
 struct cr_consult_result {

@@ -87,6 +87,11 @@ req_route(struct cr_http *h, struct cr_req *req)
 		    &np))
 			continue;
 		path_matched = 1;
+		if (req->allow[0] != '\0')
+			strncat(req->allow, ", ", sizeof(req->allow) -
+			    strlen(req->allow) - 1);
+		strncat(req->allow, h->routes[i].method, sizeof(req->allow) -
+		    strlen(req->allow) - 1);
 		if (strcmp(h->routes[i].method, req->method) == 0) {
 			req->route = &h->routes[i];
 			req->route_index = i;
@@ -201,6 +206,9 @@ req_queue_answer(struct cr_req *req)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    req->resp_type != NULL ? req->resp_type : "application/json");
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+	if (req->status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    req->allow);
 	ret = MHD_queue_response(req->conn, (unsigned)req->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -225,11 +233,16 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* Refuse an announced oversized body before reading it. */
 		if (!req->answered && cl != NULL &&
+		    !(req->route->flags & CR_ROUTE_SELF_CHECKS) &&
 		    cr_util_parse_ull(cl, 0, ~0ULL, &n) == 0 &&
-		    n > req->body_limit)
+		    n > req->body_limit) {
+			/* Answered before the upload: MHD then closes the
+			   connection instead of reading the body. */
 			cr_http_error(req, 413, "PAYLOAD_TOO_LARGE",
 			    "body of %llu bytes exceeds the limit of %zu",
 			    n, req->body_limit);
+			return req_queue_answer(req);
+		}
 		return MHD_YES;
 	}
 	if (req->async) {
@@ -251,7 +264,9 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!req->answered) {
+	if (!req->answered && (req->route->flags & CR_ROUTE_SELF_CHECKS))
+		req->route->handler(req);
+	else if (!req->answered) {
 		if (req->body_too_large)
 			cr_http_error(req, 413, "PAYLOAD_TOO_LARGE",
 			    "body exceeds the limit of %zu bytes",

@@ -25,6 +25,9 @@ struct MHD_Daemon;
 struct cr_req;
 
 #define CR_ROUTE_BIG_BODY	0x1	/* body limit: batch_body_limit */
+/* The handler itself refuses oversized bodies and bad headers (it checks
+   body_too_large and bad_end_user), so that the refusal is logged. */
+#define CR_ROUTE_SELF_CHECKS	0x2
 #define CR_HTTP_MAX_PARAMS	3
 
 struct cr_route {
@@ -52,6 +55,7 @@ struct cr_req {
 	char			 request_id[64];
 	char			 end_user[128];
 	int			 bad_end_user;	/* X-End-User too long */
+	char			 allow[32];	/* methods of the matched path */
 	const char		*content_type;	/* borrowed from MHD */
 	const char		*auth;		/* borrowed from MHD */
 

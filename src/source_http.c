@@ -50,11 +50,11 @@ struct job {
 	double			 t0;
 	double			 deadline;
 	long			 timeout_ms;
-	const char		*bad;		/* refused before sending */
+	const char		*bad;		/* refused unsent */
 	char			*url;
 	char			*body;
 	size_t			 body_len;
-	char			*idhdr;		/* "X-Request-Id: ...", or NULL */
+	char			*idhdr;		/* or NULL */
 	/* url, body and idhdr live in the same allocation, after this. */
 };
 
@@ -82,8 +82,8 @@ struct http_transport {
 	int				 stopping; /* under mtx */
 	pthread_t			 thread;
 	CURLM				*multi;
-	struct xferlist			 active;	/* loop thread only */
-	struct xferlist			 idle;		/* loop thread only */
+	struct xferlist			 active;	/* loop thread */
+	struct xferlist			 idle;	/* loop thread */
 	size_t				 nidle;
 	size_t				 max_resp;
 };
@@ -468,7 +468,7 @@ http_loop(void *arg)
 			    curl_multi_strerror(mrc));
 		reap(t);
 		wait_ms = sweep(t);
-		/* A submit since the queue was taken makes this return at once. */
+		/* A submit since the queue was taken ends this at once. */
 		if ((mrc = curl_multi_poll(t->multi, NULL, 0, (int)wait_ms,
 		    NULL)) != CURLM_OK) {
 			log_warnx("source: curl_multi_poll: %s",
@@ -487,13 +487,6 @@ http_submit(struct cr_source_transport *tp, const struct cr_source_request *req,
 	struct http_transport *t = (struct http_transport *)tp;
 	struct job *job;
 	int rc = -1, wake;
-
-	pthread_mutex_lock(&t->mtx);
-	if (t->stopping) {
-		pthread_mutex_unlock(&t->mtx);
-		return -1;
-	}
-	pthread_mutex_unlock(&t->mtx);
 
 	/*
 	 * Without memory there is no way to call done later, so this is the

@@ -46,7 +46,8 @@ cr_store_open(const char *uri, struct cr_store **out)
 	 * create. Only the scheme is logged: the rest may hold a password.
 	 */
 	if ((sep = strstr(uri, "://")) != NULL) {
-		log_warnx("store: %.*s: unknown backend", (int)(sep - uri), uri);
+		log_warnx("store: %.*s: unknown backend", (int)(sep - uri),
+		    uri);
 		return -1;
 	}
 	return cr_store_sqlite_open(uri, out);

@@ -1,7 +1,8 @@
 /*
- * SQLite backend of the storage interface: connections, schema and the
- * registry (institutions, clients, services, authorizations). The
- * reference directory and the exchange log are in store_sqlite_data.c.
+ * SQLite backend of the storage interface: connections, statements,
+ * schema, opening and closing. The registry (institutions, clients,
+ * services, authorizations) is in store_sqlite_registry.c, the reference
+ * directory and the exchange log in store_sqlite_data.c.
  *
  * Threads: every thread gets its own connection (SQLITE_OPEN_NOMUTEX, so
  * SQLite takes no locks of its own), opened on first use and found again
@@ -191,8 +192,6 @@ static const char *const stmt_sql[SQ_NSTMT] = {
 	    " ORDER BY seq LIMIT ?2",
 	[SQ_XLOG_COUNT] = "SELECT count(*) FROM xlog",
 };
-
-static const char empty_array[] = "[]";
 
 /*
  * Connections and statements.
@@ -413,35 +412,6 @@ cr_sqlite_col_str(sqlite3_stmt *s, int i, char *dst, size_t dstsize)
 	cr_util_strlcpy(dst, v != NULL ? v : "", dstsize);
 }
 
-/* A JSON array column; NULL (logged) when it does not parse. */
-static json_t *
-col_json(sqlite3_stmt *s, int i)
-{
-	const char *v = (const char *)sqlite3_column_text(s, i);
-	json_error_t jerr;
-	json_t *j;
-
-	if (v == NULL)
-		return json_array();
-	if ((j = json_loads(v, 0, &jerr)) == NULL)
-		log_warnx("store: bad JSON in column %s: %s",
-		    sqlite3_column_name(s, i), jerr.text);
-	return j;
-}
-
-/* Compact JSON text of an array (NULL: empty), for binding; free() it. */
-static char *
-dump_json(const json_t *j)
-{
-	char *txt;
-
-	if (j == NULL)
-		return strdup(empty_array);
-	if ((txt = json_dumps(j, JSON_COMPACT)) == NULL)
-		log_warnx("store: cannot encode JSON");
-	return txt;
-}
-
 /*
  * Schema.
  */
@@ -517,392 +487,6 @@ set_wal(struct sq_conn *c)
 }
 
 /*
- * Institutions and clients.
- */
-
-static int
-sq_institution_add(struct cr_store *base, const struct cr_institution *in)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_INST_ADD)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, in->id) != SQLITE_OK ||
-	    BIND_TEXT(s, 2, in->name) != SQLITE_OK ||
-	    BIND_TEXT(s, 3, in->sector) != SQLITE_OK) {
-		cr_sqlite_done(s);
-		return cr_sqlite_err(c, "institution_add");
-	}
-	return cr_sqlite_step_done(c, s, "institution_add");
-}
-
-static int
-sq_institution_get(struct cr_store *base, const char *id,
-    struct cr_institution *out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_INST_GET)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "institution_get");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
-		cr_sqlite_col_str(s, 2, out->sector, sizeof(out->sector));
-		rc = CR_STORE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "institution_get");
-	cr_sqlite_done(s);
-	return rc;
-}
-
-/*
- * Runs a listing statement (parameters already bound) and appends
- * row(s) for each row to a new array in *out.
- */
-static int
-list_rows(struct sq_conn *c, sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *),
-    const char *what, json_t **out)
-{
-	json_t *arr, *o;
-	int rc;
-
-	*out = NULL;
-	if ((arr = json_array()) == NULL) {
-		cr_sqlite_done(s);
-		log_warnx("store: %s: out of memory", what);
-		return CR_STORE_ERR;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((o = row(s)) == NULL || json_array_append_new(arr, o) != 0)
-			break;
-	}
-	if (rc == SQLITE_ROW)
-		log_warnx("store: %s: cannot build JSON", what);
-	else if (rc != SQLITE_DONE)
-		cr_sqlite_err(c, what);
-	cr_sqlite_done(s);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return CR_STORE_ERR;
-	}
-	*out = arr;
-	return CR_STORE_OK;
-}
-
-static json_t *
-institution_row(sqlite3_stmt *s)
-{
-	return json_pack("{s:s, s:s, s:s}",
-	    "id", (const char *)sqlite3_column_text(s, 0),
-	    "name", (const char *)sqlite3_column_text(s, 1),
-	    "sector", (const char *)sqlite3_column_text(s, 2));
-}
-
-static int
-sq_institution_list(struct cr_store *base, json_t **out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-
-	*out = NULL;
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_INST_LIST)) == NULL)
-		return CR_STORE_ERR;
-	return list_rows(c, s, institution_row, "institution_list", out);
-}
-
-static int
-sq_client_add(struct cr_store *base, const struct cr_client *cl,
-    const uint8_t token_hash[CR_HASH_LEN])
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_CLIENT_ADD)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, cl->id) != SQLITE_OK ||
-	    BIND_TEXT(s, 2, cl->institution) != SQLITE_OK ||
-	    BIND_TEXT(s, 3, cl->name) != SQLITE_OK ||
-	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
-	    SQLITE_OK) {
-		cr_sqlite_done(s);
-		return cr_sqlite_err(c, "client_add");
-	}
-	return cr_sqlite_step_done(c, s, "client_add");
-}
-
-static int
-sq_client_by_token(struct cr_store *base,
-    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_CLIENT_BY_TOKEN)) == NULL)
-		return CR_STORE_ERR;
-	if (sqlite3_bind_blob(s, 1, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
-	    SQLITE_OK)
-		rc = cr_sqlite_err(c, "client_by_token");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->institution,
-		    sizeof(out->institution));
-		cr_sqlite_col_str(s, 2, out->name, sizeof(out->name));
-		rc = CR_STORE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "client_by_token");
-	cr_sqlite_done(s);
-	return rc;
-}
-
-/*
- * Services.
- */
-
-static int
-sq_service_add(struct cr_store *base, const struct cr_service *svc)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	char *fields;
-	int rc;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_SVC_ADD)) == NULL)
-		return CR_STORE_ERR;
-	if ((fields = dump_json(svc->fields)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, svc->id) != SQLITE_OK ||
-	    BIND_TEXT(s, 2, svc->provider) != SQLITE_OK ||
-	    BIND_TEXT(s, 3, svc->endpoint) != SQLITE_OK ||
-	    BIND_TEXT(s, 4, svc->subject_kind) != SQLITE_OK ||
-	    BIND_TEXT(s, 5, fields) != SQLITE_OK ||
-	    sqlite3_bind_int(s, 6, svc->timeout_ms) != SQLITE_OK) {
-		cr_sqlite_done(s);
-		rc = cr_sqlite_err(c, "service_add");
-	} else
-		rc = cr_sqlite_step_done(c, s, "service_add");
-	free(fields);
-	return rc;
-}
-
-static int
-sq_service_get(struct cr_store *base, const char *id, struct cr_service *out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_SVC_GET)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "service_get");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->provider, sizeof(out->provider));
-		cr_sqlite_col_str(s, 2, out->endpoint, sizeof(out->endpoint));
-		cr_sqlite_col_str(s, 3, out->subject_kind,
-		    sizeof(out->subject_kind));
-		out->timeout_ms = sqlite3_column_int(s, 5);
-		rc = (out->fields = col_json(s, 4)) != NULL ? CR_STORE_OK :
-		    CR_STORE_ERR;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "service_get");
-	cr_sqlite_done(s);
-	return rc;
-}
-
-static json_t *
-service_row(sqlite3_stmt *s)
-{
-	json_t *fields;
-
-	if ((fields = col_json(s, 4)) == NULL)
-		return NULL;
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}",
-	    "id", (const char *)sqlite3_column_text(s, 0),
-	    "provider", (const char *)sqlite3_column_text(s, 1),
-	    "endpoint", (const char *)sqlite3_column_text(s, 2),
-	    "subject_kind", (const char *)sqlite3_column_text(s, 3),
-	    "fields", fields,
-	    "timeout_ms", sqlite3_column_int(s, 5));
-}
-
-static int
-sq_service_list(struct cr_store *base, json_t **out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-
-	*out = NULL;
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_SVC_LIST)) == NULL)
-		return CR_STORE_ERR;
-	return list_rows(c, s, service_row, "service_list", out);
-}
-
-/*
- * Authorizations.
- */
-
-static int
-sq_authz_add(struct cr_store *base, const struct cr_authz *az)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	char *fields = NULL, *caps = NULL;
-	int rc = CR_STORE_ERR;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_AZ_ADD)) == NULL)
-		return CR_STORE_ERR;
-	if ((fields = dump_json(az->fields)) == NULL ||
-	    (caps = dump_json(az->capacities)) == NULL)
-		goto out;
-	if (BIND_TEXT(s, 1, az->id) != SQLITE_OK ||
-	    BIND_TEXT(s, 2, az->consumer) != SQLITE_OK ||
-	    BIND_TEXT(s, 3, az->service) != SQLITE_OK ||
-	    BIND_TEXT(s, 4, az->purpose) != SQLITE_OK ||
-	    BIND_TEXT(s, 5, az->legal_basis) != SQLITE_OK ||
-	    BIND_TEXT(s, 6, fields) != SQLITE_OK ||
-	    BIND_TEXT(s, 7, caps) != SQLITE_OK ||
-	    BIND_TEXT(s, 8, az->valid_from) != SQLITE_OK ||
-	    cr_sqlite_bind_opt(s, 9, az->valid_to) != SQLITE_OK) {
-		cr_sqlite_done(s);
-		rc = cr_sqlite_err(c, "authz_add");
-		goto out;
-	}
-	rc = cr_sqlite_step_done(c, s, "authz_add");
- out:
-	free(fields);
-	free(caps);
-	return rc;
-}
-
-static int
-sq_authz_delete(struct cr_store *base, const char *id)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_AZ_DELETE)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK) {
-		cr_sqlite_done(s);
-		return cr_sqlite_err(c, "authz_delete");
-	}
-	if ((rc = cr_sqlite_step_done(c, s, "authz_delete")) == CR_STORE_OK &&
-	    sqlite3_changes(c->db) == 0)
-		rc = CR_STORE_NOTFOUND;
-	return rc;
-}
-
-static json_t *
-authz_row(sqlite3_stmt *s)
-{
-	json_t *fields, *caps;
-
-	if ((fields = col_json(s, 5)) == NULL)
-		return NULL;
-	if ((caps = col_json(s, 6)) == NULL) {
-		json_decref(fields);
-		return NULL;
-	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?}",
-	    "id", (const char *)sqlite3_column_text(s, 0),
-	    "consumer", (const char *)sqlite3_column_text(s, 1),
-	    "service", (const char *)sqlite3_column_text(s, 2),
-	    "purpose", (const char *)sqlite3_column_text(s, 3),
-	    "legal_basis", (const char *)sqlite3_column_text(s, 4),
-	    "fields", fields,
-	    "capacities", caps,
-	    "valid_from", (const char *)sqlite3_column_text(s, 7),
-	    "valid_to", (const char *)sqlite3_column_text(s, 8));
-}
-
-static int
-sq_authz_list(struct cr_store *base, const char *consumer, json_t **out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-
-	*out = NULL;
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, consumer != NULL ? SQ_AZ_LIST_CONSUMER :
-	    SQ_AZ_LIST)) == NULL)
-		return CR_STORE_ERR;
-	if (consumer != NULL && BIND_TEXT(s, 1, consumer) != SQLITE_OK) {
-		cr_sqlite_done(s);
-		return cr_sqlite_err(c, "authz_list");
-	}
-	return list_rows(c, s, authz_row, "authz_list", out);
-}
-
-static int
-sq_authz_find(struct cr_store *base, const char *consumer, const char *service,
-    const char *purpose, const char *date, struct cr_authz *out)
-{
-	struct sq_conn *c;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_AZ_FIND)) == NULL)
-		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, consumer) != SQLITE_OK ||
-	    BIND_TEXT(s, 2, service) != SQLITE_OK ||
-	    BIND_TEXT(s, 3, purpose) != SQLITE_OK ||
-	    BIND_TEXT(s, 4, date) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "authz_find");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->consumer, sizeof(out->consumer));
-		cr_sqlite_col_str(s, 2, out->service, sizeof(out->service));
-		cr_sqlite_col_str(s, 3, out->purpose, sizeof(out->purpose));
-		cr_sqlite_col_str(s, 4, out->legal_basis,
-		    sizeof(out->legal_basis));
-		cr_sqlite_col_str(s, 7, out->valid_from,
-		    sizeof(out->valid_from));
-		cr_sqlite_col_str(s, 8, out->valid_to, sizeof(out->valid_to));
-		out->fields = col_json(s, 5);
-		out->capacities = col_json(s, 6);
-		rc = CR_STORE_OK;
-		if (out->fields == NULL || out->capacities == NULL) {
-			cr_authz_clear(out);
-			rc = CR_STORE_ERR;
-		}
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "authz_find");
-	cr_sqlite_done(s);
-	return rc;
-}
-
-/*
  * Opening and closing.
  */
 
@@ -934,18 +518,18 @@ sq_close(struct cr_store *base)
 static const struct cr_store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
-	.institution_add = sq_institution_add,
-	.institution_get = sq_institution_get,
-	.institution_list = sq_institution_list,
-	.client_add = sq_client_add,
-	.client_by_token = sq_client_by_token,
-	.service_add = sq_service_add,
-	.service_get = sq_service_get,
-	.service_list = sq_service_list,
-	.authz_add = sq_authz_add,
-	.authz_delete = sq_authz_delete,
-	.authz_list = sq_authz_list,
-	.authz_find = sq_authz_find,
+	.institution_add = cr_sqlite_institution_add,
+	.institution_get = cr_sqlite_institution_get,
+	.institution_list = cr_sqlite_institution_list,
+	.client_add = cr_sqlite_client_add,
+	.client_by_token = cr_sqlite_client_by_token,
+	.service_add = cr_sqlite_service_add,
+	.service_get = cr_sqlite_service_get,
+	.service_list = cr_sqlite_service_list,
+	.authz_add = cr_sqlite_authz_add,
+	.authz_delete = cr_sqlite_authz_delete,
+	.authz_list = cr_sqlite_authz_list,
+	.authz_find = cr_sqlite_authz_find,
 	.dir_put = cr_sqlite_dir_put,
 	.dir_put_many = cr_sqlite_dir_put_many,
 	.dir_end = cr_sqlite_dir_end,

@@ -296,6 +296,7 @@ cr_sqlite_xlog_append(struct cr_store *base, const struct cr_xlog_entry *e,
 	struct sq_conn *c;
 	sqlite3_stmt *s;
 	size_t i;
+	int rc;
 
 	if (n == 0)
 		return CR_STORE_OK;
@@ -312,9 +313,11 @@ cr_sqlite_xlog_append(struct cr_store *base, const struct cr_xlog_entry *e,
 			goto fail;
 		}
 		/* A taken seq is a broken chain, not a benign duplicate. */
-		if (cr_sqlite_step_done(c, s, "xlog_append") != CR_STORE_OK) {
-			log_warnx("store: xlog_append: entry %llu refused",
-			    (unsigned long long)e[i].seq);
+		if ((rc = cr_sqlite_step_done(c, s, "xlog_append")) !=
+		    CR_STORE_OK) {
+			log_warnx("store: xlog_append: entry %llu refused%s",
+			    (unsigned long long)e[i].seq,
+			    rc == CR_STORE_EXISTS ? ": seq taken" : "");
 			goto fail;
 		}
 	}

@@ -1,7 +1,8 @@
 /*
  * Internals shared by the files of the SQLite backend (store_sqlite.c:
- * connections, schema, registry; store_sqlite_data.c: reference directory
- * and exchange log). Not for use outside the backend.
+ * connections, statements, schema; store_sqlite_registry.c: registry;
+ * store_sqlite_data.c: reference directory and exchange log). Not for use
+ * outside the backend.
  */
 #ifndef CR_STORE_SQLITE_INT_H
 #define CR_STORE_SQLITE_INT_H
@@ -89,6 +90,26 @@ int		 cr_sqlite_bind_opt(sqlite3_stmt *, int, const char *s);
 	sqlite3_bind_text((s), (i), (v), -1, SQLITE_STATIC)
 /* Copies a text column ("" for NULL) with truncation. */
 void		 cr_sqlite_col_str(sqlite3_stmt *, int, char *dst, size_t);
+
+/* Operations implemented in store_sqlite_registry.c. */
+int	cr_sqlite_institution_add(struct cr_store *,
+	    const struct cr_institution *);
+int	cr_sqlite_institution_get(struct cr_store *, const char *,
+	    struct cr_institution *);
+int	cr_sqlite_institution_list(struct cr_store *, json_t **);
+int	cr_sqlite_client_add(struct cr_store *, const struct cr_client *,
+	    const uint8_t[CR_HASH_LEN]);
+int	cr_sqlite_client_by_token(struct cr_store *, const uint8_t[CR_HASH_LEN],
+	    struct cr_client *);
+int	cr_sqlite_service_add(struct cr_store *, const struct cr_service *);
+int	cr_sqlite_service_get(struct cr_store *, const char *,
+	    struct cr_service *);
+int	cr_sqlite_service_list(struct cr_store *, json_t **);
+int	cr_sqlite_authz_add(struct cr_store *, const struct cr_authz *);
+int	cr_sqlite_authz_delete(struct cr_store *, const char *);
+int	cr_sqlite_authz_list(struct cr_store *, const char *, json_t **);
+int	cr_sqlite_authz_find(struct cr_store *, const char *, const char *,
+	    const char *, const char *, struct cr_authz *);
 
 /* Operations implemented in store_sqlite_data.c. */
 int	cr_sqlite_dir_put(struct cr_store *, const struct cr_dir_entry *,

@@ -163,6 +163,7 @@ test_tckn(void **state)
 	/* Computed. */
 	static const char *computed[] = {
 		"12345678950", "98765432150", "55555555550", "10000000214",
+		"19090909018",	/* 7*odd - even < 0 before the mod */
 	};
 	size_t i;
 

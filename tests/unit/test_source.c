@@ -47,13 +47,26 @@ slack(void)
 	return RUNNING_ON_VALGRIND ? 10.0 : 1.0;
 }
 
+/* Timeout of the calls that must not time out. */
+#define AMPLE_MS	((long)(5000 * slack()))
+
 /* Server side ------------------------------------------------------------ */
 
 struct server {
 	struct MHD_Daemon	*d;
 	uint16_t		 port;
-	atomic_int		 conns;		/* TCP connections accepted */
 	atomic_int		 requests;	/* requests answered */
+	atomic_int		 epoch;		/* new count */
+	atomic_int		 conns;		/* used this epoch */
+};
+
+/*
+ * Per TCP connection. Connections are counted when they carry a request,
+ * not when accepted: a lagging accept thread (valgrind) may still be
+ * accepting connections of a previous test.
+ */
+struct conn_ctx {
+	int	 epoch;
 };
 
 struct req {
@@ -132,6 +145,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct server *s = cls;
 	struct req *r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn_ctx *cc;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	json_t *o;
@@ -155,6 +170,12 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	atomic_fetch_add(&s->requests, 1);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (cc = ci->socket_context) != NULL &&
+	    cc->epoch != atomic_load(&s->epoch)) {
+		cc->epoch = atomic_load(&s->epoch);
+		atomic_fetch_add(&s->conns, 1);
+	}
 
 	if (strcmp(url, "/ok") == 0) {
 		o = json_pack("{s:s?, s:s#, s:s, s:s?, s:s?, s:s?}",
@@ -219,10 +240,16 @@ static void
 conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *s = cls;
+	struct conn_ctx *cc;
 
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(&s->conns, 1);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((cc = calloc(1, sizeof(*cc))) != NULL)
+			cc->epoch = -1;
+		*socket_context = cc;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static int
@@ -279,9 +306,8 @@ group_teardown(void **state)
 
 struct waiter {
 	pthread_mutex_t			 m;
-	pthread_cond_t			 c;
 	int				 ndone;
-	struct cr_source_transport	*tp;	/* resubmit from the callback */
+	struct cr_source_transport	*tp;	/* resubmit from done */
 };
 
 struct call {
@@ -291,11 +317,11 @@ struct call {
 	long			 status;
 	char			*body;
 	size_t			 body_len;
-	int			 nul_ok;	/* body NUL-terminated at len */
+	int			 nul_ok;	/* body[len] == NUL */
 	char			 detail[160];
 	double			 t_submit;
 	double			 t_done;	/* test clock */
-	double			 elapsed;	/* reported by the transport */
+	double			 elapsed;	/* by the transport */
 	int			 resubmit_rc;
 	char			 id[48];
 };
@@ -305,36 +331,6 @@ waiter_init(struct waiter *w)
 {
 	memset(w, 0, sizeof(*w));
 	pthread_mutex_init(&w->m, NULL);
-	pthread_cond_init(&w->c, NULL);
-}
-
-static void
-waiter_fini(struct waiter *w)
-{
-	pthread_mutex_destroy(&w->m);
-	pthread_cond_destroy(&w->c);
-}
-
-/* Returns 0 once n calls are done, -1 after timeout_ms. */
-static int
-waiter_wait(struct waiter *w, int n, long timeout_ms)
-{
-	struct timespec ts;
-	int rc = 0;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->m);
-	while (w->ndone < n && rc == 0)
-		rc = pthread_cond_timedwait(&w->c, &w->m, &ts);
-	rc = w->ndone >= n ? 0 : -1;
-	pthread_mutex_unlock(&w->m);
-	return rc;
 }
 
 static int
@@ -348,6 +344,32 @@ waiter_count(struct waiter *w)
 	return n;
 }
 
+static void
+msleep(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Returns 0 once n calls are done, -1 after timeout_ms. Polling is fine:
+ * the callbacks take their own timestamps.
+ */
+static int
+waiter_wait(struct waiter *w, int n, long timeout_ms)
+{
+	double end = cr_util_mono_ms() + timeout_ms * slack();
+
+	while (waiter_count(w) < n) {
+		if (cr_util_mono_ms() > end)
+			return -1;
+		msleep(1);
+	}
+	return 0;
+}
+
 static void on_done(void *, const struct cr_source_result *);
 
 static int
@@ -357,8 +379,12 @@ call_submit(struct cr_source_transport *tp, struct call *c, uint16_t port,
 	struct cr_source_request req;
 	char url[128];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port,
-	    path);
+	/* Port 0: path is a whole URL. */
+	if (port == 0)
+		cr_util_strlcpy(url, path, sizeof(url));
+	else
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
+		    (unsigned)port, path);
 	memset(&req, 0, sizeof(req));
 	req.url = url;
 	req.body = body;
@@ -391,7 +417,6 @@ on_done(void *arg, const struct cr_source_result *res)
 	free(c->body);
 	c->body = res->body != NULL ? strndup(res->body, res->body_len) : NULL;
 	w->ndone++;
-	pthread_cond_broadcast(&w->c);
 	pthread_mutex_unlock(&w->m);
 }
 
@@ -433,47 +458,47 @@ start(long conns, size_t max_resp)
 	return tp;
 }
 
-static void
-msleep(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /*
  * Each test waits, stops the transport and only then asserts, so that a
  * failed assertion never leaves a callback pointing into a dead frame.
  */
 
-static void
-test_ok(void **state)
+/* One call on a fresh transport; the result is in *c once it returns. */
+static int
+one_call(struct call *c, size_t max_resp, uint16_t port, const char *path,
+    long timeout_ms)
 {
 	struct waiter w;
-	struct call c;
 	struct cr_source_transport *tp;
-	json_t *o;
-	json_error_t jerr;
 	int rc;
 
 	waiter_init(&w);
-	memset(&c, 0, sizeof(c));
-	c.w = &w;
-	cr_util_strlcpy(c.id, "req-0001", sizeof(c.id));
-	tp = start(0, 0);
-	rc = call_submit(tp, &c, srv_a.port, "/ok",
-	    "{\"subject\":\"85073003328\"}", 2000);
-	if (rc == 0)
-		waiter_wait(&w, 1, 5000);
+	c->w = &w;
+	tp = start(0, max_resp);
+	if ((rc = call_submit(tp, c, port, path,
+	    "{\"subject\":\"85073003328\"}", timeout_ms)) == 0)
+		waiter_wait(&w, 1, 10000);
 	tp->ops->stop(tp);
+	c->w = NULL;
+	pthread_mutex_destroy(&w.m);
+	return rc;
+}
 
-	assert_int_equal(rc, 0);
+static void
+test_ok(void **state)
+{
+	struct call c;
+	json_t *o;
+	json_error_t jerr;
+
+	memset(&c, 0, sizeof(c));
+	cr_util_strlcpy(c.id, "req-0001", sizeof(c.id));
+	assert_int_equal(one_call(&c, 0, srv_a.port, "/ok", AMPLE_MS), 0);
 	assert_int_equal(c.ncalls, 1);
 	assert_int_equal(c.error, CR_SOURCE_OK);
 	assert_int_equal(c.status, 200);
 	assert_true(c.nul_ok);
-	assert_true(c.elapsed >= 0 && c.elapsed < 5000);
+	assert_true(c.elapsed >= 0 && c.elapsed < AMPLE_MS);
 	o = json_loads(c.body, 0, &jerr);
 	assert_non_null(o);
 	assert_string_equal(json_string_value(json_object_get(o,
@@ -489,48 +514,31 @@ test_ok(void **state)
 	assert_true(json_is_null(json_object_get(o, "expect")));
 	json_decref(o);
 	free(c.body);
-	waiter_fini(&w);
 }
 
 static void
 test_not_found(void **state)
 {
-	struct waiter w;
 	struct call c;
-	struct cr_source_transport *tp;
 
-	waiter_init(&w);
 	memset(&c, 0, sizeof(c));
-	c.w = &w;
-	tp = start(0, 0);
-	if (call_submit(tp, &c, srv_a.port, "/missing", "{}", 2000) == 0)
-		waiter_wait(&w, 1, 5000);
-	tp->ops->stop(tp);
-
+	assert_int_equal(one_call(&c, 0, srv_a.port, "/missing", AMPLE_MS),
+	    0);
 	assert_int_equal(c.ncalls, 1);
 	assert_int_equal(c.error, CR_SOURCE_OK);
 	assert_int_equal(c.status, 404);
 	assert_string_equal(c.body, "{\"error\":\"none\"}");
 	free(c.body);
-	waiter_fini(&w);
 }
 
 static void
 test_timeout(void **state)
 {
-	struct waiter w;
 	struct call c;
-	struct cr_source_transport *tp;
 	double took;
 
-	waiter_init(&w);
 	memset(&c, 0, sizeof(c));
-	c.w = &w;
-	tp = start(0, 0);
-	if (call_submit(tp, &c, srv_a.port, "/slow", "{}", 200) == 0)
-		waiter_wait(&w, 1, 5000);
-	tp->ops->stop(tp);
-
+	assert_int_equal(one_call(&c, 0, srv_a.port, "/slow", 200), 0);
 	took = c.t_done - c.t_submit;
 	assert_int_equal(c.ncalls, 1);
 	assert_int_equal(c.error, CR_SOURCE_TIMEOUT);
@@ -538,7 +546,6 @@ test_timeout(void **state)
 	assert_true(took >= 190 && took < 1000 * slack());
 	assert_true(c.elapsed >= 190 && c.elapsed < 1000 * slack());
 	free(c.body);
-	waiter_fini(&w);
 }
 
 /* A port nobody listens on: bound once by us, then closed. */
@@ -563,98 +570,78 @@ closed_port(void)
 static void
 test_refused(void **state)
 {
-	struct waiter w;
 	struct call c;
-	struct cr_source_transport *tp;
-	uint16_t port = closed_port();
 
-	waiter_init(&w);
 	memset(&c, 0, sizeof(c));
-	c.w = &w;
-	tp = start(0, 0);
-	if (call_submit(tp, &c, port, "/ok", "{}", 2000) == 0)
-		waiter_wait(&w, 1, 5000);
-	tp->ops->stop(tp);
-
+	assert_int_equal(one_call(&c, 0, closed_port(), "/ok", AMPLE_MS), 0);
 	assert_int_equal(c.ncalls, 1);
 	assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
 	assert_true(c.t_done - c.t_submit < 1000 * slack());
 	assert_true(c.detail[0] != '\0');
 	free(c.body);
-	waiter_fini(&w);
 }
 
 static void
 test_too_large(void **state)
 {
-	struct waiter w;
-	struct call *cs;
-	struct cr_source_transport *tp;
+	struct call c;
 	char path[64];
-	int n = 0;
 
-	waiter_init(&w);
-	cs = calls_new(&w, 3);
-	tp = start(0, MAX_RESP);
-	/* Announced by Content-Length, streamed in chunks, exactly at limit. */
-	n += call_submit(tp, &cs[0], srv_a.port, "/big", "{}", 2000) == 0;
-	n += call_submit(tp, &cs[1], srv_a.port, "/stream", "{}", 2000) == 0;
+	/* Announced by Content-Length. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(one_call(&c, MAX_RESP, srv_a.port, "/big", AMPLE_MS),
+	    0);
+	assert_int_equal(c.ncalls, 1);
+	assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
+	assert_non_null(strstr(c.detail, "too large"));
+	free(c.body);
+
+	/* Chunked, so only counting the bytes can catch it. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(one_call(&c, MAX_RESP, srv_a.port, "/stream",
+	    AMPLE_MS), 0);
+	assert_int_equal(c.ncalls, 1);
+	assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
+	assert_non_null(strstr(c.detail, "too large"));
+	free(c.body);
+
+	/* Exactly at the limit is fine. */
+	memset(&c, 0, sizeof(c));
 	snprintf(path, sizeof(path), "/big?n=%d", MAX_RESP);
-	n += call_submit(tp, &cs[2], srv_a.port, path, "{}", 2000) == 0;
-	waiter_wait(&w, n, 5000);
-	tp->ops->stop(tp);
-
-	assert_int_equal(n, 3);
-	assert_int_equal(cs[0].ncalls, 1);
-	assert_int_equal(cs[0].error, CR_SOURCE_UNAVAILABLE);
-	assert_non_null(strstr(cs[0].detail, "too large"));
-	assert_int_equal(cs[1].ncalls, 1);
-	assert_int_equal(cs[1].error, CR_SOURCE_UNAVAILABLE);
-	assert_non_null(strstr(cs[1].detail, "too large"));
-	assert_int_equal(cs[2].ncalls, 1);
-	assert_int_equal(cs[2].error, CR_SOURCE_OK);
-	assert_int_equal(cs[2].body_len, MAX_RESP);
-	assert_true(cs[2].nul_ok);
-	calls_free(cs, 3);
-	waiter_fini(&w);
+	assert_int_equal(one_call(&c, MAX_RESP, srv_a.port, path, AMPLE_MS),
+	    0);
+	assert_int_equal(c.ncalls, 1);
+	assert_int_equal(c.error, CR_SOURCE_OK);
+	assert_int_equal(c.body_len, MAX_RESP);
+	assert_true(c.nul_ok);
+	free(c.body);
 }
 
 static void
 test_refused_requests(void **state)
 {
-	struct waiter w;
-	struct call *cs;
-	struct cr_source_transport *tp;
+	struct call c;
 	char url[128];
-	struct cr_source_request req;
-	int before, n = 0;
+	int before = atomic_load(&srv_a.requests);
 
-	waiter_init(&w);
-	cs = calls_new(&w, 2);
-	before = atomic_load(&srv_a.requests);
-	tp = start(0, 0);
 	/* A request id that would inject a header is never sent. */
-	cr_util_strlcpy(cs[0].id, "abc\r\nX-Evil: 1", sizeof(cs[0].id));
-	n += call_submit(tp, &cs[0], srv_a.port, "/ok", "{}", 2000) == 0;
+	memset(&c, 0, sizeof(c));
+	cr_util_strlcpy(c.id, "abc\r\nX-Evil: 1", sizeof(c.id));
+	assert_int_equal(one_call(&c, 0, srv_a.port, "/ok", AMPLE_MS), 0);
+	assert_int_equal(c.ncalls, 1);
+	assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
+	assert_non_null(strstr(c.detail, "request id"));
+	free(c.body);
+
+	/* Nor is a scheme other than http(s). */
+	memset(&c, 0, sizeof(c));
 	snprintf(url, sizeof(url), "ftp://127.0.0.1:%u/ok",
 	    (unsigned)srv_a.port);
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.timeout_ms = 2000;
-	cs[1].t_submit = cr_util_mono_ms();
-	n += tp->ops->submit(tp, &req, on_done, &cs[1]) == 0;
-	waiter_wait(&w, n, 5000);
-	tp->ops->stop(tp);
-
-	assert_int_equal(n, 2);
-	assert_int_equal(cs[0].ncalls, 1);
-	assert_int_equal(cs[0].error, CR_SOURCE_UNAVAILABLE);
-	assert_non_null(strstr(cs[0].detail, "request id"));
-	assert_int_equal(cs[1].ncalls, 1);
-	assert_int_equal(cs[1].error, CR_SOURCE_UNAVAILABLE);
+	assert_int_equal(one_call(&c, 0, 0, url, AMPLE_MS), 0);
+	assert_int_equal(c.ncalls, 1);
+	assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
+	free(c.body);
 	assert_int_equal(atomic_load(&srv_a.requests), before);
-	calls_free(cs, 2);
-	waiter_fini(&w);
 }
 
 #define CONC_THREADS	4
@@ -679,7 +666,7 @@ conc_thread(void *arg)
 		snprintf(a->cs[k].id, sizeof(a->cs[k].id), "conc-%d", k);
 		snprintf(body, sizeof(body), "{\"n\":%d}", k);
 		if (call_submit(a->tp, &a->cs[k], srv_a.port, "/ok", body,
-		    5000) != 0)
+		    AMPLE_MS) != 0)
 			a->failed++;
 	}
 	return NULL;
@@ -730,7 +717,7 @@ test_concurrent(void **state)
 		assert_non_null(strstr(cs[i].body, want));
 	}
 	calls_free(cs, total);
-	waiter_fini(&w);
+	pthread_mutex_destroy(&w.m);
 }
 
 static void
@@ -745,9 +732,10 @@ test_keepalive(void **state)
 	cs = calls_new(&w, 100);
 	tp = start(0, 0);
 	atomic_store(&srv_a.conns, 0);
+	atomic_fetch_add(&srv_a.epoch, 1);
 	for (i = 0; i < 100; i++) {
-		if (call_submit(tp, &cs[i], srv_a.port, "/ok", "{}", 2000) != 0 ||
-		    waiter_wait(&w, i + 1, 5000) != 0)
+		if (call_submit(tp, &cs[i], srv_a.port, "/ok", "{}",
+		    AMPLE_MS) != 0 || waiter_wait(&w, i + 1, 10000) != 0)
 			break;
 		ok += cs[i].error == CR_SOURCE_OK && cs[i].status == 200;
 	}
@@ -757,7 +745,7 @@ test_keepalive(void **state)
 	assert_int_equal(ok, 100);
 	assert_true(conns >= 1 && conns <= 3);
 	calls_free(cs, 100);
-	waiter_fini(&w);
+	pthread_mutex_destroy(&w.m);
 }
 
 #define ISO_SLOW	200
@@ -769,8 +757,8 @@ test_isolation(void **state)
 	struct waiter ws, wf;
 	struct call *slow, *fast;
 	struct cr_source_transport *tp;
-	int i, nslow = 0, nfast = 0, slow_early, worst_i = -1;
-	double worst = 0, took;
+	int i, nslow = 0, nfast = 0, slow_early;
+	double took;
 
 	waiter_init(&ws);
 	waiter_init(&wf);
@@ -779,12 +767,12 @@ test_isolation(void **state)
 	tp = start(0, 0);
 	for (i = 0; i < ISO_SLOW; i++)
 		nslow += call_submit(tp, &slow[i], srv_a.port, "/slow", "{}",
-		    5000) == 0;
+		    AMPLE_MS) == 0;
 	/* Let the slow calls connect and sit at the source. */
 	msleep(200);
 	for (i = 0; i < ISO_FAST; i++) {
 		nfast += call_submit(tp, &fast[i], srv_b.port, "/ok", "{}",
-		    5000) == 0;
+		    AMPLE_MS) == 0;
 		msleep(5);
 	}
 	waiter_wait(&wf, nfast, 10000);
@@ -794,26 +782,21 @@ test_isolation(void **state)
 
 	assert_int_equal(nslow, ISO_SLOW);
 	assert_int_equal(nfast, ISO_FAST);
-	for (i = 0; i < ISO_FAST; i++) {
-		assert_int_equal(fast[i].ncalls, 1);
-		assert_int_equal(fast[i].error, CR_SOURCE_OK);
-		took = fast[i].t_done - fast[i].t_submit;
-		if (took > worst) {
-			worst = took;
-			worst_i = i;
-		}
-	}
 	/*
 	 * Under valgrind the in-process server, a thread per connection,
 	 * needs seconds to accept the 200 slow connections: the latency
 	 * measured there is the server's, not the transport's.
 	 */
-	if (!RUNNING_ON_VALGRIND) {
-		if (worst >= 500)
-			fail_msg("fast call %d took %.1f ms", worst_i, worst);
-		/* The slow calls were in flight meanwhile. */
-		assert_int_equal(slow_early, 0);
+	for (i = 0; i < ISO_FAST; i++) {
+		assert_int_equal(fast[i].ncalls, 1);
+		assert_int_equal(fast[i].error, CR_SOURCE_OK);
+		took = fast[i].t_done - fast[i].t_submit;
+		if (!RUNNING_ON_VALGRIND && took >= 500)
+			fail_msg("fast call %d took %.1f ms", i, took);
 	}
+	/* The slow calls were in flight meanwhile. */
+	if (!RUNNING_ON_VALGRIND)
+		assert_int_equal(slow_early, 0);
 	for (i = 0; i < ISO_SLOW; i++) {
 		assert_int_equal(slow[i].ncalls, 1);
 		assert_int_equal(slow[i].error, CR_SOURCE_OK);
@@ -821,8 +804,8 @@ test_isolation(void **state)
 	}
 	calls_free(slow, ISO_SLOW);
 	calls_free(fast, ISO_FAST);
-	waiter_fini(&ws);
-	waiter_fini(&wf);
+	pthread_mutex_destroy(&ws.m);
+	pthread_mutex_destroy(&wf.m);
 }
 
 /*
@@ -857,7 +840,7 @@ test_pending_deadline(void **state)
 	for (i = 1; i < 3; i++)
 		assert_true(cs[i].t_done - cs[i].t_submit < 800 * slack());
 	calls_free(cs, 3);
-	waiter_fini(&w);
+	pthread_mutex_destroy(&w.m);
 }
 
 #define STOP_N	30
@@ -899,7 +882,7 @@ test_stop_in_flight(void **state)
 		assert_int_equal(cs[i].resubmit_rc, -1);
 	}
 	calls_free(cs, 2 * STOP_N);
-	waiter_fini(&w);
+	pthread_mutex_destroy(&w.m);
 }
 
 int

@@ -1,0 +1,551 @@
+"""
+Helpers shared by the integration tests: start the real `crossroads` hub and
+the fixture authentic source on 127.0.0.1 with free ports, talk to them over
+HTTP, and make sure every process started is killed and every temporary
+directory removed, whatever happens to the test.
+
+Python 3 standard library only.
+"""
+
+import atexit
+import datetime
+import http.client
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ADMIN_TOKEN = "itest-admin-token-0123456789abcdef"
+READY_TIMEOUT = 10.0		# seconds to wait for /healthz
+HTTP_TIMEOUT = 60.0		# per request; generous for a loaded CI box
+
+# Subjects that the contract names (Belgian INSZ, KBO).
+INSZ_VALID = ["85073003328", "17073003384", "01490700185"]
+INSZ_INVALID = "85073003329"
+KBO_VALID = "0203201340"
+KBO_INVALID = "0203201341"
+
+_procs = []
+_procs_lock = threading.Lock()
+_tmpdirs = []
+
+
+def _cleanup():
+	with _procs_lock:
+		procs = list(_procs)
+	for p in procs:
+		if p.poll() is None:
+			try:
+				p.kill()
+				p.wait(timeout=10)
+			except Exception:
+				pass
+	for d in _tmpdirs:
+		shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def binaries():
+	"""Paths of the hub and of the fixture source (env, else build/)."""
+	here = os.path.dirname(os.path.abspath(__file__))
+	root = os.path.dirname(os.path.dirname(here))
+	hub = os.environ.get("CROSSROADS_BIN",
+	    os.path.join(root, "build", "crossroads"))
+	fix = os.environ.get("CROSSROADS_FIXTURE_SOURCE",
+	    os.path.join(root, "build", "crossroads-fixture-source"))
+	for p in (hub, fix):
+		if not os.access(p, os.X_OK):
+			raise RuntimeError("binary not found or not executable: %s "
+			    "(set CROSSROADS_BIN and CROSSROADS_FIXTURE_SOURCE)" % p)
+	return hub, fix
+
+
+def make_tmpdir(prefix="crossroads-itest-"):
+	"""A temporary directory removed at exit (and by remove_tmpdir)."""
+	d = tempfile.mkdtemp(prefix=prefix)
+	_tmpdirs.append(d)
+	return d
+
+
+def remove_tmpdir(d):
+	shutil.rmtree(d, ignore_errors=True)
+
+
+def free_port():
+	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	try:
+		s.bind(("127.0.0.1", 0))
+		return s.getsockname()[1]
+	finally:
+		s.close()
+
+
+def today():
+	return datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def day(offset):
+	"""Today plus offset days, as YYYY-MM-DD."""
+	return (today() + datetime.timedelta(days=offset)).isoformat()
+
+
+def new_request_id(prefix="it"):
+	return "%s-%s" % (prefix, uuid.uuid4().hex[:24])
+
+
+# --- identifiers -----------------------------------------------------------
+
+def insz(yy, mm, dd, seq):
+	"""A valid INSZ of someone born 19yy-mm-dd with serial seq."""
+	base = "%02d%02d%02d%03d" % (yy, mm, dd, seq)
+	return base + "%02d" % (97 - int(base) % 97)
+
+
+_subject_counter = itertools.count(1)
+_subject_lock = threading.Lock()
+
+
+def person(k):
+	"""The k-th generated valid INSZ (k >= 1, distinct for k < 997*...)."""
+	return insz(50 + (k // 997) % 49, 1 + k % 12, 1 + k % 28, 1 + k % 997)
+
+
+# Subjects 1..N_KNOWN are in the fixture's data file; above, NO_DATA.
+N_KNOWN = 600
+
+
+def person_data(subject):
+	return {
+		"name": "Person %s" % subject,
+		"birth_date": "1970-01-%02d" % (1 + int(subject[-2:]) % 28),
+		"address": "Rue de la Loi 16, 1000 Brussels",
+		"household": [subject],
+		"death_date": None,
+		# Not among the service's fields: the hub must never pass it on.
+		"internal_note": "source-internal",
+	}
+
+
+def fixture_dataset():
+	d = {}
+	for k in range(1, N_KNOWN + 1):
+		s = person(k)
+		d[s] = person_data(s)
+	for s in INSZ_VALID:
+		d[s] = person_data(s)
+	d[KBO_VALID] = {"name": "Acme SA", "legal_form": "SA",
+	    "address": "Avenue Louise 1, 1050 Brussels", "nace": "62010"}
+	return d
+
+
+class SubjectPool:
+	"""Hands out fresh subjects so that tests do not share log entries."""
+
+	def __init__(self, start=1):
+		self._it = itertools.count(start)
+		self._lock = threading.Lock()
+
+	def known(self):
+		with self._lock:
+			k = next(self._it)
+		if k > N_KNOWN:
+			raise RuntimeError("subject pool exhausted")
+		return person(k)
+
+	@staticmethod
+	def unknown(k):
+		return person(N_KNOWN + 100 + k)
+
+
+# --- HTTP ------------------------------------------------------------------
+
+class Response:
+	def __init__(self, status, headers, body, elapsed):
+		self.status = status
+		self.headers = headers		# lower-case names
+		self.body = body
+		self.elapsed = elapsed
+		self._json = None
+		self._parsed = False
+
+	def header(self, name):
+		return self.headers.get(name.lower())
+
+	@property
+	def json(self):
+		if not self._parsed:
+			self._parsed = True
+			try:
+				self._json = json.loads(self.body.decode("utf-8"))
+			except (ValueError, UnicodeDecodeError):
+				self._json = None
+		return self._json
+
+	@property
+	def error_code(self):
+		j = self.json
+		if isinstance(j, dict) and isinstance(j.get("error"), dict):
+			return j["error"].get("code")
+		return None
+
+	def __repr__(self):
+		b = self.body[:400]
+		return "<Response %d %r>" % (self.status, b)
+
+
+def http_request(port, method, path, body=None, token=None, headers=None,
+    timeout=HTTP_TIMEOUT, content_type=None):
+	"""One request on a fresh connection (so it is safe from any thread)."""
+	h = {}
+	if body is not None and not isinstance(body, (bytes, str)):
+		body = json.dumps(body)
+		h["Content-Type"] = "application/json"
+	if isinstance(body, str):
+		body = body.encode("utf-8")
+	if content_type is not None:
+		h["Content-Type"] = content_type
+	elif body is not None and "Content-Type" not in h:
+		h["Content-Type"] = "application/json"
+	if token is not None:
+		h["Authorization"] = "Bearer " + token
+	if headers:
+		h.update(headers)
+	conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+	t0 = time.monotonic()
+	try:
+		conn.request(method, path, body=body, headers=h)
+		r = conn.getresponse()
+		data = r.read()
+		elapsed = time.monotonic() - t0
+		hdrs = {k.lower(): v for k, v in r.getheaders()}
+		return Response(r.status, hdrs, data, elapsed)
+	finally:
+		conn.close()
+
+
+# --- processes -------------------------------------------------------------
+
+def _spawn(args, env, out_path, err_path):
+	out = open(out_path, "wb")
+	err = open(err_path, "wb")
+	try:
+		p = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
+		    stdout=out, stderr=err, start_new_session=True)
+	finally:
+		out.close()
+		err.close()
+	with _procs_lock:
+		_procs.append(p)
+	return p
+
+
+def _read(path):
+	try:
+		with open(path, "rb") as f:
+			return f.read().decode("utf-8", "replace")
+	except OSError:
+		return ""
+
+
+def _healthy(port):
+	try:
+		r = http_request(port, "GET", "/healthz", timeout=2)
+		return r.status == 200
+	except (OSError, http.client.HTTPException):
+		return False
+
+
+class Hub:
+	"""A `crossroads serve` process."""
+
+	def __init__(self, workdir, config=None, db=None, name="hub",
+	    env=None):
+		self.bin, _ = binaries()
+		self.workdir = workdir
+		self.name = name
+		self.db = db or os.path.join(workdir, "hub.db")
+		self.config = config
+		self.extra_env = env or {}
+		self.proc = None
+		self.port = None
+		self.starts = 0
+
+	@property
+	def stderr_path(self):
+		return os.path.join(self.workdir, "%s.%d.stderr" % (self.name,
+		    self.starts))
+
+	@property
+	def stdout_path(self):
+		return os.path.join(self.workdir, "%s.%d.stdout" % (self.name,
+		    self.starts))
+
+	def start(self):
+		args_cfg = []
+		if self.config is not None:
+			cfg = os.path.join(self.workdir, self.name + ".conf")
+			with open(cfg, "w") as f:
+				for k, v in self.config.items():
+					f.write("%s = %s\n" % (k, v))
+			args_cfg = ["--config", cfg]
+		env = dict(os.environ)
+		env["CROSSROADS_ADMIN_TOKEN"] = ADMIN_TOKEN
+		env.update(self.extra_env)
+		last = ""
+		# A port picked by bind(0) may be taken again before the hub binds
+		# it: retry a few times with another one.
+		for _ in range(3):
+			self.starts += 1
+			self.port = free_port()
+			args = [self.bin, "serve", "--listen",
+			    "127.0.0.1:%d" % self.port, "--db", self.db] + args_cfg
+			self.proc = _spawn(args, env, self.stdout_path,
+			    self.stderr_path)
+			deadline = time.monotonic() + READY_TIMEOUT
+			while time.monotonic() < deadline:
+				if self.proc.poll() is not None:
+					break
+				if _healthy(self.port):
+					return self
+				time.sleep(0.05)
+			last = self.stderr()[-2000:]
+			self.kill()
+		raise RuntimeError("hub did not become ready in %.0f s; "
+		    "stderr:\n%s" % (READY_TIMEOUT, last))
+
+	def stderr(self):
+		return _read(self.stderr_path)
+
+	def access_log(self):
+		"""The JSON access-log lines of the current process."""
+		out = []
+		for line in self.stderr().splitlines():
+			line = line.strip()
+			if not line.startswith("{"):
+				continue
+			try:
+				out.append(json.loads(line))
+			except ValueError:
+				pass
+		return out
+
+	def running(self):
+		return self.proc is not None and self.proc.poll() is None
+
+	def kill(self):
+		"""SIGKILL, then reap."""
+		if self.proc is not None and self.proc.poll() is None:
+			self.proc.kill()
+			self.proc.wait(timeout=10)
+
+	def terminate(self, timeout=30):
+		"""SIGTERM; returns the exit status (None when it did not exit)."""
+		if self.proc is None:
+			return None
+		if self.proc.poll() is None:
+			self.proc.send_signal(signal.SIGTERM)
+		try:
+			return self.proc.wait(timeout=timeout)
+		except subprocess.TimeoutExpired:
+			self.kill()
+			return None
+
+	def request(self, method, path, body=None, token=None, **kw):
+		return http_request(self.port, method, path, body=body, token=token,
+		    **kw)
+
+	def admin(self, method, path, body=None, **kw):
+		return self.request(method, path, body=body, token=ADMIN_TOKEN,
+		    **kw)
+
+	# Scenario helpers: each asserts its own success so that a failure
+	# points at the set-up step rather than at a later check.
+
+	def _ok(self, r, want, what):
+		if r.status not in want:
+			raise AssertionError("%s: expected %s, got %r" % (what, want,
+			    r))
+		return r
+
+	def institution(self, iid, name=None, sector="social"):
+		r = self.admin("POST", "/v1/institutions", {"id": iid,
+		    "name": name or ("Institution " + iid), "sector": sector})
+		self._ok(r, (201,), "create institution " + iid)
+		return iid
+
+	def client(self, iid, name="app"):
+		r = self.admin("POST", "/v1/institutions/%s/clients" % iid,
+		    {"name": name})
+		self._ok(r, (201,), "create client for " + iid)
+		return r.json
+
+	def service(self, sid, provider, endpoint, fields, timeout_ms=None,
+	    subject_kind=None):
+		body = {"id": sid, "provider": provider, "endpoint": endpoint,
+		    "fields": fields}
+		if timeout_ms is not None:
+			body["timeout_ms"] = timeout_ms
+		if subject_kind is not None:
+			body["subject_kind"] = subject_kind
+		r = self.admin("POST", "/v1/services", body)
+		self._ok(r, (201,), "create service " + sid)
+		return sid
+
+	def authorize(self, consumer, service, purpose, fields, capacities=None,
+	    valid_from="2020-01-01", valid_to=None, legal_basis="Deliberation 22/123"):
+		body = {"consumer": consumer, "service": service,
+		    "purpose": purpose, "legal_basis": legal_basis,
+		    "fields": fields, "valid_to": valid_to}
+		if capacities is not None:
+			body["capacities"] = capacities
+		if valid_from is not None:
+			body["valid_from"] = valid_from
+		r = self.admin("POST", "/v1/authorizations", body)
+		self._ok(r, (201,), "create authorization")
+		return r.json
+
+	def integrate(self, token, subject, capacity, frm="2020-01-01", to=None):
+		body = {"subject": subject, "capacity": capacity, "from": frm,
+		    "to": to}
+		r = self.request("POST", "/v1/directory", body, token=token)
+		self._ok(r, (200, 201), "integrate %s as %s" % (subject, capacity))
+		return r
+
+	def consult(self, token, service, subject, purpose, params=None,
+	    reference_date=None, request_id=None, end_user=None, timeout=None):
+		body = {"subject": subject, "purpose": purpose}
+		if params is not None:
+			body["params"] = params
+		if reference_date is not None:
+			body["reference_date"] = reference_date
+		h = {}
+		if request_id is not None:
+			h["X-Request-Id"] = request_id
+		if end_user is not None:
+			h["X-End-User"] = end_user
+		kw = {}
+		if timeout is not None:
+			kw["timeout"] = timeout
+		return self.request("POST", "/v1/consult/" + service, body,
+		    token=token, headers=h, **kw)
+
+	def log_entries(self, subject, consumer=None, page=200):
+		"""Every log entry of a subject (newest first), following `before`."""
+		out = []
+		before = None
+		for _ in range(10000):
+			q = "/v1/log?subject=%s&limit=%d" % (subject, page)
+			if consumer is not None:
+				q += "&consumer=" + consumer
+			if before is not None:
+				q += "&before=%d" % before
+			r = self.admin("GET", q)
+			self._ok(r, (200,), "GET " + q)
+			entries = r.json["entries"]
+			if not entries:
+				break
+			out.extend(entries)
+			before = min(e["seq"] for e in entries)
+			if len(entries) < page:
+				break
+		return out
+
+
+class Fixture:
+	"""A crossroads-fixture-source process."""
+
+	def __init__(self, workdir, data=None, delay_ms=None, status=None,
+	    garbage=False, synthetic=False, name="fixture"):
+		_, self.bin = binaries()
+		self.workdir = workdir
+		self.name = name
+		self.data = data if data is not None else {}
+		self.opts = []
+		if delay_ms is not None:
+			self.opts += ["--delay-ms", str(delay_ms)]
+		if status is not None:
+			self.opts += ["--status", str(status)]
+		if garbage:
+			self.opts.append("--garbage")
+		if synthetic:
+			self.opts.append("--synthetic")
+		self.proc = None
+		self.port = None
+		self.starts = 0
+
+	def url(self, path="/source"):
+		return "http://127.0.0.1:%d%s" % (self.port, path)
+
+	def start(self):
+		data_path = os.path.join(self.workdir, self.name + ".json")
+		with open(data_path, "w") as f:
+			json.dump(self.data, f)
+		last = ""
+		for _ in range(3):
+			self.starts += 1
+			self.port = free_port()
+			out = os.path.join(self.workdir, "%s.%d.stdout" % (self.name,
+			    self.starts))
+			err = os.path.join(self.workdir, "%s.%d.stderr" % (self.name,
+			    self.starts))
+			args = [self.bin, "--listen", "127.0.0.1:%d" % self.port,
+			    "--data", data_path] + self.opts
+			self.proc = _spawn(args, dict(os.environ), out, err)
+			deadline = time.monotonic() + READY_TIMEOUT
+			while time.monotonic() < deadline:
+				if self.proc.poll() is not None:
+					break
+				# With --status the health check may answer that
+				# status too: the "listening" line is enough.
+				if "fixture-source listening on" in _read(out) or \
+				    _healthy(self.port):
+					return self
+				time.sleep(0.05)
+			last = _read(err)[-2000:]
+			self.kill()
+		raise RuntimeError("fixture source did not become ready; stderr:"
+		    "\n%s" % last)
+
+	def kill(self):
+		if self.proc is not None and self.proc.poll() is None:
+			self.proc.kill()
+			self.proc.wait(timeout=10)
+
+
+def run_cli(args, timeout=120, env=None):
+	"""Runs `crossroads ARGS...`; CompletedProcess with text output."""
+	hub, _ = binaries()
+	e = dict(os.environ)
+	if env:
+		e.update(env)
+	return subprocess.run([hub] + list(args), env=e, stdin=subprocess.DEVNULL,
+	    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+	    text=True)
+
+
+def log_verify(db):
+	return run_cli(["log", "verify", "--db", db])
+
+
+def db_query(db, sql, params=()):
+	"""Reads the hub's SQLite database directly (read-only)."""
+	conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=30)
+	try:
+		return conn.execute(sql, params).fetchall()
+	finally:
+		conn.close()
+
+
+def db_xlog_count(db):
+	return db_query(db, "SELECT count(*) FROM xlog")[0][0]

@@ -1,0 +1,362 @@
+"""
+Integration tests of the hub under operation: load (concurrent
+consultations, source isolation), configuration (body_limit, access_log),
+the `directory import` command, and graceful shutdown on SIGTERM.
+"""
+
+import concurrent.futures
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as H  # noqa: E402
+
+PERSON_FIELDS = ["name", "birth_date", "address", "household", "death_date"]
+
+
+class HubCase(unittest.TestCase):
+	"""One hub and its fixtures for the whole class."""
+
+	config = None
+	fixtures = {}		# name -> Fixture kwargs
+
+	@classmethod
+	def setUpClass(cls):
+		cls.w = H.make_tmpdir()
+		cls.fx = {}
+		cls.hub = None
+		try:
+			for name, kw in cls.fixtures.items():
+				cls.fx[name] = H.Fixture(cls.w, H.fixture_dataset(),
+				    name=name, **kw).start()
+			cls.hub = H.Hub(cls.w, config=cls.config).start()
+			cls.hub.institution("RN", "National Register", "population")
+			cls.hub.institution("ONEM", "Employment", "unemployment")
+			cls.token = cls.hub.client("ONEM")["token"]
+			cls.prepare()
+		except Exception:
+			cls.tearDownClass()
+			raise
+
+	@classmethod
+	def prepare(cls):
+		pass
+
+	@classmethod
+	def tearDownClass(cls):
+		if cls.hub is not None:
+			cls.hub.kill()
+		for f in cls.fx.values():
+			f.kill()
+		H.remove_tmpdir(cls.w)
+
+
+class ConcurrencyTests(HubCase):
+	fixtures = {"fast": {}, "slow": {"delay_ms": 2000}}
+
+	@classmethod
+	def prepare(cls):
+		h = cls.hub
+		h.service("population.person", "RN", cls.fx["fast"].url("/person"),
+		    PERSON_FIELDS)
+		h.service("slow.person", "RN", cls.fx["slow"].url("/person"),
+		    PERSON_FIELDS, timeout_ms=5000)
+		h.authorize("ONEM", "population.person", "benefit", ["name"],
+		    ["jobseeker"])
+		h.authorize("ONEM", "slow.person", "benefit", ["name"])
+
+	def test_concurrent_consultations(self):
+		h = self.hub
+		s = H.person(1)
+		h.integrate(self.token, s, "jobseeker")
+		n = 200
+
+		def one(i):
+			rid = "conc-%04d" % i
+			r = h.consult(self.token, "population.person", s, "benefit",
+			    request_id=rid)
+			return rid, r
+
+		with concurrent.futures.ThreadPoolExecutor(16) as ex:
+			results = list(ex.map(one, range(n)))
+		bad = [(rid, r) for rid, r in results if r.status != 200]
+		self.assertEqual(bad, [])
+		for rid, r in results:
+			self.assertEqual(r.json["request_id"], rid)
+			self.assertEqual(r.json["data"], {"name": "Person " + s})
+		entries = h.log_entries(s, "ONEM")
+		self.assertEqual(sorted(e["request_id"] for e in entries),
+		    sorted(rid for rid, _ in results))
+		self.assertTrue(all(e["outcome"] == "granted" for e in entries))
+		seqs = [e["seq"] for e in entries]
+		self.assertEqual(len(set(seqs)), n)
+		self.assertEqual(seqs, sorted(seqs, reverse=True))
+		v = H.log_verify(h.db)
+		self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+		self.assertRegex(v.stdout + v.stderr,
+		    r"exchange log intact: \d+ entries")
+
+	def test_source_isolation(self):
+		"""A slow source must not hold up consultations of a fast one."""
+		h = self.hub
+		n_slow, n_fast = 300, 20
+		s_slow, s_fast = H.person(2), H.person(3)
+		h.integrate(self.token, s_fast, "jobseeker")
+		start = threading.Barrier(n_slow + 1)
+
+		def slow(i):
+			try:
+				start.wait(timeout=60)
+			except threading.BrokenBarrierError:
+				pass
+			return h.consult(self.token, "slow.person", s_slow, "benefit",
+			    request_id="slow-%04d" % i)
+
+		def fast(i):
+			return h.consult(self.token, "population.person", s_fast,
+			    "benefit", request_id="fast-%04d" % i)
+
+		t0 = time.monotonic()
+		with concurrent.futures.ThreadPoolExecutor(n_slow) as ex_slow, \
+		    concurrent.futures.ThreadPoolExecutor(n_fast) as ex_fast:
+			slow_f = [ex_slow.submit(slow, i) for i in range(n_slow)]
+			start.wait(timeout=60)
+			# Let the slow requests reach the hub; they take 2 s at the
+			# source, so the fast ones below overlap with them.
+			time.sleep(0.5)
+			t_fast = time.monotonic()
+			fast_r = list(ex_fast.map(fast, range(n_fast)))
+			fast_done = time.monotonic()
+			slow_r = [f.result() for f in slow_f]
+		total = time.monotonic() - t0
+		self.assertEqual([r.status for r in fast_r], [200] * n_fast,
+		    [r for r in fast_r if r.status != 200][:3])
+		lat = sorted(r.elapsed for r in fast_r)
+		# Each fast consultation on its own: far below the slow
+		# source's 2 s. The bound is generous for a loaded 2-core box.
+		self.assertLess(lat[-1], 0.5, "fast latencies: %s" %
+		    ["%.3f" % x for x in lat])
+		# They were really concurrent with the slow ones.
+		self.assertLess(fast_done - t0, 2.0, "the fast batch ended after "
+		    "%.2f s" % (fast_done - t0))
+		self.assertGreater(t_fast - t0, 0)
+		bad = [r for r in slow_r if r.status != 200]
+		self.assertEqual(bad, [], "%d slow failed, first %r" % (len(bad),
+		    bad[:1]))
+		# The slow ones waited at the source, concurrently (300 in series
+		# would take 600 s).
+		self.assertGreaterEqual(min(r.elapsed for r in slow_r), 1.9)
+		self.assertLess(total, 20, "300 slow consultations took %.1f s" %
+		    total)
+
+
+class BodyLimitTests(HubCase):
+	config = {"body_limit": 4096, "access_log": "off"}
+	fixtures = {"fast": {}}
+
+	@classmethod
+	def prepare(cls):
+		cls.hub.service("population.person", "RN",
+		    cls.fx["fast"].url("/person"), PERSON_FIELDS)
+		cls.hub.authorize("ONEM", "population.person", "benefit", ["name"])
+
+	def test_oversized_bodies(self):
+		h = self.hub
+		s = H.person(10)
+		big = "x" * 5000
+		r = h.admin("POST", "/v1/institutions", {"id": "BIG",
+		    "name": big, "sector": "x"})
+		self.assertEqual((r.status, r.error_code),
+		    (413, "PAYLOAD_TOO_LARGE"), r)
+		self.assertEqual(r.json["error"]["request_id"],
+		    r.header("X-Request-Id"))
+		r = h.consult(self.token, "population.person", s, "benefit",
+		    params={"pad": big})
+		self.assertEqual((r.status, r.error_code),
+		    (413, "PAYLOAD_TOO_LARGE"), r)
+		r = h.request("POST", "/v1/directory", {"subject": s,
+		    "capacity": big}, token=self.token)
+		self.assertEqual((r.status, r.error_code),
+		    (413, "PAYLOAD_TOO_LARGE"), r)
+		# Just under the limit is fine.
+		r = h.admin("POST", "/v1/institutions", {"id": "MID",
+		    "name": "y" * 3000, "sector": "x"})
+		self.assertEqual(r.status, 201, r)
+		r = h.consult(self.token, "population.person", s, "benefit",
+		    params={"pad": "z" * 3000})
+		self.assertEqual(r.status, 200, r)
+		# Batches have their own, larger, limit.
+		lines = ['{"subject":"%s","capacity":"c%03d","from":"2020-01-01",'
+		    '"to":null}' % (s, i) for i in range(200)]
+		body = "\n".join(lines) + "\n"
+		self.assertGreater(len(body), 4096)
+		r = h.request("POST", "/v1/directory/batch", body,
+		    token=self.token, content_type="application/x-ndjson")
+		self.assertEqual(r.status, 200, r)
+		self.assertEqual(r.json["accepted"], 200)
+		# The hub still answers after refusing large bodies.
+		self.assertEqual(h.request("GET", "/healthz").status, 200)
+
+	def test_access_log_off(self):
+		h = self.hub
+		for _ in range(3):
+			h.request("GET", "/healthz")
+		h.admin("GET", "/v1/services")
+		self.assertEqual(h.access_log(), [], h.stderr()[-2000:])
+
+
+class ImportTests(unittest.TestCase):
+	"""`crossroads directory import` on the hub's database."""
+
+	def setUp(self):
+		self.w = H.make_tmpdir()
+		self.fx = H.Fixture(self.w, H.fixture_dataset()).start()
+		self.hub = H.Hub(self.w).start()
+
+	def tearDown(self):
+		self.hub.kill()
+		self.fx.kill()
+		H.remove_tmpdir(self.w)
+
+	def write(self, name, text):
+		p = os.path.join(self.w, name)
+		with open(p, "w") as f:
+			f.write(text)
+		return p
+
+	def test_import_csv_and_ndjson(self):
+		h = self.hub
+		h.institution("RN", "National Register", "population")
+		h.institution("ONEM", "Employment", "unemployment")
+		h.institution("CAAMI", "Health insurance", "health")
+		tok = h.client("ONEM")["token"]
+		tok2 = h.client("CAAMI")["token"]
+		h.service("population.person", "RN", self.fx.url("/person"),
+		    PERSON_FIELDS)
+		h.authorize("ONEM", "population.person", "benefit", ["name"],
+		    ["jobseeker"])
+		h.authorize("CAAMI", "population.person", "care", ["address"],
+		    ["insured"])
+		s = [H.person(k) for k in range(20, 30)]
+		before = h.consult(tok, "population.person", s[0], "benefit")
+		self.assertEqual(before.error_code, "NOT_INTEGRATED", before)
+		self.assertEqual(h.terminate(), 0)
+
+		csv1 = self.write("a.csv", "subject,capacity,from,to\n"
+		    "%s,jobseeker,2020-01-01,\n"
+		    "%s,jobseeker,2020-01-01,2021-12-31\n" % (s[0], s[1]))
+		p = H.run_cli(["directory", "import", csv1, "--db", h.db,
+		    "--institution", "ONEM"])
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+		csv2 = self.write("b.csv", "subject,capacity,from,to,institution\n"
+		    "%s,insured,2020-01-01,,CAAMI\n"
+		    "%s,jobseeker,2020-01-01,,ONEM\n" % (s[2], s[3]))
+		p = H.run_cli(["directory", "import", csv2, "--db", h.db])
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+		nd = self.write("c.ndjson",
+		    '{"subject":"%s","capacity":"jobseeker","from":"2020-01-01",'
+		    '"to":null}\n'
+		    '{"subject":"%s","capacity":"jobseeker","from":"2020-01-01",'
+		    '"to":null}\n'
+		    'this is not json\n'
+		    '{"subject":"%s","capacity":"jobseeker","from":"2022-01-01",'
+		    '"to":null}\n' % (s[4], H.INSZ_INVALID, s[5]))
+		p = H.run_cli(["directory", "import", nd, "--db", h.db,
+		    "--institution", "ONEM"])
+		self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+
+		bad = self.write("d.csv", "subject,capacity,from,to\n"
+		    "%s,jobseeker,2020-01-01,\n" % s[6])
+		p = H.run_cli(["directory", "import", bad, "--db", h.db,
+		    "--institution", "NO-SUCH-INST"])
+		self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+
+		h.start()
+		c = lambda subj, ref=None: h.consult(tok, "population.person",
+		    subj, "benefit", reference_date=ref)
+		for subj in (s[0], s[3], s[4], s[5]):
+			r = c(subj)
+			self.assertEqual(r.status, 200, (subj, r))
+			self.assertEqual(r.json["data"], {"name": "Person " + subj})
+		self.assertEqual(c(s[1]).error_code, "NOT_INTEGRATED")
+		self.assertEqual(c(s[1], "2021-06-01").status, 200)
+		self.assertEqual(c(s[2]).error_code, "NOT_INTEGRATED")
+		self.assertEqual(c(s[6]).error_code, "NOT_INTEGRATED")
+		r = h.consult(tok2, "population.person", s[2], "care")
+		self.assertEqual(r.status, 200, r)
+		r = h.admin("GET", "/v1/directory/" + s[5])
+		self.assertEqual([(e["institution"], e["capacity"], e["from"],
+		    e["to"]) for e in r.json["entries"]],
+		    [("ONEM", "jobseeker", "2022-01-01", None)])
+		r = h.admin("GET", "/v1/directory/" + H.INSZ_INVALID)
+		self.assertIn(r.status, (200, 400), r)
+		if r.status == 200:
+			self.assertEqual(r.json["entries"], [])
+
+
+class SigtermTests(unittest.TestCase):
+
+	def setUp(self):
+		self.w = H.make_tmpdir()
+		self.fx = H.Fixture(self.w, H.fixture_dataset(), delay_ms=2000)
+		self.fx.start()
+		self.hub = H.Hub(self.w).start()
+
+	def tearDown(self):
+		self.hub.kill()
+		self.fx.kill()
+		H.remove_tmpdir(self.w)
+
+	def test_graceful_sigterm(self):
+		h = self.hub
+		h.institution("RN", "National Register", "population")
+		h.institution("ONEM", "Employment", "unemployment")
+		tok = h.client("ONEM")["token"]
+		h.service("slow.person", "RN", self.fx.url("/person"),
+		    PERSON_FIELDS, timeout_ms=8000)
+		h.authorize("ONEM", "slow.person", "benefit", ["name"])
+		s = H.person(40)
+		res = {}
+
+		def run(i):
+			res[i] = h.consult(tok, "slow.person", s, "benefit",
+			    request_id="term-%d" % i)
+
+		ts = [threading.Thread(target=run, args=(i,)) for i in range(5)]
+		for t in ts:
+			t.start()
+		# The requests are now waiting on the 2 s source.
+		time.sleep(0.8)
+		t0 = time.monotonic()
+		rc = h.terminate(timeout=30)
+		took = time.monotonic() - t0
+		for t in ts:
+			t.join(timeout=30)
+		self.assertEqual(rc, 0, h.stderr()[-2000:])
+		self.assertEqual(sorted(res), list(range(5)))
+		for i, r in res.items():
+			self.assertEqual(r.status, 200, r)
+			self.assertEqual(r.json["data"], {"name": "Person " + s})
+		self.assertLess(took, 15)
+		v = H.log_verify(h.db)
+		self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+		self.assertIn("exchange log intact: 5 entries", v.stdout + v.stderr)
+		rows = H.db_query(h.db, "SELECT request_id, outcome FROM xlog "
+		    "ORDER BY seq")
+		self.assertEqual(sorted(rows), [("term-%d" % i, "granted")
+		    for i in range(5)])
+
+	def test_sigterm_idle(self):
+		t0 = time.monotonic()
+		self.assertEqual(self.hub.terminate(timeout=30), 0)
+		self.assertLess(time.monotonic() - t0, 10)
+
+
+if __name__ == "__main__":
+	unittest.main()
