@@ -82,7 +82,7 @@ cr_api_institution_list(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	json_t *list;
 
-	if (cr_http_require_any(req) == -1)
+	if (cr_http_require_operator(req) == -1)
 		return;
 	if (st->ops->institution_list(st, &list) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");

@@ -113,7 +113,7 @@ reqid_ok(const char *id)
 		if ((unsigned char)id[n] < 0x20 || id[n] == 0x7f)
 			return 0;
 	}
-	return n > 0 && n <= SRC_REQID_MAX;
+	return n <= SRC_REQID_MAX;
 }
 
 static struct job *
@@ -123,20 +123,24 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 	static const char idpfx[] = "X-Request-Id: ";
 	struct job *job;
 	const char *bad = NULL;
+	const char *id = req->request_id;
 	size_t ulen = 0, blen = 0, hlen = 0;
 	char *p;
+
+	if (id != NULL && id[0] == '\0')
+		id = NULL;
 
 	if (req->url == NULL)
 		bad = "invalid request: no URL";
 	else if (req->body == NULL && req->body_len > 0)
 		bad = "invalid request: no body";
-	else if (req->request_id != NULL && !reqid_ok(req->request_id))
+	else if (id != NULL && !reqid_ok(id))
 		bad = "invalid request: bad request id";
 	if (bad == NULL) {
 		ulen = strlen(req->url);
 		blen = req->body_len;
-		if (req->request_id != NULL)
-			hlen = sizeof(idpfx) - 1 + strlen(req->request_id);
+		if (id != NULL)
+			hlen = sizeof(idpfx) - 1 + strlen(id);
 	}
 
 	/* One allocation per call: many threads submit at once. */
@@ -165,7 +169,7 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 	p[blen] = '\0';
 	p += blen + 1;
 	if (hlen > 0) {
-		snprintf(p, hlen + 1, "%s%s", idpfx, req->request_id);
+		snprintf(p, hlen + 1, "%s%s", idpfx, id);
 		job->idhdr = p;
 	}
 	return job;

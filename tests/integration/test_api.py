@@ -203,7 +203,6 @@ class AuthTests(Base):
 		iid, tok, _ = self.consumer()
 		cases = [("POST", "/v1/institutions", {"id": "X" + iid,
 		    "name": "x", "sector": "y"}),
-		    ("GET", "/v1/institutions", None),
 		    ("POST", "/v1/institutions/%s/clients" % iid, {"name": "z"}),
 		    ("POST", "/v1/services", {"id": "x." + iid, "provider": "RN",
 		    "endpoint": FAST.url(), "fields": ["name"]}),
@@ -220,6 +219,17 @@ class AuthTests(Base):
 		r = HUB.admin("GET", "/v1/institutions")
 		ids = [i["id"] for i in r.json["institutions"]]
 		self.assertNotIn("X" + iid, ids)
+
+	def test_institution_list_operator_only(self):
+		# The contract files the route under "Registry (operator token)".
+		iid, tok, _ = self.consumer()
+		r = HUB.request("GET", "/v1/institutions", token=tok)
+		self.assertError(r, 403, "NOT_AUTHORIZED")
+		r = HUB.admin("GET", "/v1/institutions")
+		self.assertEqual(r.status, 200, r)
+		self.assertIn(iid, [i["id"] for i in r.json["institutions"]])
+		r = HUB.request("GET", "/v1/institutions")
+		self.assertError(r, 401, "UNAUTHENTICATED")
 
 	def test_operator_token_on_client_endpoints(self):
 		s = SUBJECTS.known()
