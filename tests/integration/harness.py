@@ -367,6 +367,12 @@ class Hub:
 			self.kill()
 			return None
 
+	def sanitizer_reports(self):
+		"""Lines of AddressSanitizer/LeakSanitizer/UBSan reports, if any
+		(the suite also runs on a -Db_sanitize=address,undefined build)."""
+		return [l for l in self.stderr().splitlines()
+		    if "Sanitizer" in l or "runtime error:" in l]
+
 	def request(self, method, path, body=None, token=None, **kw):
 		return http_request(self.port, method, path, body=body, token=token,
 		    **kw)

@@ -989,5 +989,17 @@ class MetricsTests(Base):
 		    for n, _ in after), "crossroads_xlog_batch_size missing")
 
 
+
+class ZZShutdownTests(Base):
+	"""Runs last (classes run in name order): the shared hub, after every
+	other test, stops cleanly, without sanitizer reports, chain intact."""
+
+	def test_clean_shutdown(self):
+		self.assertEqual(HUB.terminate(), 0, HUB.stderr()[-2000:])
+		self.assertEqual(HUB.sanitizer_reports(), [])
+		r = H.log_verify(HUB.db)
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
 if __name__ == "__main__":
 	unittest.main()
