@@ -127,9 +127,36 @@ ticks() {
 	echo $t
 }
 
+# running PID: true while the process exists and is not a zombie.
+running() {
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	set -- ${s##*) }
+	[ "$1" != Z ]
+}
+
 # CPU ticks the whole machine spent busy (all cores), from /proc/stat.
 machine_ticks() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# procs_snapshot FILE: "pid ticks" of every user-space process (kernel
+# threads, children of kthreadd, left out), to tell foreign work apart.
+procs_snapshot() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+		pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
+		if (pid == 2 || f[2] == 2) next
+		print pid, f[12] + f[13] }' >"$1"
+}
+
+# foreign_ticks BEFORE AFTER OURS...: ticks used between the snapshots by
+# processes that are not ours (one that exited in between is not counted).
+foreign_ticks() {
+	b=$1
+	a=$2
+	shift 2
+	awk -v ours=" $* " 'FNR == NR { t0[$1] = $2; next }
+	    index(ours, " " $1 " ") == 0 { d += $2 - ($1 in t0 ? t0[$1] : 0) }
+	    END { print d + 0 }' "$b" "$a"
 }
 
 # Children of a process (nginx's workers).
@@ -259,29 +286,40 @@ run() {
 	out=$TMP/wrk-$name.out
 	BENCH_BODY=$3 BENCH_TOKEN=$4 timeout $((WARM + 30)) wrk -t "$THREADS" \
 	    -c "$CONNS" -d "${WARM}s" -s "$HERE/post.lua" "$2" >/dev/null 2>&1 || true
-	BENCH_BODY=$3 BENCH_TOKEN=$4 timeout $((DUR + 30)) wrk -t "$THREADS" \
+	# No timeout(1) here: $! must be wrk itself, whose CPU is sampled.
+	BENCH_BODY=$3 BENCH_TOKEN=$4 wrk -t "$THREADS" \
 	    -c "$CONNS" -d "${DUR}s" --latency -s "$HERE/post.lua" "$2" \
 	    >"$out" 2>&1 &
 	wpid=$!
 	PIDS="$wpid $PIDS"
 	sleep 1
-	# timeout(1) forks wrk: sample its child.
-	PARENT=$wpid
-	wrk_pid=$(children | head -1)
 	t0=$(date +%s.%N)
-	c_wrk0=$(ticks $wrk_pid)
+	c_wrk0=$(ticks $wpid)
 	c_ngx0=$(ticks $NGINX_PIDS)
 	c_src0=$(ticks $SRC_PID)
 	c_hub0=$(ticks $HUB_PID)
 	c_all0=$(machine_ticks)
+	procs_snapshot "$TMP/procs0"
 	sleep $((DUR > 2 ? DUR - 2 : 1))
 	t1=$(date +%s.%N)
-	c_wrk1=$(ticks $wrk_pid)
+	c_wrk1=$(ticks $wpid)
 	c_ngx1=$(ticks $NGINX_PIDS)
 	c_src1=$(ticks $SRC_PID)
 	c_hub1=$(ticks $HUB_PID)
 	c_all1=$(machine_ticks)
+	procs_snapshot "$TMP/procs1"
+	c_for=$(foreign_ticks "$TMP/procs0" "$TMP/procs1" $wpid $NGINX_PIDS \
+	    $SRC_PID $HUB_PID)
+	# wrk stops by itself after -d; the bound is for a wedged wrk.
+	n=0
+	while running $wpid && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	kill -KILL $wpid 2>/dev/null || true
 	wait $wpid || true
+	# A process gone before the second sample would give a negative share.
+	[ "$c_wrk1" -ge "$c_wrk0" ] || c_wrk1=$c_wrk0
 	PIDS=$(echo "$PIDS" | sed "s/^$wpid //")
 	grep '^BENCH_JSON ' "$out" | sed 's/^BENCH_JSON //' >"$TMP/$name.json"
 	if [ ! -s "$TMP/$name.json" ]; then
@@ -291,13 +329,13 @@ run() {
 	awk -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
 	    -v w0="$c_wrk0" -v w1="$c_wrk1" -v n0="$c_ngx0" -v n1="$c_ngx1" \
 	    -v s0="$c_src0" -v s1="$c_src1" -v h0="$c_hub0" -v h1="$c_hub1" \
-	    -v a0="$c_all0" -v a1="$c_all1" \
+	    -v a0="$c_all0" -v a1="$c_all1" -v f="$c_for" \
 	    'BEGIN { d = (t1 - t0) * hz
 	      w = w1 - w0; n = n1 - n0; s = s1 - s0; h = h1 - h0
-	      o = (a1 - a0) - (w + n + s + h); if (o < 0) o = 0
-	      printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", 100 * w / d,
-	          100 * n / d, 100 * s / d, 100 * h / d, 100 * o / d,
-	          100 * (a1 - a0) / d }' \
+	      k = (a1 - a0) - (w + n + s + h + f); if (k < 0) k = 0
+	      printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", 100 * w / d,
+	          100 * n / d, 100 * s / d, 100 * h / d, 100 * f / d,
+	          100 * k / d, 100 * (a1 - a0) / d }' \
 	    >"$TMP/$name.cpu"
 }
 
@@ -401,14 +439,33 @@ for t in direct nginx hub; do
 done
 echo
 echo "CPU during each run, % of one core (the machine has $(nproc) cores, so"
-echo "$(($(nproc) * 100)) is all of it; 'other' is the rest of the machine, kernel included):"
+echo "$(($(nproc) * 100)) is all of it; 'foreign' is other processes, 'kernel' the rest):"
 echo
-echo "| target | wrk | nginx | source | hub | other | machine |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| target | wrk | nginx | source | hub | foreign | kernel | machine |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for t in direct nginx hub; do
 	[ -s "$TMP/$t.cpu" ] || continue
-	set -- $(cat "$TMP/$t.cpu")
-	echo "| $t | $1 | $2 | $3 | $4 | $5 | $6 |"
+	read -r cw cn cs ch cf ck cm <"$TMP/$t.cpu"
+	echo "| $t | $cw | $cn | $cs | $ch | $cf | $ck | $cm |"
+	awk -v r="$(rps $t)" -v w="$cw" -v n="$cn" -v s="$cs" -v h="$ch" \
+	    'function us(p) { return r > 0 ? sprintf("%.0f", p * 1e4 / r) : "null" }
+	    BEGIN { print us(w), us(n), us(s), us(h) }' >"$TMP/$t.us"
+done
+BUSY=$(cat "$TMP"/*.cpu | awk '$5 > 20 { b = 1 } END { print b + 0 }')
+if [ "$BUSY" -eq 1 ]; then
+	echo
+	echo "WARNING: other processes used more than a fifth of a core during a run"
+	echo "('foreign' above): the figures are disturbed; run again on a quiet machine."
+fi
+echo
+echo "CPU time per request, microseconds (the CPU share above over req/s):"
+echo
+echo "| target | wrk | nginx | source | hub |"
+echo "|---|---:|---:|---:|---:|"
+for t in direct nginx hub; do
+	[ -s "$TMP/$t.us" ] || continue
+	read -r uw un us uh <"$TMP/$t.us"
+	echo "| $t | $uw | $un | $us | $uh |"
 done
 echo
 echo "hub/nginx: $HUB_NGINX    hub/direct: $HUB_DIRECT"
@@ -431,10 +488,15 @@ target_json() {
 		echo null
 		return
 	fi
-	set -- "$1" $(cat "$TMP/$1.cpu")
-	printf '{"rps":%s,"p50_ms":%s,"p99_ms":%s,"figures":%s,"cpu_percent":{"wrk":%s,"nginx":%s,"source":%s,"hub":%s,"other":%s,"machine":%s}}' \
+	read -r cw cn cs ch cf ck cm <"$TMP/$1.cpu"
+	read -r uw un us uh <"$TMP/$1.us"
+	printf '{"rps":%s,"p50_ms":%s,"p99_ms":%s,"figures":%s,' \
 	    "$(rps "$1")" "$(fig "$1" p50_us 1000)" "$(fig "$1" p99_us 1000)" \
-	    "$(cat "$TMP/$1.json")" "$2" "$3" "$4" "$5" "$6" "$7"
+	    "$(cat "$TMP/$1.json")"
+	printf '"cpu_percent":{"wrk":%s,"nginx":%s,"source":%s,"hub":%s,"foreign":%s,"kernel":%s,"machine":%s},' \
+	    "$cw" "$cn" "$cs" "$ch" "$cf" "$ck" "$cm"
+	printf '"cpu_us_per_request":{"wrk":%s,"nginx":%s,"source":%s,"hub":%s}}' \
+	    "$uw" "$un" "$us" "$uh"
 }
 num() { [ "$1" = n/a ] && echo null || echo "$1"; }
 mkdir -p "$HERE/results"
@@ -454,7 +516,8 @@ cat >"$HERE/results/latest.json" <<EOF
   },
   "ratios": {"hub_nginx": $(num "$HUB_NGINX"), "hub_direct": $(num "$HUB_DIRECT")},
   "target": {"text": "$TARGET_TEXT", "met": $MET},
-  "exchange_log": {"status": "$LOG_STATUS", "entries": $LOG_ENTRIES, "hub_requests": $HUB_REQS}
+  "exchange_log": {"status": "$LOG_STATUS", "entries": $LOG_ENTRIES, "hub_requests": $HUB_REQS},
+  "machine_busy_with_other_work": $([ "$BUSY" -eq 1 ] && echo true || echo false)
 }
 EOF
 echo "bench: figures written to bench/results/latest.json" >&2

@@ -147,6 +147,8 @@ cr_cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	/* The store holds token hashes and the log personal data. */
+	umask(027);
 	make_parent_dir(hub.cfg.db);
 	if (cr_store_open(hub.cfg.db, &hub.store) == -1)
 		fatalx("cannot open the store %s", hub.cfg.db);

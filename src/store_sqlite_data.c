@@ -80,11 +80,7 @@ cr_sqlite_dir_put_many(struct cr_store *base, const struct cr_dir_entry *e,
 			return rc;
 		}
 	}
-	if (cr_sqlite_commit(c) == -1) {
-		cr_sqlite_rollback(c);
-		return CR_STORE_ERR;
-	}
-	return CR_STORE_OK;
+	return cr_sqlite_commit(c) == -1 ? CR_STORE_ERR : CR_STORE_OK;
 }
 
 int
@@ -131,11 +127,12 @@ cr_sqlite_dir_end(struct cr_store *base, const char *institution,
 	if (dir_end_step(c, SQ_DIR_END_DELETE, institution, subject, capacity,
 	    to, &deleted) != CR_STORE_OK ||
 	    dir_end_step(c, SQ_DIR_END_UPDATE, institution, subject, capacity,
-	    to, &ended) != CR_STORE_OK ||
-	    cr_sqlite_commit(c) == -1) {
+	    to, &ended) != CR_STORE_OK) {
 		cr_sqlite_rollback(c);
 		return CR_STORE_ERR;
 	}
+	if (cr_sqlite_commit(c) == -1)
+		return CR_STORE_ERR;
 	return deleted + ended > 0 ? CR_STORE_OK : CR_STORE_NOTFOUND;
 }
 
@@ -321,9 +318,7 @@ cr_sqlite_xlog_append(struct cr_store *base, const struct cr_xlog_entry *e,
 			goto fail;
 		}
 	}
-	if (cr_sqlite_commit(c) == -1)
-		goto fail;
-	return CR_STORE_OK;
+	return cr_sqlite_commit(c) == -1 ? CR_STORE_ERR : CR_STORE_OK;
  fail:
 	cr_sqlite_rollback(c);
 	return CR_STORE_ERR;

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -51,6 +52,7 @@ struct sq_conn {
 	sqlite3_stmt	*stmt[SQ_NSTMT];
 	struct sq_store	*st;
 	struct sq_conn	*next;
+	int		 writing;	/* in a transaction, holding the turn */
 };
 
 struct sq_store {
@@ -59,6 +61,11 @@ struct sq_store {
 	pthread_key_t	 key;		/* this thread's struct sq_conn */
 	pthread_mutex_t	 lock;		/* protects conns */
 	struct sq_conn	*conns;		/* every open connection */
+	/* FIFO ticket lock: one writing thread at a time, in order. */
+	pthread_mutex_t	 wmtx;
+	pthread_cond_t	 wcond;
+	uint64_t	 wnext;		/* next ticket handed out */
+	uint64_t	 wserving;	/* ticket whose turn it is */
 };
 
 /* This thread's connection, opened on first use; NULL (logged) on error. */
@@ -76,10 +83,19 @@ int		 cr_sqlite_fail(struct sq_conn *, int rc, const char *what);
 /* Steps a statement that returns no rows, maps errors as above, resets. */
 int		 cr_sqlite_step_done(struct sq_conn *, sqlite3_stmt *,
 		    const char *what);
+/* The same for a single-statement write outside a transaction: waits for
+   this thread's turn to write first. */
+int		 cr_sqlite_step_write(struct sq_conn *, sqlite3_stmt *,
+		    const char *what);
 /* Logs sqlite3_errmsg with `what`; returns CR_STORE_ERR. */
 int		 cr_sqlite_err(struct sq_conn *, const char *what);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK; 0 or CR_STORE_ERR (logged). */
+/*
+ * BEGIN IMMEDIATE (after waiting for this thread's turn to write) and
+ * COMMIT; 0 or CR_STORE_ERR (logged). A failed COMMIT rolls back. Both
+ * COMMIT and ROLLBACK give the turn up; ROLLBACK is a no-op outside a
+ * transaction.
+ */
 int		 cr_sqlite_begin(struct sq_conn *);
 int		 cr_sqlite_commit(struct sq_conn *);
 void		 cr_sqlite_rollback(struct sq_conn *);

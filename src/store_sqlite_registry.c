@@ -63,7 +63,7 @@ cr_sqlite_institution_add(struct cr_store *base,
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "institution_add");
 	}
-	return cr_sqlite_step_done(c, s, "institution_add");
+	return cr_sqlite_step_write(c, s, "institution_add");
 }
 
 int
@@ -167,7 +167,7 @@ cr_sqlite_client_add(struct cr_store *base, const struct cr_client *cl,
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "client_add");
 	}
-	return cr_sqlite_step_done(c, s, "client_add");
+	return cr_sqlite_step_write(c, s, "client_add");
 }
 
 int
@@ -225,7 +225,7 @@ cr_sqlite_service_add(struct cr_store *base, const struct cr_service *svc)
 		cr_sqlite_done(s);
 		rc = cr_sqlite_err(c, "service_add");
 	} else
-		rc = cr_sqlite_step_done(c, s, "service_add");
+		rc = cr_sqlite_step_write(c, s, "service_add");
 	free(fields);
 	return rc;
 }
@@ -321,7 +321,7 @@ cr_sqlite_authz_add(struct cr_store *base, const struct cr_authz *az)
 		rc = cr_sqlite_err(c, "authz_add");
 		goto out;
 	}
-	rc = cr_sqlite_step_done(c, s, "authz_add");
+	rc = cr_sqlite_step_write(c, s, "authz_add");
  out:
 	free(fields);
 	free(caps);
@@ -342,7 +342,7 @@ cr_sqlite_authz_delete(struct cr_store *base, const char *id)
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "authz_delete");
 	}
-	if ((rc = cr_sqlite_step_done(c, s, "authz_delete")) == CR_STORE_OK &&
+	if ((rc = cr_sqlite_step_write(c, s, "authz_delete")) == CR_STORE_OK &&
 	    sqlite3_changes(c->db) == 0)
 		rc = CR_STORE_NOTFOUND;
 	return rc;

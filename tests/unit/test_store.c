@@ -40,6 +40,10 @@ test_open_uris(void **state)
 	assert_int_equal(cr_store_open("postgresql:dbname=hub", &st), -1);
 	assert_int_equal(cr_store_open("mysql://db/hub", &st), -1);
 	assert_int_equal(cr_store_open("", &st), -1);
+	/* Per-thread connections cannot share a temporary database. */
+	assert_int_equal(cr_store_open("sqlite:", &st), -1);
+	assert_int_equal(cr_store_open("sqlite::memory:", &st), -1);
+	assert_int_equal(cr_store_open(":memory:", &st), -1);
 	/* The fixture's store stays open: a second store on the same file. */
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->path);
 	assert_int_equal(cr_store_open(uri, &st), 0);
