@@ -71,7 +71,7 @@ PIDS=""
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null || return 0
 	n=0
-	while kill -0 "$1" 2>/dev/null && [ $n -lt 50 ]; do
+	while running "$1" && [ $n -lt 50 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
@@ -107,7 +107,7 @@ print(s.getsockname()[1])'
 wait_http() {
 	n=0
 	while [ $n -lt 100 ]; do
-		kill -0 "$2" 2>/dev/null || return 1
+		running "$2" || return 1
 		curl -fs -o /dev/null --max-time 1 "$1" && return 0
 		sleep 0.1
 		n=$((n + 1))
@@ -184,7 +184,7 @@ SRC_PID=$!
 PIDS="$SRC_PID"
 n=0
 until grep -q 'listening on' "$TMP/source.out" 2>/dev/null; do
-	kill -0 $SRC_PID 2>/dev/null || die "fixture source failed: $(cat "$TMP/source.err")"
+	running $SRC_PID || die "fixture source failed: $(cat "$TMP/source.err")"
 	[ $n -lt 100 ] || die "fixture source did not start"
 	sleep 0.1
 	n=$((n + 1))
