@@ -18,6 +18,9 @@
 #include "metrics.h"
 #include "util.h"
 
+/* How soon registry changes made by another process are seen. */
+#define REGISTRY_REFRESH_MS	1000
+
 static const char serve_usage[] =
     "usage: crossroads serve [--config FILE] [--listen HOST:PORT] "
     "[--db PATH] [--threads N] [-v]\n";
@@ -112,6 +115,7 @@ cr_cmd_serve(int argc, char **argv)
 	struct cr_source_config scfg;
 	struct cr_xlog_config xcfg;
 	struct cr_http *http = NULL;
+	struct cr_store *inner;
 	const char *token;
 	sigset_t sigs;
 	size_t i;
@@ -150,8 +154,10 @@ cr_cmd_serve(int argc, char **argv)
 	/* The store holds token hashes and the log personal data. */
 	umask(027);
 	make_parent_dir(hub.cfg.db);
-	if (cr_store_open(hub.cfg.db, &hub.store) == -1)
+	if (cr_store_open(hub.cfg.db, &inner) == -1)
 		fatalx("cannot open the store %s", hub.cfg.db);
+	if (cr_store_cache_wrap(inner, REGISTRY_REFRESH_MS, &hub.store) == -1)
+		fatalx("cannot cache the registry");
 	memset(&xcfg, 0, sizeof(xcfg));
 	xcfg.max_batch = hub.cfg.log_max_batch;
 	if (cr_xlog_start(hub.store, &xcfg, &hub.xlog) == -1)

@@ -620,6 +620,7 @@ cr_source_http_start(const struct cr_source_config *cfg,
 		log_warn("source: pthread_create");
 		goto out;
 	}
+	pthread_setname_np(t->thread, "cr-source");
 	*out = &t->pub;
 	t = NULL;
 	rc = 0;

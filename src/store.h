@@ -125,6 +125,12 @@ struct cr_store_ops {
 		    const uint8_t token_hash[CR_HASH_LEN]);
 	int	(*client_by_token)(struct cr_store *,
 		    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *);
+	/* out: [{"id","institution","name","token_hash"(64 hex)}] */
+	int	(*client_list)(struct cr_store *, json_t **out);
+	/* A number that changes whenever institutions, clients, services
+	   or authorizations change, from any process: lets a cache of the
+	   registry notice changes made by another process. */
+	int	(*registry_version)(struct cr_store *, uint64_t *version);
 
 	/* Services. */
 	int	(*service_add)(struct cr_store *, const struct cr_service *);
@@ -206,5 +212,15 @@ void	cr_authz_clear(struct cr_authz *);
 
 /* SQLite backend constructor (store_sqlite.c). */
 int	cr_store_sqlite_open(const char *path, struct cr_store **out);
+
+/*
+ * Wraps a store with an in-memory snapshot of the registry (clients,
+ * services, authorizations), so that the consult path's lookups of those
+ * touch no database (store_cache.c). Writes through the wrapper take
+ * effect at once; writes by other processes within refresh_ms. Takes
+ * ownership of inner (closed with the wrapper).
+ */
+int	cr_store_cache_wrap(struct cr_store *inner, unsigned refresh_ms,
+	    struct cr_store **out);
 
 #endif

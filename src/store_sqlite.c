@@ -110,6 +110,29 @@ static const char *const migrations[] = {
 	"  hash BLOB NOT NULL"
 	");"
 	"CREATE INDEX xlog_subject ON xlog(subject, seq);",
+
+	/* 2: a version of the registry, bumped by every change to it */
+	"CREATE TABLE registry_version ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  version INTEGER NOT NULL"
+	");"
+	"INSERT INTO registry_version (id, version) VALUES (1, 0);"
+#define REG_TRIGGER(table, op) \
+	"CREATE TRIGGER " table "_" op "_version AFTER " op " ON " table \
+	" BEGIN UPDATE registry_version SET version = version + 1; END;"
+	REG_TRIGGER("institutions", "INSERT")
+	REG_TRIGGER("institutions", "UPDATE")
+	REG_TRIGGER("institutions", "DELETE")
+	REG_TRIGGER("clients", "INSERT")
+	REG_TRIGGER("clients", "UPDATE")
+	REG_TRIGGER("clients", "DELETE")
+	REG_TRIGGER("services", "INSERT")
+	REG_TRIGGER("services", "UPDATE")
+	REG_TRIGGER("services", "DELETE")
+	REG_TRIGGER("authorizations", "INSERT")
+	REG_TRIGGER("authorizations", "UPDATE")
+	REG_TRIGGER("authorizations", "DELETE"),
+#undef REG_TRIGGER
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -133,6 +156,9 @@ static const char *const stmt_sql[SQ_NSTMT] = {
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[SQ_CLIENT_BY_TOKEN] =
 	    "SELECT id, institution, name FROM clients WHERE token_hash = ?1",
+	[SQ_CLIENT_LIST] =
+	    "SELECT id, institution, name, token_hash FROM clients ORDER BY id",
+	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
 	    " fields, timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -585,6 +611,8 @@ static const struct cr_store_ops sq_ops = {
 	.institution_list = cr_sqlite_institution_list,
 	.client_add = cr_sqlite_client_add,
 	.client_by_token = cr_sqlite_client_by_token,
+	.client_list = cr_sqlite_client_list,
+	.registry_version = cr_sqlite_registry_version,
 	.service_add = cr_sqlite_service_add,
 	.service_get = cr_sqlite_service_get,
 	.service_list = cr_sqlite_service_list,

@@ -24,6 +24,8 @@ enum sq_stmt {
 	SQ_INST_LIST,
 	SQ_CLIENT_ADD,
 	SQ_CLIENT_BY_TOKEN,
+	SQ_CLIENT_LIST,
+	SQ_REG_VERSION,
 	SQ_SVC_ADD,
 	SQ_SVC_GET,
 	SQ_SVC_LIST,
@@ -117,6 +119,8 @@ int	cr_sqlite_client_add(struct cr_store *, const struct cr_client *,
 	    const uint8_t[CR_HASH_LEN]);
 int	cr_sqlite_client_by_token(struct cr_store *, const uint8_t[CR_HASH_LEN],
 	    struct cr_client *);
+int	cr_sqlite_client_list(struct cr_store *, json_t **);
+int	cr_sqlite_registry_version(struct cr_store *, uint64_t *);
 int	cr_sqlite_service_add(struct cr_store *, const struct cr_service *);
 int	cr_sqlite_service_get(struct cr_store *, const char *,
 	    struct cr_service *);

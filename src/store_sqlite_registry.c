@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_sqlite_int.h"
+#include "util.h"
 
 static const char empty_array[] = "[]";
 
@@ -195,6 +196,53 @@ cr_sqlite_client_by_token(struct cr_store *base,
 		rc = CR_STORE_NOTFOUND;
 	else
 		rc = cr_sqlite_err(c, "client_by_token");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static json_t *
+client_row(sqlite3_stmt *s)
+{
+	char hex[2 * CR_HASH_LEN + 1];
+
+	if (sqlite3_column_bytes(s, 3) != CR_HASH_LEN)
+		return NULL;
+	cr_util_hex(sqlite3_column_blob(s, 3), CR_HASH_LEN, hex);
+	return json_pack("{s:s, s:s, s:s, s:s}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "institution", (const char *)sqlite3_column_text(s, 1),
+	    "name", (const char *)sqlite3_column_text(s, 2),
+	    "token_hash", hex);
+}
+
+int
+cr_sqlite_client_list(struct cr_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_LIST)) == NULL)
+		return CR_STORE_ERR;
+	return list_rows(c, s, client_row, "client_list", out);
+}
+
+int
+cr_sqlite_registry_version(struct cr_store *base, uint64_t *version)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_REG_VERSION)) == NULL)
+		return CR_STORE_ERR;
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*version = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = CR_STORE_OK;
+	} else
+		rc = cr_sqlite_err(c, "registry_version");
 	cr_sqlite_done(s);
 	return rc;
 }

@@ -272,6 +272,7 @@ cr_xlog_start(struct cr_store *store, const struct cr_xlog_config *cfg,
 		log_warn("xlog: pthread_create");
 		goto out;
 	}
+	pthread_setname_np(x->thread, "cr-xlog");
 	*out = x;
 	x = NULL;
 	rc = 0;

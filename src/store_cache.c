@@ -1,0 +1,541 @@
+/*
+ * A registry cache in front of any store: the consult path looks up the
+ * caller's client, the service and the authorization on every request,
+ * and a database read for each costs more than the rest of the checks.
+ * The registry is small and changes rarely, so this keeps an immutable
+ * snapshot of it in memory.
+ *
+ * Readers take no lock: each thread keeps a reference to the snapshot it
+ * last used and the generation it belonged to, and only when the
+ * generation moved does it take the (short) mutex to pick up the new one.
+ * Writers go through to the inner store and rebuild the snapshot before
+ * returning, so a revoked authorization is gone for the next request.
+ * Changes made by another process (a CLI import on the same database) are
+ * noticed through the store's registry_version within refresh_ms.
+ *
+ * When a snapshot cannot be built, lookups go to the inner store: a
+ * stale snapshot must never grant what the database no longer grants.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+struct snap_client {
+	uint8_t			hash[CR_HASH_LEN];
+	struct cr_client	client;
+};
+
+struct snapshot {
+	atomic_int		 refs;
+	uint64_t		 version;
+	struct snap_client	*clients;	/* sorted by hash */
+	size_t			 nclients;
+	struct cr_service	*services;	/* sorted by id */
+	size_t			 nservices;
+	struct cr_authz		*authz;		/* sorted by consumer,
+						   service, purpose */
+	size_t			 nauthz;
+};
+
+struct reader {
+	struct snapshot		*snap;
+	uint64_t		 gen;
+};
+
+struct cache_store {
+	struct cr_store		 base;		/* first: callers see a cr_store */
+	struct cr_store		*inner;
+	pthread_key_t		 key;		/* this thread's struct reader */
+	pthread_mutex_t		 mtx;		/* cur, rebuilds */
+	struct snapshot		*cur;		/* NULL: pass through */
+	atomic_uint_fast64_t	 gen;
+	atomic_long		 next_check_ms;	/* of registry_version */
+	unsigned		 refresh_ms;
+};
+
+#define CACHE(st)	((struct cache_store *)(st))
+#define INNER(st)	(CACHE(st)->inner)
+
+static void
+snapshot_release(struct snapshot *s)
+{
+	size_t i;
+
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	for (i = 0; i < s->nservices; i++)
+		cr_service_clear(&s->services[i]);
+	for (i = 0; i < s->nauthz; i++)
+		cr_authz_clear(&s->authz[i]);
+	free(s->clients);
+	free(s->services);
+	free(s->authz);
+	free(s);
+}
+
+static int
+client_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct snap_client *)a)->hash,
+	    ((const struct snap_client *)b)->hash, CR_HASH_LEN);
+}
+
+static int
+service_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cr_service *)a)->id,
+	    ((const struct cr_service *)b)->id);
+}
+
+/* bsearch with a service id as the key. */
+static int
+service_key_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct cr_service *)elem)->id);
+}
+
+static int
+authz_key_cmp(const struct cr_authz *a, const char *consumer,
+    const char *service, const char *purpose)
+{
+	int c;
+
+	if ((c = strcmp(a->consumer, consumer)) != 0 ||
+	    (c = strcmp(a->service, service)) != 0)
+		return c;
+	return strcmp(a->purpose, purpose);
+}
+
+static int
+authz_cmp(const void *a, const void *b)
+{
+	const struct cr_authz *y = b;
+
+	return authz_key_cmp(a, y->consumer, y->service, y->purpose);
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+static int
+load_clients(struct cr_store *inner, struct snapshot *s)
+{
+	json_t *list, *o;
+	size_t i;
+
+	if (inner->ops->client_list(inner, &list) != CR_STORE_OK)
+		return -1;
+	s->clients = calloc(json_array_size(list) + 1, sizeof(*s->clients));
+	if (s->clients == NULL) {
+		json_decref(list);
+		return -1;
+	}
+	json_array_foreach(list, i, o) {
+		struct snap_client *c = &s->clients[s->nclients];
+
+		if (cr_util_unhex(jstr(o, "token_hash"), c->hash,
+		    CR_HASH_LEN) == -1)
+			continue;
+		cr_util_strlcpy(c->client.id, jstr(o, "id"),
+		    sizeof(c->client.id));
+		cr_util_strlcpy(c->client.institution, jstr(o, "institution"),
+		    sizeof(c->client.institution));
+		cr_util_strlcpy(c->client.name, jstr(o, "name"),
+		    sizeof(c->client.name));
+		s->nclients++;
+	}
+	json_decref(list);
+	qsort(s->clients, s->nclients, sizeof(*s->clients), client_cmp);
+	return 0;
+}
+
+static int
+load_services(struct cr_store *inner, struct snapshot *s)
+{
+	json_t *list, *o;
+	size_t i;
+
+	if (inner->ops->service_list(inner, &list) != CR_STORE_OK)
+		return -1;
+	s->services = calloc(json_array_size(list) + 1, sizeof(*s->services));
+	if (s->services == NULL) {
+		json_decref(list);
+		return -1;
+	}
+	json_array_foreach(list, i, o) {
+		struct cr_service *v = &s->services[s->nservices++];
+
+		cr_util_strlcpy(v->id, jstr(o, "id"), sizeof(v->id));
+		cr_util_strlcpy(v->provider, jstr(o, "provider"),
+		    sizeof(v->provider));
+		cr_util_strlcpy(v->endpoint, jstr(o, "endpoint"),
+		    sizeof(v->endpoint));
+		cr_util_strlcpy(v->subject_kind, jstr(o, "subject_kind"),
+		    sizeof(v->subject_kind));
+		v->fields = json_incref(json_object_get(o, "fields"));
+		v->timeout_ms = (int)json_integer_value(json_object_get(o,
+		    "timeout_ms"));
+	}
+	json_decref(list);
+	qsort(s->services, s->nservices, sizeof(*s->services), service_cmp);
+	return 0;
+}
+
+static int
+load_authz(struct cr_store *inner, struct snapshot *s)
+{
+	json_t *list, *o;
+	size_t i;
+
+	if (inner->ops->authz_list(inner, NULL, &list) != CR_STORE_OK)
+		return -1;
+	s->authz = calloc(json_array_size(list) + 1, sizeof(*s->authz));
+	if (s->authz == NULL) {
+		json_decref(list);
+		return -1;
+	}
+	json_array_foreach(list, i, o) {
+		struct cr_authz *a = &s->authz[s->nauthz++];
+
+		cr_util_strlcpy(a->id, jstr(o, "id"), sizeof(a->id));
+		cr_util_strlcpy(a->consumer, jstr(o, "consumer"),
+		    sizeof(a->consumer));
+		cr_util_strlcpy(a->service, jstr(o, "service"),
+		    sizeof(a->service));
+		cr_util_strlcpy(a->purpose, jstr(o, "purpose"),
+		    sizeof(a->purpose));
+		cr_util_strlcpy(a->legal_basis, jstr(o, "legal_basis"),
+		    sizeof(a->legal_basis));
+		a->fields = json_incref(json_object_get(o, "fields"));
+		a->capacities = json_incref(json_object_get(o, "capacities"));
+		cr_util_strlcpy(a->valid_from, jstr(o, "valid_from"),
+		    sizeof(a->valid_from));
+		cr_util_strlcpy(a->valid_to, jstr(o, "valid_to"),
+		    sizeof(a->valid_to));
+	}
+	json_decref(list);
+	qsort(s->authz, s->nauthz, sizeof(*s->authz), authz_cmp);
+	return 0;
+}
+
+/* Builds a snapshot of the inner store's registry; NULL on failure. */
+static struct snapshot *
+snapshot_build(struct cr_store *inner)
+{
+	struct snapshot *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	if (inner->ops->registry_version(inner, &s->version) != CR_STORE_OK ||
+	    load_clients(inner, s) == -1 || load_services(inner, s) == -1 ||
+	    load_authz(inner, s) == -1) {
+		snapshot_release(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Replaces the snapshot; on failure lookups pass through until one works. */
+static void
+cache_rebuild(struct cache_store *c)
+{
+	struct snapshot *s, *old;
+
+	pthread_mutex_lock(&c->mtx);
+	if ((s = snapshot_build(c->inner)) == NULL)
+		log_warnx("store cache: cannot load the registry; reading "
+		    "the database directly until it can");
+	old = c->cur;
+	c->cur = s;
+	atomic_fetch_add(&c->gen, 1);
+	pthread_mutex_unlock(&c->mtx);
+	snapshot_release(old);
+}
+
+/* Rebuilds when another process changed the registry; at most so often. */
+static void
+cache_check_version(struct cache_store *c)
+{
+	long now = (long)cr_util_mono_ms(), due;
+	uint64_t v;
+	int stale;
+
+	due = atomic_load_explicit(&c->next_check_ms, memory_order_relaxed);
+	if (now < due || !atomic_compare_exchange_strong(&c->next_check_ms,
+	    &due, now + (long)c->refresh_ms))
+		return;
+	if (c->inner->ops->registry_version(c->inner, &v) != CR_STORE_OK)
+		return;
+	pthread_mutex_lock(&c->mtx);
+	stale = c->cur == NULL || c->cur->version != v;
+	pthread_mutex_unlock(&c->mtx);
+	if (stale)
+		cache_rebuild(c);
+}
+
+static void
+reader_free(void *p)
+{
+	struct reader *r = p;
+
+	snapshot_release(r->snap);
+	free(r);
+}
+
+/* This thread's current snapshot (borrowed), or NULL: pass through. */
+static struct snapshot *
+cache_snapshot(struct cache_store *c)
+{
+	struct reader *r;
+	uint64_t gen;
+
+	cache_check_version(c);
+	if ((r = pthread_getspecific(c->key)) == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL ||
+		    pthread_setspecific(c->key, r) != 0) {
+			free(r);
+			return NULL;
+		}
+		r->gen = UINT64_MAX;
+	}
+	gen = atomic_load(&c->gen);
+	if (r->gen != gen) {
+		struct snapshot *old = r->snap;
+
+		pthread_mutex_lock(&c->mtx);
+		r->snap = c->cur;
+		if (r->snap != NULL)
+			atomic_fetch_add(&r->snap->refs, 1);
+		r->gen = atomic_load(&c->gen);
+		pthread_mutex_unlock(&c->mtx);
+		snapshot_release(old);
+	}
+	return r->snap;
+}
+
+static int
+cache_client_by_token(struct cr_store *st, const uint8_t hash[CR_HASH_LEN],
+    struct cr_client *out)
+{
+	struct snapshot *s = cache_snapshot(CACHE(st));
+	struct snap_client key, *found;
+
+	if (s == NULL)
+		return INNER(st)->ops->client_by_token(INNER(st), hash, out);
+	memcpy(key.hash, hash, CR_HASH_LEN);
+	found = bsearch(&key, s->clients, s->nclients, sizeof(*s->clients),
+	    client_cmp);
+	if (found == NULL)
+		return CR_STORE_NOTFOUND;
+	*out = found->client;
+	return CR_STORE_OK;
+}
+
+static int
+cache_service_get(struct cr_store *st, const char *id, struct cr_service *out)
+{
+	struct snapshot *s = cache_snapshot(CACHE(st));
+	struct cr_service *found;
+
+	if (s == NULL)
+		return INNER(st)->ops->service_get(INNER(st), id, out);
+	if (strlen(id) >= sizeof(out->id))
+		return CR_STORE_NOTFOUND;
+	found = bsearch(id, s->services, s->nservices, sizeof(*s->services),
+	    service_key_cmp);
+	if (found == NULL)
+		return CR_STORE_NOTFOUND;
+	*out = *found;
+	json_incref(out->fields);
+	return CR_STORE_OK;
+}
+
+static int
+cache_authz_find(struct cr_store *st, const char *consumer,
+    const char *service, const char *purpose, const char *date,
+    struct cr_authz *out)
+{
+	struct snapshot *s = cache_snapshot(CACHE(st));
+	const struct cr_authz *best = NULL, *a;
+	size_t lo = 0, hi, i;
+
+	if (s == NULL)
+		return INNER(st)->ops->authz_find(INNER(st), consumer, service,
+		    purpose, date, out);
+	/* First entry of the (consumer, service, purpose) run. */
+	hi = s->nauthz;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (authz_key_cmp(&s->authz[mid], consumer, service,
+		    purpose) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* As the database does: of those valid on date, the latest start,
+	   then the smallest id. */
+	for (i = lo; i < s->nauthz; i++) {
+		a = &s->authz[i];
+		if (authz_key_cmp(a, consumer, service, purpose) != 0)
+			break;
+		if (!cr_period_contains(a->valid_from, a->valid_to, date))
+			continue;
+		if (best == NULL || strcmp(a->valid_from, best->valid_from) > 0 ||
+		    (strcmp(a->valid_from, best->valid_from) == 0 &&
+		    strcmp(a->id, best->id) < 0))
+			best = a;
+	}
+	if (best == NULL)
+		return CR_STORE_NOTFOUND;
+	*out = *best;
+	json_incref(out->fields);
+	json_incref(out->capacities);
+	return CR_STORE_OK;
+}
+
+/* Registry writes go through, then the snapshot is rebuilt. */
+#define WRITE_THROUGH(name, params, args)				\
+static int								\
+cache_##name params							\
+{									\
+	int rc = INNER(st)->ops->name args;				\
+									\
+	if (rc == CR_STORE_OK)						\
+		cache_rebuild(CACHE(st));				\
+	return rc;							\
+}
+WRITE_THROUGH(institution_add, (struct cr_store *st,
+    const struct cr_institution *in), (INNER(st), in))
+WRITE_THROUGH(client_add, (struct cr_store *st, const struct cr_client *cl,
+    const uint8_t hash[CR_HASH_LEN]), (INNER(st), cl, hash))
+WRITE_THROUGH(service_add, (struct cr_store *st,
+    const struct cr_service *svc), (INNER(st), svc))
+WRITE_THROUGH(authz_add, (struct cr_store *st, const struct cr_authz *a),
+    (INNER(st), a))
+WRITE_THROUGH(authz_delete, (struct cr_store *st, const char *id),
+    (INNER(st), id))
+#undef WRITE_THROUGH
+
+/* Everything else is the inner store's business. */
+#define PASS(name, params, args)					\
+static int								\
+cache_##name params							\
+{									\
+	return INNER(st)->ops->name args;				\
+}
+PASS(institution_get, (struct cr_store *st, const char *id,
+    struct cr_institution *out), (INNER(st), id, out))
+PASS(institution_list, (struct cr_store *st, json_t **out), (INNER(st), out))
+PASS(client_list, (struct cr_store *st, json_t **out), (INNER(st), out))
+PASS(registry_version, (struct cr_store *st, uint64_t *v), (INNER(st), v))
+PASS(service_list, (struct cr_store *st, json_t **out), (INNER(st), out))
+PASS(authz_list, (struct cr_store *st, const char *consumer, json_t **out),
+    (INNER(st), consumer, out))
+PASS(dir_put, (struct cr_store *st, const struct cr_dir_entry *e,
+    int *created), (INNER(st), e, created))
+PASS(dir_put_many, (struct cr_store *st, const struct cr_dir_entry *e,
+    size_t n, int *created), (INNER(st), e, n, created))
+PASS(dir_end, (struct cr_store *st, const char *institution,
+    const char *subject, const char *capacity, const char *to),
+    (INNER(st), institution, subject, capacity, to))
+PASS(dir_list, (struct cr_store *st, const char *subject,
+    const char *institution, json_t **out),
+    (INNER(st), subject, institution, out))
+PASS(dir_active, (struct cr_store *st, const char *institution,
+    const char *subject, const json_t *capacities, const char *date),
+    (INNER(st), institution, subject, capacities, date))
+PASS(xlog_append, (struct cr_store *st, const struct cr_xlog_entry *e,
+    size_t n), (INNER(st), e, n))
+PASS(xlog_tail, (struct cr_store *st, uint64_t *seq,
+    uint8_t hash[CR_HASH_LEN]), (INNER(st), seq, hash))
+PASS(xlog_query, (struct cr_store *st, const struct cr_xlog_filter *f,
+    struct cr_xlog_entry *out, size_t *n), (INNER(st), f, out, n))
+PASS(xlog_scan, (struct cr_store *st, uint64_t from,
+    int (*cb)(const struct cr_xlog_entry *, void *), void *arg),
+    (INNER(st), from, cb, arg))
+PASS(xlog_count, (struct cr_store *st, uint64_t *count), (INNER(st), count))
+#undef PASS
+
+static void
+cache_close(struct cr_store *st)
+{
+	struct cache_store *c = CACHE(st);
+	struct reader *r;
+
+	/* Other threads' readers go with their threads (key destructor). */
+	if ((r = pthread_getspecific(c->key)) != NULL) {
+		pthread_setspecific(c->key, NULL);
+		reader_free(r);
+	}
+	pthread_key_delete(c->key);
+	snapshot_release(c->cur);
+	pthread_mutex_destroy(&c->mtx);
+	cr_store_close(c->inner);
+	free(c);
+}
+
+static const struct cr_store_ops cache_ops = {
+	.name = "cache",
+	.close = cache_close,
+	.institution_add = cache_institution_add,
+	.institution_get = cache_institution_get,
+	.institution_list = cache_institution_list,
+	.client_add = cache_client_add,
+	.client_by_token = cache_client_by_token,
+	.client_list = cache_client_list,
+	.registry_version = cache_registry_version,
+	.service_add = cache_service_add,
+	.service_get = cache_service_get,
+	.service_list = cache_service_list,
+	.authz_add = cache_authz_add,
+	.authz_delete = cache_authz_delete,
+	.authz_list = cache_authz_list,
+	.authz_find = cache_authz_find,
+	.dir_put = cache_dir_put,
+	.dir_put_many = cache_dir_put_many,
+	.dir_end = cache_dir_end,
+	.dir_list = cache_dir_list,
+	.dir_active = cache_dir_active,
+	.xlog_append = cache_xlog_append,
+	.xlog_tail = cache_xlog_tail,
+	.xlog_query = cache_xlog_query,
+	.xlog_scan = cache_xlog_scan,
+	.xlog_count = cache_xlog_count,
+};
+
+int
+cr_store_cache_wrap(struct cr_store *inner, unsigned refresh_ms,
+    struct cr_store **out)
+{
+	struct cache_store *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	if (pthread_key_create(&c->key, reader_free) != 0) {
+		free(c);
+		return -1;
+	}
+	pthread_mutex_init(&c->mtx, NULL);
+	c->base.ops = &cache_ops;
+	c->inner = inner;
+	c->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
+	atomic_init(&c->gen, 0);
+	atomic_init(&c->next_check_ms, (long)cr_util_mono_ms() +
+	    (long)c->refresh_ms);
+	cache_rebuild(c);
+	*out = &c->base;
+	return 0;
+}

@@ -1,0 +1,285 @@
+/*
+ * The registry cache must answer exactly as the database does, see its
+ * own writes at once (a revoked authorization is gone for the next
+ * request), and see another process's writes within refresh_ms.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store.h"
+#include "util.h"
+
+#define REFRESH_MS	50
+
+struct fixture {
+	char		 dir[64];
+	char		 path[128];
+	struct cr_store	*cached;	/* wraps its own connection */
+	struct cr_store	*other;		/* plays another process */
+};
+
+static void
+institution(struct cr_store *st, const char *id)
+{
+	struct cr_institution in;
+
+	memset(&in, 0, sizeof(in));
+	cr_util_strlcpy(in.id, id, sizeof(in.id));
+	cr_util_strlcpy(in.name, id, sizeof(in.name));
+	cr_util_strlcpy(in.sector, "social", sizeof(in.sector));
+	assert_int_equal(st->ops->institution_add(st, &in), CR_STORE_OK);
+}
+
+static void
+authz(struct cr_store *st, const char *id, const char *purpose,
+    const char *from, const char *to)
+{
+	struct cr_authz a;
+
+	memset(&a, 0, sizeof(a));
+	cr_util_strlcpy(a.id, id, sizeof(a.id));
+	cr_util_strlcpy(a.consumer, "ONEM", sizeof(a.consumer));
+	cr_util_strlcpy(a.service, "population.person", sizeof(a.service));
+	cr_util_strlcpy(a.purpose, purpose, sizeof(a.purpose));
+	cr_util_strlcpy(a.legal_basis, id, sizeof(a.legal_basis));
+	a.fields = json_pack("[s]", "name");
+	a.capacities = json_array();
+	cr_util_strlcpy(a.valid_from, from, sizeof(a.valid_from));
+	cr_util_strlcpy(a.valid_to, to, sizeof(a.valid_to));
+	assert_int_equal(st->ops->authz_add(st, &a), CR_STORE_OK);
+	cr_authz_clear(&a);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct cr_store *inner;
+	struct cr_service svc;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cr-cache-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
+	assert_int_equal(cr_store_open(f->path, &inner), 0);
+	assert_int_equal(cr_store_cache_wrap(inner, REFRESH_MS, &f->cached),
+	    0);
+	assert_int_equal(cr_store_open(f->path, &f->other), 0);
+	institution(f->cached, "RN");
+	institution(f->cached, "ONEM");
+	memset(&svc, 0, sizeof(svc));
+	cr_util_strlcpy(svc.id, "population.person", sizeof(svc.id));
+	cr_util_strlcpy(svc.provider, "RN", sizeof(svc.provider));
+	cr_util_strlcpy(svc.endpoint, "http://127.0.0.1:1/p",
+	    sizeof(svc.endpoint));
+	cr_util_strlcpy(svc.subject_kind, "person", sizeof(svc.subject_kind));
+	svc.fields = json_pack("[s,s]", "name", "address");
+	svc.timeout_ms = 1500;
+	assert_int_equal(f->cached->ops->service_add(f->cached, &svc), 0);
+	cr_service_clear(&svc);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+
+	cr_store_close(f->cached);
+	cr_store_close(f->other);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+test_service_from_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_service svc;
+
+	memset(&svc, 0, sizeof(svc));
+	assert_int_equal(f->cached->ops->service_get(f->cached,
+	    "population.person", &svc), CR_STORE_OK);
+	assert_string_equal(svc.provider, "RN");
+	assert_int_equal(svc.timeout_ms, 1500);
+	assert_int_equal(json_array_size(svc.fields), 2);
+	cr_service_clear(&svc);
+	assert_int_equal(f->cached->ops->service_get(f->cached, "nope", &svc),
+	    CR_STORE_NOTFOUND);
+}
+
+static void
+test_client_by_token(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_client cl, got;
+	uint8_t hash[CR_HASH_LEN], other[CR_HASH_LEN];
+
+	memset(&cl, 0, sizeof(cl));
+	cr_util_uuid(cl.id);
+	cr_util_strlcpy(cl.institution, "ONEM", sizeof(cl.institution));
+	cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
+	memset(hash, 0xab, sizeof(hash));
+	memset(other, 0xac, sizeof(other));
+	assert_int_equal(f->cached->ops->client_by_token(f->cached, hash,
+	    &got), CR_STORE_NOTFOUND);
+	assert_int_equal(f->cached->ops->client_add(f->cached, &cl, hash), 0);
+	/* Its own write is visible at once. */
+	assert_int_equal(f->cached->ops->client_by_token(f->cached, hash,
+	    &got), CR_STORE_OK);
+	assert_string_equal(got.id, cl.id);
+	assert_string_equal(got.institution, "ONEM");
+	assert_int_equal(f->cached->ops->client_by_token(f->cached, other,
+	    &got), CR_STORE_NOTFOUND);
+}
+
+/* The cache picks the same authorization as the database on every date. */
+static void
+test_authz_find_matches_database(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const dates[] = {
+		"2019-12-31", "2020-01-01", "2020-06-30", "2020-07-01",
+		"2021-03-01", "2022-01-01", "2030-01-01"
+	};
+	static const char *const purposes[] = { "p", "q", "zzz" };
+	struct cr_authz a, b;
+	size_t i, j;
+	int rc1, rc2;
+
+	authz(f->cached, "a1", "p", "2020-01-01", "2020-06-30");
+	authz(f->cached, "a2", "p", "2020-07-01", "");
+	authz(f->cached, "a3", "p", "2021-01-01", "2021-12-31");
+	authz(f->cached, "a0", "p", "2021-01-01", "2021-12-31");
+	authz(f->cached, "b1", "q", "2020-01-01", "2020-01-01");
+	for (i = 0; i < sizeof(purposes) / sizeof(purposes[0]); i++) {
+		for (j = 0; j < sizeof(dates) / sizeof(dates[0]); j++) {
+			rc1 = f->cached->ops->authz_find(f->cached, "ONEM",
+			    "population.person", purposes[i], dates[j], &a);
+			rc2 = f->other->ops->authz_find(f->other, "ONEM",
+			    "population.person", purposes[i], dates[j], &b);
+			assert_int_equal(rc1, rc2);
+			if (rc1 == CR_STORE_OK) {
+				assert_string_equal(a.id, b.id);
+				assert_string_equal(a.valid_to, b.valid_to);
+				assert_true(json_equal(a.fields, b.fields));
+				cr_authz_clear(&a);
+				cr_authz_clear(&b);
+			}
+		}
+	}
+	/* Overlap on 2021-03-01: latest start, then the smallest id. */
+	assert_int_equal(f->cached->ops->authz_find(f->cached, "ONEM",
+	    "population.person", "p", "2021-03-01", &a), CR_STORE_OK);
+	assert_string_equal(a.id, "a0");
+	cr_authz_clear(&a);
+}
+
+static void
+test_revocation_is_immediate(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_authz a;
+
+	authz(f->cached, "r1", "p", "2020-01-01", "");
+	assert_int_equal(f->cached->ops->authz_find(f->cached, "ONEM",
+	    "population.person", "p", "2024-01-01", &a), CR_STORE_OK);
+	cr_authz_clear(&a);
+	assert_int_equal(f->cached->ops->authz_delete(f->cached, "r1"),
+	    CR_STORE_OK);
+	assert_int_equal(f->cached->ops->authz_find(f->cached, "ONEM",
+	    "population.person", "p", "2024-01-01", &a), CR_STORE_NOTFOUND);
+}
+
+static void
+test_other_process_changes_seen(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_authz a;
+	int i, rc = CR_STORE_NOTFOUND;
+
+	authz(f->other, "o1", "p", "2020-01-01", "");
+	/* Within the refresh interval (generously: a loaded CI machine). */
+	for (i = 0; i < 100 && rc != CR_STORE_OK; i++) {
+		sleep_ms(REFRESH_MS);
+		rc = f->cached->ops->authz_find(f->cached, "ONEM",
+		    "population.person", "p", "2024-01-01", &a);
+	}
+	assert_int_equal(rc, CR_STORE_OK);
+	assert_string_equal(a.id, "o1");
+	cr_authz_clear(&a);
+	assert_int_equal(f->other->ops->authz_delete(f->other, "o1"),
+	    CR_STORE_OK);
+	for (i = 0; i < 100 && rc == CR_STORE_OK; i++) {
+		sleep_ms(REFRESH_MS);
+		rc = f->cached->ops->authz_find(f->cached, "ONEM",
+		    "population.person", "p", "2024-01-01", &a);
+		if (rc == CR_STORE_OK)
+			cr_authz_clear(&a);
+	}
+	assert_int_equal(rc, CR_STORE_NOTFOUND);
+}
+
+static void
+test_pass_through(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_dir_entry e;
+	json_t *caps = json_pack("[s]", "jobseeker");
+	int created;
+
+	memset(&e, 0, sizeof(e));
+	cr_util_strlcpy(e.subject, "85073003328", sizeof(e.subject));
+	cr_util_strlcpy(e.institution, "ONEM", sizeof(e.institution));
+	cr_util_strlcpy(e.capacity, "jobseeker", sizeof(e.capacity));
+	cr_util_strlcpy(e.from, "2024-01-01", sizeof(e.from));
+	assert_int_equal(f->cached->ops->dir_put(f->cached, &e, &created), 0);
+	assert_int_equal(created, 1);
+	assert_int_equal(f->cached->ops->dir_active(f->cached, "ONEM",
+	    "85073003328", caps, "2024-05-01"), 1);
+	assert_int_equal(f->other->ops->dir_active(f->other, "ONEM",
+	    "85073003328", caps, "2024-05-01"), 1);
+	json_decref(caps);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_service_from_cache, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_by_token, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_authz_find_matches_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revocation_is_immediate,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_other_process_changes_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pass_through, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
