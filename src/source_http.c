@@ -225,8 +225,12 @@ xfer_get(struct http_transport *t)
 	if ((x = LIST_FIRST(&t->idle)) != NULL) {
 		LIST_REMOVE(x, entry);
 		t->nidle--;
-		/* Connections stay in the multi's pool, not in the handle. */
-		curl_easy_reset(x->easy);
+		/*
+		 * No curl_easy_reset: xfer_setup sets the same options on
+		 * every use, and the reset's clearing of libcurl's large
+		 * option block was a visible share of each call.
+		 * Connections stay in the multi's pool, not in the handle.
+		 */
 	} else {
 		if ((x = calloc(1, sizeof(*x))) == NULL)
 			return NULL;
