@@ -3,7 +3,14 @@
  * one thread. submit() only queues a copy of the request and wakes the
  * loop, so a slow or dead source costs a pending transfer, never a blocked
  * thread, and cannot delay calls to other sources.
+ *
+ * The loop drives libcurl with curl_multi_socket_action on an epoll set:
+ * an event on one connection costs work for that transfer only, where
+ * curl_multi_perform and curl_multi_poll would walk every transfer in
+ * flight on each wake-up.
  */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/queue.h>
 
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -42,6 +50,7 @@
 #define SRC_GRACE_MS		25
 #define SRC_REQID_MAX		128
 #define SRC_NHDRS		4
+#define SRC_NEVENTS		128
 
 struct job {
 	STAILQ_ENTRY(job)	 entry;
@@ -82,6 +91,9 @@ struct http_transport {
 	int				 stopping; /* under mtx */
 	pthread_t			 thread;
 	CURLM				*multi;
+	int				 epfd;
+	int				 evfd;	/* wakes the loop */
+	double				 timer_due;	/* libcurl's; < 0: none */
 	struct xferlist			 active;	/* loop thread */
 	struct xferlist			 idle;	/* loop thread */
 	size_t				 nidle;
@@ -447,16 +459,77 @@ drain(struct http_transport *t, struct jobq *batch)
 		    "hub stopping");
 }
 
+/* libcurl tells which sockets to watch for what. */
+static int
+sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_transport *t = userp;
+	struct epoll_event ev;
+	int op = socketp != NULL ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (what == CURL_POLL_REMOVE) {
+		/* The socket may be closed already: ENOENT/EBADF are fine. */
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+		curl_multi_assign(t->multi, fd, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
+	    ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	ev.data.fd = fd;
+	if (epoll_ctl(t->epfd, op, fd, &ev) == -1) {
+		/* A descriptor number reused after a close we did not see. */
+		op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		if (epoll_ctl(t->epfd, op, fd, &ev) == -1) {
+			log_warn("source: epoll_ctl");
+			return -1;
+		}
+	}
+	if (socketp == NULL)
+		curl_multi_assign(t->multi, fd, t);
+	return 0;
+}
+
+/* libcurl asks to be called back after timeout_ms (-1: never). */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_transport *t = userp;
+
+	t->timer_due = timeout_ms < 0 ? -1 : cr_util_mono_ms() +
+	    (double)timeout_ms;
+	return 0;
+}
+
+static void
+run_timeouts(struct http_transport *t)
+{
+	int running;
+
+	if (t->timer_due < 0 || cr_util_mono_ms() < t->timer_due)
+		return;
+	t->timer_due = -1;
+	curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+static void
+wake_drain(struct http_transport *t)
+{
+	uint64_t n;
+
+	while (read(t->evfd, &n, sizeof(n)) > 0)
+		;
+}
+
 static void *
 http_loop(void *arg)
 {
 	struct http_transport *t = arg;
+	struct epoll_event ev[SRC_NEVENTS];
 	struct jobq batch;
 	struct job *job;
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	CURLMcode mrc;
 	long wait_ms;
-	int stopping, running;
+	int i, n, stopping, running, flags;
 
 	for (;;) {
 		STAILQ_INIT(&batch);
@@ -471,21 +544,46 @@ http_loop(void *arg)
 			STAILQ_REMOVE_HEAD(&batch, entry);
 			job_start(t, job);
 		}
-		if ((mrc = curl_multi_perform(t->multi, &running)) != CURLM_OK)
-			log_warnx("source: curl_multi_perform: %s",
-			    curl_multi_strerror(mrc));
+		run_timeouts(t);
 		reap(t);
 		wait_ms = sweep(t);
-		/* A submit since the queue was taken ends this at once. */
-		if ((mrc = curl_multi_poll(t->multi, NULL, 0, (int)wait_ms,
-		    NULL)) != CURLM_OK) {
-			log_warnx("source: curl_multi_poll: %s",
-			    curl_multi_strerror(mrc));
-			nanosleep(&pause, NULL);
+		if (t->timer_due >= 0) {
+			double d = t->timer_due - cr_util_mono_ms();
+
+			if (d < (double)wait_ms)
+				wait_ms = d > 0 ? (long)d + 1 : 0;
 		}
+		n = epoll_wait(t->epfd, ev, SRC_NEVENTS, (int)wait_ms);
+		if (n == -1 && errno != EINTR)
+			log_warn("source: epoll_wait");
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.fd == t->evfd) {
+				wake_drain(t);
+				continue;
+			}
+			flags = 0;
+			if (ev[i].events & EPOLLIN)
+				flags |= CURL_CSELECT_IN;
+			if (ev[i].events & EPOLLOUT)
+				flags |= CURL_CSELECT_OUT;
+			if (ev[i].events & (EPOLLERR | EPOLLHUP))
+				flags |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(t->multi, ev[i].data.fd,
+			    flags, &running);
+		}
+		reap(t);
 	}
 	drain(t, &batch);
 	return NULL;
+}
+
+static void
+loop_wake(struct http_transport *t)
+{
+	uint64_t one = 1;
+
+	if (write(t->evfd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("source: eventfd write");
 }
 
 static int
@@ -515,7 +613,7 @@ http_submit(struct cr_source_transport *tp, const struct cr_source_request *req,
 	STAILQ_INSERT_TAIL(&t->queue, job, entry);
 	/* Under the lock so that stop cannot free the multi meanwhile. */
 	if (wake)
-		curl_multi_wakeup(t->multi);
+		loop_wake(t);
 	rc = 0;
  out:
 	pthread_mutex_unlock(&t->mtx);
@@ -535,6 +633,10 @@ http_free(struct http_transport *t)
 	}
 	if (t->multi != NULL)
 		curl_multi_cleanup(t->multi);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	if (t->evfd >= 0)
+		close(t->evfd);
 	pthread_mutex_destroy(&t->mtx);
 	free(t);
 }
@@ -547,7 +649,7 @@ http_stop(struct cr_source_transport *tp)
 
 	pthread_mutex_lock(&t->mtx);
 	t->stopping = 1;
-	curl_multi_wakeup(t->multi);
+	loop_wake(t);
 	pthread_mutex_unlock(&t->mtx);
 	if ((err = pthread_join(t->thread, NULL)) != 0) {
 		errno = err;
@@ -601,8 +703,35 @@ cr_source_http_start(const struct cr_source_config *cfg,
 		log_warn("source: pthread_mutex_init");
 		return -1;
 	}
+	t->epfd = t->evfd = -1;
+	t->timer_due = -1;
 	if ((t->multi = curl_multi_init()) == NULL) {
 		log_warnx("source: curl_multi_init failed");
+		goto out;
+	}
+	if ((t->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (t->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		log_warn("source: epoll/eventfd");
+		goto out;
+	}
+	{
+		struct epoll_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.fd = t->evfd;
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev) == -1) {
+			log_warn("source: epoll_ctl");
+			goto out;
+		}
+	}
+	if (curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t) != CURLM_OK ||
+	    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, timer_cb) !=
+	    CURLM_OK ||
+	    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t) != CURLM_OK) {
+		log_warnx("source: cannot set the multi callbacks");
 		goto out;
 	}
 	if ((mrc = curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
