@@ -12,6 +12,7 @@ so tests do not see each other's log entries or directory records.
 import itertools
 import os
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -156,7 +157,15 @@ class GeneralTests(Base):
 		rid = H.new_request_id("acc")
 		HUB.request("GET", "/v1/services", token=H.ADMIN_TOKEN,
 		    headers={"X-Request-Id": rid})
-		lines = [x for x in HUB.access_log() if x.get("request_id") == rid]
+		# The line is written when the hub has finished with the request,
+		# which may be just after the client read the answer.
+		deadline = time.monotonic() + 5
+		while True:
+			lines = [x for x in HUB.access_log()
+			    if x.get("request_id") == rid]
+			if lines or time.monotonic() > deadline:
+				break
+			time.sleep(0.02)
 		self.assertEqual(len(lines), 1, HUB.stderr()[-2000:])
 		self.assertEqual(lines[0].get("status"), 200)
 		self.assertEqual(lines[0].get("method"), "GET")
