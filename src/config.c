@@ -1,4 +1,3 @@
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,19 +117,6 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	return rc;
 }
 
-static char *
-trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 int
 cr_config_load(struct cr_config *c, const char *path, char *err,
     size_t errlen)
@@ -154,7 +140,7 @@ cr_config_load(struct cr_config *c, const char *path, char *err,
 		}
 		if ((s = strchr(line, '#')) != NULL)
 			*s = '\0';
-		s = trim(line);
+		s = cr_util_trim(line);
 		if (*s == '\0')
 			continue;
 		if ((eq = strchr(s, '=')) == NULL) {
@@ -163,8 +149,8 @@ cr_config_load(struct cr_config *c, const char *path, char *err,
 			goto out;
 		}
 		*eq = '\0';
-		key = trim(s);
-		value = trim(eq + 1);
+		key = cr_util_trim(s);
+		value = cr_util_trim(eq + 1);
 		if (cr_config_set(c, key, value, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno,
 			    key, why);

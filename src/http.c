@@ -161,35 +161,12 @@ req_free(struct cr_req *req)
 	free(req);
 }
 
-/* Accumulates upload data; sizes the buffer from Content-Length once. */
 static void
 req_body_append(struct cr_req *req, const char *data, size_t len)
 {
-	size_t need;
-
-	if (req->body_too_large)
-		return;
-	if (req->body_len + len > req->body_limit) {
+	if (!req->body_too_large && cr_util_buf_append(&req->body,
+	    &req->body_len, &req->body_cap, req->body_limit, data, len) == -1)
 		req->body_too_large = 1;
-		return;
-	}
-	need = req->body_len + len + 1;
-	if (need > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap * 2 : 4096;
-		char *nb;
-
-		while (cap < need)
-			cap *= 2;
-		if ((nb = realloc(req->body, cap)) == NULL) {
-			req->body_too_large = 1;
-			return;
-		}
-		req->body = nb;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, len);
-	req->body_len += len;
-	req->body[req->body_len] = '\0';
 }
 
 static enum MHD_Result

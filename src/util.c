@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +121,43 @@ cr_util_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int
+cr_util_buf_append(char **buf, size_t *len, size_t *cap, size_t limit,
+    const void *data, size_t n)
+{
+	size_t need;
+
+	if (n > limit || *len > limit - n)
+		return -1;
+	need = *len + n + 1;
+	if (need > *cap) {
+		size_t ncap = *cap != 0 ? *cap : 1024;
+		char *nb;
+
+		while (ncap < need)
+			ncap *= 2;
+		if ((nb = realloc(*buf, ncap)) == NULL)
+			return -1;
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+char *
+cr_util_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
 }

@@ -32,4 +32,16 @@ void	cr_util_now_rfc3339(char *out);
 /* Monotonic clock in milliseconds, for durations. */
 double	cr_util_mono_ms(void);
 
+/*
+ * Appends n bytes to a growable buffer (*buf, *len used, *cap allocated),
+ * keeping it NUL-terminated and at most limit bytes long. -1, with nothing
+ * appended, when it would exceed limit or memory runs out. The caller
+ * frees *buf.
+ */
+int	cr_util_buf_append(char **buf, size_t *len, size_t *cap, size_t limit,
+	    const void *data, size_t n);
+
+/* Strips leading and trailing white space in place; returns the start. */
+char	*cr_util_trim(char *s);
+
 #endif
