@@ -28,8 +28,9 @@ check-asan: deps
 		meson test -C $(ASAN_BUILD) --print-errorlogs
 	@sh scripts/test-summary.sh $(ASAN_BUILD)
 
+# A synthetic country on 127.0.0.1: sources, hub, tokens, commands to paste.
 demo: build
-	sh scripts/demo.sh $(BUILD)
+	./$(BUILD)/crossroads demo --dir data/demo
 
 bench: build
 	@sh scripts/install-deps.sh --bench

@@ -8,19 +8,10 @@
 #include "api.h"
 #include "authz.h"
 #include "jsonv.h"
+#include "registry_file.h"
 #include "util.h"
 
 #define TOKEN_BYTES	32
-
-/* Identifiers appear in URLs and logs: keep them to a safe alphabet. */
-static int
-valid_id(const char *s)
-{
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-");
-
-	return n > 0 && s[n] == '\0';
-}
 
 static const char *
 jstr(const json_t *o, const char *key)
@@ -33,7 +24,8 @@ jstr(const json_t *o, const char *key)
 static int
 require_valid_id(struct cr_req *req, const char *what, const char *id)
 {
-	if (valid_id(id))
+	/* Identifiers appear in URLs and logs: a safe alphabet only. */
+	if (cr_registry_valid_id(id))
 		return 0;
 	cr_http_error(req, 400, "BAD_REQUEST", "%s '%s' may only contain "
 	    "letters, digits, '.', '_' and '-'", what, id);
@@ -102,7 +94,7 @@ cr_api_client_create(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	struct cr_client cl;
 	uint8_t raw[TOKEN_BYTES], hash[CR_HASH_LEN];
-	char token[4 + 2 * TOKEN_BYTES + 1];
+	char token[CR_REGISTRY_TOKEN_LEN + 1];
 	json_t *b;
 	int rc;
 
@@ -115,10 +107,9 @@ cr_api_client_create(struct cr_req *req)
 	cr_util_strlcpy(cl.name, jstr(b, "name"), sizeof(cl.name));
 	/* The token is shown once; only its hash is kept. */
 	randombytes_buf(raw, sizeof(raw));
-	memcpy(token, "crt_", 4);
+	memcpy(token, CR_REGISTRY_TOKEN_PREFIX, 4);
 	cr_util_hex(raw, sizeof(raw), token + 4);
-	crypto_generichash(hash, sizeof(hash), (unsigned char *)token,
-	    strlen(token), NULL, 0);
+	cr_registry_token_hash(token, hash);
 	rc = st->ops->client_add(st, &cl, hash);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",

@@ -448,7 +448,10 @@ cr_http_reply_json(struct cr_req *req, int status, json_t *j)
 {
 	char *s;
 
-	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	/* 15 significant digits: 17 would show binary noise such as
+	   2660.2600000000002 in amounts read from a source. */
+	s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) :
+	    NULL;
 	json_decref(j);
 	if (s == NULL) {
 		/* Out of memory: a fixed answer still tells the client. */

@@ -34,4 +34,25 @@ const struct cr_ident_scheme *const *cr_ident_all(void);
 int	cr_ident_normalize(const struct cr_ident_scheme *, const char *in,
 	    char *out, size_t outlen);
 
+/* generation (ident_gen.c): valid identifiers for synthetic data */
+
+/*
+ * Serials that cr_ident_gen_person accepts for one birth date and sex in
+ * `scheme` (0..max-1); 0 for a scheme that does not number persons.
+ */
+unsigned	cr_ident_gen_serials(const struct cr_ident_scheme *);
+
+/*
+ * Writes into out the normalized identifier of the person of `scheme` born
+ * on birth_date (YYYY-MM-DD), female or not, with `serial` (distinct per
+ * birth date and sex). Different inputs give different identifiers. 0, or
+ * -1 when the scheme cannot number that date or serial.
+ */
+int	cr_ident_gen_person(const struct cr_ident_scheme *,
+	    const char *birth_date, int female, unsigned serial, char *out,
+	    size_t outlen);
+
+/* The serial-th valid KBO enterprise number (serial < 15,000,000). */
+int	cr_ident_gen_kbo(unsigned long serial, char *out, size_t outlen);
+
 #endif

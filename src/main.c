@@ -12,6 +12,10 @@ static const char usage[] =
     "  log verify --db PATH                  check the exchange log's hash chain\n"
     "  directory import FILE --db PATH [--institution ID]\n"
     "                                        load reference-directory records\n"
+    "  source --config FILE                  serve an SQL database as an authentic source\n"
+    "  gen [--persons N] [--seed S] --out DIR  generate a synthetic country\n"
+    "  registry import FILE --db PATH        load institutions, services, authorizations\n"
+    "  demo [--dir DIR] [--persons N]        run a synthetic country: sources and hub\n"
     "  version                               print the version\n"
     "\n"
     "The operator token is read from CROSSROADS_ADMIN_TOKEN. See README.md.\n";
@@ -29,6 +33,14 @@ main(int argc, char **argv)
 		return cr_cmd_log(argc - 1, argv + 1);
 	if (strcmp(argv[1], "directory") == 0)
 		return cr_cmd_directory(argc - 1, argv + 1);
+	if (strcmp(argv[1], "source") == 0)
+		return cr_cmd_source(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gen") == 0)
+		return cr_cmd_gen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "registry") == 0)
+		return cr_cmd_registry(argc - 1, argv + 1);
+	if (strcmp(argv[1], "demo") == 0)
+		return cr_cmd_demo(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {
 		puts("crossroads " CR_VERSION);
 		return 0;

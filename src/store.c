@@ -79,3 +79,41 @@ cr_authz_clear(struct cr_authz *az)
 	json_decref(az->capacities);
 	az->capacities = NULL;
 }
+
+void
+cr_event_type_clear(struct cr_event_type *et)
+{
+	if (et == NULL)
+		return;
+	json_decref(et->fields);
+	et->fields = NULL;
+}
+
+void
+cr_event_clear(struct cr_event *ev)
+{
+	if (ev == NULL)
+		return;
+	json_decref(ev->data);
+	ev->data = NULL;
+}
+
+void
+cr_subscription_clear(struct cr_subscription *sub)
+{
+	if (sub == NULL)
+		return;
+	json_decref(sub->capacities);
+	sub->capacities = NULL;
+}
+
+void
+cr_deliveries_clear(struct cr_delivery *d, size_t n)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		cr_event_clear(&d[i].event);
+}

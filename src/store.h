@@ -102,6 +102,61 @@ struct cr_xlog_entry {
 	uint8_t	 hash[CR_HASH_LEN];
 };
 
+/*
+ * Events (mutations pushed by authentic sources). An event type is
+ * authorized like a service: a subscriber needs an authorization whose
+ * `service` is the event type's id.
+ */
+struct cr_event_type {
+	char	 id[CR_KEY_MAX];
+	char	 provider[CR_NAME_MAX];	/* institution that publishes */
+	json_t	*fields;		/* array of strings */
+	/* 1: delivered to every subscriber whose institution has integrated
+	   the subject in any capacity, whatever the subscription's
+	   capacities (deaths, identifier replacements: the CBSS rule). */
+	int	 all_integrations;
+};
+
+struct cr_event {
+	uint64_t id;			/* assigned by events_append, from 1 */
+	char	 type[CR_KEY_MAX];
+	char	 provider[CR_NAME_MAX];
+	char	 subject[CR_SUBJECT_MAX];
+	char	 occurred_at[32];	/* RFC 3339 UTC */
+	char	 published_at[32];	/* RFC 3339 UTC, set by the caller */
+	json_t	*data;			/* object */
+};
+
+struct cr_subscription {
+	char	 id[40];		/* UUID */
+	char	 institution[CR_NAME_MAX];
+	char	 client[40];		/* client that created it */
+	char	 event_type[CR_KEY_MAX];
+	json_t	*capacities;		/* array of strings, maybe empty:
+					   empty means any capacity */
+	char	 url[CR_URL_MAX];	/* webhook; "" for a feed */
+	int	 feed;			/* 1: pull feed */
+	char	 secret[65];		/* 64 hex chars: HMAC key */
+	char	 created_at[32];
+};
+
+#define CR_DELIVERY_PENDING	0
+#define CR_DELIVERY_DELIVERED	1
+#define CR_DELIVERY_DEAD	2
+
+/* One event routed to one subscription. */
+struct cr_delivery {
+	uint64_t seq;			/* monotonic over all deliveries; the
+					   feed cursor */
+	char	 subscription[40];
+	uint64_t event_id;
+	int	 state;			/* CR_DELIVERY_* */
+	int	 attempts;
+	int64_t	 next_attempt_ms;	/* Unix time in ms */
+	char	 last_error[160];
+	struct cr_event event;		/* filled by the reading ops */
+};
+
 struct cr_xlog_filter {
 	const char	*subject;	/* required */
 	const char	*consumer;	/* NULL: any */
@@ -193,6 +248,62 @@ struct cr_store_ops {
 		    int (*cb)(const struct cr_xlog_entry *, void *), void *arg);
 	/* Number of entries. */
 	int	(*xlog_count)(struct cr_store *, uint64_t *count);
+
+	/* Event types: EXISTS, NOTFOUND (unknown provider) as for services. */
+	int	(*event_type_add)(struct cr_store *, const struct cr_event_type *);
+	int	(*event_type_get)(struct cr_store *, const char *id,
+		    struct cr_event_type *);
+	/* out: [{"id","provider","fields","all_integrations"(bool)}] */
+	int	(*event_type_list)(struct cr_store *, json_t **out);
+
+	/* Subscriptions. */
+	int	(*subscription_add)(struct cr_store *,
+		    const struct cr_subscription *);
+	int	(*subscription_get)(struct cr_store *, const char *id,
+		    struct cr_subscription *);
+	/* out: [{"id","institution","event_type","capacities","delivery":
+	   {"url"} or {"feed":true},"created_at"}] (no secret); NULL: all */
+	int	(*subscription_list)(struct cr_store *,
+		    const char *institution_or_null, json_t **out);
+	int	(*subscription_delete)(struct cr_store *, const char *id);
+
+	/*
+	 * Appends n events (ids assigned in order, written back to
+	 * events[i].id) and routes each in the same transaction, durable
+	 * (fsync'd) when this returns: one delivery per subscription of the
+	 * event's type whose institution has the subject integrated on the
+	 * date of occurred_at with one of the subscription's capacities (any
+	 * capacity when the subscription lists none or the type has
+	 * all_integrations). Deliveries get increasing seqs in event order.
+	 * routed[i], when not NULL, receives the number of deliveries.
+	 */
+	int	(*events_append)(struct cr_store *, struct cr_event *events,
+		    size_t n, size_t *routed);
+	/*
+	 * Webhook work: up to *n pending deliveries of non-feed
+	 * subscriptions whose next_attempt_ms <= now_ms, in seq order, with
+	 * their events; *n is set to the number filled.
+	 */
+	int	(*deliveries_due)(struct cr_store *, int64_t now_ms,
+		    struct cr_delivery *out, size_t *n);
+	/* Sets state, attempts, next_attempt_ms and last_error of delivery
+	   seq. NOTFOUND when there is none. */
+	int	(*delivery_update)(struct cr_store *, const struct cr_delivery *);
+	/*
+	 * Feed: up to *n deliveries with seq > after of the feed
+	 * subscriptions of institution (all of them when subscription is
+	 * NULL), in seq order, with their events; marks them delivered.
+	 */
+	int	(*feed_read)(struct cr_store *, const char *institution,
+		    const char *subscription_or_null, uint64_t after,
+		    struct cr_delivery *out, size_t *n);
+	/* Dead letters of a subscription, oldest first (up to *n). */
+	int	(*dead_letters)(struct cr_store *, const char *subscription,
+		    struct cr_delivery *out, size_t *n);
+	/* Dead deliveries of subscription (all when seq is 0) back to
+	   pending, attempts 0, due now; *count how many. */
+	int	(*redeliver)(struct cr_store *, const char *subscription,
+		    uint64_t seq, size_t *count);
 };
 
 struct cr_store {
@@ -209,6 +320,11 @@ void	cr_store_close(struct cr_store *);
 /* Release the json members of filled-out structs; safe on zeroed ones. */
 void	cr_service_clear(struct cr_service *);
 void	cr_authz_clear(struct cr_authz *);
+void	cr_event_type_clear(struct cr_event_type *);
+void	cr_event_clear(struct cr_event *);
+void	cr_subscription_clear(struct cr_subscription *);
+/* Clears each delivery's event. */
+void	cr_deliveries_clear(struct cr_delivery *, size_t n);
 
 /* SQLite backend constructor (store_sqlite.c). */
 int	cr_store_sqlite_open(const char *path, struct cr_store **out);

@@ -466,6 +466,32 @@ PASS(xlog_scan, (struct cr_store *st, uint64_t from,
     int (*cb)(const struct cr_xlog_entry *, void *), void *arg),
     (INNER(st), from, cb, arg))
 PASS(xlog_count, (struct cr_store *st, uint64_t *count), (INNER(st), count))
+PASS(event_type_add, (struct cr_store *st, const struct cr_event_type *et),
+    (INNER(st), et))
+PASS(event_type_get, (struct cr_store *st, const char *id,
+    struct cr_event_type *out), (INNER(st), id, out))
+PASS(event_type_list, (struct cr_store *st, json_t **out), (INNER(st), out))
+PASS(subscription_add, (struct cr_store *st,
+    const struct cr_subscription *s), (INNER(st), s))
+PASS(subscription_get, (struct cr_store *st, const char *id,
+    struct cr_subscription *out), (INNER(st), id, out))
+PASS(subscription_list, (struct cr_store *st, const char *institution,
+    json_t **out), (INNER(st), institution, out))
+PASS(subscription_delete, (struct cr_store *st, const char *id),
+    (INNER(st), id))
+PASS(events_append, (struct cr_store *st, struct cr_event *ev, size_t n,
+    size_t *routed), (INNER(st), ev, n, routed))
+PASS(deliveries_due, (struct cr_store *st, int64_t now_ms,
+    struct cr_delivery *out, size_t *n), (INNER(st), now_ms, out, n))
+PASS(delivery_update, (struct cr_store *st, const struct cr_delivery *d),
+    (INNER(st), d))
+PASS(feed_read, (struct cr_store *st, const char *institution,
+    const char *subscription, uint64_t after, struct cr_delivery *out,
+    size_t *n), (INNER(st), institution, subscription, after, out, n))
+PASS(dead_letters, (struct cr_store *st, const char *subscription,
+    struct cr_delivery *out, size_t *n), (INNER(st), subscription, out, n))
+PASS(redeliver, (struct cr_store *st, const char *subscription, uint64_t seq,
+    size_t *count), (INNER(st), subscription, seq, count))
 #undef PASS
 
 static void
@@ -513,6 +539,19 @@ static const struct cr_store_ops cache_ops = {
 	.xlog_query = cache_xlog_query,
 	.xlog_scan = cache_xlog_scan,
 	.xlog_count = cache_xlog_count,
+	.event_type_add = cache_event_type_add,
+	.event_type_get = cache_event_type_get,
+	.event_type_list = cache_event_type_list,
+	.subscription_add = cache_subscription_add,
+	.subscription_get = cache_subscription_get,
+	.subscription_list = cache_subscription_list,
+	.subscription_delete = cache_subscription_delete,
+	.events_append = cache_events_append,
+	.deliveries_due = cache_deliveries_due,
+	.delivery_update = cache_delivery_update,
+	.feed_read = cache_feed_read,
+	.dead_letters = cache_dead_letters,
+	.redeliver = cache_redeliver,
 };
 
 int

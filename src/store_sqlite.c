@@ -2,7 +2,8 @@
  * SQLite backend of the storage interface: connections, statements,
  * schema, opening and closing. The registry (institutions, clients,
  * services, authorizations) is in store_sqlite_registry.c, the reference
- * directory and the exchange log in store_sqlite_data.c.
+ * directory and the exchange log in store_sqlite_data.c, events and their
+ * deliveries in store_sqlite_events.c.
  *
  * Threads: every thread gets its own connection (SQLITE_OPEN_NOMUTEX, so
  * SQLite takes no locks of its own), opened on first use and found again
@@ -133,6 +134,66 @@ static const char *const migrations[] = {
 	REG_TRIGGER("authorizations", "UPDATE")
 	REG_TRIGGER("authorizations", "DELETE"),
 #undef REG_TRIGGER
+
+	/*
+	 * 3: events, subscriptions, deliveries. No registry_version
+	 * triggers: the registry cache does not hold these tables.
+	 * AUTOINCREMENT: an event id or a delivery seq (a feed cursor) is
+	 * never handed out twice, even after the newest rows were deleted
+	 * with their subscription. A delivery names its institution only
+	 * when it goes to a feed (feed_institution), so that webhook work
+	 * and each institution's feed are found through small partial
+	 * indexes, without sorting and without wading through the other
+	 * kind; events and deliveries are never rewritten but for the
+	 * delivery state.
+	 */
+	"CREATE TABLE event_types ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  provider TEXT NOT NULL REFERENCES institutions(id),"
+	"  fields TEXT NOT NULL,"
+	"  all_integrations INTEGER NOT NULL"
+	");"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  type TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  occurred_at TEXT NOT NULL,"
+	"  published_at TEXT NOT NULL,"
+	"  data TEXT NOT NULL"
+	");"
+	"CREATE TABLE subscriptions ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  institution TEXT NOT NULL REFERENCES institutions(id),"
+	"  client TEXT NOT NULL,"
+	"  event_type TEXT NOT NULL REFERENCES event_types(id),"
+	"  capacities TEXT NOT NULL,"
+	"  url TEXT,"
+	"  feed INTEGER NOT NULL,"
+	"  secret TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL"
+	");"
+	"CREATE INDEX subscriptions_event_type ON subscriptions(event_type, id);"
+	"CREATE INDEX subscriptions_institution"
+	"  ON subscriptions(institution, id);"
+	"CREATE TABLE deliveries ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  subscription TEXT NOT NULL,"
+	"  event_id INTEGER NOT NULL,"
+	"  feed_institution TEXT,"
+	"  state INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  next_attempt_ms INTEGER NOT NULL,"
+	"  last_error TEXT"
+	");"
+	"CREATE INDEX deliveries_due ON deliveries(next_attempt_ms)"
+	"  WHERE state = 0 AND feed_institution IS NULL;"
+	"CREATE INDEX deliveries_feed ON deliveries(feed_institution, seq)"
+	"  WHERE feed_institution IS NOT NULL;"
+	"CREATE INDEX deliveries_subscription"
+	"  ON deliveries(subscription, seq);"
+	"CREATE INDEX deliveries_dead ON deliveries(subscription, seq)"
+	"  WHERE state = 2;",
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -140,6 +201,12 @@ static const char *const migrations[] = {
 #define XLOG_COLS "seq, ts, request_id, consumer, client, end_user, " \
 	"service, provider, subject, purpose, legal_basis, outcome, status, " \
 	"error_code, prev_hash, hash"
+
+#define SUB_COLS "id, institution, client, event_type, capacities, url, " \
+	"feed, secret, created_at"
+#define DLV_COLS "d.seq, d.subscription, d.event_id, d.state, d.attempts, " \
+	"d.next_attempt_ms, d.last_error, e.id, e.type, e.provider, " \
+	"e.subject, e.occurred_at, e.published_at, e.data"
 
 static const char *const stmt_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -225,6 +292,77 @@ static const char *const stmt_sql[SQ_NSTMT] = {
 	    "SELECT " XLOG_COLS " FROM xlog WHERE seq >= ?1"
 	    " ORDER BY seq LIMIT ?2",
 	[SQ_XLOG_COUNT] = "SELECT count(*) FROM xlog",
+	[SQ_ET_ADD] =
+	    "INSERT INTO event_types (id, provider, fields, all_integrations)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[SQ_ET_GET] =
+	    "SELECT id, provider, fields, all_integrations FROM event_types"
+	    " WHERE id = ?1",
+	[SQ_ET_LIST] =
+	    "SELECT id, provider, fields, all_integrations FROM event_types"
+	    " ORDER BY id",
+	[SQ_SUB_ADD] =
+	    "INSERT INTO subscriptions (" SUB_COLS ") VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8,"
+	    " coalesce(?9, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+	[SQ_SUB_GET] = "SELECT " SUB_COLS " FROM subscriptions WHERE id = ?1",
+	[SQ_SUB_LIST] =
+	    "SELECT " SUB_COLS " FROM subscriptions"
+	    " WHERE ?1 IS NULL OR institution = ?1"
+	    " ORDER BY institution, created_at, id",
+	[SQ_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?1",
+	[SQ_SUB_DELETE_DELIVERIES] =
+	    "DELETE FROM deliveries WHERE subscription = ?1",
+	[SQ_EV_INSERT] =
+	    "INSERT INTO events (type, provider, subject, occurred_at,"
+	    " published_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/*
+	 * Routing: the subscriptions of the type (subscriptions_event_type)
+	 * whose institution has the subject integrated on the date
+	 * (directory primary key: subject, institution). ?1 event id, ?2
+	 * type, ?3 subject, ?4 date, ?5 now in ms.
+	 */
+	[SQ_EV_ROUTE] =
+	    "INSERT INTO deliveries (subscription, event_id, feed_institution,"
+	    " state, attempts, next_attempt_ms)"
+	    " SELECT s.id, ?1, CASE WHEN s.feed THEN s.institution END,"
+	    " 0, 0, ?5"
+	    " FROM subscriptions AS s, event_types AS t"
+	    " WHERE s.event_type = ?2 AND t.id = ?2"
+	    " AND EXISTS (SELECT 1 FROM directory AS d"
+	    "  WHERE d.subject = ?3 AND d.institution = s.institution"
+	    "  AND d.from_date <= ?4"
+	    "  AND (d.to_date IS NULL OR d.to_date >= ?4)"
+	    "  AND (t.all_integrations OR s.capacities = '[]'"
+	    "   OR d.capacity IN (SELECT value FROM json_each(s.capacities))))"
+	    " ORDER BY s.id",
+	/* The partial index, then a sort of what is due (LIMIT: top-N). */
+	[SQ_DLV_DUE] =
+	    "SELECT " DLV_COLS " FROM deliveries AS d INDEXED BY deliveries_due"
+	    " JOIN events AS e ON e.id = d.event_id"
+	    " WHERE d.state = 0 AND d.feed_institution IS NULL"
+	    " AND d.next_attempt_ms <= ?1"
+	    " ORDER BY d.seq LIMIT ?2",
+	[SQ_DLV_UPDATE] =
+	    "UPDATE deliveries SET state = ?2, attempts = ?3,"
+	    " next_attempt_ms = ?4, last_error = ?5 WHERE seq = ?1",
+	[SQ_DLV_FEED] =
+	    "SELECT " DLV_COLS " FROM deliveries AS d INDEXED BY deliveries_feed"
+	    " JOIN events AS e ON e.id = d.event_id"
+	    " WHERE d.feed_institution = ?1 AND d.seq > ?3"
+	    " AND (?2 IS NULL OR d.subscription = ?2) AND d.state <> 2"
+	    " ORDER BY d.seq LIMIT ?4",
+	[SQ_DLV_MARK] =
+	    "UPDATE deliveries SET state = 1 WHERE seq = ?1 AND state = 0",
+	[SQ_DLV_DEAD] =
+	    "SELECT " DLV_COLS " FROM deliveries AS d INDEXED BY deliveries_dead"
+	    " JOIN events AS e ON e.id = d.event_id"
+	    " WHERE d.subscription = ?1 AND d.state = 2"
+	    " ORDER BY d.seq LIMIT ?2",
+	[SQ_DLV_REDELIVER] =
+	    "UPDATE deliveries SET state = 0, attempts = 0,"
+	    " next_attempt_ms = ?3, last_error = NULL"
+	    " WHERE subscription = ?1 AND state = 2 AND (?2 = 0 OR seq = ?2)",
 };
 
 /*
@@ -630,6 +768,19 @@ static const struct cr_store_ops sq_ops = {
 	.xlog_query = cr_sqlite_xlog_query,
 	.xlog_scan = cr_sqlite_xlog_scan,
 	.xlog_count = cr_sqlite_xlog_count,
+	.event_type_add = cr_sqlite_event_type_add,
+	.event_type_get = cr_sqlite_event_type_get,
+	.event_type_list = cr_sqlite_event_type_list,
+	.subscription_add = cr_sqlite_subscription_add,
+	.subscription_get = cr_sqlite_subscription_get,
+	.subscription_list = cr_sqlite_subscription_list,
+	.subscription_delete = cr_sqlite_subscription_delete,
+	.events_append = cr_sqlite_events_append,
+	.deliveries_due = cr_sqlite_deliveries_due,
+	.delivery_update = cr_sqlite_delivery_update,
+	.feed_read = cr_sqlite_feed_read,
+	.dead_letters = cr_sqlite_dead_letters,
+	.redeliver = cr_sqlite_redeliver,
 };
 
 int

@@ -1,7 +1,8 @@
 /*
  * Internals shared by the files of the SQLite backend (store_sqlite.c:
  * connections, statements, schema; store_sqlite_registry.c: registry;
- * store_sqlite_data.c: reference directory and exchange log). Not for use
+ * store_sqlite_data.c: reference directory and exchange log;
+ * store_sqlite_events.c: events, subscriptions, deliveries). Not for use
  * outside the backend.
  */
 #ifndef CR_STORE_SQLITE_INT_H
@@ -45,6 +46,22 @@ enum sq_stmt {
 	SQ_XLOG_QUERY,
 	SQ_XLOG_SCAN,
 	SQ_XLOG_COUNT,
+	SQ_ET_ADD,
+	SQ_ET_GET,
+	SQ_ET_LIST,
+	SQ_SUB_ADD,
+	SQ_SUB_GET,
+	SQ_SUB_LIST,
+	SQ_SUB_DELETE,
+	SQ_SUB_DELETE_DELIVERIES,
+	SQ_EV_INSERT,
+	SQ_EV_ROUTE,
+	SQ_DLV_DUE,
+	SQ_DLV_UPDATE,
+	SQ_DLV_FEED,
+	SQ_DLV_MARK,
+	SQ_DLV_DEAD,
+	SQ_DLV_REDELIVER,
 	SQ_NSTMT
 };
 
@@ -151,5 +168,31 @@ int	cr_sqlite_xlog_query(struct cr_store *, const struct cr_xlog_filter *,
 int	cr_sqlite_xlog_scan(struct cr_store *, uint64_t,
 	    int (*)(const struct cr_xlog_entry *, void *), void *);
 int	cr_sqlite_xlog_count(struct cr_store *, uint64_t *);
+
+/* Operations implemented in store_sqlite_events.c. */
+int	cr_sqlite_event_type_add(struct cr_store *,
+	    const struct cr_event_type *);
+int	cr_sqlite_event_type_get(struct cr_store *, const char *,
+	    struct cr_event_type *);
+int	cr_sqlite_event_type_list(struct cr_store *, json_t **);
+int	cr_sqlite_subscription_add(struct cr_store *,
+	    const struct cr_subscription *);
+int	cr_sqlite_subscription_get(struct cr_store *, const char *,
+	    struct cr_subscription *);
+int	cr_sqlite_subscription_list(struct cr_store *, const char *,
+	    json_t **);
+int	cr_sqlite_subscription_delete(struct cr_store *, const char *);
+int	cr_sqlite_events_append(struct cr_store *, struct cr_event *, size_t,
+	    size_t *);
+int	cr_sqlite_deliveries_due(struct cr_store *, int64_t,
+	    struct cr_delivery *, size_t *);
+int	cr_sqlite_delivery_update(struct cr_store *,
+	    const struct cr_delivery *);
+int	cr_sqlite_feed_read(struct cr_store *, const char *, const char *,
+	    uint64_t, struct cr_delivery *, size_t *);
+int	cr_sqlite_dead_letters(struct cr_store *, const char *,
+	    struct cr_delivery *, size_t *);
+int	cr_sqlite_redeliver(struct cr_store *, const char *, uint64_t,
+	    size_t *);
 
 #endif

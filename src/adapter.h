@@ -1,0 +1,116 @@
+/*
+ * The no-code source adapter (`crossroads source --config FILE`): serves
+ * the hub's source protocol (POST {"subject","params",...} -> 200
+ * {"data":{...}} or 404) from an institution's SQL database, following a
+ * line-oriented config file of SELECT statements (docs/source-adapter.md).
+ *
+ * adapter_config.c parses the file and checks every query against the
+ * database (errors name "FILE:LINE: what is wrong"); adapter.c runs the
+ * queries of one request and serves HTTP.
+ */
+#ifndef CR_ADAPTER_H
+#define CR_ADAPTER_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "srcdb.h"
+
+#define CR_ADAPTER_NAME_MAX	128
+#define CR_ADAPTER_PATH_MAX	256
+#define CR_ADAPTER_SUBJECT_MAX	255	/* bytes of a subject */
+
+enum cr_adapter_query_kind {
+	CR_AQ_MAIN,		/* first row is "data"; no row: 404 */
+	CR_AQ_LIST,		/* every row, as an array under name */
+	CR_AQ_OBJECT,		/* first row or null, under name */
+};
+
+enum cr_adapter_arg_kind {
+	CR_AA_SUBJECT,		/* :subject */
+	CR_AA_PARAM,		/* :params.NAME, from the request's params */
+	CR_AA_COLUMN,		/* :COLUMN of the main row (nested only) */
+};
+
+struct cr_adapter_arg {
+	enum cr_adapter_arg_kind kind;
+	char			*name;	/* NAME or COLUMN; NULL for subject */
+};
+
+struct cr_adapter_query {
+	enum cr_adapter_query_kind kind;
+	char			*name;		/* key in "data"; NULL: main */
+	char			*sql;		/* as written */
+	int			 line;
+	int			 qid;		/* srcdb query id */
+	struct cr_adapter_arg	*args;		/* in the srcdb's order */
+	size_t			 nargs;
+	struct cr_srcdb_shape	 shape;
+};
+
+struct cr_adapter_service {
+	char			 name[CR_ADAPTER_NAME_MAX];
+	char			 path[CR_ADAPTER_PATH_MAX];
+	int			 line;		/* of "[service NAME]" */
+	int			 path_line;
+	struct cr_adapter_query	*queries;	/* [0] is the main query */
+	size_t			 nqueries;
+};
+
+struct cr_adapter_config {
+	char			*file;		/* as given */
+	char			 listen[128];
+	char			*database;	/* URI, path made absolute */
+	unsigned		 threads;
+	unsigned		 connection_limit;
+	size_t			 body_limit;
+	size_t			 max_rows;	/* per nested list */
+	struct cr_adapter_service *services;
+	size_t			 nservices;
+	struct cr_srcdb		*db;		/* opened by load */
+};
+
+/*
+ * Reads the config file, opens the database read-only and prepares every
+ * query. 0, or -1 with "FILE:LINE: what is wrong" (or "FILE: ..." when no
+ * line is to blame) in err. cr_adapter_config_free() in both cases.
+ */
+int	cr_adapter_config_load(struct cr_adapter_config *, const char *path,
+	    char *err, size_t errlen);
+void	cr_adapter_config_free(struct cr_adapter_config *);
+
+/* The service whose path is path, or NULL. */
+const struct cr_adapter_service *
+	cr_adapter_service_by_path(const struct cr_adapter_config *,
+	    const char *path);
+
+/*
+ * Runs the queries of svc for subject and params (an object, or NULL).
+ * Returns an HTTP status: 200 with *data (new reference), 404 when the
+ * main query gave no row, 400 with a message in err (a parameter missing
+ * or not a scalar), 500 with a message in err (database error; the
+ * database's own diagnostic is logged, err is for the caller to log).
+ */
+int	cr_adapter_lookup(const struct cr_adapter_config *,
+	    const struct cr_adapter_service *svc, const char *subject,
+	    const json_t *params, json_t **data, char *err, size_t errlen);
+
+/*
+ * Parses HOST:PORT or [V6]:PORT with a numeric host (port 0: any free
+ * port) into ss. 0 or -1.
+ */
+int	cr_adapter_listen_addr(const char *listen,
+	    struct sockaddr_storage *ss, socklen_t *sslen);
+
+/* The HTTP server. */
+struct cr_adapter;
+
+int	cr_adapter_start(const struct cr_adapter_config *,
+	    struct cr_adapter **out);
+unsigned cr_adapter_port(const struct cr_adapter *);
+/* Stops accepting, waits up to drain_ms for requests in flight, frees. */
+void	cr_adapter_stop(struct cr_adapter *, unsigned drain_ms);
+
+#endif

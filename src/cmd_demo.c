@@ -1,0 +1,584 @@
+/*
+ * crossroads demo: a whole country on 127.0.0.1 in seconds. Generates a
+ * synthetic country (crossroads gen), loads its registry and reference
+ * directory into a fresh hub database, starts one source adapter per
+ * registry and the hub, then prints the URLs, the tokens and three
+ * commands to paste. Ctrl-C (or SIGTERM) stops every process it started.
+ *
+ * Each step runs this same binary as a child (/proc/self/exe), so the
+ * demo is exactly what an operator would run by hand.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cmd.h"
+#include "date.h"
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+#define DEMO_MAX_CHILDREN	32
+#define DEMO_READY_MS		15000
+
+static const char demo_usage[] =
+    "usage: crossroads demo [--dir DIR] [--persons N] [--seed S] "
+    "[--port PORT] [--base-port PORT]\n";
+
+struct demo {
+	char		 exe[PATH_MAX];
+	const char	*dir;
+	char		 persons[24];
+	char		 seed[24];
+	unsigned	 port, base_port;
+	char		 admin[64];
+	pid_t		 children[DEMO_MAX_CHILDREN];
+	char		 names[DEMO_MAX_CHILDREN][64];
+	unsigned	 ports[DEMO_MAX_CHILDREN];
+	size_t		 nchildren;
+};
+
+/* Runs exe with args; output to logfile (appended) when given. */
+static pid_t
+demo_spawn(struct demo *d, char *const argv[], const char *logfile,
+    char *const envp[])
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int err;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (logfile != NULL) {
+		posix_spawn_file_actions_addopen(&fa, 1, logfile,
+		    O_WRONLY | O_CREAT | O_APPEND, 0640);
+		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	}
+	err = posix_spawn(&pid, d->exe, &fa, NULL, argv,
+	    envp != NULL ? envp : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err != 0) {
+		errno = err;
+		log_warn("spawn %s", argv[1]);
+		return -1;
+	}
+	return pid;
+}
+
+/* Runs a step to completion; 0 when it exited 0. */
+static int
+demo_run(struct demo *d, char *const argv[], const char *logfile)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = demo_spawn(d, argv, logfile, NULL)) == -1)
+		return -1;
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	fprintf(stderr, "crossroads demo: '%s %s' failed; see %s\n",
+	    argv[0], argv[1], logfile != NULL ? logfile : "above");
+	return -1;
+}
+
+static int
+demo_start(struct demo *d, const char *name, unsigned port,
+    char *const argv[], char *const envp[])
+{
+	char logfile[PATH_MAX];
+	pid_t pid;
+
+	if (d->nchildren == DEMO_MAX_CHILDREN)
+		return -1;
+	snprintf(logfile, sizeof(logfile), "%s/logs/%s.log", d->dir, name);
+	if ((pid = demo_spawn(d, argv, logfile, envp)) == -1)
+		return -1;
+	d->children[d->nchildren] = pid;
+	cr_util_strlcpy(d->names[d->nchildren], name, sizeof(d->names[0]));
+	d->ports[d->nchildren] = port;
+	d->nchildren++;
+	return 0;
+}
+
+static void
+demo_stop_all(struct demo *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nchildren; i++)
+		kill(d->children[i], SIGTERM);
+	for (i = 0; i < d->nchildren; i++)
+		while (waitpid(d->children[i], NULL, 0) == -1 && errno == EINTR)
+			;
+	d->nchildren = 0;
+}
+
+static size_t
+discard(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	return size * nmemb;
+}
+
+static int
+http_ok(const char *url)
+{
+	CURL *c;
+	long code = 0;
+	int ok;
+
+	if ((c = curl_easy_init()) == NULL)
+		return 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	ok = curl_easy_perform(c) == CURLE_OK &&
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+	    code == 200;
+	curl_easy_cleanup(c);
+	return ok;
+}
+
+/* Waits until every child answers /healthz, or one of them died. */
+static int
+demo_wait_ready(struct demo *d)
+{
+	double deadline = cr_util_mono_ms() + DEMO_READY_MS;
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	char url[128];
+	size_t i, ready;
+	int status;
+
+	do {
+		for (i = 0, ready = 0; i < d->nchildren; i++) {
+			if (waitpid(d->children[i], &status, WNOHANG) ==
+			    d->children[i]) {
+				fprintf(stderr, "crossroads demo: %s exited; "
+				    "see %s/logs/%s.log\n", d->names[i],
+				    d->dir, d->names[i]);
+				d->children[i] = d->children[--d->nchildren];
+				return -1;
+			}
+			snprintf(url, sizeof(url),
+			    "http://127.0.0.1:%u/healthz", d->ports[i]);
+			ready += http_ok(url);
+		}
+		if (ready == d->nchildren)
+			return 0;
+		nanosleep(&pause, NULL);
+	} while (cr_util_mono_ms() < deadline);
+	fprintf(stderr, "crossroads demo: not ready after %d s; see %s/logs\n",
+	    DEMO_READY_MS / 1000, d->dir);
+	return -1;
+}
+
+/* The listen port of an adapter config ("listen = 127.0.0.1:PORT"). */
+static unsigned
+config_port(const char *path)
+{
+	char line[512], *p;
+	unsigned long long port = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		p = cr_util_trim(line);
+		if (strncmp(p, "listen", 6) != 0 || (p = strrchr(p, ':')) ==
+		    NULL)
+			continue;
+		if (cr_util_parse_ull(cr_util_trim(p + 1), 1, 65535, &port) ==
+		    -1)
+			port = 0;
+		break;
+	}
+	fclose(f);
+	return (unsigned)port;
+}
+
+static int
+demo_start_sources(struct demo *d)
+{
+	char path[PATH_MAX], name[64];
+	struct dirent **ents;
+	int n, i, rc = 0;
+
+	if ((n = scandir(d->dir, &ents, NULL, alphasort)) == -1) {
+		log_warn("%s", d->dir);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *fn = ents[i]->d_name;
+		size_t len = strlen(fn);
+		char *argv[] = { "crossroads", "source", "--config", path,
+		    NULL };
+
+		if (rc == 0 && len > 5 && len - 5 < sizeof(name) &&
+		    strcmp(fn + len - 5, ".conf") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", d->dir, fn);
+			snprintf(name, sizeof(name), "source-%.*s",
+			    (int)(len - 5), fn);
+			rc = demo_start(d, name, config_port(path), argv, NULL);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return rc;
+}
+
+struct example {
+	const char	*consumer;
+	const char	*service;
+	const char	*purpose;
+	const char	*token;
+	char		 granted[64];
+	char		 refused[64];
+};
+
+/* Does the consumer have subject integrated in one of caps today? */
+static int
+csv_integrated(const char *line, const char *consumer, const json_t *caps,
+    const char *today, char *subject, size_t sublen)
+{
+	char buf[512], *f[5], *p = buf;
+	const json_t *c;
+	size_t i;
+	int n = 0;
+
+	cr_util_strlcpy(buf, line, sizeof(buf));
+	buf[strcspn(buf, "\r\n")] = '\0';
+	while (n < 5 && (f[n] = strsep(&p, ",")) != NULL)
+		n++;
+	if (n < 5 || strcmp(f[0], "subject") == 0)
+		return -1;
+	/* subject,capacity,from,to,institution */
+	cr_util_strlcpy(subject, f[0], sublen);
+	if (strcmp(f[4], consumer) != 0 || strcmp(f[2], today) > 0 ||
+	    (f[3][0] != '\0' && strcmp(f[3], today) < 0))
+		return 0;
+	json_array_foreach(caps, i, c)
+		if (strcmp(json_string_value(c), f[1]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Picks a consumer with a client and an authorization that requires a
+ * capacity, a subject it has integrated (granted) and one it has not
+ * (NOT_INTEGRATED), from registry.json and directory.csv: one pass
+ * collects what the consumer integrates, a second finds a subject
+ * outside that set.
+ */
+static int
+demo_example(struct demo *d, json_t *reg, struct example *ex)
+{
+	char path[PATH_MAX + 64], line[512], subject[64];
+	char today[CR_DATE_LEN + 1], *key, **mine = NULL, **grown;
+	size_t nmine = 0, capmine = 0, i, j;
+	json_t *a, *cl, *caps = NULL;
+	FILE *f = NULL;
+	int r, rc = -1;
+
+	memset(ex, 0, sizeof(*ex));
+	json_array_foreach(json_object_get(reg, "authorizations"), i, a) {
+		if (json_array_size(json_object_get(a, "capacities")) == 0)
+			continue;
+		json_array_foreach(json_object_get(reg, "clients"), j, cl) {
+			if (json_equal(json_object_get(cl, "institution"),
+			    json_object_get(a, "consumer"))) {
+				ex->token = json_string_value(
+				    json_object_get(cl, "token"));
+				break;
+			}
+		}
+		if (ex->token == NULL)
+			continue;
+		ex->consumer = json_string_value(json_object_get(a,
+		    "consumer"));
+		ex->service = json_string_value(json_object_get(a, "service"));
+		ex->purpose = json_string_value(json_object_get(a, "purpose"));
+		caps = json_object_get(a, "capacities");
+		break;
+	}
+	if (caps == NULL)
+		return -1;
+	cr_date_today(today);
+	snprintf(path, sizeof(path), "%s/directory.csv", d->dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (csv_integrated(line, ex->consumer, caps, today, subject,
+		    sizeof(subject)) != 1)
+			continue;
+		if (nmine == capmine) {
+			capmine = capmine ? capmine * 2 : 1024;
+			if ((grown = realloc(mine, capmine * sizeof(*mine))) ==
+			    NULL)
+				goto out;
+			mine = grown;
+		}
+		if ((mine[nmine] = strdup(subject)) == NULL)
+			goto out;
+		nmine++;
+	}
+	if (nmine == 0)
+		goto out;
+	cr_util_strlcpy(ex->granted, mine[0], sizeof(ex->granted));
+	qsort(mine, nmine, sizeof(*mine), str_cmp);
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		r = csv_integrated(line, ex->consumer, caps, today, subject,
+		    sizeof(subject));
+		key = subject;
+		if (r == 0 && bsearch(&key, mine, nmine, sizeof(*mine),
+		    str_cmp) == NULL) {
+			cr_util_strlcpy(ex->refused, subject,
+			    sizeof(ex->refused));
+			rc = 0;
+			break;
+		}
+	}
+out:
+	for (i = 0; i < nmine; i++)
+		free(mine[i]);
+	free(mine);
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
+static void
+demo_banner(struct demo *d, json_t *reg, const struct example *ex)
+{
+	const char *h = "http://127.0.0.1";
+	json_t *cl;
+	size_t i;
+
+	printf("\nCrossroads demo is running: a synthetic country of %s "
+	    "persons (seed %s) in %s.\n\n", d->persons, d->seed, d->dir);
+	printf("  hub:             %s:%u   (log: %s/logs/hub.log)\n", h,
+	    d->port, d->dir);
+	for (i = 0; i < d->nchildren; i++)
+		if (strncmp(d->names[i], "source-", 7) == 0)
+			printf("  %-16s %s:%u\n", d->names[i] + 7, h,
+			    d->ports[i]);
+	printf("  operator token:  %s\n", d->admin);
+	printf("  client tokens:\n");
+	json_array_foreach(json_object_get(reg, "clients"), i, cl)
+		printf("    %-12s %s\n", json_string_value(json_object_get(cl,
+		    "institution")), json_string_value(json_object_get(cl,
+		    "token")));
+	if (ex != NULL) {
+		printf("\nA granted consultation (%s has integrated %s):\n"
+		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "'{\"subject\":\"%s\",\"purpose\":\"%s\"}' "
+		    "%s:%u/v1/consult/%s\n", ex->consumer, ex->granted,
+		    ex->token, ex->granted, ex->purpose, h, d->port,
+		    ex->service);
+		printf("\nA refusal, NOT_INTEGRATED (%s has no file on %s):\n"
+		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "'{\"subject\":\"%s\",\"purpose\":\"%s\"}' "
+		    "%s:%u/v1/consult/%s\n", ex->consumer, ex->refused,
+		    ex->token, ex->refused, ex->purpose, h, d->port,
+		    ex->service);
+		printf("\nThe exchange log of one citizen (operator):\n"
+		    "  curl -s -H 'Authorization: Bearer %s' "
+		    "'%s:%u/v1/log?subject=%s'\n", d->admin, h, d->port,
+		    ex->granted);
+	}
+	printf("\nPress Ctrl-C to stop.\n");
+	fflush(stdout);
+}
+
+static int
+demo_options(int argc, char **argv, struct demo *d)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "persons", required_argument, NULL, 'n' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "base-port", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long long v;
+	int ch;
+
+	d->dir = "crossroads-demo";
+	cr_util_strlcpy(d->persons, "5000", sizeof(d->persons));
+	cr_util_strlcpy(d->seed, "1", sizeof(d->seed));
+	d->port = 8080;
+	d->base_port = 9101;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "d:n:s:p:b:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'd':
+			d->dir = optarg;
+			break;
+		case 'n':
+			if (cr_util_parse_ull(optarg, 1, 100000000, &v) == -1)
+				goto bad;
+			cr_util_strlcpy(d->persons, optarg, sizeof(d->persons));
+			break;
+		case 's':
+			if (cr_util_parse_ull(optarg, 0, ~0ULL, &v) == -1)
+				goto bad;
+			cr_util_strlcpy(d->seed, optarg, sizeof(d->seed));
+			break;
+		case 'p':
+		case 'b':
+			if (cr_util_parse_ull(optarg, 1, 65535, &v) == -1)
+				goto bad;
+			if (ch == 'p')
+				d->port = (unsigned)v;
+			else
+				d->base_port = (unsigned)v;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	if (optind == argc)
+		return 0;
+bad:
+	fputs(demo_usage, stderr);
+	return -1;
+}
+
+int
+cr_cmd_demo(int argc, char **argv)
+{
+	static struct demo d;
+	/* Derived paths have room for the longest suffix added to dir. */
+	char path[PATH_MAX + 64], db[PATH_MAX], logs[PATH_MAX];
+	char genlog[PATH_MAX + 64], reg_path[PATH_MAX];
+	char listen[32], base[16], envtok[96];
+	struct example ex;
+	json_error_t jerr;
+	json_t *reg = NULL;
+	sigset_t sigs;
+	uint8_t rnd[16];
+	ssize_t len;
+	int sig, rc = 1;
+
+	if (demo_options(argc, argv, &d) == -1)
+		return 2;
+	if (strlen(d.dir) > PATH_MAX - 64) {
+		fprintf(stderr, "crossroads demo: --dir is too long\n");
+		return 2;
+	}
+	log_init("crossroads demo", 0);
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return 1;
+	if ((len = readlink("/proc/self/exe", d.exe, sizeof(d.exe) - 1)) <= 0) {
+		log_warn("/proc/self/exe");
+		return 1;
+	}
+	d.exe[len] = '\0';
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(d.admin, "demo-", 5);
+	cr_util_hex(rnd, sizeof(rnd), d.admin + 5);
+
+	/* Children get SIGTERM from us, not the terminal's SIGINT. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	snprintf(logs, sizeof(logs), "%s/logs", d.dir);
+	if ((mkdir(d.dir, 0750) == -1 && errno != EEXIST) ||
+	    (mkdir(logs, 0750) == -1 && errno != EEXIST)) {
+		log_warn("mkdir %s", logs);
+		goto out;
+	}
+	snprintf(genlog, sizeof(genlog), "%s/gen.log", logs);
+	snprintf(base, sizeof(base), "%u", d.base_port);
+	printf("generating %s persons in %s ...\n", d.persons, d.dir);
+	fflush(stdout);
+	{
+		char *gen[] = { "crossroads", "gen", "--out", (char *)d.dir,
+		    "--persons", d.persons, "--seed", d.seed, "--base-port",
+		    base, NULL };
+
+		if (demo_run(&d, gen, genlog) == -1)
+			goto out;
+	}
+	/* A fresh hub database each time: the country was just regenerated. */
+	snprintf(db, sizeof(db), "%s/hub.db", d.dir);
+	unlink(db);
+	snprintf(path, sizeof(path), "%s-wal", db);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s-shm", db);
+	unlink(path);
+	snprintf(reg_path, sizeof(reg_path), "%s/registry.json", d.dir);
+	snprintf(path, sizeof(path), "%s/directory.csv", d.dir);
+	{
+		char *reg_argv[] = { "crossroads", "registry", "import",
+		    reg_path, "--db", db, NULL };
+		char *dir_argv[] = { "crossroads", "directory", "import", path,
+		    "--db", db, NULL };
+
+		printf("loading the registry and the reference directory ...\n");
+		fflush(stdout);
+		if (demo_run(&d, reg_argv, genlog) == -1 ||
+		    demo_run(&d, dir_argv, genlog) == -1)
+			goto out;
+	}
+	if ((reg = json_load_file(reg_path, 0, &jerr)) == NULL) {
+		fprintf(stderr, "crossroads demo: %s: %s\n", reg_path,
+		    jerr.text);
+		goto out;
+	}
+	if (demo_start_sources(&d) == -1)
+		goto out;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", d.port);
+	snprintf(envtok, sizeof(envtok), "CROSSROADS_ADMIN_TOKEN=%s", d.admin);
+	{
+		char *hub[] = { "crossroads", "serve", "--listen", listen,
+		    "--db", db, NULL };
+		char *envp[] = { envtok, NULL };
+
+		if (demo_start(&d, "hub", d.port, hub, envp) == -1)
+			goto out;
+	}
+	if (demo_wait_ready(&d) == -1)
+		goto out;
+	demo_banner(&d, reg, demo_example(&d, reg, &ex) == 0 ? &ex : NULL);
+	if (sigwait(&sigs, &sig) == 0)
+		printf("\nstopping ...\n");
+	rc = 0;
+out:
+	demo_stop_all(&d);
+	json_decref(reg);
+	curl_global_cleanup();
+	if (rc == 0)
+		printf("demo stopped\n");
+	return rc;
+}

@@ -1,0 +1,547 @@
+/*
+ * Loading the registry file into the store. The whole document is checked
+ * first (shapes with the registry API's specs, ids, references between
+ * elements, fields against the service's, dates), so that a mistake loads
+ * nothing and is reported with the element it is in; then each element is
+ * added unless the store already has it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "authz.h"
+#include "jsonv.h"
+#include "log.h"
+#include "registry_file.h"
+#include "util.h"
+
+/* The registry API's body specs (src/api_registry.c), plus the token. */
+static const struct cr_jsonv_field institution_spec[] = {
+	{ "id", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "sector", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	CR_JSONV_END
+};
+
+static const struct cr_jsonv_field client_spec[] = {
+	{ "institution", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "token", CR_JV_STRING, 1, CR_REGISTRY_TOKEN_LEN, 0, 0 },
+	CR_JSONV_END
+};
+
+static const struct cr_jsonv_field service_spec[] = {
+	{ "id", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
+	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
+	{ "subject_kind", CR_JV_STRING, 0, 15, 0, 0 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
+	CR_JSONV_END
+};
+
+static const struct cr_jsonv_field authz_spec[] = {
+	{ "consumer", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
+	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
+	{ "legal_basis", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "capacities", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
+	{ "valid_from", CR_JV_DATE, 0, 0, 0, 0 },
+	{ "valid_to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
+	CR_JSONV_END
+};
+
+static const char *const sections[] = { "institutions", "clients",
+	"services", "authorizations", NULL };
+
+void
+cr_registry_token_hash(const char *token, uint8_t out[CR_HASH_LEN])
+{
+	crypto_generichash(out, CR_HASH_LEN, (const unsigned char *)token,
+	    strlen(token), NULL, 0);
+}
+
+int
+cr_registry_valid_id(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-");
+
+	return n > 0 && s[n] == '\0';
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+/* "section[i] (name): message" into err; always returns -1. */
+static int CR_PRINTF(6, 7)
+elem_error(char *err, size_t errlen, const char *section, size_t i,
+    const char *name, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (name != NULL && *name != '\0')
+		snprintf(err, errlen, "%s[%zu] (%s): %s", section, i, name, msg);
+	else
+		snprintf(err, errlen, "%s[%zu]: %s", section, i, msg);
+	return -1;
+}
+
+/* The element of `section` whose `key` is `value`, before index `before`. */
+static json_t *
+find_in(const json_t *doc, const char *section, const char *key,
+    const char *value, size_t before)
+{
+	json_t *a = json_object_get(doc, section), *e;
+	size_t i;
+
+	json_array_foreach(a, i, e) {
+		if (i >= before)
+			break;
+		if (strcmp(jstr(e, key), value) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* 1 when the institution is in the file or the store; -1 on error. */
+static int
+institution_known(struct cr_store *st, const json_t *doc, const char *id)
+{
+	struct cr_institution in;
+	int rc;
+
+	if (find_in(doc, "institutions", "id", id, (size_t)-1) != NULL)
+		return 1;
+	rc = st->ops->institution_get(st, id, &in);
+	if (rc == CR_STORE_OK)
+		return 1;
+	return rc == CR_STORE_NOTFOUND ? 0 : -1;
+}
+
+static int
+check_shape(const json_t *doc, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v, *e;
+	size_t i, k;
+	const struct cr_jsonv_field *specs[] = { institution_spec,
+	    client_spec, service_spec, authz_spec };
+	char msg[256];
+
+	if (!json_is_object(doc)) {
+		snprintf(err, errlen, "the document must be a JSON object");
+		return -1;
+	}
+	json_object_foreach((json_t *)doc, key, v) {
+		for (k = 0; sections[k] != NULL; k++)
+			if (strcmp(sections[k], key) == 0)
+				break;
+		if (sections[k] == NULL) {
+			snprintf(err, errlen, "unknown member '%s': expected "
+			    "institutions, clients, services, authorizations",
+			    key);
+			return -1;
+		}
+		if (!json_is_array(v)) {
+			snprintf(err, errlen, "'%s' must be an array", key);
+			return -1;
+		}
+		json_array_foreach(v, i, e) {
+			if (cr_jsonv_check(e, specs[k], msg, sizeof(msg)) == -1)
+				return elem_error(err, errlen, key, i,
+				    json_is_object(e) ? jstr(e, k == 1 ?
+				    "name" : k == 3 ? "service" : "id") : NULL,
+				    "%s", msg);
+		}
+	}
+	return 0;
+}
+
+static int
+check_institutions(const json_t *doc, char *err, size_t errlen)
+{
+	json_t *e;
+	size_t i;
+	const char *id;
+
+	json_array_foreach(json_object_get(doc, "institutions"), i, e) {
+		id = jstr(e, "id");
+		if (!cr_registry_valid_id(id))
+			return elem_error(err, errlen, "institutions", i, id,
+			    "id may only contain letters, digits, '.', '_' "
+			    "and '-'");
+		if (find_in(doc, "institutions", "id", id, i) != NULL)
+			return elem_error(err, errlen, "institutions", i, id,
+			    "duplicate institution id");
+	}
+	return 0;
+}
+
+static int
+check_clients(struct cr_store *st, const json_t *doc, char *err,
+    size_t errlen)
+{
+	uint8_t raw[32];
+	const char *inst, *token, *name;
+	json_t *e;
+	size_t i;
+	int rc;
+
+	json_array_foreach(json_object_get(doc, "clients"), i, e) {
+		inst = jstr(e, "institution");
+		token = jstr(e, "token");
+		name = jstr(e, "name");
+		if ((rc = institution_known(st, doc, inst)) == -1)
+			goto storage;
+		if (rc == 0)
+			return elem_error(err, errlen, "clients", i, name,
+			    "no institution '%s'", inst);
+		if (strlen(token) != CR_REGISTRY_TOKEN_LEN ||
+		    strncmp(token, CR_REGISTRY_TOKEN_PREFIX, 4) != 0 ||
+		    cr_util_unhex(token + 4, raw, sizeof(raw)) == -1)
+			return elem_error(err, errlen, "clients", i, name,
+			    "token must be \"crt_\" followed by 64 hex digits");
+		if (find_in(doc, "clients", "token", token, i) != NULL)
+			return elem_error(err, errlen, "clients", i, name,
+			    "the same token is given to another client");
+	}
+	return 0;
+storage:
+	snprintf(err, errlen, "storage error");
+	return -1;
+}
+
+static int
+check_services(struct cr_store *st, const json_t *doc, char *err,
+    size_t errlen)
+{
+	const char *id, *kind, *url, *provider;
+	json_t *e;
+	size_t i;
+	int rc;
+
+	json_array_foreach(json_object_get(doc, "services"), i, e) {
+		id = jstr(e, "id");
+		kind = jstr(e, "subject_kind");
+		url = jstr(e, "endpoint");
+		provider = jstr(e, "provider");
+		if (!cr_registry_valid_id(id))
+			return elem_error(err, errlen, "services", i, id,
+			    "id may only contain letters, digits, '.', '_' "
+			    "and '-'");
+		if (*kind && strcmp(kind, "person") != 0 &&
+		    strcmp(kind, "enterprise") != 0)
+			return elem_error(err, errlen, "services", i, id,
+			    "subject_kind must be 'person' or 'enterprise'");
+		if (strncmp(url, "http://", 7) != 0 &&
+		    strncmp(url, "https://", 8) != 0)
+			return elem_error(err, errlen, "services", i, id,
+			    "endpoint must be an http:// or https:// URL");
+		if (find_in(doc, "services", "id", id, i) != NULL)
+			return elem_error(err, errlen, "services", i, id,
+			    "duplicate service id");
+		if ((rc = institution_known(st, doc, provider)) == -1) {
+			snprintf(err, errlen, "storage error");
+			return -1;
+		}
+		if (rc == 0)
+			return elem_error(err, errlen, "services", i, id,
+			    "no institution '%s' to provide the service",
+			    provider);
+	}
+	return 0;
+}
+
+/*
+ * The fields of a service as the hub will know them: the store's when it
+ * has the service already (the file's would be skipped), else the file's.
+ * New reference, or NULL with *found = 0; -1 on storage error.
+ */
+static int
+service_fields(struct cr_store *st, const json_t *doc, const char *id,
+    json_t **fields)
+{
+	struct cr_service svc;
+	json_t *e;
+	int rc;
+
+	*fields = NULL;
+	memset(&svc, 0, sizeof(svc));
+	rc = st->ops->service_get(st, id, &svc);
+	if (rc == CR_STORE_OK) {
+		*fields = json_incref(svc.fields);
+		cr_service_clear(&svc);
+		return 0;
+	}
+	if (rc != CR_STORE_NOTFOUND)
+		return -1;
+	if ((e = find_in(doc, "services", "id", id, (size_t)-1)) != NULL)
+		*fields = json_incref(json_object_get(e, "fields"));
+	return 0;
+}
+
+static int
+check_authorizations(struct cr_store *st, const json_t *doc, char *err,
+    size_t errlen)
+{
+	const char *consumer, *service, *from, *to;
+	json_t *e, *fields;
+	size_t i;
+	int rc, subset;
+
+	json_array_foreach(json_object_get(doc, "authorizations"), i, e) {
+		consumer = jstr(e, "consumer");
+		service = jstr(e, "service");
+		from = jstr(e, "valid_from");
+		to = jstr(e, "valid_to");
+		if ((rc = institution_known(st, doc, consumer)) == -1)
+			goto storage;
+		if (rc == 0)
+			return elem_error(err, errlen, "authorizations", i,
+			    service, "no institution '%s'", consumer);
+		if (service_fields(st, doc, service, &fields) == -1)
+			goto storage;
+		if (fields == NULL)
+			return elem_error(err, errlen, "authorizations", i,
+			    service, "no service '%s'", service);
+		subset = cr_authz_fields_subset(json_object_get(e, "fields"),
+		    fields);
+		json_decref(fields);
+		if (!subset)
+			return elem_error(err, errlen, "authorizations", i,
+			    service, "fields must be a subset of the service's "
+			    "fields");
+		if (*from && *to && strcmp(to, from) < 0)
+			return elem_error(err, errlen, "authorizations", i,
+			    service, "valid_to is before valid_from");
+	}
+	return 0;
+storage:
+	snprintf(err, errlen, "storage error");
+	return -1;
+}
+
+static int
+load_institutions(struct cr_store *st, const json_t *doc,
+    struct cr_registry_counts *c)
+{
+	struct cr_institution in;
+	json_t *e;
+	size_t i;
+	int rc;
+
+	json_array_foreach(json_object_get(doc, "institutions"), i, e) {
+		memset(&in, 0, sizeof(in));
+		cr_util_strlcpy(in.id, jstr(e, "id"), sizeof(in.id));
+		cr_util_strlcpy(in.name, jstr(e, "name"), sizeof(in.name));
+		cr_util_strlcpy(in.sector, jstr(e, "sector"), sizeof(in.sector));
+		rc = st->ops->institution_add(st, &in);
+		if (rc == CR_STORE_EXISTS)
+			c->institutions_skipped++;
+		else if (rc == CR_STORE_OK)
+			c->institutions_added++;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_clients(struct cr_store *st, const json_t *doc,
+    struct cr_registry_counts *c)
+{
+	struct cr_client cl;
+	uint8_t hash[CR_HASH_LEN];
+	json_t *e;
+	size_t i;
+	int rc;
+
+	json_array_foreach(json_object_get(doc, "clients"), i, e) {
+		cr_registry_token_hash(jstr(e, "token"), hash);
+		memset(&cl, 0, sizeof(cl));
+		rc = st->ops->client_by_token(st, hash, &cl);
+		if (rc == CR_STORE_OK) {
+			if (strcmp(cl.institution, jstr(e, "institution")) != 0)
+				log_warnx("clients[%zu]: the token is already "
+				    "that of a client of %s: skipped", i,
+				    cl.institution);
+			c->clients_skipped++;
+			continue;
+		}
+		if (rc != CR_STORE_NOTFOUND)
+			return -1;
+		cr_util_uuid(cl.id);
+		cr_util_strlcpy(cl.institution, jstr(e, "institution"),
+		    sizeof(cl.institution));
+		cr_util_strlcpy(cl.name, jstr(e, "name"), sizeof(cl.name));
+		if (st->ops->client_add(st, &cl, hash) != CR_STORE_OK)
+			return -1;
+		c->clients_added++;
+	}
+	return 0;
+}
+
+static int
+load_services(struct cr_store *st, const json_t *doc,
+    struct cr_registry_counts *c)
+{
+	struct cr_service svc;
+	json_t *e, *to;
+	size_t i;
+	int rc;
+
+	json_array_foreach(json_object_get(doc, "services"), i, e) {
+		memset(&svc, 0, sizeof(svc));
+		cr_util_strlcpy(svc.id, jstr(e, "id"), sizeof(svc.id));
+		cr_util_strlcpy(svc.provider, jstr(e, "provider"),
+		    sizeof(svc.provider));
+		cr_util_strlcpy(svc.endpoint, jstr(e, "endpoint"),
+		    sizeof(svc.endpoint));
+		cr_util_strlcpy(svc.subject_kind, *jstr(e, "subject_kind") ?
+		    jstr(e, "subject_kind") : "person", sizeof(svc.subject_kind));
+		svc.fields = json_object_get(e, "fields");	/* borrowed */
+		to = json_object_get(e, "timeout_ms");
+		svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
+		rc = st->ops->service_add(st, &svc);
+		if (rc == CR_STORE_EXISTS)
+			c->services_skipped++;
+		else if (rc == CR_STORE_OK)
+			c->services_added++;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* 1 when the store has the same authorization already; -1 on error. */
+static int
+authz_exists(struct cr_store *st, const struct cr_authz *a)
+{
+	json_t *list, *x, *vt;
+	size_t i;
+	int found = 0;
+
+	if (st->ops->authz_list(st, a->consumer, &list) != CR_STORE_OK)
+		return -1;
+	json_array_foreach(list, i, x) {
+		vt = json_object_get(x, "valid_to");
+		if (strcmp(jstr(x, "service"), a->service) == 0 &&
+		    strcmp(jstr(x, "purpose"), a->purpose) == 0 &&
+		    strcmp(jstr(x, "valid_from"), a->valid_from) == 0 &&
+		    strcmp(json_is_string(vt) ? json_string_value(vt) : "",
+		    a->valid_to) == 0 &&
+		    json_equal(json_object_get(x, "fields"), a->fields) &&
+		    json_equal(json_object_get(x, "capacities"),
+		    a->capacities)) {
+			found = 1;
+			break;
+		}
+	}
+	json_decref(list);
+	return found;
+}
+
+static int
+load_authorizations(struct cr_store *st, const json_t *doc,
+    struct cr_registry_counts *c)
+{
+	struct cr_authz a;
+	json_t *e, *caps;
+	size_t i;
+	int rc = 0, ex;
+
+	json_array_foreach(json_object_get(doc, "authorizations"), i, e) {
+		memset(&a, 0, sizeof(a));
+		cr_util_strlcpy(a.consumer, jstr(e, "consumer"),
+		    sizeof(a.consumer));
+		cr_util_strlcpy(a.service, jstr(e, "service"), sizeof(a.service));
+		cr_util_strlcpy(a.purpose, jstr(e, "purpose"), sizeof(a.purpose));
+		cr_util_strlcpy(a.legal_basis, jstr(e, "legal_basis"),
+		    sizeof(a.legal_basis));
+		a.fields = json_incref(json_object_get(e, "fields"));
+		caps = json_object_get(e, "capacities");
+		a.capacities = caps ? json_incref(caps) : json_array();
+		/* As the API: no valid_from means from today. */
+		if (*jstr(e, "valid_from"))
+			cr_util_strlcpy(a.valid_from, jstr(e, "valid_from"),
+			    sizeof(a.valid_from));
+		else
+			cr_date_today(a.valid_from);
+		cr_util_strlcpy(a.valid_to, jstr(e, "valid_to"),
+		    sizeof(a.valid_to));
+		if ((ex = authz_exists(st, &a)) == 1)
+			c->authorizations_skipped++;
+		else if (ex == -1)
+			rc = -1;
+		else {
+			cr_util_uuid(a.id);
+			if (st->ops->authz_add(st, &a) != CR_STORE_OK)
+				rc = -1;
+			else
+				c->authorizations_added++;
+		}
+		cr_authz_clear(&a);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+cr_registry_load(struct cr_store *st, const json_t *doc,
+    struct cr_registry_counts *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	if (check_shape(doc, err, errlen) == -1 ||
+	    check_institutions(doc, err, errlen) == -1 ||
+	    check_clients(st, doc, err, errlen) == -1 ||
+	    check_services(st, doc, err, errlen) == -1 ||
+	    check_authorizations(st, doc, err, errlen) == -1)
+		return -1;
+	if (load_institutions(st, doc, c) == -1 ||
+	    load_clients(st, doc, c) == -1 ||
+	    load_services(st, doc, c) == -1 ||
+	    load_authorizations(st, doc, c) == -1) {
+		snprintf(err, errlen, "storage error (see above); loading "
+		    "again completes what was loaded");
+		return -1;
+	}
+	return 0;
+}
+
+int
+cr_registry_load_file(struct cr_store *st, const char *path,
+    struct cr_registry_counts *c, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc;
+	char msg[512];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line,
+		    jerr.column, jerr.text);
+		return -1;
+	}
+	rc = cr_registry_load(st, doc, c, msg, sizeof(msg));
+	if (rc == -1)
+		snprintf(err, errlen, "%s: %s", path, msg);
+	json_decref(doc);
+	return rc;
+}

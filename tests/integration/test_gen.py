@@ -1,0 +1,255 @@
+"""
+Integration tests of `crossroads gen` (a synthetic country) and
+`crossroads registry import`: generate 2,000 persons, check that the same
+arguments give the same bytes, load registry.json and directory.csv into a
+hub's store, then start the hub and the population register's adapter from
+the generated config and run consultations with a generated demo token.
+
+Python 3 standard library only. CROSSROADS_BIN is the crossroads binary.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+if "CROSSROADS_FIXTURE_SOURCE" not in os.environ and \
+    "CROSSROADS_BIN" in os.environ:
+	_fix = os.path.join(os.path.dirname(os.environ["CROSSROADS_BIN"]),
+	    "crossroads-fixture-source")
+	if os.access(_fix, os.X_OK):
+		os.environ["CROSSROADS_FIXTURE_SOURCE"] = _fix
+
+import harness as H  # noqa: E402
+
+PERSONS = 2000
+SOURCES = ["population", "employment", "unemployment", "pensions", "family",
+    "disability", "vehicles", "land", "borders"]
+
+
+def digests(d):
+	out = {}
+	for name in sorted(os.listdir(d)):
+		with open(os.path.join(d, name), "rb") as f:
+			out[name] = hashlib.sha256(f.read()).hexdigest()
+	return out
+
+
+def gen(out, *extra):
+	return H.run_cli(["gen", "--out", out, "--persons", str(PERSONS), "-q"]
+	    + list(extra), timeout=300)
+
+
+class State:
+	work = None
+	out = None
+	base_port = None
+	registry = None
+
+
+def setUpModule():
+	State.work = H.make_tmpdir("crossroads-gen-")
+	State.out = os.path.join(State.work, "country")
+	State.base_port = H.free_port()
+	r = gen(State.out, "--base-port", str(State.base_port))
+	if r.returncode != 0:
+		raise RuntimeError("gen failed: %s" % r.stderr)
+	with open(os.path.join(State.out, "registry.json")) as f:
+		State.registry = json.load(f)
+
+
+def tearDownModule():
+	H.remove_tmpdir(State.work)
+
+
+class TestGenerate(unittest.TestCase):
+
+	def test_files(self):
+		names = set(os.listdir(State.out))
+		for s in SOURCES:
+			self.assertIn(s + ".db", names)
+			self.assertIn(s + ".conf", names)
+		for n in ("registry.json", "directory.csv", "summary.json"):
+			self.assertIn(n, names)
+		with open(os.path.join(State.out, "summary.json")) as f:
+			summary = json.load(f)
+		self.assertEqual(summary["persons"], PERSONS)
+		conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(State.out,
+		    "population.db"), uri=True)
+		try:
+			n = conn.execute("SELECT count(*) FROM person").fetchone()[0]
+			distinct = conn.execute("SELECT count(DISTINCT id) FROM "
+			    "person").fetchone()[0]
+		finally:
+			conn.close()
+		self.assertEqual(n, PERSONS)
+		self.assertEqual(distinct, PERSONS)
+
+	def test_same_arguments_same_bytes(self):
+		again = os.path.join(State.work, "again")
+		r = gen(again, "--base-port", str(State.base_port))
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(digests(State.out), digests(again))
+		H.remove_tmpdir(again)
+
+	def test_other_seed_other_country(self):
+		other = os.path.join(State.work, "other")
+		r = gen(other, "--base-port", str(State.base_port), "--seed", "2")
+		self.assertEqual(r.returncode, 0, r.stderr)
+		a, b = digests(State.out), digests(other)
+		for n in ("population.db", "directory.csv", "registry.json"):
+			self.assertNotEqual(a[n], b[n], n)
+		H.remove_tmpdir(other)
+
+	def test_bad_arguments(self):
+		self.assertEqual(H.run_cli(["gen", "--persons", "10"]).returncode, 2)
+		r = H.run_cli(["gen", "--out", os.path.join(State.work, "x"),
+		    "--scheme", "be-kbo"])
+		self.assertEqual(r.returncode, 2)
+		self.assertIn("--scheme", r.stderr)
+
+	def test_registry_shape(self):
+		reg = State.registry
+		insts = {i["id"] for i in reg["institutions"]}
+		svcs = {s["id"]: s for s in reg["services"]}
+		for c in reg["clients"]:
+			self.assertIn(c["institution"], insts)
+			self.assertRegex(c["token"], r"^crt_[0-9a-f]{64}$")
+		for s in svcs.values():
+			self.assertIn(s["provider"], insts)
+		for a in reg["authorizations"]:
+			self.assertIn(a["consumer"], insts)
+			self.assertTrue(set(a["fields"]) <= set(svcs[a["service"]]
+			    ["fields"]), a)
+		with open(os.path.join(State.out, "directory.csv")) as f:
+			rows = csv.DictReader(f)
+			self.assertEqual(rows.fieldnames, ["subject", "capacity",
+			    "from", "to", "institution"])
+			for row in rows:
+				self.assertIn(row["institution"], insts)
+
+
+class TestHub(unittest.TestCase):
+	"""Imports into a hub store, serves, consults through the adapter."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.db = os.path.join(State.work, "hub.db")
+		reg = os.path.join(State.out, "registry.json")
+		cls.first = H.run_cli(["registry", "import", reg, "--db", cls.db])
+		cls.second = H.run_cli(["registry", "import", reg, "--db", cls.db])
+		cls.dir = H.run_cli(["directory", "import",
+		    os.path.join(State.out, "directory.csv"), "--db", cls.db],
+		    timeout=300)
+		cls.hub = None
+		cls.src = None
+
+	@classmethod
+	def tearDownClass(cls):
+		if cls.src is not None and cls.src.poll() is None:
+			cls.src.kill()
+			cls.src.wait(timeout=10)
+		if cls.hub is not None:
+			cls.hub.terminate()
+
+	def test_1_imports(self):
+		self.assertEqual(self.first.returncode, 0, self.first.stderr)
+		n = len(State.registry["institutions"])
+		self.assertIn("institutions: %d added, 0 already there" % n,
+		    self.first.stdout)
+		self.assertEqual(self.second.returncode, 0, self.second.stderr)
+		for kind in ("institutions", "clients", "services",
+		    "authorizations"):
+			self.assertIn("%s: 0 added, %d already there" % (kind,
+			    len(State.registry[kind])), self.second.stdout)
+		self.assertEqual(H.db_query(self.db, "SELECT count(*) FROM "
+		    "authorizations")[0][0], len(State.registry["authorizations"]))
+		self.assertEqual(self.dir.returncode, 0, self.dir.stderr)
+		self.assertIn("rejected 0", self.dir.stderr)
+
+	def test_2_consultation(self):
+		cls = type(self)
+		cls.hub = H.Hub(State.work, db=self.db).start()
+		out = os.path.join(State.work, "population.out")
+		err = os.path.join(State.work, "population.err")
+		cls.src = H._spawn([H.binaries()[0], "source", "--config",
+		    os.path.join(State.out, "population.conf")], dict(os.environ),
+		    out, err)
+		deadline = time.monotonic() + H.READY_TIMEOUT
+		while "source listening on" not in H._read(out):
+			if cls.src.poll() is not None or time.monotonic() > deadline:
+				self.fail("the population adapter did not start: %s"
+				    % H._read(err))
+			time.sleep(0.05)
+
+		token = {c["institution"]: c["token"]
+		    for c in State.registry["clients"]}["ONEM"]
+		# A living person ONEM has integrated as unemployed, and one
+		# it has not.
+		with open(os.path.join(State.out, "directory.csv")) as f:
+			rows = list(csv.DictReader(f))
+		onem = {r["subject"] for r in rows if r["institution"] == "ONEM"
+		    and r["capacity"] == "unemployed" and r["to"] == ""}
+		others = {r["subject"] for r in rows} - {r["subject"] for r in rows
+		    if r["institution"] == "ONEM"}
+		self.assertTrue(onem and others)
+		subject = sorted(onem)[0]
+
+		r = cls.hub.consult(token, "population.person", subject,
+		    "unemployment-benefit")
+		self.assertEqual(r.status, 200, r)
+		data = r.json["data"]
+		self.assertEqual(r.json["source"], "RN")
+		conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(State.out,
+		    "population.db"), uri=True)
+		try:
+			row = conn.execute("SELECT family_name, birth_date, "
+			    "household_id FROM person WHERE id = ?",
+			    (subject,)).fetchone()
+			members = {m[0] for m in conn.execute("SELECT person FROM "
+			    "member WHERE household_id = ?", (row[2],))}
+		finally:
+			conn.close()
+		self.assertEqual(data["family_name"], row[0])
+		self.assertEqual(data["birth_date"], row[1])
+		self.assertEqual({m["subject"] for m in data["household"]},
+		    members)
+		self.assertIn(subject, members)
+		# Minimization: not granted to ONEM for this purpose.
+		for f in ("nationality", "sex", "household_id"):
+			self.assertNotIn(f, data)
+
+		r = cls.hub.consult(token, "population.person", sorted(others)[0],
+		    "unemployment-benefit")
+		self.assertEqual((r.status, r.error_code), (403, "NOT_INTEGRATED"))
+		r = cls.hub.consult(token, "vehicles.owned", subject,
+		    "unemployment-benefit")
+		self.assertEqual((r.status, r.error_code), (403, "NOT_AUTHORIZED"))
+		# A CPAS identifies an applicant before integrating them: an
+		# authorization without capacities.
+		cpas = {c["institution"]: c["token"]
+		    for c in State.registry["clients"]}["CPAS_BXL"]
+		r = cls.hub.consult(cpas, "population.person", sorted(others)[0],
+		    "social-assistance-intake")
+		self.assertEqual(r.status, 200, r)
+		self.assertIn("household", r.json["data"])
+		self.assertNotIn("nationality", r.json["data"])
+		r = cls.hub.consult(cpas, "population.person", sorted(others)[0],
+		    "social-assistance")
+		self.assertEqual((r.status, r.error_code), (403, "NOT_INTEGRATED"))
+		entries = cls.hub.log_entries(subject, consumer="ONEM")
+		self.assertEqual(sorted(e["outcome"] for e in entries),
+		    ["denied", "granted"])
+		self.assertEqual(cls.hub.terminate(), 0)
+		self.assertEqual(cls.hub.sanitizer_reports(), [])
+		cls.hub = None
+
+
+if __name__ == "__main__":
+	unittest.main(verbosity=2)
