@@ -39,4 +39,19 @@ void	cr_api_consult(struct cr_req *);
 /* api_log.c */
 void	cr_api_log_query(struct cr_req *);
 
+/* api_events.c */
+void	cr_api_event_type_create(struct cr_req *);
+void	cr_api_event_type_list(struct cr_req *);
+void	cr_api_event_publish(struct cr_req *);
+void	cr_api_event_publish_batch(struct cr_req *);
+void	cr_api_subscription_create(struct cr_req *);
+void	cr_api_subscription_list(struct cr_req *);
+void	cr_api_subscription_delete(struct cr_req *);
+void	cr_api_feed(struct cr_req *);
+
+/* api_delivery.c */
+void	cr_api_dead_letters_list(struct cr_req *);
+void	cr_api_dead_letters_redeliver(struct cr_req *);
+
+
 #endif

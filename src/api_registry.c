@@ -237,7 +237,9 @@ cr_api_authz_create(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	struct cr_institution in;
 	struct cr_service svc;
+	struct cr_event_type et;
 	struct cr_authz a;
+	const json_t *allowed;
 	json_t *b, *caps;
 	const char *vt;
 	int rc;
@@ -247,6 +249,7 @@ cr_api_authz_create(struct cr_req *req)
 		return;
 	memset(&a, 0, sizeof(a));
 	memset(&svc, 0, sizeof(svc));
+	memset(&et, 0, sizeof(et));
 	cr_util_uuid(a.id);
 	cr_util_strlcpy(a.consumer, jstr(b, "consumer"), sizeof(a.consumer));
 	cr_util_strlcpy(a.service, jstr(b, "service"), sizeof(a.service));
@@ -274,19 +277,24 @@ cr_api_authz_create(struct cr_req *req)
 		    a.consumer);
 		goto out;
 	}
-	if (rc == CR_STORE_OK)
-		rc = st->ops->service_get(st, a.service, &svc);
+	/* Event types are authorized like services (for subscriptions). */
+	if (rc == CR_STORE_OK &&
+	    (rc = st->ops->service_get(st, a.service, &svc)) == CR_STORE_OK)
+		allowed = svc.fields;
+	else if (rc == CR_STORE_NOTFOUND &&
+	    (rc = st->ops->event_type_get(st, a.service, &et)) == CR_STORE_OK)
+		allowed = et.fields;
 	if (rc == CR_STORE_NOTFOUND) {
-		cr_http_error(req, 404, "UNKNOWN_SERVICE", "no service '%s'",
-		    a.service);
+		cr_http_error(req, 404, "UNKNOWN_SERVICE", "no service or event "
+		    "type '%s'", a.service);
 		goto out;
 	}
 	if (rc != CR_STORE_OK)
 		goto internal;
 	/* Data minimization starts here: grant only what the service has. */
-	if (!cr_authz_fields_subset(a.fields, svc.fields)) {
+	if (!cr_authz_fields_subset(a.fields, allowed)) {
 		cr_http_error(req, 400, "BAD_REQUEST", "fields must be a subset "
-		    "of the service's fields");
+		    "of the %s's fields", svc.id[0] ? "service" : "event type");
 		goto out;
 	}
 	if (st->ops->authz_add(st, &a) != CR_STORE_OK)
@@ -297,6 +305,7 @@ internal:
 	cr_http_error(req, 500, "INTERNAL", "storage error");
 out:
 	cr_service_clear(&svc);
+	cr_event_type_clear(&et);
 	cr_authz_clear(&a);
 	json_decref(b);
 }

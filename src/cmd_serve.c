@@ -13,6 +13,8 @@
 
 #include "api.h"
 #include "cmd.h"
+#include "delivery.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -114,6 +116,8 @@ cr_cmd_serve(int argc, char **argv)
 	const char *names[CR_METRICS_MAX_ROUTES + 1];
 	struct cr_source_config scfg;
 	struct cr_xlog_config xcfg;
+	struct cr_events_config ecfg;
+	struct cr_delivery_config dcfg;
 	struct cr_http *http = NULL;
 	struct cr_store *inner;
 	const char *token;
@@ -167,6 +171,19 @@ cr_cmd_serve(int argc, char **argv)
 	scfg.max_response_bytes = hub.cfg.source_max_response;
 	if (cr_source_http_start(&scfg, &hub.sources) == -1)
 		fatalx("cannot start the source transport");
+	/* Events before HTTP: publishes and feeds need them at once. */
+	memset(&ecfg, 0, sizeof(ecfg));
+	ecfg.max_batch = hub.cfg.events_max_batch;
+	if (cr_events_start(&hub, &ecfg, &hub.events) == -1)
+		fatalx("cannot start event publishing");
+	memset(&dcfg, 0, sizeof(dcfg));
+	dcfg.max_attempts = hub.cfg.delivery_max_attempts;
+	dcfg.base_backoff_ms = hub.cfg.delivery_base_backoff_ms;
+	dcfg.max_backoff_ms = hub.cfg.delivery_max_backoff_ms;
+	dcfg.timeout_ms = hub.cfg.delivery_timeout_ms;
+	dcfg.max_in_flight = hub.cfg.delivery_max_in_flight;
+	if (cr_delivery_start(&hub, &dcfg, &hub.deliveries) == -1)
+		fatalx("cannot start webhook delivery");
 
 	for (i = 0; i < cr_api_nroutes && i < CR_METRICS_MAX_ROUTES; i++)
 		names[i] = cr_api_routes[i].name;
@@ -182,10 +199,19 @@ cr_cmd_serve(int argc, char **argv)
 		log_warnx("sigwait failed");
 	log_info("signal %d: draining", sig);
 	atomic_store(&hub.ready, 0);
+	/* Parked feed long polls are answered now, not after the drain. */
+	cr_events_quiesce(hub.events);
 	cr_http_drain(http, hub.cfg.drain_timeout_ms);
 	rc = 0;
 out:
-	/* In-flight calls fail, their log entries are written, then HTTP. */
+	/*
+	 * Queued publishes are written and answered (the publisher notifies
+	 * the webhook engine, so it stops first), webhooks in flight finish
+	 * or fail and are logged, source calls in flight fail, their log
+	 * entries are written, then HTTP.
+	 */
+	cr_events_stop(hub.events);
+	cr_delivery_stop(hub.deliveries);
 	hub.sources->ops->stop(hub.sources);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);

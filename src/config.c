@@ -23,6 +23,13 @@ cr_config_defaults(struct cr_config *c)
 	c->source_max_response = 4 * 1024 * 1024;
 	c->log_max_batch = 4096;
 	c->drain_timeout_ms = 10000;
+	c->events_max_batch = 20000;
+	c->feed_max_wait = 60;
+	c->delivery_max_attempts = 8;
+	c->delivery_base_backoff_ms = 500;
+	c->delivery_max_backoff_ms = 300000;
+	c->delivery_timeout_ms = 5000;
+	c->delivery_max_in_flight = 64;
 }
 
 static int
@@ -112,6 +119,27 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	} else if (strcmp(key, "drain_timeout_ms") == 0) {
 		if ((rc = set_size(v, 0, 3600000, &n, err, errlen)) == 0)
 			c->drain_timeout_ms = (unsigned)n;
+	} else if (strcmp(key, "events_max_batch") == 0) {
+		if ((rc = set_size(v, 1, 1000000, &n, err, errlen)) == 0)
+			c->events_max_batch = n;
+	} else if (strcmp(key, "feed_max_wait") == 0) {
+		if ((rc = set_size(v, 0, 3600, &n, err, errlen)) == 0)
+			c->feed_max_wait = (unsigned)n;
+	} else if (strcmp(key, "delivery_max_attempts") == 0) {
+		if ((rc = set_size(v, 1, 1000, &n, err, errlen)) == 0)
+			c->delivery_max_attempts = (int)n;
+	} else if (strcmp(key, "delivery_base_backoff_ms") == 0) {
+		if ((rc = set_size(v, 1, 86400000, &n, err, errlen)) == 0)
+			c->delivery_base_backoff_ms = (long)n;
+	} else if (strcmp(key, "delivery_max_backoff_ms") == 0) {
+		if ((rc = set_size(v, 1, 86400000, &n, err, errlen)) == 0)
+			c->delivery_max_backoff_ms = (long)n;
+	} else if (strcmp(key, "delivery_timeout_ms") == 0) {
+		if ((rc = set_size(v, 1, 600000, &n, err, errlen)) == 0)
+			c->delivery_timeout_ms = (long)n;
+	} else if (strcmp(key, "delivery_max_in_flight") == 0) {
+		if ((rc = set_size(v, 1, 100000, &n, err, errlen)) == 0)
+			c->delivery_max_in_flight = n;
 	} else
 		snprintf(err, errlen, "unknown key '%s'", key);
 	return rc;

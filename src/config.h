@@ -21,6 +21,14 @@ struct cr_config {
 	size_t	 source_max_response;
 	size_t	 log_max_batch;		/* exchange-log entries per commit */
 	unsigned drain_timeout_ms;	/* SIGTERM: wait for in-flight requests */
+	/* Events (docs/events.md). */
+	size_t	 events_max_batch;	/* events per publish transaction */
+	unsigned feed_max_wait;		/* seconds a feed long poll may wait */
+	int	 delivery_max_attempts;	/* webhook: then dead-lettered */
+	long	 delivery_base_backoff_ms;
+	long	 delivery_max_backoff_ms;
+	long	 delivery_timeout_ms;	/* per webhook POST */
+	size_t	 delivery_max_in_flight;	/* per subscription */
 };
 
 void	cr_config_defaults(struct cr_config *);

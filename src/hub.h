@@ -17,11 +17,17 @@
 
 #define CR_TOKEN_MAX	128
 
+struct cr_events;
+struct cr_delivery_engine;
+
 struct cr_hub {
 	struct cr_config		 cfg;
 	struct cr_store			*store;
 	struct cr_xlog			*xlog;
 	struct cr_source_transport	*sources;
+	struct cr_events		*events;	/* events.h */
+	struct cr_delivery_engine	*deliveries;	/* delivery.h; NULL
+							   until started */
 	const struct cr_ident_scheme	*person_scheme;
 	const struct cr_ident_scheme	*enterprise_scheme;
 	char				 admin_token[CR_TOKEN_MAX];

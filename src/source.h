@@ -40,7 +40,18 @@ struct cr_source_request {
 	size_t		 body_len;
 	long		 timeout_ms;
 	const char	*request_id;	/* sent as X-Request-Id */
+	/*
+	 * Extra header lines ("Name: value"), NULL-terminated; NULL for none.
+	 * At most CR_SOURCE_MAX_HEADERS of at most CR_SOURCE_HEADER_MAX
+	 * bytes each; a line with a control character (CR, LF: header
+	 * injection) or without a token name and a colon is refused: done
+	 * reports UNAVAILABLE and nothing is sent.
+	 */
+	const char *const *headers;
 };
+
+#define CR_SOURCE_MAX_HEADERS	6
+#define CR_SOURCE_HEADER_MAX	512
 
 struct cr_source_transport;
 

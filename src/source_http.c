@@ -49,7 +49,8 @@
  */
 #define SRC_GRACE_MS		25
 #define SRC_REQID_MAX		128
-#define SRC_NHDRS		4
+/* The fixed headers, X-Request-Id and the caller's. */
+#define SRC_NHDRS		(4 + CR_SOURCE_MAX_HEADERS)
 #define SRC_NEVENTS		128
 
 struct job {
@@ -64,7 +65,10 @@ struct job {
 	char			*body;
 	size_t			 body_len;
 	char			*idhdr;		/* or NULL */
-	/* url, body and idhdr live in the same allocation, after this. */
+	char			*xhdrs[CR_SOURCE_MAX_HEADERS];
+	size_t			 nxhdrs;
+	/* url, body, idhdr and xhdrs live in the same allocation, after
+	   this. */
 };
 
 STAILQ_HEAD(jobq, job);
@@ -128,6 +132,56 @@ reqid_ok(const char *id)
 	return n <= SRC_REQID_MAX;
 }
 
+/* RFC 9110 token characters, the only ones a header name may hold. */
+static int
+tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* A "Name: value" line that cannot inject anything; its length or 0. */
+static size_t
+hdr_ok(const char *line)
+{
+	size_t n, name;
+
+	for (name = 0; tchar((unsigned char)line[name]); name++)
+		;
+	if (name == 0 || line[name] != ':')
+		return 0;
+	for (n = name; line[n] != '\0'; n++) {
+		/* A CR or LF would end the line: header injection. */
+		if (((unsigned char)line[n] < 0x20 && line[n] != '\t') ||
+		    line[n] == 0x7f)
+			return 0;
+		if (n >= CR_SOURCE_HEADER_MAX)
+			return 0;
+	}
+	return n;
+}
+
+/* Checks the caller's header lines; the bytes they need, or the reason. */
+static const char *
+hdrs_check(const char *const *hdrs, size_t *count, size_t *bytes)
+{
+	size_t i, len;
+
+	*count = *bytes = 0;
+	if (hdrs == NULL)
+		return NULL;
+	for (i = 0; hdrs[i] != NULL; i++) {
+		if (i >= CR_SOURCE_MAX_HEADERS)
+			return "invalid request: too many headers";
+		if ((len = hdr_ok(hdrs[i])) == 0)
+			return "invalid request: bad header line";
+		*bytes += len + 1;
+	}
+	*count = i;
+	return NULL;
+}
+
 static struct job *
 job_new(const struct cr_source_request *req, cr_source_done_fn done,
     void *arg)
@@ -136,7 +190,7 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 	struct job *job;
 	const char *bad = NULL;
 	const char *id = req->request_id;
-	size_t ulen = 0, blen = 0, hlen = 0;
+	size_t ulen = 0, blen = 0, hlen = 0, nx = 0, xlen = 0, i, n;
 	char *p;
 
 	if (id != NULL && id[0] == '\0')
@@ -148,6 +202,8 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 		bad = "invalid request: no body";
 	else if (id != NULL && !reqid_ok(id))
 		bad = "invalid request: bad request id";
+	else
+		bad = hdrs_check(req->headers, &nx, &xlen);
 	if (bad == NULL) {
 		ulen = strlen(req->url);
 		blen = req->body_len;
@@ -156,8 +212,8 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 	}
 
 	/* One allocation per call: many threads submit at once. */
-	if ((job = malloc(sizeof(*job) + ulen + 1 + blen + 1 + hlen + 1)) ==
-	    NULL)
+	if ((job = malloc(sizeof(*job) + ulen + 1 + blen + 1 + hlen + 1 +
+	    xlen)) == NULL)
 		return NULL;
 	memset(job, 0, sizeof(*job));
 	job->done = done;
@@ -184,6 +240,14 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 		snprintf(p, hlen + 1, "%s%s", idpfx, id);
 		job->idhdr = p;
 	}
+	p += hlen + 1;
+	for (i = 0; i < nx; i++) {
+		n = strlen(req->headers[i]);
+		memcpy(p, req->headers[i], n + 1);
+		job->xhdrs[i] = p;
+		p += n + 1;
+	}
+	job->nxhdrs = nx;
 	return job;
 }
 
@@ -292,6 +356,8 @@ xfer_setup(struct xfer *x, struct job *job, long remain_ms)
 		x->hdrs[n++].data = (char *)fixed_hdrs[i];
 	if (job->idhdr != NULL)
 		x->hdrs[n++].data = job->idhdr;
+	for (i = 0; i < job->nxhdrs; i++)
+		x->hdrs[n++].data = job->xhdrs[i];
 	for (i = 0; i < n; i++)
 		x->hdrs[i].next = i + 1 < n ? &x->hdrs[i + 1] : NULL;
 

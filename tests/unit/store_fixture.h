@@ -29,7 +29,7 @@ struct fx {
 	struct cr_store	*st;
 };
 
-static void
+static inline void
 fx_paths_remove(struct fx *f)
 {
 	char p[160];
@@ -41,7 +41,7 @@ fx_paths_remove(struct fx *f)
 	unlink(p);
 }
 
-static int
+static inline int
 setup(void **state)
 {
 	struct fx *f;
@@ -63,7 +63,7 @@ setup(void **state)
 	return 0;
 }
 
-static int
+static inline int
 teardown(void **state)
 {
 	struct fx *f = *state;
@@ -75,7 +75,7 @@ teardown(void **state)
 	return 0;
 }
 
-static void
+static inline void
 add_inst(struct cr_store *st, const char *id, const char *sector)
 {
 	struct cr_institution in;
@@ -87,7 +87,7 @@ add_inst(struct cr_store *st, const char *id, const char *sector)
 	assert_int_equal(st->ops->institution_add(st, &in), CR_STORE_OK);
 }
 
-static struct cr_dir_entry
+static inline struct cr_dir_entry
 dent(const char *subject, const char *inst, const char *cap,
     const char *from, const char *to)
 {
@@ -102,7 +102,7 @@ dent(const char *subject, const char *inst, const char *cap,
 	return e;
 }
 
-static int
+static inline int
 put(struct cr_store *st, const char *subject, const char *inst,
     const char *cap, const char *from, const char *to, int *created)
 {
@@ -111,7 +111,7 @@ put(struct cr_store *st, const char *subject, const char *inst,
 	return st->ops->dir_put(st, &e, created);
 }
 
-static int
+static inline int
 active(struct cr_store *st, const char *inst, const char *subject,
     const char *caps, const char *date)
 {
@@ -124,7 +124,7 @@ active(struct cr_store *st, const char *inst, const char *subject,
 	return rc;
 }
 
-static struct cr_xlog_entry
+static inline struct cr_xlog_entry
 xent(uint64_t seq, const char *subject, const char *consumer)
 {
 	struct cr_xlog_entry e;

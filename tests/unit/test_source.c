@@ -179,7 +179,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 
 	if (strcmp(url, "/ok") == 0) {
-		o = json_pack("{s:s?, s:s#, s:s, s:s?, s:s?, s:s?}",
+		o = json_pack("{s:s?, s:s#, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}",
 		    "request_id", MHD_lookup_connection_value(conn,
 		    MHD_HEADER_KIND, "X-Request-Id"),
 		    "body", r->body != NULL ? r->body : "", r->len,
@@ -189,7 +189,11 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		    "accept", MHD_lookup_connection_value(conn,
 		    MHD_HEADER_KIND, "Accept"),
 		    "expect", MHD_lookup_connection_value(conn,
-		    MHD_HEADER_KIND, "Expect"));
+		    MHD_HEADER_KIND, "Expect"),
+		    "x_one", MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, "X-One"),
+		    "x_two", MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, "X-Two"));
 		text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (text == NULL)
@@ -373,6 +377,8 @@ waiter_wait(struct waiter *w, int n, long timeout_ms)
 
 static void on_done(void *, const struct cr_source_result *);
 
+static const char *const	*extra_hdrs;	/* for the next calls */
+
 static int
 call_submit(struct cr_source_transport *tp, struct call *c, uint16_t port,
     const char *path, const char *body, long timeout_ms)
@@ -392,6 +398,7 @@ call_submit(struct cr_source_transport *tp, struct call *c, uint16_t port,
 	req.body_len = body != NULL ? strlen(body) : 0;
 	req.timeout_ms = timeout_ms;
 	req.request_id = c->id[0] != '\0' ? c->id : NULL;
+	req.headers = extra_hdrs;
 	c->t_submit = cr_util_mono_ms();
 	return tp->ops->submit(tp, &req, on_done, c);
 }
@@ -672,6 +679,64 @@ test_refused_requests(void **state)
 	assert_int_equal(atomic_load(&srv_a.requests), before);
 }
 
+/* Extra header lines reach the source; unsafe ones are never sent. */
+static void
+test_extra_headers(void **state)
+{
+	static const char *const good[] = { "X-One: 42",
+	    "X-Two: sha256=00ff", NULL };
+	static const char *const crlf[] = { "X-One: 1\r\nX-Evil: 1", NULL };
+	static const char *const noname[] = { ": 1", NULL };
+	static const char *const many[] = { "A: 1", "B: 2", "C: 3", "D: 4",
+	    "E: 5", "F: 6", "G: 7", NULL };
+	const char *const *bad[] = { crlf, noname, many };
+	char longhdr[CR_SOURCE_HEADER_MAX + 16];
+	const char *const toolong[] = { longhdr, NULL };
+	struct call c;
+	json_t *o;
+	json_error_t jerr;
+	size_t i;
+	int before;
+
+	memset(&c, 0, sizeof(c));
+	cr_util_strlcpy(c.id, "req-hdrs", sizeof(c.id));
+	extra_hdrs = good;
+	assert_int_equal(one_call(&c, 0, srv_a.port, "/ok", AMPLE_MS), 0);
+	extra_hdrs = NULL;
+	assert_int_equal(c.error, CR_SOURCE_OK);
+	o = json_loads(c.body, 0, &jerr);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "x_one")),
+	    "42");
+	assert_string_equal(json_string_value(json_object_get(o, "x_two")),
+	    "sha256=00ff");
+	/* The fixed ones are still there. */
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "request_id")), "req-hdrs");
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "content_type")), "application/json");
+	json_decref(o);
+	free(c.body);
+
+	memset(longhdr, 'v', sizeof(longhdr) - 1);
+	memcpy(longhdr, "X-One: ", 7);
+	longhdr[sizeof(longhdr) - 1] = '\0';
+	before = atomic_load(&srv_a.requests);
+	for (i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&c, 0, sizeof(c));
+		extra_hdrs = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] :
+		    toolong;
+		assert_int_equal(one_call(&c, 0, srv_a.port, "/ok", AMPLE_MS),
+		    0);
+		extra_hdrs = NULL;
+		assert_int_equal(c.ncalls, 1);
+		assert_int_equal(c.error, CR_SOURCE_UNAVAILABLE);
+		assert_non_null(strstr(c.detail, "header"));
+		free(c.body);
+	}
+	assert_int_equal(atomic_load(&srv_a.requests), before);
+}
+
 #define CONC_THREADS	4
 #define CONC_PER	50
 
@@ -923,6 +988,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_refused_requests),
+		cmocka_unit_test(test_extra_headers),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_isolation),
