@@ -6,7 +6,8 @@
 #
 # Everything listens on 127.0.0.1 and lives in a temporary directory; every
 # process started here is stopped on exit, failure included. The figures go
-# to stdout (Markdown) and to bench/results/latest.json. See
+# to stdout (Markdown) and to bench/results/latest.json. Then it runs
+# bench/adapter.sh, the issue-3 section (results/adapter.json). See
 # docs/performance.md for how to read them.
 #
 # Environment: BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_DURATION
@@ -522,6 +523,19 @@ cat >"$HERE/results/latest.json" <<EOF
 EOF
 echo "bench: figures written to bench/results/latest.json" >&2
 if [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MET" != true ]; then
+	FAIL=1
+fi
+
+# --- the second section: bench/adapter.sh (issue 3) -------------------------
+# Ours stop first, so that they take no CPU from its runs.
+for p in $PIDS; do
+	stop_pid "$p"
+done
+PIDS=""
+echo
+echo "## Source adapter and generator (issue 3)"
+if sh "$HERE/adapter.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/adapter.sh failed (status $?)" >&2
 	FAIL=1
 fi
 exit $FAIL

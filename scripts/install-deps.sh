@@ -7,7 +7,7 @@ PKGS="meson ninja-build pkg-config gcc libc6-dev python3 curl
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
 libsodium-dev libcmocka-dev sqlite3"
 if [ "${1:-}" = "--bench" ]; then
-	PKGS="$PKGS wrk nginx-light"
+	PKGS="$PKGS wrk nginx-light time"
 fi
 
 missing=""

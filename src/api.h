@@ -53,5 +53,10 @@ void	cr_api_feed(struct cr_req *);
 void	cr_api_dead_letters_list(struct cr_req *);
 void	cr_api_dead_letters_redeliver(struct cr_req *);
 
+/* api_verify.c */
+void	cr_api_bundle_create(struct cr_req *);
+void	cr_api_bundle_list(struct cr_req *);
+void	cr_api_bundle_get(struct cr_req *);
+void	cr_api_verify(struct cr_req *);
 
 #endif

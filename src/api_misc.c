@@ -53,6 +53,10 @@ const struct cr_route cr_api_routes[] = {
 	{ "POST", "/v1/subscriptions/{}/dead-letters/redeliver",
 	    cr_api_dead_letters_redeliver, 0, "subscriptions.redeliver" },
 	{ "GET", "/v1/feed", cr_api_feed, 0, "feed" },
+	{ "POST", "/v1/bundles", cr_api_bundle_create, 0, "bundles.create" },
+	{ "GET", "/v1/bundles", cr_api_bundle_list, 0, "bundles.list" },
+	{ "GET", "/v1/bundles/{}", cr_api_bundle_get, 0, "bundles.get" },
+	{ "POST", "/v1/verify/{}", cr_api_verify, 0, "verify" },
 };
 const size_t cr_api_nroutes = sizeof(cr_api_routes) / sizeof(cr_api_routes[0]);
 

@@ -15,6 +15,7 @@ struct consult_op {
 	struct cr_authz		 authz;
 	cr_consult_done_fn	 done;
 	void			*arg;
+	long			 timeout_ms;	/* given to the source */
 };
 
 static void
@@ -111,7 +112,7 @@ consult_answered(void *arg, const struct cr_source_result *sr)
 	if (sr->error == CR_SOURCE_TIMEOUT) {
 		cr_metrics_source_error(CR_METRICS_SRC_TIMEOUT);
 		consult_finish(op, 504, "SOURCE_TIMEOUT", "source %s did not "
-		    "answer within the service's timeout", op->res->provider);
+		    "answer within %ld ms", op->res->provider, op->timeout_ms);
 		return;
 	}
 	if (sr->error != CR_SOURCE_OK) {
@@ -173,6 +174,9 @@ consult_call_source(struct consult_op *op, const struct cr_service *svc,
 	sreq.body = s;
 	sreq.body_len = strlen(s);
 	sreq.timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : 2000;
+	if (r->timeout_ms > 0 && r->timeout_ms < sreq.timeout_ms)
+		sreq.timeout_ms = r->timeout_ms;
+	op->timeout_ms = sreq.timeout_ms;
 	sreq.request_id = r->request_id;
 	rc = op->hub->sources->ops->submit(op->hub->sources, &sreq,
 	    consult_answered, op);

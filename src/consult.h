@@ -29,6 +29,9 @@ struct cr_consult_req {
 						   invalid, this says why */
 	int			 bad_status;	/* with bad_request: 400, or
 						   413 for an oversized body */
+	long			 timeout_ms;	/* > 0: at most this long for
+						   the source (a verification's
+						   time left); 0: the service's */
 };
 
 struct cr_consult_result {

@@ -304,6 +304,16 @@ struct cr_store_ops {
 	   pending, attempts 0, due now; *count how many. */
 	int	(*redeliver)(struct cr_store *, const char *subscription,
 		    uint64_t seq, size_t *count);
+
+	/* Bundles (verifications): definitions stored as JSON text. */
+	/* EXISTS when id is taken. */
+	int	(*bundle_add)(struct cr_store *, const char *id,
+		    const json_t *definition);
+	/* *definition: the object as added (new reference); NOTFOUND. */
+	int	(*bundle_get)(struct cr_store *, const char *id,
+		    json_t **definition);
+	/* out: [definition, ...] ordered by id */
+	int	(*bundle_list)(struct cr_store *, json_t **out);
 };
 
 struct cr_store {

@@ -492,6 +492,11 @@ PASS(dead_letters, (struct cr_store *st, const char *subscription,
     struct cr_delivery *out, size_t *n), (INNER(st), subscription, out, n))
 PASS(redeliver, (struct cr_store *st, const char *subscription, uint64_t seq,
     size_t *count), (INNER(st), subscription, seq, count))
+PASS(bundle_add, (struct cr_store *st, const char *id, const json_t *def),
+    (INNER(st), id, def))
+PASS(bundle_get, (struct cr_store *st, const char *id, json_t **def),
+    (INNER(st), id, def))
+PASS(bundle_list, (struct cr_store *st, json_t **out), (INNER(st), out))
 #undef PASS
 
 static void
@@ -552,6 +557,9 @@ static const struct cr_store_ops cache_ops = {
 	.feed_read = cache_feed_read,
 	.dead_letters = cache_dead_letters,
 	.redeliver = cache_redeliver,
+	.bundle_add = cache_bundle_add,
+	.bundle_get = cache_bundle_get,
+	.bundle_list = cache_bundle_list,
 };
 
 int

@@ -194,6 +194,14 @@ static const char *const migrations[] = {
 	"  ON deliveries(subscription, seq);"
 	"CREATE INDEX deliveries_dead ON deliveries(subscription, seq)"
 	"  WHERE state = 2;",
+
+	/* 4: bundles of services and rules for verifications */
+	"CREATE TABLE bundles ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  definition TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL"
+	"    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+	");",
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -363,6 +371,10 @@ static const char *const stmt_sql[SQ_NSTMT] = {
 	    "UPDATE deliveries SET state = 0, attempts = 0,"
 	    " next_attempt_ms = ?3, last_error = NULL"
 	    " WHERE subscription = ?1 AND state = 2 AND (?2 = 0 OR seq = ?2)",
+	[SQ_BUNDLE_ADD] =
+	    "INSERT INTO bundles (id, definition) VALUES (?1, ?2)",
+	[SQ_BUNDLE_GET] = "SELECT definition FROM bundles WHERE id = ?1",
+	[SQ_BUNDLE_LIST] = "SELECT definition FROM bundles ORDER BY id",
 };
 
 /*
@@ -781,6 +793,9 @@ static const struct cr_store_ops sq_ops = {
 	.feed_read = cr_sqlite_feed_read,
 	.dead_letters = cr_sqlite_dead_letters,
 	.redeliver = cr_sqlite_redeliver,
+	.bundle_add = cr_sqlite_bundle_add,
+	.bundle_get = cr_sqlite_bundle_get,
+	.bundle_list = cr_sqlite_bundle_list,
 };
 
 int

@@ -62,6 +62,9 @@ enum sq_stmt {
 	SQ_DLV_MARK,
 	SQ_DLV_DEAD,
 	SQ_DLV_REDELIVER,
+	SQ_BUNDLE_ADD,
+	SQ_BUNDLE_GET,
+	SQ_BUNDLE_LIST,
 	SQ_NSTMT
 };
 
@@ -194,5 +197,10 @@ int	cr_sqlite_dead_letters(struct cr_store *, const char *,
 	    struct cr_delivery *, size_t *);
 int	cr_sqlite_redeliver(struct cr_store *, const char *, uint64_t,
 	    size_t *);
+
+/* Operations implemented in store_sqlite_bundles.c. */
+int	cr_sqlite_bundle_add(struct cr_store *, const char *, const json_t *);
+int	cr_sqlite_bundle_get(struct cr_store *, const char *, json_t **);
+int	cr_sqlite_bundle_list(struct cr_store *, json_t **);
 
 #endif

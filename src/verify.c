@@ -1,0 +1,605 @@
+/*
+ * Verifications: fan-out of consultations, household discovery, one
+ * deadline, aggregation (verify.h).
+ *
+ * The applicant's services are all consulted at once; when the bundle
+ * has a household service, its answer names the other members, whose
+ * consultations start as soon as it arrives. Results land in a table
+ * (member x service) under the verification's mutex; the verification
+ * completes when nothing is pending or when the deadline passes, and
+ * whatever is still missing then is a timeout.
+ *
+ * Consultation callbacks run on the exchange-log writer thread, which
+ * must not wait; starting a household's consultations there would put
+ * a few dozen authorization checks (directory reads) in its way. So one
+ * thread of this module does that, and keeps the deadlines: a list
+ * sorted by deadline, a condition variable on the monotonic clock. It
+ * is started on first use and lives as long as the process, idle.
+ *
+ * Lifetime: a reference for the completion (handed to done's callee), one
+ * for each consultation in flight, one while on the deadline list, one
+ * while a household job is queued. A consultation answering after the
+ * deadline thus finds the verification alive, sees it finished, frees
+ * its result and lets go.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consult.h"
+#include "date.h"
+#include "log.h"
+#include "util.h"
+#include "verify.h"
+
+struct cr_verification {
+	atomic_int		 refs;
+	pthread_mutex_t		 mtx;
+	struct cr_hub		*hub;
+	struct cr_bundle	*bundle;
+	char			 consumer[CR_NAME_MAX];
+	char			 client_id[40];
+	char			 end_user[128];
+	char			 request_id[64];
+	char			 purpose[CR_KEY_MAX];
+	char			 refdate[CR_DATE_LEN + 1];
+	int			 has_refdate;
+	int			 household;
+	int			 hh_index;	/* of the household service */
+	char			 members[CR_BUNDLE_MAX_MEMBERS][CR_SUBJECT_MAX];
+	size_t			 nmembers;
+	/* NULL while pending. */
+	json_t		*results[CR_BUNDLE_MAX_MEMBERS][CR_BUNDLE_MAX_SERVICES];
+	size_t			 pending;	/* consultations + guards */
+	int			 finished;
+	char			 hh_problem[256];	/* "": household known */
+	double			 deadline;	/* cr_util_mono_ms() */
+	cr_verify_done_fn	 done;
+	void			*arg;
+	/* Protected by vt.mtx. */
+	struct cr_verification	*tnext, *jnext;
+	int			 in_timer;
+};
+
+struct sub {
+	struct cr_verification	*v;
+	size_t			 member, svc;
+};
+
+/* The module's thread: deadlines and household jobs. */
+static struct {
+	pthread_once_t		 once;
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	struct cr_verification	*timers;	/* by deadline */
+	struct cr_verification	*jobs, **jtail;
+	int			 ok;
+} vt = { PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    NULL, NULL, NULL, 0 };
+
+static void	verify_phase2(struct cr_verification *);
+static void	verify_expire(struct cr_verification *);
+
+static void
+ver_ref(struct cr_verification *v)
+{
+	atomic_fetch_add(&v->refs, 1);
+}
+
+void
+cr_verify_release(struct cr_verification *v)
+{
+	size_t m, s;
+
+	if (v == NULL || atomic_fetch_sub(&v->refs, 1) != 1)
+		return;
+	for (m = 0; m < CR_BUNDLE_MAX_MEMBERS; m++)
+		for (s = 0; s < CR_BUNDLE_MAX_SERVICES; s++)
+			json_decref(v->results[m][s]);
+	cr_bundle_free(v->bundle);
+	pthread_mutex_destroy(&v->mtx);
+	free(v);
+}
+
+/*
+ * The thread.
+ */
+
+static void *
+vt_main(void *arg)
+{
+	struct cr_verification *jobs, *expired, *v, **pp;
+	struct timespec ts;
+	double now, at;
+
+	for (;;) {
+		pthread_mutex_lock(&vt.mtx);
+		for (;;) {
+			now = cr_util_mono_ms();
+			if (vt.jobs != NULL || (vt.timers != NULL &&
+			    vt.timers->deadline <= now))
+				break;
+			if (vt.timers == NULL) {
+				pthread_cond_wait(&vt.cond, &vt.mtx);
+				continue;
+			}
+			at = vt.timers->deadline;
+			ts.tv_sec = (time_t)(at / 1e3);
+			ts.tv_nsec = (long)((at - (double)ts.tv_sec * 1e3) *
+			    1e6);
+			if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
+				ts.tv_nsec = 0;
+			pthread_cond_timedwait(&vt.cond, &vt.mtx, &ts);
+		}
+		jobs = vt.jobs;
+		vt.jobs = NULL;
+		vt.jtail = &vt.jobs;
+		expired = NULL;
+		pp = &expired;
+		while (vt.timers != NULL && vt.timers->deadline <= now) {
+			v = vt.timers;
+			vt.timers = v->tnext;
+			v->in_timer = 0;
+			v->tnext = NULL;
+			*pp = v;
+			pp = &v->tnext;
+		}
+		pthread_mutex_unlock(&vt.mtx);
+		while ((v = jobs) != NULL) {
+			jobs = v->jnext;
+			v->jnext = NULL;
+			verify_phase2(v);
+			cr_verify_release(v);
+		}
+		while ((v = expired) != NULL) {
+			expired = v->tnext;
+			v->tnext = NULL;
+			verify_expire(v);
+			cr_verify_release(v);
+		}
+	}
+	return arg;
+}
+
+static void
+vt_init(void)
+{
+	pthread_condattr_t ca;
+	pthread_t t;
+	int err;
+
+	vt.jtail = &vt.jobs;
+	if (pthread_condattr_init(&ca) != 0)
+		return;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&vt.cond);
+	err = pthread_cond_init(&vt.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (err != 0)
+		return;
+	if ((err = pthread_create(&t, NULL, vt_main, NULL)) != 0) {
+		errno = err;
+		log_warn("verify: pthread_create");
+		return;
+	}
+	pthread_setname_np(t, "cr-verify");
+	pthread_detach(t);
+	vt.ok = 1;
+}
+
+/* Puts v on the deadline list (a reference goes with it); 0 or -1. */
+static int
+timer_add(struct cr_verification *v)
+{
+	struct cr_verification **pp;
+
+	pthread_once(&vt.once, vt_init);
+	if (!vt.ok)
+		return -1;
+	ver_ref(v);
+	pthread_mutex_lock(&vt.mtx);
+	for (pp = &vt.timers; *pp != NULL && (*pp)->deadline <= v->deadline;
+	    pp = &(*pp)->tnext)
+		;
+	v->tnext = *pp;
+	*pp = v;
+	v->in_timer = 1;
+	pthread_cond_signal(&vt.cond);
+	pthread_mutex_unlock(&vt.mtx);
+	return 0;
+}
+
+static void
+timer_cancel(struct cr_verification *v)
+{
+	struct cr_verification **pp;
+	int found = 0;
+
+	pthread_mutex_lock(&vt.mtx);
+	if (v->in_timer) {
+		for (pp = &vt.timers; *pp != NULL; pp = &(*pp)->tnext)
+			if (*pp == v) {
+				*pp = v->tnext;
+				break;
+			}
+		v->in_timer = 0;
+		v->tnext = NULL;
+		found = 1;
+	}
+	pthread_mutex_unlock(&vt.mtx);
+	if (found)
+		cr_verify_release(v);
+}
+
+/* Queues the household's consultations for the thread; 0 or -1. */
+static int
+job_add(struct cr_verification *v)
+{
+	pthread_once(&vt.once, vt_init);
+	if (!vt.ok)
+		return -1;
+	ver_ref(v);
+	pthread_mutex_lock(&vt.mtx);
+	v->jnext = NULL;
+	*vt.jtail = v;
+	vt.jtail = &v->jnext;
+	pthread_cond_signal(&vt.cond);
+	pthread_mutex_unlock(&vt.mtx);
+	return 0;
+}
+
+/*
+ * Results.
+ */
+
+static json_t *
+result_error(const char *status, const char *code, const char *message)
+{
+	return json_pack("{s:s,s:{s:s,s:s}}", "status", status, "error",
+	    "code", code, "message", message);
+}
+
+/* The result of a consultation as the answer shows it; steals its data. */
+static json_t *
+result_json(struct cr_consult_result *res)
+{
+	const char *status;
+	json_t *j;
+
+	if (res == NULL)
+		return result_error("error", "INTERNAL", "out of memory");
+	if (res->status == 200) {
+		j = json_pack("{s:s,s:o}", "status", "ok", "data",
+		    res->data != NULL ? res->data : json_object());
+		res->data = NULL;
+		return j;
+	}
+	if (strcmp(res->error_code, "NO_DATA") == 0)
+		status = "no_data";
+	else if (res->status == 401 || res->status == 403)
+		status = "denied";
+	else if (strcmp(res->error_code, "SOURCE_TIMEOUT") == 0)
+		status = "timeout";
+	else
+		status = "error";
+	return result_error(status, res->error_code, res->message);
+}
+
+static const char *
+status_of(const json_t *res)
+{
+	const char *s = json_string_value(json_object_get(res, "status"));
+
+	return s != NULL ? s : "error";
+}
+
+/* Marks what is missing as timed out; the caller then completes. */
+static void
+finish_locked(struct cr_verification *v)
+{
+	char msg[128];
+	size_t m, s;
+
+	v->finished = 1;
+	snprintf(msg, sizeof(msg), "no answer within the bundle's deadline "
+	    "of %ld ms", v->bundle->deadline_ms);
+	for (m = 0; m < v->nmembers; m++)
+		for (s = 0; s < v->bundle->nservices; s++)
+			if (v->results[m][s] == NULL)
+				v->results[m][s] = result_error("timeout",
+				    "SOURCE_TIMEOUT", msg);
+	if (v->household && v->hh_problem[0] == '\0' && v->nmembers == 1 &&
+	    strcmp(status_of(v->results[0][v->hh_index]), "timeout") == 0)
+		snprintf(v->hh_problem, sizeof(v->hh_problem), "%s: timeout",
+		    v->bundle->services[v->hh_index]);
+}
+
+static void
+complete(struct cr_verification *v)
+{
+	timer_cancel(v);
+	/* The completion's reference goes to the callee. */
+	v->done(v->arg, v);
+}
+
+/* One fewer pending; completes when it was the last. Unlocks. */
+static void
+pending_done_unlock(struct cr_verification *v)
+{
+	int fin = 0;
+
+	if (--v->pending == 0 && !v->finished) {
+		finish_locked(v);
+		fin = 1;
+	}
+	pthread_mutex_unlock(&v->mtx);
+	if (fin)
+		complete(v);
+}
+
+/* Household members from the applicant's household answer. Locked. */
+static int
+household_found(struct cr_verification *v, const json_t *res)
+{
+	const char *subjects[CR_BUNDLE_MAX_MEMBERS * 2];
+	const char *svc = v->bundle->services[v->hh_index], *st, *code;
+	char norm[CR_SUBJECT_MAX];
+	size_t i, j, n;
+
+	st = status_of(res);
+	if (strcmp(st, "ok") != 0) {
+		code = json_string_value(json_object_get(json_object_get(res,
+		    "error"), "code"));
+		snprintf(v->hh_problem, sizeof(v->hh_problem), "%s: %s (%s)",
+		    svc, st, code != NULL ? code : "?");
+		return 0;
+	}
+	n = cr_bundle_members(v->bundle, json_object_get(res, "data"),
+	    subjects, sizeof(subjects) / sizeof(subjects[0]));
+	if (n == 0) {
+		snprintf(v->hh_problem, sizeof(v->hh_problem), "the answer of "
+		    "%s names no members at %s", svc,
+		    v->bundle->household_members);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (cr_ident_normalize(v->hub->person_scheme, subjects[i], norm,
+		    sizeof(norm)) == -1)
+			cr_util_strlcpy(norm, subjects[i], sizeof(norm));
+		for (j = 0; j < v->nmembers; j++)
+			if (strcmp(v->members[j], norm) == 0)
+				break;
+		if (j < v->nmembers)
+			continue;
+		if (v->nmembers == CR_BUNDLE_MAX_MEMBERS) {
+			snprintf(v->hh_problem, sizeof(v->hh_problem), "the "
+			    "household has more than %d members; the others "
+			    "were not consulted", CR_BUNDLE_MAX_MEMBERS);
+			break;
+		}
+		cr_util_strlcpy(v->members[v->nmembers++], norm,
+		    sizeof(v->members[0]));
+	}
+	return v->nmembers > 1;
+}
+
+static void
+sub_done(void *arg, struct cr_consult_result *res)
+{
+	struct sub *sb = arg;
+	struct cr_verification *v = sb->v;
+	json_t *j;
+	int more = 0;
+
+	j = result_json(res);
+	cr_consult_result_free(res);
+	pthread_mutex_lock(&v->mtx);
+	if (v->finished) {
+		pthread_mutex_unlock(&v->mtx);
+		json_decref(j);
+		goto out;
+	}
+	if (j == NULL)
+		j = result_error("error", "INTERNAL", "out of memory");
+	v->results[sb->member][sb->svc] = j;
+	if (v->household && sb->member == 0 && (int)sb->svc == v->hh_index &&
+	    j != NULL && household_found(v, j)) {
+		/* Counted until the job has started the members' ones. */
+		v->pending++;
+		more = 1;
+	}
+	if (more && job_add(v) == -1) {
+		/* No thread: start them here, on the log writer's. */
+		pending_done_unlock(v);
+		verify_phase2(v);
+		goto out;
+	}
+	pending_done_unlock(v);
+out:
+	free(sb);
+	cr_verify_release(v);
+}
+
+/* Starts one consultation; its pending count is already taken. */
+static void
+sub_start(struct cr_verification *v, size_t member, size_t svc)
+{
+	struct cr_consult_req r;
+	struct sub *sb;
+	double left;
+
+	if ((sb = calloc(1, sizeof(*sb))) == NULL) {
+		pthread_mutex_lock(&v->mtx);
+		if (v->results[member][svc] == NULL)
+			v->results[member][svc] = result_error("error",
+			    "INTERNAL", "out of memory");
+		pending_done_unlock(v);
+		return;
+	}
+	sb->v = v;
+	sb->member = member;
+	sb->svc = svc;
+	ver_ref(v);
+	memset(&r, 0, sizeof(r));
+	r.who = CR_PRINCIPAL_CLIENT;
+	r.consumer = v->consumer;
+	r.client_id = v->client_id;
+	r.service = v->bundle->services[svc];
+	r.subject = v->members[member];
+	r.purpose = v->purpose;
+	r.reference_date = v->has_refdate ? v->refdate : NULL;
+	r.end_user = v->end_user;
+	r.request_id = v->request_id;
+	left = v->deadline - cr_util_mono_ms();
+	r.timeout_ms = left > 0 ? (long)left + 1 : 1;
+	cr_consult_start(v->hub, &r, sub_done, sb);
+}
+
+/* The household members' consultations (the applicant's are running). */
+static void
+verify_phase2(struct cr_verification *v)
+{
+	size_t m, s, first, n;
+
+	pthread_mutex_lock(&v->mtx);
+	if (v->finished) {
+		pending_done_unlock(v);
+		return;
+	}
+	/* The members known now; household_found() ran once. */
+	first = 1;
+	n = v->nmembers;
+	v->pending += (n - first) * v->bundle->nservices;
+	pthread_mutex_unlock(&v->mtx);
+	for (m = first; m < n; m++)
+		for (s = 0; s < v->bundle->nservices; s++)
+			sub_start(v, m, s);
+	pthread_mutex_lock(&v->mtx);
+	pending_done_unlock(v);
+}
+
+static void
+verify_expire(struct cr_verification *v)
+{
+	int fin = 0;
+
+	pthread_mutex_lock(&v->mtx);
+	if (!v->finished) {
+		finish_locked(v);
+		fin = 1;
+	}
+	pthread_mutex_unlock(&v->mtx);
+	if (fin)
+		complete(v);
+}
+
+void
+cr_verify_start(struct cr_hub *hub, struct cr_bundle *bundle,
+    const struct cr_verify_req *r, cr_verify_done_fn done, void *arg)
+{
+	struct cr_verification *v;
+	size_t s;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		cr_bundle_free(bundle);
+		done(arg, NULL);
+		return;
+	}
+	atomic_init(&v->refs, 1);
+	pthread_mutex_init(&v->mtx, NULL);
+	v->hub = hub;
+	v->bundle = bundle;
+	v->done = done;
+	v->arg = arg;
+	cr_util_strlcpy(v->consumer, r->consumer ? r->consumer : "",
+	    sizeof(v->consumer));
+	cr_util_strlcpy(v->client_id, r->client_id ? r->client_id : "",
+	    sizeof(v->client_id));
+	cr_util_strlcpy(v->end_user, r->end_user ? r->end_user : "",
+	    sizeof(v->end_user));
+	cr_util_strlcpy(v->request_id, r->request_id ? r->request_id : "",
+	    sizeof(v->request_id));
+	cr_util_strlcpy(v->purpose, r->purpose ? r->purpose : "",
+	    sizeof(v->purpose));
+	if (r->reference_date != NULL) {
+		cr_util_strlcpy(v->refdate, r->reference_date,
+		    sizeof(v->refdate));
+		v->has_refdate = 1;
+	} else
+		cr_date_today(v->refdate);
+	v->hh_index = bundle->household_service != NULL ?
+	    cr_bundle_service_index(bundle, bundle->household_service) : -1;
+	v->household = r->household && v->hh_index >= 0;
+	if (!r->household)
+		snprintf(v->hh_problem, sizeof(v->hh_problem), "the "
+		    "verification was made without \"household\": true");
+	else if (v->hh_index < 0)
+		snprintf(v->hh_problem, sizeof(v->hh_problem), "the bundle "
+		    "names no household service");
+	cr_util_strlcpy(v->members[0], r->subject, sizeof(v->members[0]));
+	v->nmembers = 1;
+	v->deadline = cr_util_mono_ms() + (double)bundle->deadline_ms;
+
+	/* A guard: nothing completes before every consultation started. */
+	v->pending = 1 + bundle->nservices;
+	if (timer_add(v) == -1)
+		log_warnx("verify: no deadline thread; relying on the "
+		    "sources' timeouts");
+	for (s = 0; s < bundle->nservices; s++)
+		sub_start(v, 0, s);
+	pthread_mutex_lock(&v->mtx);
+	pending_done_unlock(v);
+}
+
+json_t *
+cr_verify_answer(struct cr_verification *v)
+{
+	json_t *ans = NULL, *members, *flags, *und, *res, *mem;
+	const char *st;
+	size_t m, s;
+	int complete_ = 1;
+
+	members = json_array();
+	flags = json_array();
+	und = json_array();
+	if (members == NULL || flags == NULL || und == NULL)
+		goto out;
+	for (m = 0; m < v->nmembers; m++) {
+		if ((res = json_object()) == NULL ||
+		    (mem = json_pack("{s:s,s:o}", "subject", v->members[m],
+		    "results", res)) == NULL ||
+		    json_array_append_new(members, mem) == -1)
+			goto out;
+		for (s = 0; s < v->bundle->nservices; s++) {
+			st = status_of(v->results[m][s]);
+			if (strcmp(st, "ok") != 0 && strcmp(st, "no_data") != 0)
+				complete_ = 0;
+			/* A copy: late threads never share its counts. */
+			if (json_object_set_new(res, v->bundle->services[s],
+			    json_deep_copy(v->results[m][s])) == -1)
+				goto out;
+		}
+	}
+	if (v->hh_problem[0] != '\0' && v->household)
+		complete_ = 0;
+	if (cr_bundle_evaluate(v->bundle, members, v->hh_problem[0] != '\0' ?
+	    v->hh_problem : NULL, v->refdate, flags, und) == -1)
+		goto out;
+	ans = json_pack("{s:s,s:s,s:s,s:b,s:b,s:O,s:O,s:O}",
+	    "request_id", v->request_id, "bundle", v->bundle->id,
+	    "subject", v->members[0], "household", v->household,
+	    "complete", complete_, "members", members, "flags", flags,
+	    "undetermined", und);
+	if (ans != NULL && v->household && v->hh_problem[0] != '\0')
+		json_object_set_new(ans, "household_problem",
+		    json_string(v->hh_problem));
+out:
+	json_decref(members);
+	json_decref(flags);
+	json_decref(und);
+	return ans;
+}
