@@ -140,11 +140,13 @@ cr_api_service_create(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	struct cr_service svc;
 	json_t *b, *kind, *to;
+	struct cr_event_type et;
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
 	    (b = cr_http_body_json(req, service_spec)) == NULL)
 		return;
+	memset(&et, 0, sizeof(et));
 	memset(&svc, 0, sizeof(svc));
 	cr_util_strlcpy(svc.id, jstr(b, "id"), sizeof(svc.id));
 	cr_util_strlcpy(svc.provider, jstr(b, "provider"), sizeof(svc.provider));
@@ -169,9 +171,15 @@ cr_api_service_create(struct cr_req *req)
 		    "http:// or https:// URL");
 		goto out;
 	}
-	rc = st->ops->service_add(st, &svc);
+	/* Authorizations name services and event types alike: one id space. */
+	rc = st->ops->event_type_get(st, svc.id, &et);
+	if (rc == CR_STORE_OK)
+		rc = CR_STORE_EXISTS;
+	else if (rc == CR_STORE_NOTFOUND)
+		rc = st->ops->service_add(st, &svc);
 	if (rc == CR_STORE_EXISTS)
-		cr_http_error(req, 409, "CONFLICT", "service '%s' exists",
+		cr_http_error(req, 409, "CONFLICT", "'%s' is already a service "
+		    "or an event type",
 		    svc.id);
 	else if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s' to "
@@ -186,6 +194,7 @@ cr_api_service_create(struct cr_req *req)
 		cr_http_reply_json(req, 201, json_incref(b));
 	}
 out:
+	cr_event_type_clear(&et);
 	json_decref(b);
 }
 

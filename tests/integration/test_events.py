@@ -159,6 +159,11 @@ class EventTypeTests(Base):
 		r = HUB.admin("POST", "/v1/event-types", {"id": "population.svc",
 		    "provider": "RN", "fields": ["name"]})
 		self.assertEqual((r.status, r.error_code), (409, "CONFLICT"))
+		# ...whichever comes first.
+		r = HUB.admin("POST", "/v1/services", {"id": tid,
+		    "provider": "RN", "endpoint": "http://127.0.0.1:9/x",
+		    "fields": ["x"]})
+		self.assertEqual((r.status, r.error_code), (409, "CONFLICT"))
 
 	def test_list_and_defaults(self):
 		tid = event_type(all_integrations=True)
