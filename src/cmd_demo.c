@@ -513,8 +513,7 @@ cr_cmd_demo(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	snprintf(logs, sizeof(logs), "%s/logs", d.dir);
-	if ((mkdir(d.dir, 0750) == -1 && errno != EEXIST) ||
-	    (mkdir(logs, 0750) == -1 && errno != EEXIST)) {
+	if (cr_util_mkdirs(logs) == -1) {
 		log_warn("mkdir %s", logs);
 		goto out;
 	}

@@ -40,14 +40,7 @@ make_parent_dir(const char *path)
 	if ((p = strrchr(dir, '/')) == NULL || p == dir)
 		return;
 	*p = '\0';
-	for (p = dir + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(dir, 0750);
-		*p = '/';
-	}
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
+	if (cr_util_mkdirs(dir) == -1)
 		log_warn("mkdir %s", dir);
 }
 

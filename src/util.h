@@ -44,4 +44,8 @@ int	cr_util_buf_append(char **buf, size_t *len, size_t *cap, size_t limit,
 /* Strips leading and trailing white space in place; returns the start. */
 char	*cr_util_trim(char *s);
 
+/* Creates dir and its missing parents (mode 0750), like mkdir -p. 0 or -1
+   with errno set. */
+int	cr_util_mkdirs(const char *dir);
+
 #endif
