@@ -538,4 +538,12 @@ if sh "$HERE/adapter.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :;
 	echo "bench: bench/adapter.sh failed (status $?)" >&2
 	FAIL=1
 fi
+
+# --- the third section: bench/events.sh (issue 4) ----------------------------
+echo
+echo "## Events (issue 4)"
+if sh "$HERE/events.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/events.sh failed (status $?)" >&2
+	FAIL=1
+fi
 exit $FAIL

@@ -19,6 +19,13 @@
  *    is spread over the coming seconds at the pace the subscriber answers,
  *    with a hold on its pair, so order is kept and the rows are rewritten
  *    about once, not once a poll.
+ *  - Group commit: every row write of one loop iteration (leases,
+ *    outcomes, moves) is queued and written at the end of the iteration in
+ *    one transaction, one fsync, before the next read of the outbox. A
+ *    POST may leave before its lease is durable: after a crash such a row
+ *    is due at once instead of after the lease, and sent again, which
+ *    at-least-once allows. An outcome lost in a crash leaves the lease:
+ *    the row is sent again when the lease ends.
  */
 #include <sys/queue.h>
 
@@ -26,6 +33,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +59,7 @@
 #define GC_MS			10000
 #define NBUCKETS		16384
 #define HEAP_MAX		65536
+#define WQ_MIN			256
 
 struct job {
 	TAILQ_ENTRY(job)	 entry;		/* parked or inflight */
@@ -72,15 +81,33 @@ struct job {
 
 TAILQ_HEAD(jobq, job);
 
+/*
+ * A subscription and the authorization its deliveries go out under, read
+ * once per pass over the parked rows (not once per row): still checked at
+ * sending time, a pass later at most.
+ */
+struct subinfo {
+	uint64_t		 pass;
+	int			 rc;		/* subscription_get */
+	int			 azrc;		/* cr_events_sub_authz */
+	struct cr_subscription	 sub;
+	struct cr_authz		 az;
+};
+
 /* A subscription ('S') or a (subscription, subject) pair ('P'). */
 struct ent {
 	struct ent	*next;
+	struct subinfo	*si;		/* sub: NULL until it sends */
 	size_t		 nmem;		/* rows in memory */
 	size_t		 ninflight;
 	uint64_t	 hold_seq;	/* pair: 0 = no hold */
 	int64_t		 hold_until;
-	int64_t		 cursor;	/* sub: overflow spread up to here */
+	double		 cursor;	/* sub: overflow spread up to here;
+					   fractional: a fast subscriber takes
+					   several rows a millisecond */
 	double		 ema_ms;	/* sub: how long it takes to answer */
+	double		 gap_ms;	/* sub: time between two answers */
+	double		 last_done;	/* sub: mono ms of the last answer */
 	char		 key[];
 };
 
@@ -106,6 +133,11 @@ struct cr_delivery_engine {
 	size_t				 nheap;
 	int64_t				 next_gc;
 	struct cr_delivery		*batch;
+	uint64_t			 pass;
+	/* Row writes waiting for the end of the iteration, in order. */
+	struct cr_delivery		*wq;
+	size_t				 nwq;
+	size_t				 wqcap;
 };
 
 static int64_t
@@ -155,10 +187,26 @@ ent_get(struct cr_delivery_engine *e, char kind, const char *sub,
 	if (!create || (n = calloc(1, sizeof(*n) + len + 1)) == NULL)
 		return NULL;
 	memcpy(n->key, key, len + 1);
-	n->ema_ms = 200;
+	/*
+	 * A first guess of how long a subscriber takes to answer: a short one,
+	 * since rows spread with it stay spread even once it is measured (a
+	 * slow subscriber only has its first rows moved again a few times).
+	 */
+	n->ema_ms = 20;
 	n->next = e->buckets[b];
 	e->buckets[b] = n;
 	return n;
+}
+
+static void
+ent_free(struct ent *n)
+{
+	if (n->si != NULL) {
+		cr_subscription_clear(&n->si->sub);
+		cr_authz_clear(&n->si->az);
+		free(n->si);
+	}
+	free(n);
 }
 
 /* Drops entries that remember nothing useful any more. */
@@ -172,9 +220,9 @@ ent_gc(struct cr_delivery_engine *e, int64_t now, int all)
 		pp = &e->buckets[b];
 		while ((n = *pp) != NULL) {
 			if (all || (n->nmem == 0 && n->hold_until <= now &&
-			    n->cursor <= now)) {
+			    n->cursor <= (double)now)) {
 				*pp = n->next;
-				free(n);
+				ent_free(n);
 			} else
 				pp = &n->next;
 		}
@@ -226,16 +274,62 @@ heap_pop_until(struct cr_delivery_engine *e, int64_t now)
 
 /* Store writes ----------------------------------------------------------- */
 
-/* Moves a pending row's due time; CR_STORE_NOTFOUND when it is gone. */
-static int
+/* Writes the queued row updates in one transaction. */
+static void
+wq_flush(struct cr_delivery_engine *e)
+{
+	if (e->nwq == 0)
+		return;
+	/*
+	 * On failure the rows keep their old state: a lease not written
+	 * lets the row be read again (known() skips it while in memory, a
+	 * restart sends it again); an outcome not written leaves the lease.
+	 */
+	if (e->st->ops->deliveries_update(e->st, e->wq, e->nwq) ==
+	    CR_STORE_ERR)
+		log_warnx("delivery: cannot record %zu deliveries", e->nwq);
+	e->nwq = 0;
+}
+
+/* Queues the write of d's state, attempts, due time and last error. */
+static void
+wq_add(struct cr_delivery_engine *e, const struct cr_delivery *d)
+{
+	struct cr_delivery *u, *nq;
+	size_t cap;
+
+	if (e->nwq == e->wqcap) {
+		cap = e->wqcap < WQ_MIN ? WQ_MIN : e->wqcap * 2;
+		if ((nq = reallocarray(e->wq, cap, sizeof(*nq))) == NULL) {
+			/* Keep the order: what is queued goes first. */
+			log_warn("delivery: reallocarray");
+			wq_flush(e);
+			if (e->st->ops->delivery_update(e->st, d) ==
+			    CR_STORE_ERR)
+				log_warnx("delivery: seq %" PRIu64 ": cannot "
+				    "record it", d->seq);
+			return;
+		}
+		e->wq = nq;
+		e->wqcap = cap;
+	}
+	u = &e->wq[e->nwq++];
+	memcpy(u, d, offsetof(struct cr_delivery, event));
+	/* The update reads no event; the queue owns no JSON. */
+	memset(&u->event, 0, sizeof(u->event));
+}
+
+/* Moves a pending row's due time (queued). */
+static void
 row_move(struct cr_delivery_engine *e, const struct cr_delivery *d,
     int64_t when)
 {
-	struct cr_delivery u = *d;	/* the update reads no event */
+	struct cr_delivery u;
 
+	memcpy(&u, d, offsetof(struct cr_delivery, event));
 	u.state = CR_DELIVERY_PENDING;
 	u.next_attempt_ms = when;
-	return e->st->ops->delivery_update(e->st, &u);
+	wq_add(e, &u);
 }
 
 /* Later rows of the pair wait for row seq, due at until. */
@@ -347,9 +441,7 @@ job_failed(struct cr_delivery_engine *e, struct job *j, const char *why,
 		d->state = CR_DELIVERY_PENDING;
 		d->next_attempt_ms = now + delay;
 	}
-	if (e->st->ops->delivery_update(e->st, d) == CR_STORE_ERR)
-		log_warnx("delivery: seq %" PRIu64 ": cannot record the "
-		    "attempt", d->seq);
+	wq_add(e, d);
 	if (d->state == CR_DELIVERY_PENDING) {
 		pair_hold(e, j->pair, d->seq, d->next_attempt_ms);
 		release_held(e, j->pair);
@@ -381,12 +473,19 @@ job_complete(struct cr_delivery_engine *e, struct job *j, int64_t now)
 {
 	struct cr_delivery *d = &j->d;
 	char why[160];
-	double took = cr_util_mono_ms() - j->t0;
+	double took = cr_util_mono_ms() - j->t0, gap;
 
 	TAILQ_REMOVE(&e->inflight, j, entry);
 	j->pair->ninflight--;
 	j->sub->ninflight--;
 	j->sub->ema_ms = j->sub->ema_ms * 0.8 + took * 0.2;
+	/* The pace it is served at (engine included); after an idle spell
+	   the gap counts as one answer time at most. */
+	gap = j->t0 + took - j->sub->last_done;
+	if (gap > j->sub->ema_ms || gap < 0)
+		gap = j->sub->ema_ms;
+	j->sub->gap_ms = j->sub->gap_ms * 0.95 + gap * 0.05;
+	j->sub->last_done = j->t0 + took;
 	if (j->cancelled) {
 		/* Not the subscriber's fault: due again at the next start. */
 		row_move(e, d, j->orig_next);
@@ -397,9 +496,7 @@ job_complete(struct cr_delivery_engine *e, struct job *j, int64_t now)
 		d->attempts++;
 		d->last_error[0] = '\0';
 		d->next_attempt_ms = now;
-		if (e->st->ops->delivery_update(e->st, d) == CR_STORE_ERR)
-			log_warnx("delivery: seq %" PRIu64 ": cannot record "
-			    "the delivery", d->seq);
+		wq_add(e, d);
 		if (j->pair->hold_seq == d->seq)
 			j->pair->hold_seq = 0;
 		xlog_delivery(e, j, CR_OUTCOME_GRANTED, (int)j->status, "");
@@ -433,12 +530,37 @@ sign(const char *secret, const char *body, size_t len, char *hex)
 	sodium_memzero(&st, sizeof(st));
 }
 
+/* The subscription of j and its authorization, as of this pass. */
+static struct subinfo *
+sub_info(struct cr_delivery_engine *e, struct job *j)
+{
+	struct subinfo *si = j->sub->si;
+
+	if (si == NULL) {
+		if ((si = calloc(1, sizeof(*si))) == NULL) {
+			log_warn("delivery: calloc");
+			return NULL;
+		}
+		j->sub->si = si;
+	} else if (si->pass == e->pass)
+		return si;
+	cr_subscription_clear(&si->sub);
+	cr_authz_clear(&si->az);
+	si->pass = e->pass;
+	si->azrc = CR_STORE_ERR;
+	if ((si->rc = e->st->ops->subscription_get(e->st, j->d.subscription,
+	    &si->sub)) == CR_STORE_OK)
+		si->azrc = cr_events_sub_authz(e->hub, &si->sub, &si->az);
+	return si;
+}
+
 /* Builds, signs and submits the POST of a parked job. */
 static void
 job_start(struct cr_delivery_engine *e, struct job *j, int64_t now)
 {
-	struct cr_subscription sub;
-	struct cr_authz az;
+	const struct cr_subscription *sub;
+	const struct cr_authz *az;
+	struct subinfo *si;
 	struct cr_source_request req;
 	char idh[64], sigh[96], subh[96], seqh[64], reqid[64], why[160];
 	char mac[2 * crypto_auth_hmacsha256_BYTES + 1];
@@ -447,50 +569,53 @@ job_start(struct cr_delivery_engine *e, struct job *j, int64_t now)
 	char *body = NULL;
 	int rc;
 
-	memset(&sub, 0, sizeof(sub));
-	memset(&az, 0, sizeof(az));
 	TAILQ_REMOVE(&e->parked, j, entry);
-	rc = e->st->ops->subscription_get(e->st, j->d.subscription, &sub);
-	if (rc != CR_STORE_OK) {
+	if ((si = sub_info(e, j)) == NULL) {
+		row_move(e, &j->d, now + e->cfg.base_backoff_ms);
+		goto drop;
+	}
+	sub = &si->sub;
+	az = &si->az;
+	if ((rc = si->rc) != CR_STORE_OK) {
 		if (rc == CR_STORE_NOTFOUND) {
 			/* Deleted meanwhile: nobody to deliver to. */
 			cr_util_strlcpy(j->d.last_error, "subscription "
 			    "deleted", sizeof(j->d.last_error));
 			j->d.state = CR_DELIVERY_DEAD;
-			e->st->ops->delivery_update(e->st, &j->d);
+			wq_add(e, &j->d);
 		} else
 			row_move(e, &j->d, now + e->cfg.base_backoff_ms);
 		goto drop;
 	}
-	cr_util_strlcpy(j->institution, sub.institution,
+	cr_util_strlcpy(j->institution, sub->institution,
 	    sizeof(j->institution));
-	rc = cr_events_sub_authz(e->hub, &sub, &az);
+	rc = si->azrc;
 	if (rc == CR_STORE_NOTFOUND) {
 		/*
 		 * A dead letter, not a retry: visible to the subscriber, and
 		 * redeliverable once the authorization is back.
 		 */
 		why_set(why, sizeof(why), "not authorized: no active "
-		    "authorization for ", sub.event_type);
+		    "authorization for ", sub->event_type);
 		job_failed(e, j, why, 1, now);
 		xlog_delivery(e, j, CR_OUTCOME_DENIED, 403, "NOT_AUTHORIZED");
 		goto drop;
 	}
 	if (rc == CR_STORE_OK) {
-		cr_util_strlcpy(j->legal_basis, az.legal_basis,
+		cr_util_strlcpy(j->legal_basis, az->legal_basis,
 		    sizeof(j->legal_basis));
-		payload = cr_events_payload_authz(&az, &j->d.event);
+		payload = cr_events_payload_authz(az, &j->d.event);
 	}
 	if (payload == NULL ||
 	    (body = json_dumps(payload, JSON_COMPACT)) == NULL) {
 		row_move(e, &j->d, now + e->cfg.base_backoff_ms);
 		goto drop;
 	}
-	sign(sub.secret, body, strlen(body), mac);
+	sign(sub->secret, body, strlen(body), mac);
 	snprintf(idh, sizeof(idh), "X-Crossroads-Event-Id: %" PRIu64,
 	    j->d.event_id);
 	snprintf(sigh, sizeof(sigh), "X-Crossroads-Signature: sha256=%s", mac);
-	snprintf(subh, sizeof(subh), "X-Crossroads-Subscription: %s", sub.id);
+	snprintf(subh, sizeof(subh), "X-Crossroads-Subscription: %s", sub->id);
 	snprintf(seqh, sizeof(seqh), "X-Crossroads-Delivery: %" PRIu64,
 	    j->d.seq);
 	hdrs[0] = idh;
@@ -501,7 +626,7 @@ job_start(struct cr_delivery_engine *e, struct job *j, int64_t now)
 	snprintf(reqid, sizeof(reqid), "evt-%" PRIu64 "-%" PRIu64,
 	    j->d.event_id, j->d.seq);
 	memset(&req, 0, sizeof(req));
-	req.url = sub.url;
+	req.url = sub->url;
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = e->cfg.timeout_ms;
@@ -524,8 +649,6 @@ drop:
 out:
 	free(body);
 	json_decref(payload);
-	cr_authz_clear(&az);
-	cr_subscription_clear(&sub);
 }
 
 /* Starts the parked jobs that order and caps allow, oldest first. */
@@ -534,6 +657,7 @@ start_parked(struct cr_delivery_engine *e, int64_t now)
 {
 	struct job *j, *next;
 
+	e->pass++;
 	for (j = TAILQ_FIRST(&e->parked); j != NULL; j = next) {
 		next = TAILQ_NEXT(j, entry);
 		if (j->pair->ninflight > 0 ||
@@ -588,7 +712,8 @@ take(struct cr_delivery_engine *e, struct cr_delivery *d, int64_t now)
 {
 	struct ent *pair, *sub;
 	struct job *j;
-	int64_t when, step;
+	int64_t when;
+	double step;
 
 	pair = ent_get(e, 'P', d->subscription, d->event.subject, 1);
 	sub = ent_get(e, 'S', d->subscription, NULL, 1);
@@ -609,16 +734,19 @@ take(struct cr_delivery_engine *e, struct cr_delivery *d, int64_t now)
 	if (sub->nmem >= e->cfg.max_in_flight) {
 		/*
 		 * Due again about when the subscriber has room for it: it
-		 * answers max_in_flight rows in about ema_ms.
+		 * answers max_in_flight rows in about ema_ms, and has been
+		 * served one row every gap_ms: a little faster than that, so
+		 * that the pace can rise to what the subscriber takes.
 		 */
-		step = (int64_t)(sub->ema_ms / (double)e->cfg.max_in_flight) +
-		    1;
-		when = sub->cursor > now ? sub->cursor : now +
-		    (int64_t)sub->ema_ms;
-		when += step;
-		sub->cursor = when;
-		if (row_move(e, d, when) == CR_STORE_OK)
-			pair_hold(e, pair, d->seq, when);
+		step = sub->ema_ms / (double)e->cfg.max_in_flight;
+		if (step < sub->gap_ms * 0.75)
+			step = sub->gap_ms * 0.75;
+		if (sub->cursor <= (double)now)
+			sub->cursor = (double)now + sub->ema_ms;
+		sub->cursor += step;
+		when = (int64_t)sub->cursor + 1;
+		row_move(e, d, when);
+		pair_hold(e, pair, d->seq, when);
 		cr_deliveries_clear(d, 1);
 		return 1;
 	}
@@ -634,10 +762,8 @@ take(struct cr_delivery_engine *e, struct cr_delivery *d, int64_t now)
 	pair->nmem++;
 	sub->nmem++;
 	e->nmem++;
-	if (row_move(e, d, now + e->lease_ms) == CR_STORE_NOTFOUND) {
-		job_free(e, j);
-		return 0;
-	}
+	/* A row deleted meanwhile is found out when it starts. */
+	row_move(e, d, now + e->lease_ms);
 	park(e, j);
 	return 0;
 }
@@ -727,6 +853,7 @@ shutdown_jobs(struct cr_delivery_engine *e)
 		row_move(e, &j->d, j->orig_next);
 		job_free(e, j);
 	}
+	wq_flush(e);
 	/* e->stopping is set: the wait ends at each completion. */
 	while (!TAILQ_EMPTY(&e->inflight) && now_ms() < end) {
 		pthread_mutex_lock(&e->mtx);
@@ -738,6 +865,7 @@ shutdown_jobs(struct cr_delivery_engine *e)
 		}
 		pthread_mutex_unlock(&e->mtx);
 		wait_and_complete(e, 0);
+		wq_flush(e);
 	}
 	/* What is still in flight is failed by the transport, not counted. */
 	pthread_mutex_lock(&e->mtx);
@@ -746,6 +874,7 @@ shutdown_jobs(struct cr_delivery_engine *e)
 	e->tp->ops->stop(e->tp);
 	e->tp = NULL;
 	wait_and_complete(e, 0);
+	wq_flush(e);
 }
 
 static void *
@@ -766,6 +895,7 @@ engine_main(void *arg)
 		heap_pop_until(e, now);
 		start_parked(e, now);
 		again = poll_due(e, now);
+		wq_flush(e);
 		if (now >= e->next_gc) {
 			ent_gc(e, now, 0);
 			e->next_gc = now + GC_MS;
@@ -783,6 +913,7 @@ engine_free(struct cr_delivery_engine *e)
 	ent_gc(e, 0, 1);
 	free(e->heap);
 	free(e->batch);
+	free(e->wq);
 	pthread_cond_destroy(&e->cond);
 	pthread_mutex_destroy(&e->mtx);
 	free(e);

@@ -289,6 +289,11 @@ struct cr_store_ops {
 	/* Sets state, attempts, next_attempt_ms and last_error of delivery
 	   seq. NOTFOUND when there is none. */
 	int	(*delivery_update)(struct cr_store *, const struct cr_delivery *);
+	/* delivery_update of d[0..n) in one transaction, durable when this
+	   returns, applied in order (a later entry for a seq wins); a seq
+	   with no row is skipped. All or nothing. */
+	int	(*deliveries_update)(struct cr_store *, const struct cr_delivery *,
+		    size_t n);
 	/*
 	 * Feed: up to *n deliveries with seq > after of the feed
 	 * subscriptions of institution (all of them when subscription is

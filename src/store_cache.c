@@ -485,6 +485,8 @@ PASS(deliveries_due, (struct cr_store *st, int64_t now_ms,
     struct cr_delivery *out, size_t *n), (INNER(st), now_ms, out, n))
 PASS(delivery_update, (struct cr_store *st, const struct cr_delivery *d),
     (INNER(st), d))
+PASS(deliveries_update, (struct cr_store *st, const struct cr_delivery *d,
+    size_t n), (INNER(st), d, n))
 PASS(feed_read, (struct cr_store *st, const char *institution,
     const char *subscription, uint64_t after, struct cr_delivery *out,
     size_t *n), (INNER(st), institution, subscription, after, out, n))
@@ -554,6 +556,7 @@ static const struct cr_store_ops cache_ops = {
 	.events_append = cache_events_append,
 	.deliveries_due = cache_deliveries_due,
 	.delivery_update = cache_delivery_update,
+	.deliveries_update = cache_deliveries_update,
 	.feed_read = cache_feed_read,
 	.dead_letters = cache_dead_letters,
 	.redeliver = cache_redeliver,

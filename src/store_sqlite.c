@@ -790,6 +790,7 @@ static const struct cr_store_ops sq_ops = {
 	.events_append = cr_sqlite_events_append,
 	.deliveries_due = cr_sqlite_deliveries_due,
 	.delivery_update = cr_sqlite_delivery_update,
+	.deliveries_update = cr_sqlite_deliveries_update,
 	.feed_read = cr_sqlite_feed_read,
 	.dead_letters = cr_sqlite_dead_letters,
 	.redeliver = cr_sqlite_redeliver,

@@ -549,6 +549,51 @@ cr_sqlite_delivery_update(struct cr_store *base, const struct cr_delivery *d)
 }
 
 /*
+ * Many delivery_update in one transaction, in array order (a later entry
+ * for the same seq wins): the webhook engine's group commit of the leases
+ * and outcomes of one loop iteration, one fsync for all of them. A seq
+ * that names no row (its subscription was deleted meanwhile) is skipped.
+ */
+int
+cr_sqlite_deliveries_update(struct cr_store *base, const struct cr_delivery *d,
+    size_t n)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	size_t i;
+
+	if (n == 0)
+		return CR_STORE_OK;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_DLV_UPDATE)) == NULL)
+		return CR_STORE_ERR;
+	if (cr_sqlite_begin(c) == -1)
+		return CR_STORE_ERR;
+	for (i = 0; i < n; i++) {
+		if (d[i].seq == 0 || d[i].seq > INT64_MAX)
+			continue;
+		if (sqlite3_bind_int64(s, 1, (sqlite3_int64)d[i].seq) !=
+		    SQLITE_OK ||
+		    sqlite3_bind_int(s, 2, d[i].state) != SQLITE_OK ||
+		    sqlite3_bind_int(s, 3, d[i].attempts) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 4, d[i].next_attempt_ms) !=
+		    SQLITE_OK ||
+		    cr_sqlite_bind_opt(s, 5, d[i].last_error) != SQLITE_OK) {
+			cr_sqlite_done(s);
+			cr_sqlite_err(c, "deliveries_update");
+			goto fail;
+		}
+		if (cr_sqlite_step_done(c, s, "deliveries_update") !=
+		    CR_STORE_OK)
+			goto fail;
+	}
+	return cr_sqlite_commit(c) == -1 ? CR_STORE_ERR : CR_STORE_OK;
+ fail:
+	cr_sqlite_rollback(c);
+	return CR_STORE_ERR;
+}
+
+/*
  * Marks the pending ones of out[0..n) delivered, in one transaction. A
  * feed delivery never dies and is never retried, so marking outside the
  * read's transaction races with nothing; a re-read costs no write.

@@ -191,6 +191,8 @@ int	cr_sqlite_deliveries_due(struct cr_store *, int64_t,
 	    struct cr_delivery *, size_t *);
 int	cr_sqlite_delivery_update(struct cr_store *,
 	    const struct cr_delivery *);
+int	cr_sqlite_deliveries_update(struct cr_store *,
+	    const struct cr_delivery *, size_t);
 int	cr_sqlite_feed_read(struct cr_store *, const char *, const char *,
 	    uint64_t, struct cr_delivery *, size_t *);
 int	cr_sqlite_dead_letters(struct cr_store *, const char *,

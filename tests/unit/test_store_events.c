@@ -484,6 +484,96 @@ test_due_and_update(void **state)
 	events_clear(e, 4);
 }
 
+/*
+ * deliveries_update: many rows in one transaction, applied in order (the
+ * later entry of a seq wins), unknown seqs skipped, durable across a
+ * reopen, and through the cache wrapper.
+ */
+static void
+test_deliveries_update(void **state)
+{
+	struct fx *f = *state;
+	struct cr_store *st = f->st, *cached;
+	struct cr_event e[4];
+	struct cr_delivery d[MAXD], u[6];
+	size_t n, i;
+
+	base_world(st);
+	assert_int_equal(add_sub(st, "hook", "ONEM", "pop.address", "[]",
+	    "http://127.0.0.1:1/h"), CR_STORE_OK);
+	for (i = 0; i < 4; i++)
+		e[i] = ev("pop.address", "S", "2024-05-01T00:00:00Z", (int)i);
+	assert_int_equal(st->ops->events_append(st, e, 4, NULL), CR_STORE_OK);
+	n = due(st, FAR_FUTURE, d, MAXD);
+	assert_int_equal(n, 4);
+	for (i = 0; i < 4; i++) {
+		u[i] = d[i];
+		u[i].event.data = NULL;
+	}
+	cr_deliveries_clear(d, n);
+	assert_int_equal(st->ops->deliveries_update(st, u, 0), CR_STORE_OK);
+
+	/* Leases on all four, then in the same batch: 0 delivered, 1 failed,
+	   2 dead; 3 keeps its lease. A seq with no row is skipped. */
+	for (i = 0; i < 4; i++)
+		u[i].next_attempt_ms = FAR_FUTURE - 10;
+	u[4] = u[0];
+	u[4].state = CR_DELIVERY_DELIVERED;
+	u[4].attempts = 1;
+	u[5] = u[1];
+	u[5].seq = 999999;
+	assert_int_equal(st->ops->deliveries_update(st, u, 6), CR_STORE_OK);
+	assert_int_equal(due(st, FAR_FUTURE - 11, d, MAXD), 0);
+	assert_int_equal(count_state(f->path, CR_DELIVERY_DELIVERED), 1);
+
+	u[0] = u[1];
+	u[0].attempts = 1;
+	u[0].next_attempt_ms = 1000;
+	cr_util_strlcpy(u[0].last_error, "HTTP 503", sizeof(u[0].last_error));
+	u[1] = u[2];
+	u[1].state = CR_DELIVERY_DEAD;
+	u[1].attempts = 8;
+	cr_util_strlcpy(u[1].last_error, "timeout", sizeof(u[1].last_error));
+	assert_int_equal(st->ops->deliveries_update(st, u, 2), CR_STORE_OK);
+
+	/* Durable: read back after a reopen, through the cache wrapper. */
+	cr_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(cr_store_open(f->path, &st), 0);
+	assert_int_equal(cr_store_cache_wrap(st, 1000, &cached), 0);
+	f->st = st = cached;
+	n = due(st, FAR_FUTURE - 11, d, MAXD);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].seq, u[0].seq);
+	assert_int_equal(d[0].attempts, 1);
+	assert_int_equal(d[0].next_attempt_ms, 1000);
+	assert_string_equal(d[0].last_error, "HTTP 503");
+	cr_deliveries_clear(d, n);
+	assert_int_equal(count_state(f->path, CR_DELIVERY_DEAD), 1);
+	n = MAXD;
+	assert_int_equal(st->ops->dead_letters(st, "hook", d, &n),
+	    CR_STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(d[0].seq, u[1].seq);
+	assert_string_equal(d[0].last_error, "timeout");
+	cr_deliveries_clear(d, n);
+
+	/* A later entry of a seq wins within one call. */
+	u[2] = u[0];
+	u[2].next_attempt_ms = FAR_FUTURE - 5;
+	u[2].last_error[0] = '\0';
+	assert_int_equal(st->ops->deliveries_update(st, u, 3),
+	    CR_STORE_OK);
+	assert_int_equal(due(st, FAR_FUTURE - 11, d, MAXD), 0);
+	n = due(st, FAR_FUTURE, d, MAXD);
+	assert_int_equal(n, 2);
+	assert_int_equal(d[0].seq, u[0].seq);
+	assert_int_equal(d[0].next_attempt_ms, FAR_FUTURE - 5);
+	assert_string_equal(d[0].last_error, "");
+	cr_deliveries_clear(d, n);
+	events_clear(e, 4);
+}
+
 static void
 test_feed(void **state)
 {
@@ -902,6 +992,7 @@ main(void)
 		T(test_subscriptions),
 		T(test_routing),
 		T(test_due_and_update),
+		T(test_deliveries_update),
 		T(test_feed),
 		T(test_dead_letters),
 		T(test_delete_keeps_seqs),
