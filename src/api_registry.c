@@ -249,32 +249,16 @@ cr_api_authz_create(struct cr_req *req)
 	struct cr_event_type et;
 	struct cr_authz a;
 	const json_t *allowed;
-	json_t *b, *caps;
-	const char *vt;
+	json_t *b;
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
 	    (b = cr_http_body_json(req, authz_spec)) == NULL)
 		return;
-	memset(&a, 0, sizeof(a));
 	memset(&svc, 0, sizeof(svc));
 	memset(&et, 0, sizeof(et));
+	cr_authz_from_json(b, &a);
 	cr_util_uuid(a.id);
-	cr_util_strlcpy(a.consumer, jstr(b, "consumer"), sizeof(a.consumer));
-	cr_util_strlcpy(a.service, jstr(b, "service"), sizeof(a.service));
-	cr_util_strlcpy(a.purpose, jstr(b, "purpose"), sizeof(a.purpose));
-	cr_util_strlcpy(a.legal_basis, jstr(b, "legal_basis"),
-	    sizeof(a.legal_basis));
-	a.fields = json_incref(json_object_get(b, "fields"));
-	caps = json_object_get(b, "capacities");
-	a.capacities = caps ? json_incref(caps) : json_array();
-	if (*jstr(b, "valid_from"))
-		cr_util_strlcpy(a.valid_from, jstr(b, "valid_from"),
-		    sizeof(a.valid_from));
-	else
-		cr_date_today(a.valid_from);
-	vt = json_string_value(json_object_get(b, "valid_to"));
-	cr_util_strlcpy(a.valid_to, vt ? vt : "", sizeof(a.valid_to));
 	if (a.valid_to[0] && strcmp(a.valid_to, a.valid_from) < 0) {
 		cr_http_error(req, 400, "BAD_REQUEST", "valid_to is before "
 		    "valid_from");

@@ -1,5 +1,7 @@
 #include <string.h>
 
+#include "util.h"
+
 #include "authz.h"
 
 enum cr_authz_verdict
@@ -68,4 +70,34 @@ cr_authz_fields_subset(const json_t *fields, const json_t *allowed)
 			return 0;
 	}
 	return 1;
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+void
+cr_authz_from_json(const json_t *o, struct cr_authz *a)
+{
+	const json_t *caps = json_object_get(o, "capacities");
+
+	memset(a, 0, sizeof(*a));
+	cr_util_strlcpy(a->consumer, jstr(o, "consumer"), sizeof(a->consumer));
+	cr_util_strlcpy(a->service, jstr(o, "service"), sizeof(a->service));
+	cr_util_strlcpy(a->purpose, jstr(o, "purpose"), sizeof(a->purpose));
+	cr_util_strlcpy(a->legal_basis, jstr(o, "legal_basis"),
+	    sizeof(a->legal_basis));
+	a->fields = json_incref(json_object_get(o, "fields"));
+	a->capacities = caps != NULL ? json_incref((json_t *)caps) :
+	    json_array();
+	if (*jstr(o, "valid_from"))
+		cr_util_strlcpy(a->valid_from, jstr(o, "valid_from"),
+		    sizeof(a->valid_from));
+	else
+		cr_date_today(a->valid_from);
+	cr_util_strlcpy(a->valid_to, jstr(o, "valid_to"), sizeof(a->valid_to));
 }

@@ -33,6 +33,15 @@ enum cr_authz_verdict cr_authz_decide(struct cr_store *, const char *consumer,
  */
 json_t	*cr_authz_filter(const struct cr_authz *, const json_t *data);
 
+/*
+ * Fills *a (id left empty) from an authorization object as the API and the
+ * registry file write it: consumer, service, purpose, legal_basis,
+ * fields, capacities (absent: none), valid_from (absent: today), valid_to
+ * (absent or null: open-ended). The object's shape is checked by the
+ * caller; clear *a with cr_authz_clear.
+ */
+void	cr_authz_from_json(const json_t *o, struct cr_authz *a);
+
 /* 1 when every string of `fields` is in `allowed` (both arrays). */
 int	cr_authz_fields_subset(const json_t *fields, const json_t *allowed);
 

@@ -93,13 +93,31 @@ insz_normalize(const char *in, char *out, size_t outlen)
  * Estonian isikukood GYYMMDDSSSC: G gives sex and century, the birth date
  * must exist, and the check digit uses two weight rounds mod 11.
  */
-static int
-isikukood_normalize(const char *in, char *out, size_t outlen)
+int
+cr_ident_ee_check(const char *digits)
 {
 	static const int w1[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 1 };
 	static const int w2[10] = { 3, 4, 5, 6, 7, 8, 9, 1, 2, 3 };
+	int i, s1 = 0, s2 = 0, check;
+
+	for (i = 0; i < 10; i++) {
+		s1 += w1[i] * (digits[i] - '0');
+		s2 += w2[i] * (digits[i] - '0');
+	}
+	check = s1 % 11;
+	if (check == 10) {
+		check = s2 % 11;
+		if (check == 10)
+			check = 0;
+	}
+	return check;
+}
+
+static int
+isikukood_normalize(const char *in, char *out, size_t outlen)
+{
 	char date[CR_DATE_LEN + 1];
-	int g, i, s1 = 0, s2 = 0, check;
+	int g;
 
 	if (strip_digits(in, 11, out, outlen) == -1)
 		return -1;
@@ -117,17 +135,7 @@ isikukood_normalize(const char *in, char *out, size_t outlen)
 	date[CR_DATE_LEN] = '\0';
 	if (cr_date_valid(date) == -1)
 		return -1;
-	for (i = 0; i < 10; i++) {
-		s1 += w1[i] * (out[i] - '0');
-		s2 += w2[i] * (out[i] - '0');
-	}
-	check = s1 % 11;
-	if (check == 10) {
-		check = s2 % 11;
-		if (check == 10)
-			check = 0;
-	}
-	return check == out[10] - '0' ? 0 : -1;
+	return cr_ident_ee_check(out) == out[10] - '0' ? 0 : -1;
 }
 
 /* Turkish T.C. Kimlik No: 11 digits, no leading 0, two check digits. */

@@ -30,6 +30,9 @@ const struct cr_ident_scheme *cr_ident_default_enterprise(void);	/* be-kbo */
 /* NULL-terminated list of every scheme, for `crossroads --help`. */
 const struct cr_ident_scheme *const *cr_ident_all(void);
 
+/* The Estonian check digit of the first 10 digits of an isikukood. */
+int	cr_ident_ee_check(const char *digits);
+
 /* Shorthand: scheme->normalize(in, out, outlen). */
 int	cr_ident_normalize(const struct cr_ident_scheme *, const char *in,
 	    char *out, size_t outlen);

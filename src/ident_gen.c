@@ -52,9 +52,7 @@ static int
 gen_isikukood(const char *date, int female, unsigned serial, char *out,
     size_t outlen)
 {
-	static const int w1[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 1 };
-	static const int w2[10] = { 3, 4, 5, 6, 7, 8, 9, 1, 2, 3 };
-	int y, m, d, g, i, s1 = 0, s2 = 0, check, len;
+	int y, m, d, g, len;
 
 	if (split_date(date, &y, &m, &d) == -1 || y < 1800 || y > 2199 ||
 	    serial >= EE_SERIALS || outlen < 12)
@@ -64,17 +62,7 @@ gen_isikukood(const char *date, int female, unsigned serial, char *out,
 	    serial);
 	if (len != 10)
 		return -1;
-	for (i = 0; i < 10; i++) {
-		s1 += w1[i] * (out[i] - '0');
-		s2 += w2[i] * (out[i] - '0');
-	}
-	check = s1 % 11;
-	if (check == 10) {
-		check = s2 % 11;
-		if (check == 10)
-			check = 0;
-	}
-	out[10] = (char)('0' + check);
+	out[10] = (char)('0' + cr_ident_ee_check(out));
 	out[11] = '\0';
 	return 0;
 }

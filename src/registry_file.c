@@ -460,29 +460,13 @@ load_authorizations(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_authz a;
-	json_t *e, *caps;
+	json_t *e;
 	size_t i;
 	int rc = 0, ex;
 
 	json_array_foreach(json_object_get(doc, "authorizations"), i, e) {
-		memset(&a, 0, sizeof(a));
-		cr_util_strlcpy(a.consumer, jstr(e, "consumer"),
-		    sizeof(a.consumer));
-		cr_util_strlcpy(a.service, jstr(e, "service"), sizeof(a.service));
-		cr_util_strlcpy(a.purpose, jstr(e, "purpose"), sizeof(a.purpose));
-		cr_util_strlcpy(a.legal_basis, jstr(e, "legal_basis"),
-		    sizeof(a.legal_basis));
-		a.fields = json_incref(json_object_get(e, "fields"));
-		caps = json_object_get(e, "capacities");
-		a.capacities = caps ? json_incref(caps) : json_array();
 		/* As the API: no valid_from means from today. */
-		if (*jstr(e, "valid_from"))
-			cr_util_strlcpy(a.valid_from, jstr(e, "valid_from"),
-			    sizeof(a.valid_from));
-		else
-			cr_date_today(a.valid_from);
-		cr_util_strlcpy(a.valid_to, jstr(e, "valid_to"),
-		    sizeof(a.valid_to));
+		cr_authz_from_json(e, &a);
 		if ((ex = authz_exists(st, &a)) == 1)
 			c->authorizations_skipped++;
 		else if (ex == -1)

@@ -648,6 +648,36 @@ cr_sqlite_col_str(sqlite3_stmt *s, int i, char *dst, size_t dstsize)
 	cr_util_strlcpy(dst, v != NULL ? v : "", dstsize);
 }
 
+int
+cr_sqlite_list_rows(struct sq_conn *c, sqlite3_stmt *s,
+    json_t *(*row)(sqlite3_stmt *), const char *what, json_t **out)
+{
+	json_t *arr, *o;
+	int rc;
+
+	*out = NULL;
+	if ((arr = json_array()) == NULL) {
+		cr_sqlite_done(s);
+		log_warnx("store: %s: out of memory", what);
+		return CR_STORE_ERR;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((o = row(s)) == NULL || json_array_append_new(arr, o) != 0)
+			break;
+	}
+	if (rc == SQLITE_ROW)
+		log_warnx("store: %s: cannot build JSON", what);
+	else if (rc != SQLITE_DONE)
+		cr_sqlite_err(c, what);
+	cr_sqlite_done(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return CR_STORE_ERR;
+	}
+	*out = arr;
+	return CR_STORE_OK;
+}
+
 /*
  * Schema.
  */

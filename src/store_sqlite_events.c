@@ -62,37 +62,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs a listing statement (bound) into a new array of row(s). */
-static int
-list_rows(struct sq_conn *c, sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *),
-    const char *what, json_t **out)
-{
-	json_t *arr, *o;
-	int rc;
-
-	*out = NULL;
-	if ((arr = json_array()) == NULL) {
-		cr_sqlite_done(s);
-		log_warnx("store: %s: out of memory", what);
-		return CR_STORE_ERR;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((o = row(s)) == NULL || json_array_append_new(arr, o) != 0)
-			break;
-	}
-	if (rc == SQLITE_ROW)
-		log_warnx("store: %s: cannot build JSON", what);
-	else if (rc != SQLITE_DONE)
-		cr_sqlite_err(c, what);
-	cr_sqlite_done(s);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return CR_STORE_ERR;
-	}
-	*out = arr;
-	return CR_STORE_OK;
-}
-
 /*
  * Event types.
  */
@@ -174,7 +143,7 @@ cr_sqlite_event_type_list(struct cr_store *base, json_t **out)
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_ET_LIST)) == NULL)
 		return CR_STORE_ERR;
-	return list_rows(c, s, event_type_row, "event_type_list", out);
+	return cr_sqlite_list_rows(c, s, event_type_row, "event_type_list", out);
 }
 
 /*
@@ -295,7 +264,7 @@ cr_sqlite_subscription_list(struct cr_store *base, const char *institution,
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "subscription_list");
 	}
-	return list_rows(c, s, subscription_row, "subscription_list", out);
+	return cr_sqlite_list_rows(c, s, subscription_row, "subscription_list", out);
 }
 
 /* Runs a statement whose ?1 is id, inside the caller's transaction. */

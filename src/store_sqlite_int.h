@@ -128,6 +128,11 @@ int		 cr_sqlite_bind_opt(sqlite3_stmt *, int, const char *s);
 	sqlite3_bind_text((s), (i), (v), -1, SQLITE_STATIC)
 /* Copies a text column ("" for NULL) with truncation. */
 void		 cr_sqlite_col_str(sqlite3_stmt *, int, char *dst, size_t);
+/* Runs a listing statement (parameters bound): one element of a new array
+   in *out per row, built by row(); resets the statement. */
+int		 cr_sqlite_list_rows(struct sq_conn *, sqlite3_stmt *,
+		    json_t *(*row)(sqlite3_stmt *), const char *what,
+		    json_t **out);
 
 /* Operations implemented in store_sqlite_registry.c. */
 int	cr_sqlite_institution_add(struct cr_store *,

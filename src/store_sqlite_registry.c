@@ -94,40 +94,6 @@ cr_sqlite_institution_get(struct cr_store *base, const char *id,
 	return rc;
 }
 
-/*
- * Runs a listing statement (parameters already bound) and appends
- * row(s) for each row to a new array in *out.
- */
-static int
-list_rows(struct sq_conn *c, sqlite3_stmt *s, json_t *(*row)(sqlite3_stmt *),
-    const char *what, json_t **out)
-{
-	json_t *arr, *o;
-	int rc;
-
-	*out = NULL;
-	if ((arr = json_array()) == NULL) {
-		cr_sqlite_done(s);
-		log_warnx("store: %s: out of memory", what);
-		return CR_STORE_ERR;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((o = row(s)) == NULL || json_array_append_new(arr, o) != 0)
-			break;
-	}
-	if (rc == SQLITE_ROW)
-		log_warnx("store: %s: cannot build JSON", what);
-	else if (rc != SQLITE_DONE)
-		cr_sqlite_err(c, what);
-	cr_sqlite_done(s);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return CR_STORE_ERR;
-	}
-	*out = arr;
-	return CR_STORE_OK;
-}
-
 static json_t *
 institution_row(sqlite3_stmt *s)
 {
@@ -147,7 +113,7 @@ cr_sqlite_institution_list(struct cr_store *base, json_t **out)
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_INST_LIST)) == NULL)
 		return CR_STORE_ERR;
-	return list_rows(c, s, institution_row, "institution_list", out);
+	return cr_sqlite_list_rows(c, s, institution_row, "institution_list", out);
 }
 
 int
@@ -225,7 +191,7 @@ cr_sqlite_client_list(struct cr_store *base, json_t **out)
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_CLIENT_LIST)) == NULL)
 		return CR_STORE_ERR;
-	return list_rows(c, s, client_row, "client_list", out);
+	return cr_sqlite_list_rows(c, s, client_row, "client_list", out);
 }
 
 int
@@ -335,7 +301,7 @@ cr_sqlite_service_list(struct cr_store *base, json_t **out)
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_SVC_LIST)) == NULL)
 		return CR_STORE_ERR;
-	return list_rows(c, s, service_row, "service_list", out);
+	return cr_sqlite_list_rows(c, s, service_row, "service_list", out);
 }
 
 /*
@@ -434,7 +400,7 @@ cr_sqlite_authz_list(struct cr_store *base, const char *consumer, json_t **out)
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "authz_list");
 	}
-	return list_rows(c, s, authz_row, "authz_list", out);
+	return cr_sqlite_list_rows(c, s, authz_row, "authz_list", out);
 }
 
 int
