@@ -59,4 +59,9 @@ void	cr_api_bundle_list(struct cr_req *);
 void	cr_api_bundle_get(struct cr_req *);
 void	cr_api_verify(struct cr_req *);
 
+/* api_batch.c */
+void	cr_api_batch_create(struct cr_req *);
+void	cr_api_batch_get(struct cr_req *);
+void	cr_api_batch_results(struct cr_req *);
+
 #endif

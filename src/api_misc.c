@@ -57,6 +57,11 @@ const struct cr_route cr_api_routes[] = {
 	{ "GET", "/v1/bundles", cr_api_bundle_list, 0, "bundles.list" },
 	{ "GET", "/v1/bundles/{}", cr_api_bundle_get, 0, "bundles.get" },
 	{ "POST", "/v1/verify/{}", cr_api_verify, 0, "verify" },
+	{ "POST", "/v1/batches", cr_api_batch_create, CR_ROUTE_BIG_BODY,
+	    "batches.create" },
+	{ "GET", "/v1/batches/{}", cr_api_batch_get, 0, "batches.get" },
+	{ "GET", "/v1/batches/{}/results", cr_api_batch_results, 0,
+	    "batches.results" },
 };
 const size_t cr_api_nroutes = sizeof(cr_api_routes) / sizeof(cr_api_routes[0]);
 

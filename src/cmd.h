@@ -9,5 +9,6 @@ int	cr_cmd_source(int argc, char **argv);		/* cmd_source.c */
 int	cr_cmd_gen(int argc, char **argv);		/* cmd_gen.c */
 int	cr_cmd_registry(int argc, char **argv);		/* cmd_registry.c */
 int	cr_cmd_demo(int argc, char **argv);		/* cmd_demo.c */
+int	cr_cmd_batch(int argc, char **argv);		/* cmd_batch.c */
 
 #endif

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "batch.h"
 #include "cmd.h"
 #include "delivery.h"
 #include "events.h"
@@ -177,6 +178,10 @@ cr_cmd_serve(int argc, char **argv)
 	dcfg.max_in_flight = hub.cfg.delivery_max_in_flight;
 	if (cr_delivery_start(&hub, &dcfg, &hub.deliveries) == -1)
 		fatalx("cannot start webhook delivery");
+	/* Batches resume here: they need the log and the sources. */
+	if (cr_batch_runner_start(&hub, hub.cfg.batch_concurrency,
+	    &hub.batches) == -1)
+		fatalx("cannot start the batch runner");
 
 	for (i = 0; i < cr_api_nroutes && i < CR_METRICS_MAX_ROUTES; i++)
 		names[i] = cr_api_routes[i].name;
@@ -205,6 +210,10 @@ out:
 	 */
 	cr_events_stop(hub.events);
 	cr_delivery_stop(hub.deliveries);
+	/* Verifications in flight finish (their consultations are logged)
+	   and their results are written; the rest resumes at the next
+	   start. */
+	cr_batch_runner_stop(hub.batches);
 	hub.sources->ops->stop(hub.sources);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);

@@ -30,6 +30,7 @@ cr_config_defaults(struct cr_config *c)
 	c->delivery_max_backoff_ms = 300000;
 	c->delivery_timeout_ms = 5000;
 	c->delivery_max_in_flight = 64;
+	c->batch_concurrency = 32;
 }
 
 static int
@@ -140,6 +141,9 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	} else if (strcmp(key, "delivery_max_in_flight") == 0) {
 		if ((rc = set_size(v, 1, 100000, &n, err, errlen)) == 0)
 			c->delivery_max_in_flight = n;
+	} else if (strcmp(key, "batch_concurrency") == 0) {
+		if ((rc = set_size(v, 1, 4096, &n, err, errlen)) == 0)
+			c->batch_concurrency = (unsigned)n;
 	} else
 		snprintf(err, errlen, "unknown key '%s'", key);
 	return rc;

@@ -29,6 +29,8 @@ struct cr_config {
 	long	 delivery_max_backoff_ms;
 	long	 delivery_timeout_ms;	/* per webhook POST */
 	size_t	 delivery_max_in_flight;	/* per subscription */
+	/* Batches (docs/batches.md). */
+	unsigned batch_concurrency;	/* verifications in flight per batch */
 };
 
 void	cr_config_defaults(struct cr_config *);

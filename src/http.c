@@ -155,6 +155,8 @@ req_free(struct cr_req *req)
 {
 	if (req->ctx_free != NULL && req->ctx != NULL)
 		req->ctx_free(req->ctx);
+	if (req->stream_free != NULL && req->stream_ctx != NULL)
+		req->stream_free(req->stream_ctx);
 	free(req->body);
 	free(req->resp);
 	free(req->path);
@@ -169,17 +171,77 @@ req_body_append(struct cr_req *req, const char *data, size_t len)
 		req->body_too_large = 1;
 }
 
+/* Streamed answers: MHD's content reader around the handler's. */
+struct stream {
+	long	(*read)(void *, char *, size_t);
+	void	*ctx;
+	void	(*free_fn)(void *);
+};
+
+static ssize_t
+stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	long n;
+
+	(void)pos;
+	if ((n = s->read(s->ctx, buf, max)) > 0)
+		return (ssize_t)n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM :
+	    MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	if (s->free_fn != NULL)
+		s->free_fn(s->ctx);
+	free(s);
+}
+
+static struct MHD_Response *
+stream_response(struct cr_req *req)
+{
+	struct MHD_Response *resp;
+	struct stream *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->read = req->stream_read;
+	s->ctx = req->stream_ctx;
+	s->free_fn = req->stream_free;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+	    stream_reader, s, stream_free);
+	if (resp == NULL) {
+		free(s);
+		return NULL;
+	}
+	/* The response owns the context now. */
+	req->stream_read = NULL;
+	req->stream_ctx = NULL;
+	req->stream_free = NULL;
+	return resp;
+}
+
 static enum MHD_Result
 req_queue_answer(struct cr_req *req)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(req->resp_len, req->resp,
-	    MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL)
-		return MHD_NO;
-	req->resp = NULL;	/* the response owns it now */
+	if (req->stream_read != NULL) {
+		resp = stream_response(req);
+		if (resp == NULL)
+			return MHD_NO;
+	} else {
+		resp = MHD_create_response_from_buffer(req->resp_len,
+		    req->resp, MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL)
+			return MHD_NO;
+		req->resp = NULL;	/* the response owns it now */
+	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    req->resp_type != NULL ? req->resp_type : "application/json");
 	MHD_add_response_header(resp, "X-Request-Id", req->request_id);
@@ -441,6 +503,23 @@ cr_http_reply(struct cr_req *req, int status, const char *type, char *body,
 	req->resp = body;
 	req->resp_len = len;
 	req->resp_type = type;
+}
+
+void
+cr_http_reply_stream(struct cr_req *req, int status, const char *type,
+    long (*read)(void *, char *, size_t), void *ctx, void (*free_fn)(void *))
+{
+	if (req->answered) {
+		if (free_fn != NULL)
+			free_fn(ctx);
+		return;
+	}
+	req->answered = 1;
+	req->status = status;
+	req->resp_type = type;
+	req->stream_read = read;
+	req->stream_ctx = ctx;
+	req->stream_free = free_fn;
 }
 
 void

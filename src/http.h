@@ -80,6 +80,10 @@ struct cr_req {
 	void			*ctx;		/* handler state */
 	void			(*ctx_free)(void *);
 	double			 start_ms;
+	/* A streamed answer (cr_http_reply_stream). */
+	long			(*stream_read)(void *, char *, size_t);
+	void			*stream_ctx;
+	void			(*stream_free)(void *);
 };
 
 struct cr_http;
@@ -97,6 +101,16 @@ unsigned cr_http_port(const struct cr_http *);
 void	cr_http_reply(struct cr_req *, int status, const char *type,
 	    char *body, size_t len);		/* takes body (malloc'd) */
 void	cr_http_reply_json(struct cr_req *, int status, json_t *);	/* steals */
+/*
+ * A streamed answer of unknown length (chunked), for bodies too large to
+ * build in memory: read(ctx, buf, max) is called on an HTTP thread for the
+ * next bytes and returns how many it wrote (> 0), 0 at the end, or -1 to
+ * cut the connection. free_fn(ctx) runs when the answer is over (or not
+ * sent). Set like any answer: the first one wins.
+ */
+void	cr_http_reply_stream(struct cr_req *, int status, const char *type,
+	    long (*read)(void *ctx, char *buf, size_t max), void *ctx,
+	    void (*free_fn)(void *));
 void	cr_http_error(struct cr_req *, int status, const char *code,
 	    const char *fmt, ...) CR_PRINTF(4, 5);
 /* {"error":{"code","message","request_id"}} as a new reference. */

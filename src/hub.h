@@ -19,6 +19,7 @@
 
 struct cr_events;
 struct cr_delivery_engine;
+struct cr_batch_runner;
 
 struct cr_hub {
 	struct cr_config		 cfg;
@@ -35,6 +36,8 @@ struct cr_hub {
 	atomic_long			 inflight;	/* requests not yet
 							   answered */
 	atomic_int			 ready;		/* /healthz */
+	struct cr_batch_runner		*batches;	/* batch.h; NULL
+							   until started */
 };
 
 #endif

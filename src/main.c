@@ -16,6 +16,8 @@ static const char usage[] =
     "  gen [--persons N] [--seed S] --out DIR  generate a synthetic country\n"
     "  registry import FILE --db PATH        load institutions, services, authorizations\n"
     "  demo [--dir DIR] [--persons N]        run a synthetic country: sources and hub\n"
+    "  batch run FILE --bundle B --purpose P [--hub URL] [--out FILE]\n"
+    "                                        verify a list of subjects on a hub\n"
     "  version                               print the version\n"
     "\n"
     "The operator token is read from CROSSROADS_ADMIN_TOKEN. See README.md.\n";
@@ -41,6 +43,8 @@ main(int argc, char **argv)
 		return cr_cmd_registry(argc - 1, argv + 1);
 	if (strcmp(argv[1], "demo") == 0)
 		return cr_cmd_demo(argc - 1, argv + 1);
+	if (strcmp(argv[1], "batch") == 0)
+		return cr_cmd_batch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {
 		puts("crossroads " CR_VERSION);
 		return 0;

@@ -164,6 +164,42 @@ struct cr_xlog_filter {
 	int		 limit;		/* 1..1000 */
 };
 
+/*
+ * Batches of verifications (docs/batches.md): the subjects of a batch
+ * are kept as items, lines 1..total, each with one result once done.
+ */
+#define CR_BATCH_SUBJECT_MAX	65	/* a subject as sent, with NUL */
+
+struct cr_batch {
+	char	 id[40];		/* UUID */
+	char	 institution[CR_NAME_MAX];	/* of the creating client */
+	char	 client[40];
+	char	 end_user[128];
+	char	 bundle[CR_KEY_MAX];
+	char	 purpose[CR_KEY_MAX];
+	char	 reference_date[CR_DATE_LEN + 1];
+	int	 household;
+	char	 status[16];		/* queued, running, done, failed */
+	char	 error[CR_TEXT_MAX];	/* failed: why */
+	uint64_t total;
+	uint64_t done;			/* items with a result, failed ones
+					   included */
+	uint64_t failed;
+	char	 created_at[32];
+};
+
+#define CR_BATCH_ITEM_PENDING	0
+#define CR_BATCH_ITEM_DONE	1
+#define CR_BATCH_ITEM_FAILED	2
+
+struct cr_batch_item {
+	uint64_t line;			/* from 1 */
+	char	 subject[CR_BATCH_SUBJECT_MAX];
+	int	 state;			/* CR_BATCH_ITEM_* */
+	char	*result;		/* one JSON line, malloc'd; NULL while
+					   pending */
+};
+
 struct cr_store;
 
 struct cr_store_ops {
@@ -319,6 +355,36 @@ struct cr_store_ops {
 		    json_t **definition);
 	/* out: [definition, ...] ordered by id */
 	int	(*bundle_list)(struct cr_store *, json_t **out);
+
+	/*
+	 * Batches. batch_add stores b (status "queued", counts 0) and
+	 * subjects[0..n) as pending lines 1..n, durable when this returns
+	 * (written in chunks, so that other writers wait little; a batch
+	 * whose load did not finish is invisible and removed by
+	 * batch_unfinished). EXISTS when the id is taken.
+	 */
+	int	(*batch_add)(struct cr_store *, const struct cr_batch *b,
+		    const char *const *subjects, size_t n);
+	int	(*batch_get)(struct cr_store *, const char *id,
+		    struct cr_batch *out);
+	/* out: ids of the batches queued or running, oldest first. */
+	int	(*batch_unfinished)(struct cr_store *, json_t **out);
+	/* error: "" or NULL unless failed. */
+	int	(*batch_set_status)(struct cr_store *, const char *id,
+		    const char *status, const char *error);
+	/* Up to *n pending items with line > after, in line order
+	   (result NULL); *n is set to the number filled. */
+	int	(*batch_pending)(struct cr_store *, const char *id,
+		    uint64_t after, struct cr_batch_item *out, size_t *n);
+	/* Records items[0..n) (state done or failed, result) and the counts
+	   in one transaction, durable when this returns. An item that has
+	   its result already keeps it: each line has one result, ever. */
+	int	(*batch_results_put)(struct cr_store *, const char *id,
+		    const struct cr_batch_item *items, size_t n);
+	/* Up to *n items with line > after, in line order, with their
+	   results (free with cr_batch_items_clear). */
+	int	(*batch_results)(struct cr_store *, const char *id,
+		    uint64_t after, struct cr_batch_item *out, size_t *n);
 };
 
 struct cr_store {
@@ -340,6 +406,8 @@ void	cr_event_clear(struct cr_event *);
 void	cr_subscription_clear(struct cr_subscription *);
 /* Clears each delivery's event. */
 void	cr_deliveries_clear(struct cr_delivery *, size_t n);
+/* Frees each item's result (store_sqlite_batches.c). */
+void	cr_batch_items_clear(struct cr_batch_item *, size_t n);
 
 /* SQLite backend constructor (store_sqlite.c). */
 int	cr_store_sqlite_open(const char *path, struct cr_store **out);

@@ -499,6 +499,19 @@ PASS(bundle_add, (struct cr_store *st, const char *id, const json_t *def),
 PASS(bundle_get, (struct cr_store *st, const char *id, json_t **def),
     (INNER(st), id, def))
 PASS(bundle_list, (struct cr_store *st, json_t **out), (INNER(st), out))
+PASS(batch_add, (struct cr_store *st, const struct cr_batch *b,
+    const char *const *subjects, size_t n), (INNER(st), b, subjects, n))
+PASS(batch_get, (struct cr_store *st, const char *id, struct cr_batch *out),
+    (INNER(st), id, out))
+PASS(batch_unfinished, (struct cr_store *st, json_t **out), (INNER(st), out))
+PASS(batch_set_status, (struct cr_store *st, const char *id,
+    const char *status, const char *error), (INNER(st), id, status, error))
+PASS(batch_pending, (struct cr_store *st, const char *id, uint64_t after,
+    struct cr_batch_item *out, size_t *n), (INNER(st), id, after, out, n))
+PASS(batch_results_put, (struct cr_store *st, const char *id,
+    const struct cr_batch_item *items, size_t n), (INNER(st), id, items, n))
+PASS(batch_results, (struct cr_store *st, const char *id, uint64_t after,
+    struct cr_batch_item *out, size_t *n), (INNER(st), id, after, out, n))
 #undef PASS
 
 static void
@@ -563,6 +576,13 @@ static const struct cr_store_ops cache_ops = {
 	.bundle_add = cache_bundle_add,
 	.bundle_get = cache_bundle_get,
 	.bundle_list = cache_bundle_list,
+	.batch_add = cache_batch_add,
+	.batch_get = cache_batch_get,
+	.batch_unfinished = cache_batch_unfinished,
+	.batch_set_status = cache_batch_set_status,
+	.batch_pending = cache_batch_pending,
+	.batch_results_put = cache_batch_results_put,
+	.batch_results = cache_batch_results,
 };
 
 int

@@ -202,6 +202,39 @@ static const char *const migrations[] = {
 	"  created_at TEXT NOT NULL"
 	"    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 	");",
+
+	/*
+	 * 5: batches of verifications. Items refer to their batch by its
+	 * integer key, not its UUID, which would take 37 bytes a line over
+	 * a million lines. A batch is 'loading' until all its items are in.
+	 */
+	"CREATE TABLE batches ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  institution TEXT NOT NULL,"
+	"  client TEXT NOT NULL,"
+	"  end_user TEXT NOT NULL,"
+	"  bundle TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  reference_date TEXT NOT NULL,"
+	"  household INTEGER NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  error TEXT,"
+	"  total INTEGER NOT NULL,"
+	"  done INTEGER NOT NULL DEFAULT 0,"
+	"  failed INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL"
+	"    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+	"  finished_at TEXT"
+	");"
+	"CREATE TABLE batch_items ("
+	"  batch INTEGER NOT NULL,"
+	"  line INTEGER NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  result TEXT,"
+	"  PRIMARY KEY (batch, line)"
+	");",
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -375,6 +408,46 @@ static const char *const stmt_sql[SQ_NSTMT] = {
 	    "INSERT INTO bundles (id, definition) VALUES (?1, ?2)",
 	[SQ_BUNDLE_GET] = "SELECT definition FROM bundles WHERE id = ?1",
 	[SQ_BUNDLE_LIST] = "SELECT definition FROM bundles ORDER BY id",
+	[SQ_BATCH_ADD] =
+	    "INSERT INTO batches (id, institution, client, end_user, bundle,"
+	    " purpose, reference_date, household, status, total)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'loading', ?9)",
+	[SQ_BATCH_ITEM_ADD] =
+	    "INSERT INTO batch_items (batch, line, subject, state)"
+	    " VALUES (?1, ?2, ?3, 0)",
+	[SQ_BATCH_READY] =
+	    "UPDATE batches SET status = 'queued' WHERE seq = ?1",
+	[SQ_BATCH_SEQ] =
+	    "SELECT seq FROM batches WHERE id = ?1 AND status <> 'loading'",
+	[SQ_BATCH_GET] =
+	    "SELECT id, institution, client, end_user, bundle, purpose,"
+	    " reference_date, household, status, error, total, done, failed,"
+	    " created_at FROM batches WHERE id = ?1 AND status <> 'loading'",
+	[SQ_BATCH_UNFINISHED] =
+	    "SELECT id FROM batches WHERE status IN ('queued', 'running')"
+	    " ORDER BY seq",
+	[SQ_BATCH_LOADING] = "SELECT seq FROM batches WHERE status = 'loading'",
+	[SQ_BATCH_DELETE_ITEMS] = "DELETE FROM batch_items WHERE batch = ?1",
+	[SQ_BATCH_DELETE] = "DELETE FROM batches WHERE seq = ?1",
+	[SQ_BATCH_SET_STATUS] =
+	    "UPDATE batches SET status = ?2, error = ?3, finished_at ="
+	    " CASE WHEN ?2 IN ('done', 'failed')"
+	    " THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END"
+	    " WHERE id = ?1 AND status <> 'loading'",
+	[SQ_BATCH_PENDING] =
+	    "SELECT line, subject FROM batch_items"
+	    " WHERE batch = ?1 AND line > ?2 AND state = 0"
+	    " ORDER BY line LIMIT ?3",
+	/* state = 0: a line never gets a second result. */
+	[SQ_BATCH_RESULT_PUT] =
+	    "UPDATE batch_items SET state = ?3, result = ?4"
+	    " WHERE batch = ?1 AND line = ?2 AND state = 0",
+	[SQ_BATCH_COUNT] =
+	    "UPDATE batches SET done = done + ?2, failed = failed + ?3"
+	    " WHERE seq = ?1",
+	[SQ_BATCH_RESULTS] =
+	    "SELECT line, subject, state, result FROM batch_items"
+	    " WHERE batch = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
 };
 
 /*
@@ -827,6 +900,13 @@ static const struct cr_store_ops sq_ops = {
 	.bundle_add = cr_sqlite_bundle_add,
 	.bundle_get = cr_sqlite_bundle_get,
 	.bundle_list = cr_sqlite_bundle_list,
+	.batch_add = cr_sqlite_batch_add,
+	.batch_get = cr_sqlite_batch_get,
+	.batch_unfinished = cr_sqlite_batch_unfinished,
+	.batch_set_status = cr_sqlite_batch_set_status,
+	.batch_pending = cr_sqlite_batch_pending,
+	.batch_results_put = cr_sqlite_batch_results_put,
+	.batch_results = cr_sqlite_batch_results,
 };
 
 int

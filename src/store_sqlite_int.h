@@ -65,6 +65,20 @@ enum sq_stmt {
 	SQ_BUNDLE_ADD,
 	SQ_BUNDLE_GET,
 	SQ_BUNDLE_LIST,
+	SQ_BATCH_ADD,
+	SQ_BATCH_ITEM_ADD,
+	SQ_BATCH_READY,
+	SQ_BATCH_SEQ,
+	SQ_BATCH_GET,
+	SQ_BATCH_UNFINISHED,
+	SQ_BATCH_LOADING,
+	SQ_BATCH_DELETE_ITEMS,
+	SQ_BATCH_DELETE,
+	SQ_BATCH_SET_STATUS,
+	SQ_BATCH_PENDING,
+	SQ_BATCH_RESULT_PUT,
+	SQ_BATCH_COUNT,
+	SQ_BATCH_RESULTS,
 	SQ_NSTMT
 };
 
@@ -209,5 +223,19 @@ int	cr_sqlite_redeliver(struct cr_store *, const char *, uint64_t,
 int	cr_sqlite_bundle_add(struct cr_store *, const char *, const json_t *);
 int	cr_sqlite_bundle_get(struct cr_store *, const char *, json_t **);
 int	cr_sqlite_bundle_list(struct cr_store *, json_t **);
+
+/* Operations implemented in store_sqlite_batches.c. */
+int	cr_sqlite_batch_add(struct cr_store *, const struct cr_batch *,
+	    const char *const *, size_t);
+int	cr_sqlite_batch_get(struct cr_store *, const char *, struct cr_batch *);
+int	cr_sqlite_batch_unfinished(struct cr_store *, json_t **);
+int	cr_sqlite_batch_set_status(struct cr_store *, const char *,
+	    const char *, const char *);
+int	cr_sqlite_batch_pending(struct cr_store *, const char *, uint64_t,
+	    struct cr_batch_item *, size_t *);
+int	cr_sqlite_batch_results_put(struct cr_store *, const char *,
+	    const struct cr_batch_item *, size_t);
+int	cr_sqlite_batch_results(struct cr_store *, const char *, uint64_t,
+	    struct cr_batch_item *, size_t *);
 
 #endif

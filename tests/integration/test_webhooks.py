@@ -81,9 +81,16 @@ class Handler(BaseHTTPRequestHandler):
 		name = self.path.rsplit("/", 1)[-1]
 		t0 = time.time()
 		with lock:
+			configured = name in state["hooks"]
 			h = dict(state["hooks"].get(name, {}))
-			counts[name] = counts.get(name, 0) + 1
-			n = counts[name]
+			if configured:
+				counts[name] = counts.get(name, 0) + 1
+				n = counts[name]
+		if not configured:
+			# Not told its secret yet (the test configures a hook
+			# just after starting the receiver): not ready, retry.
+			self.reply(503, {"ready": False})
+			return
 		secret = h.get("secret")
 		sig = self.headers.get("X-Crossroads-Signature", "")
 		ok = secret is not None and hmac.compare_digest(sig, "sha256=" +

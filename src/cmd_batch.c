@@ -1,0 +1,521 @@
+/*
+ * crossroads batch run FILE --bundle B --purpose P: sends a list of
+ * subjects to a running hub as a batch (POST /v1/batches), shows its
+ * progress, and writes its results (docs/batches.md). A hub that
+ * restarts meanwhile resumes the batch; the command keeps polling.
+ *
+ * Exit status: 0 done, every line verified; 3 done, some lines failed
+ * (their result lines say why); 1 the hub refused the batch, the batch
+ * failed, or the hub could not be reached; 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cmd.h"
+#include "util.h"
+
+#define ANSWER_MAX	(1024 * 1024)
+#define UNREACHABLE_S	300	/* give up polling after this long */
+
+static const char batch_usage[] =
+    "usage: crossroads batch run FILE --bundle B --purpose P [--hub URL]\n"
+    "           [--token T] [--out FILE] [--household] "
+    "[--reference-date D]\n"
+    "           [--interval MS] [--quiet]\n"
+    "\n"
+    "FILE holds the subjects: NDJSON ({\"subject\":\"...\"} a line) or CSV\n"
+    "with a subject column. The hub is $CROSSROADS_HUB or "
+    "http://127.0.0.1:8080,\n"
+    "the token $CROSSROADS_TOKEN. Results go to FILE.results.ndjson.\n";
+
+struct opts {
+	const char	*file, *bundle, *purpose, *hub, *token, *out;
+	const char	*refdate;
+	int		 household, quiet;
+	long		 interval_ms;
+};
+
+struct answer {
+	char	*buf;
+	size_t	 len, cap;
+	FILE	*out;		/* non-NULL: the body goes there */
+	int	 failed;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct answer *a = arg;
+	size_t n = size * nmemb;
+
+	if (a->out != NULL) {
+		if (fwrite(p, 1, n, a->out) != n) {
+			a->failed = 1;
+			return 0;
+		}
+		return n;
+	}
+	if (cr_util_buf_append(&a->buf, &a->len, &a->cap, ANSWER_MAX, p, n) ==
+	    -1) {
+		a->failed = 1;
+		return 0;
+	}
+	return n;
+}
+
+/* One request; *status 0 when the hub could not be reached. 0 or -1. */
+static int
+request(const struct opts *o, const char *method, const char *url,
+    const char *ctype, const char *body, size_t len, struct answer *a,
+    long *status)
+{
+	struct curl_slist *h = NULL;
+	char auth[512], ct[128];
+	CURL *c;
+	CURLcode rc;
+
+	*status = 0;
+	free(a->buf);
+	a->buf = NULL;
+	a->len = a->cap = 0;
+	a->failed = 0;
+	if ((c = curl_easy_init()) == NULL)
+		return -1;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
+	h = curl_slist_append(h, auth);
+	if (ctype != NULL) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+		h = curl_slist_append(h, ct);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)len);
+	}
+	if ((rc = curl_easy_perform(c)) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK && !a->failed)
+		return -1;
+	return a->failed ? -1 : 0;
+}
+
+/* The error message of a hub's answer, or its status. */
+static void
+print_error(const char *what, long status, const struct answer *a)
+{
+	json_t *j = a->buf != NULL ? json_loads(a->buf, 0, NULL) : NULL;
+	const char *code, *msg;
+
+	code = json_string_value(json_object_get(json_object_get(j, "error"),
+	    "code"));
+	msg = json_string_value(json_object_get(json_object_get(j, "error"),
+	    "message"));
+	if (status == 0)
+		fprintf(stderr, "crossroads: %s: the hub cannot be reached\n",
+		    what);
+	else
+		fprintf(stderr, "crossroads: %s: %ld %s: %s\n", what, status,
+		    code != NULL ? code : "", msg != NULL ? msg : "");
+	json_decref(j);
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	char *buf = NULL, chunk[65536];
+	size_t cap = 0, n;
+	FILE *f;
+
+	*len = 0;
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "crossroads: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (cr_util_buf_append(&buf, len, &cap, (size_t)1 << 34, chunk,
+		    n) == -1) {
+			fprintf(stderr, "crossroads: %s: too large\n", path);
+			goto fail;
+		}
+	if (ferror(f)) {
+		fprintf(stderr, "crossroads: %s: read error\n", path);
+		goto fail;
+	}
+	fclose(f);
+	if (buf == NULL && (buf = strdup("")) == NULL)
+		return NULL;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* NDJSON or CSV: by the extension, else by the first byte. */
+static const char *
+file_type(const char *path, const char *body)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (dot != NULL && strcasecmp(dot, ".csv") == 0)
+		return "text/csv";
+	if (dot != NULL && (strcasecmp(dot, ".ndjson") == 0 ||
+	    strcasecmp(dot, ".jsonl") == 0))
+		return "application/x-ndjson";
+	body += strspn(body, " \t\r\n");
+	if (strncmp(body, "\xef\xbb\xbf", 3) == 0)
+		body += 3;
+	return *body == '{' ? "application/x-ndjson" : "text/csv";
+}
+
+static void
+progress(uint64_t done, uint64_t total, double rate, int final)
+{
+	char bar[31], eta[32];
+	double frac = total > 0 ? (double)done / (double)total : 1;
+	size_t i, fill = (size_t)(frac * 30);
+	long s;
+
+	for (i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '-';
+	bar[30] = '\0';
+	if (rate > 0 && done < total) {
+		s = (long)((double)(total - done) / rate + 0.5);
+		snprintf(eta, sizeof(eta), "ETA %ld:%02ld:%02ld", s / 3600,
+		    s / 60 % 60, s % 60);
+	} else
+		snprintf(eta, sizeof(eta), "%s", done < total ? "ETA --" : "");
+	fprintf(stderr, "\r[%s] %5.1f%% %" PRIu64 "/%" PRIu64 " %.0f/s %s   ",
+	    bar, frac * 100, done, total, rate, eta);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "hub", required_argument, NULL, 'H' },
+		{ "token", required_argument, NULL, 't' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "household", no_argument, NULL, 'h' },
+		{ "reference-date", required_argument, NULL, 'r' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long long n;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->interval_ms = 500;
+	o->hub = getenv("CROSSROADS_HUB");
+	o->token = getenv("CROSSROADS_TOKEN");
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "b:p:H:t:o:hr:i:q", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			o->bundle = optarg;
+			break;
+		case 'p':
+			o->purpose = optarg;
+			break;
+		case 'H':
+			o->hub = optarg;
+			break;
+		case 't':
+			o->token = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'h':
+			o->household = 1;
+			break;
+		case 'r':
+			o->refdate = optarg;
+			break;
+		case 'i':
+			if (cr_util_parse_ull(optarg, 10, 60000, &n) == -1)
+				return -1;
+			o->interval_ms = (long)n;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc - 1 || o->bundle == NULL || o->purpose == NULL)
+		return -1;
+	o->file = argv[optind];
+	if (o->hub == NULL || *o->hub == '\0')
+		o->hub = "http://127.0.0.1:8080";
+	if (o->token == NULL || *o->token == '\0') {
+		fprintf(stderr, "crossroads: no token: --token or "
+		    "CROSSROADS_TOKEN\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* POSTs the file; the batch id into id. 0 or -1 (said). */
+static int
+submit(const struct opts *o, char *id, size_t idlen, uint64_t *total)
+{
+	struct answer a = { 0 };
+	char *body = NULL, *eb = NULL, *ep = NULL, *url = NULL;
+	const char *ctype;
+	json_t *j = NULL;
+	size_t len, ulen;
+	long status;
+	int rc = -1;
+
+	if ((body = read_file(o->file, &len)) == NULL)
+		goto out;
+	ctype = file_type(o->file, body);
+	if ((eb = curl_easy_escape(NULL, o->bundle, 0)) == NULL ||
+	    (ep = curl_easy_escape(NULL, o->purpose, 0)) == NULL)
+		goto out;
+	ulen = strlen(o->hub) + strlen(eb) + strlen(ep) + 128 +
+	    (o->refdate != NULL ? strlen(o->refdate) : 0);
+	if ((url = malloc(ulen)) == NULL)
+		goto out;
+	snprintf(url, ulen, "%s/v1/batches?bundle=%s&purpose=%s%s%s%s",
+	    o->hub, eb, ep, o->household ? "&household=true" : "",
+	    o->refdate != NULL ? "&reference_date=" : "",
+	    o->refdate != NULL ? o->refdate : "");
+	if (request(o, "POST", url, ctype, body, len, &a, &status) == -1 ||
+	    status != 202) {
+		print_error("POST /v1/batches", status, &a);
+		goto out;
+	}
+	if ((j = json_loads(a.buf, 0, NULL)) == NULL ||
+	    !json_is_string(json_object_get(j, "id"))) {
+		fprintf(stderr, "crossroads: unexpected answer: %s\n", a.buf);
+		goto out;
+	}
+	cr_util_strlcpy(id, json_string_value(json_object_get(j, "id")), idlen);
+	*total = (uint64_t)json_integer_value(json_object_get(j, "total"));
+	rc = 0;
+out:
+	json_decref(j);
+	free(a.buf);
+	free(url);
+	curl_free(eb);
+	curl_free(ep);
+	free(body);
+	return rc;
+}
+
+/* Polls until the batch is over; 0 done, -1 failed or unreachable. */
+static int
+wait_done(const struct opts *o, const char *id, uint64_t *done,
+    uint64_t *failed)
+{
+	struct answer a = { 0 };
+	struct timespec ts;
+	char url[2048];
+	const char *st;
+	json_t *j = NULL;
+	double t0 = cr_util_mono_ms(), lost = 0, now;
+	uint64_t total, d0 = UINT64_MAX;
+	long status;
+	int rc = -1, warned = 0;
+
+	snprintf(url, sizeof(url), "%s/v1/batches/%s", o->hub, id);
+	for (;;) {
+		now = cr_util_mono_ms();
+		if (request(o, "GET", url, NULL, NULL, 0, &a, &status) == -1 ||
+		    status >= 500 || status == 0) {
+			/* A restarting hub: the batch resumes there. */
+			if (lost == 0)
+				lost = now;
+			if (now - lost > UNREACHABLE_S * 1000.0) {
+				print_error(url, status, &a);
+				goto out;
+			}
+			if (!warned && !o->quiet)
+				fprintf(stderr, "\ncrossroads: the hub does "
+				    "not answer; still trying\n");
+			warned = 1;
+			goto sleep;
+		}
+		lost = 0;
+		warned = 0;
+		if (status != 200) {
+			print_error(url, status, &a);
+			goto out;
+		}
+		json_decref(j);
+		if ((j = json_loads(a.buf, 0, NULL)) == NULL) {
+			fprintf(stderr, "crossroads: unexpected answer: %s\n",
+			    a.buf);
+			goto out;
+		}
+		st = json_string_value(json_object_get(j, "status"));
+		total = (uint64_t)json_integer_value(json_object_get(j,
+		    "total"));
+		*done = (uint64_t)json_integer_value(json_object_get(j,
+		    "done"));
+		*failed = (uint64_t)json_integer_value(json_object_get(j,
+		    "failed"));
+		if (d0 == UINT64_MAX) {
+			d0 = *done;
+			t0 = now;
+		}
+		if (!o->quiet)
+			progress(*done, total, now > t0 && *done > d0 ?
+			    (double)(*done - d0) * 1000.0 / (now - t0) : 0,
+			    st != NULL && (strcmp(st, "done") == 0 ||
+			    strcmp(st, "failed") == 0));
+		if (st != NULL && strcmp(st, "done") == 0) {
+			rc = 0;
+			goto out;
+		}
+		if (st == NULL || strcmp(st, "failed") == 0) {
+			const char *e = json_string_value(json_object_get(j,
+			    "error"));
+
+			fprintf(stderr, "crossroads: batch %s failed: %s\n", id,
+			    e != NULL ? e : "?");
+			goto out;
+		}
+sleep:
+		ts.tv_sec = o->interval_ms / 1000;
+		ts.tv_nsec = o->interval_ms % 1000 * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+out:
+	json_decref(j);
+	free(a.buf);
+	return rc;
+}
+
+/* Downloads the results into o->out (through a temporary file). */
+static int
+fetch_results(const struct opts *o, const char *id, uint64_t *lines)
+{
+	struct answer a = { 0 };
+	char url[2048], tmp[4096];
+	long status;
+	FILE *f;
+	int rc = -1, c;
+
+	*lines = 0;
+	snprintf(url, sizeof(url), "%s/v1/batches/%s/results", o->hub, id);
+	snprintf(tmp, sizeof(tmp), "%s.part", o->out);
+	if ((f = fopen(tmp, "w+")) == NULL) {
+		fprintf(stderr, "crossroads: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	a.out = f;
+	if (request(o, "GET", url, NULL, NULL, 0, &a, &status) == -1 ||
+	    status != 200) {
+		/* An error body went to the file: read it back to say it. */
+		a.out = NULL;
+		rewind(f);
+		while ((c = fgetc(f)) != EOF)
+			if (cr_util_buf_append(&a.buf, &a.len, &a.cap,
+			    ANSWER_MAX, &(char){ (char)c }, 1) == -1)
+				break;
+		print_error(url, status, &a);
+		goto out;
+	}
+	rewind(f);
+	while ((c = fgetc(f)) != EOF)
+		if (c == '\n')
+			(*lines)++;
+	if (fflush(f) != 0 || ferror(f)) {
+		fprintf(stderr, "crossroads: %s: write error\n", tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fclose(f) != 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, o->out) == -1) {
+		fprintf(stderr, "crossroads: %s: %s\n", o->out,
+		    strerror(errno));
+		rc = -1;
+	}
+	if (rc == -1)
+		unlink(tmp);
+	free(a.buf);
+	return rc;
+}
+
+int
+cr_cmd_batch(int argc, char **argv)
+{
+	struct opts o;
+	char id[64], *out = NULL;
+	uint64_t total = 0, done = 0, failed = 0, lines;
+	size_t len;
+	int rc = 1;
+
+	if (argc < 2 || strcmp(argv[1], "run") != 0) {
+		fputs(batch_usage, stderr);
+		return 2;
+	}
+	if (parse_opts(argc - 1, argv + 1, &o) == -1) {
+		fputs(batch_usage, stderr);
+		return 2;
+	}
+	if (o.out == NULL) {
+		len = strlen(o.file) + sizeof(".results.ndjson");
+		if ((out = malloc(len)) == NULL)
+			return 1;
+		snprintf(out, len, "%s.results.ndjson", o.file);
+		o.out = out;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "crossroads: libcurl cannot start\n");
+		goto out;
+	}
+	if (submit(&o, id, sizeof(id), &total) == -1)
+		goto cleanup;
+	if (!o.quiet)
+		fprintf(stderr, "batch %s: %" PRIu64 " subjects\n", id, total);
+	if (wait_done(&o, id, &done, &failed) == -1 ||
+	    fetch_results(&o, id, &lines) == -1)
+		goto cleanup;
+	if (lines != total) {
+		fprintf(stderr, "crossroads: %" PRIu64 " results for %" PRIu64
+		    " subjects\n", lines, total);
+		goto cleanup;
+	}
+	if (!o.quiet)
+		fprintf(stderr, "batch %s: %" PRIu64 " results (%" PRIu64
+		    " failed) in %s\n", id, lines, failed, o.out);
+	rc = failed > 0 ? 3 : 0;
+cleanup:
+	curl_global_cleanup();
+out:
+	free(out);
+	return rc;
+}
