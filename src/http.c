@@ -142,8 +142,19 @@ req_new(struct cr_http *h, struct MHD_Connection *conn, const char *url,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	/*
+	 * Counted first, then checked: either the drain (which clears ready,
+	 * then waits for inflight to reach 0) sees this request, or this
+	 * request sees the drain. Without it a request on a kept-alive
+	 * connection could start work on parts already stopped.
+	 */
 	atomic_fetch_add(&h->hub->inflight, 1);
-	req_route(h, req);
+	if (!atomic_load(&h->hub->ready)) {
+		req->route_index = ROUTE_UNMATCHED(h);
+		cr_http_error(req, 503, "UNAVAILABLE", "the hub is starting or "
+		    "shutting down");
+	} else
+		req_route(h, req);
 	req->body_limit = (req->route != NULL &&
 	    (req->route->flags & CR_ROUTE_BIG_BODY)) ?
 	    h->hub->cfg.batch_body_limit : h->hub->cfg.body_limit;
