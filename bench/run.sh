@@ -546,4 +546,51 @@ if sh "$HERE/events.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; 
 	echo "bench: bench/events.sh failed (status $?)" >&2
 	FAIL=1
 fi
+
+# --- the fourth and fifth sections: bench/directory.sh, bench/xlog.sh (issue 6)
+for section in directory xlog; do
+	echo
+	case $section in
+	directory) echo "## Reference directory at scale (issue 6)" ;;
+	xlog) echo "## Exchange log (issue 6)" ;;
+	esac
+	if sh "$HERE/$section.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+		echo "bench: bench/$section.sh failed (status $?)" >&2
+		FAIL=1
+	fi
+done
+
+# --- the sixth section: bench/verify.sh (issue 5) ----------------------------
+echo
+echo "## Verification and batches (issue 5)"
+if sh "$HERE/verify.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/verify.sh failed (status $?)" >&2
+	FAIL=1
+fi
+
+# --- every section in results/latest.json -----------------------------------
+# {"consultation": what this script wrote above, "adapter": ..., "events":
+# ..., "directory": ..., "xlog": ..., "verify": ...}; a section that did
+# not write its file during this run (it failed) is null rather than an
+# older run's figures.
+python3 - "$HERE/results" <<'EOF_MERGE' || FAIL=1
+import json, os, sys
+d = sys.argv[1]
+latest = os.path.join(d, "latest.json")
+with open(latest) as f:
+	consultation = json.load(f)
+since = os.path.getmtime(latest)
+merged = {"date": consultation.get("date"), "machine": consultation.get("machine"),
+    "quick": consultation.get("quick"), "consultation": consultation}
+for name in ("adapter", "events", "directory", "xlog", "verify"):
+	p = os.path.join(d, name + ".json")
+	merged[name] = None
+	if os.path.exists(p) and os.path.getmtime(p) >= since:
+		with open(p) as f:
+			merged[name] = json.load(f)
+with open(latest + ".tmp", "w") as f:
+	json.dump(merged, f, indent=1)
+os.replace(latest + ".tmp", latest)
+EOF_MERGE
+echo "bench: every section merged into bench/results/latest.json" >&2
 exit $FAIL
