@@ -34,6 +34,8 @@ for a in "$@"; do
 done
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Process, port and CPU helpers shared by the sections.
+. "$HERE/lib.sh"
 BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
 BIN=$BUILD/crossroads
 if [ "$QUICK" -eq 1 ]; then
@@ -74,36 +76,6 @@ chmod 711 "$TMP"
 PIDS=""
 GEN_PID=""
 
-# running PID: true while the process exists and is not a zombie.
-running() {
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	set -- ${s##*) }
-	[ "$1" != Z ]
-}
-
-# Children of process $1 (nginx's workers; timeout(1) under time).
-children() {
-	parent=$1
-	for f in /proc/[0-9]*/stat; do
-		s=$(cat "$f" 2>/dev/null) || continue
-		pid=${s%% *}
-		set -- ${s##*) }
-		[ "$2" = "$parent" ] && echo "$pid"
-	done
-	return 0
-}
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	n=0
-	while running "$1" && [ $n -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
 cleanup() {
 	rc=$?
 	trap - EXIT HUP INT PIPE TERM
@@ -133,67 +105,11 @@ trap 'exit 130' INT
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_http URL PID: until URL answers 2xx, while PID lives (10 s at most).
-wait_http() {
-	n=0
-	while [ $n -lt 100 ]; do
-		running "$2" || return 1
-		curl -fs -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 1
-}
-
-# The CPU accounting is bench/run.sh's: see docs/performance.md.
-# CPU ticks (user + system, all threads) of the given processes.
-ticks() {
-	t=0
-	for p in "$@"; do
-		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		set -- ${s##*) }
-		t=$((t + ${12} + ${13}))
-	done
-	echo $t
-}
-
-# CPU ticks the whole machine spent busy (all cores), from /proc/stat.
-machine_ticks() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-
-# procs_snapshot FILE: "pid ticks" of every user-space process.
-procs_snapshot() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
-		pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
-		if (pid == 2 || f[2] == 2) next
-		print pid, f[12] + f[13] }' >"$1"
-}
-
-# foreign_ticks BEFORE AFTER OURS...: ticks used between the snapshots by
-# processes that are not ours (one that exited in between is not counted).
-foreign_ticks() {
-	b=$1
-	a=$2
-	shift 2
-	awk -v ours=" $* " 'FNR == NR { t0[$1] = $2; next }
-	    index(ours, " " $1 " ") == 0 { d += $2 - ($1 in t0 ? t0[$1] : 0) }
-	    END { print d + 0 }' "$b" "$a"
-}
-
 # jget FILE KEY: a number from a one-line JSON.
 jget() {
 	sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"
 }
 
-CLK_TCK=$(getconf CLK_TCK)
 
 # --- 1. the generator -------------------------------------------------------
 GEN_NOTE=""

@@ -1,4 +1,4 @@
-# Shell functions shared by bench/directory.sh and bench/xlog.sh (sourced,
+# Shell functions shared by the bench sections (sourced,
 # not run). The caller sets TMP (its temporary directory) and PIDS (the
 # processes to stop on exit), and installs cleanup() as the trap of EXIT,
 # HUP, INT, PIPE and TERM.

@@ -32,6 +32,8 @@ for a in "$@"; do
 done
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Process, port and CPU helpers shared by the sections.
+. "$HERE/lib.sh"
 BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
 HUB_BIN=$BUILD/crossroads
 SRC_BIN=$BUILD/crossroads-fixture-source
@@ -69,17 +71,6 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/crossroads-bench.XXXXXX")
 chmod 711 "$TMP"
 PIDS=""
 
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	n=0
-	while running "$1" && [ $n -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM
@@ -97,86 +88,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_http URL PID: until URL answers 2xx, while PID lives (10 s at most).
-wait_http() {
-	n=0
-	while [ $n -lt 100 ]; do
-		running "$2" || return 1
-		curl -fs -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 1
-}
-
-# CPU ticks (user + system, all threads) of the given processes.
-ticks() {
-	t=0
-	for p in "$@"; do
-		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		# Fields after the command name, which may hold spaces.
-		set -- ${s##*) }
-		t=$((t + ${12} + ${13}))
-	done
-	echo $t
-}
-
-# running PID: true while the process exists and is not a zombie.
-running() {
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	set -- ${s##*) }
-	[ "$1" != Z ]
-}
-
-# CPU ticks the whole machine spent busy (all cores), from /proc/stat.
-machine_ticks() {
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
-}
-
-# procs_snapshot FILE: "pid ticks" of every user-space process (kernel
-# threads, children of kthreadd, left out), to tell foreign work apart.
-procs_snapshot() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk '{
-		pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " ")
-		if (pid == 2 || f[2] == 2) next
-		print pid, f[12] + f[13] }' >"$1"
-}
-
-# foreign_ticks BEFORE AFTER OURS...: ticks used between the snapshots by
-# processes that are not ours (one that exited in between is not counted).
-foreign_ticks() {
-	b=$1
-	a=$2
-	shift 2
-	awk -v ours=" $* " 'FNR == NR { t0[$1] = $2; next }
-	    index(ours, " " $1 " ") == 0 { d += $2 - ($1 in t0 ? t0[$1] : 0) }
-	    END { print d + 0 }' "$b" "$a"
-}
-
-# Children of a process (nginx's workers).
-children() {
-	for f in /proc/[0-9]*/stat; do
-		s=$(cat "$f" 2>/dev/null) || continue
-		pid=${s%% *}
-		set -- ${s##*) }
-		[ "$2" = "$PARENT" ] && echo "$pid"
-	done
-	return 0
-}
-
 # jget FILE KEY: a number from the one-line JSON that post.lua prints.
 jget() {
 	sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"
 }
 
-CLK_TCK=$(getconf CLK_TCK)
 
 # --- the fixture source -----------------------------------------------------
 "$SRC_BIN" --listen 127.0.0.1:0 --synthetic --threads 2 \
@@ -203,8 +119,7 @@ NGINX_PID=$!
 PIDS="$NGINX_PID $PIDS"
 wait_http "http://127.0.0.1:$NGINX_PORT/healthz" $NGINX_PID ||
     die "nginx did not start: $(cat "$TMP/nginx.out" "$TMP/nginx-error.log" 2>/dev/null)"
-PARENT=$NGINX_PID
-NGINX_PIDS="$NGINX_PID $(children | tr '\n' ' ')"
+NGINX_PIDS="$NGINX_PID $(children "$NGINX_PID" | tr '\n' ' ')"
 NGINX_URL=http://127.0.0.1:$NGINX_PORT/person
 
 # --- the hub ----------------------------------------------------------------

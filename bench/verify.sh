@@ -38,6 +38,8 @@ for a in "$@"; do
 done
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Process, port and CPU helpers shared by the sections.
+. "$HERE/lib.sh"
 BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
 HUB_BIN=$BUILD/crossroads
 SRC_BIN=$BUILD/crossroads-fixture-source
@@ -62,23 +64,6 @@ command -v python3 >/dev/null || die "python3 is missing"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crossroads-bench-verify.XXXXXX")
 : >"$TMP/pids"
 DRIVER=""
-
-running() {
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	set -- ${s##*) }
-	[ "$1" != Z ]
-}
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	n=0
-	while running "$1" && [ $n -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 cleanup() {
 	rc=$?
