@@ -17,26 +17,11 @@
 # target: 10, or 3 with --quick), BENCH_KEEP=1 keeps the temporary directory.
 set -eu
 
-usage() {
-	echo "usage: sh bench/adapter.sh BUILD_DIR [--quick]" >&2
-	exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD=$1
-shift
-QUICK=0
-for a in "$@"; do
-	case $a in
-	--quick) QUICK=1 ;;
-	*) usage ;;
-	esac
-done
-
 HERE=$(cd "$(dirname "$0")" && pwd)
-# Process, port and CPU helpers shared by the sections.
+# Process, port and CPU helpers shared by the sections; bench_args sets
+# BUILD (absolute) and QUICK from the command line.
 . "$HERE/lib.sh"
-BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
+bench_args "$0" "$@"
 BIN=$BUILD/crossroads
 if [ "$QUICK" -eq 1 ]; then
 	DUR=${BENCH_DURATION:-3}

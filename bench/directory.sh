@@ -27,24 +27,11 @@
 # BENCH_DURATION (wrk seconds: 5; 2), BENCH_KEEP=1 keeps the directory.
 set -eu
 
-usage() {
-	echo "usage: sh bench/directory.sh BUILD_DIR [--quick]" >&2
-	exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD=$1
-shift
-QUICK=0
-for a in "$@"; do
-	case $a in
-	--quick) QUICK=1 ;;
-	*) usage ;;
-	esac
-done
-
 HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
+# Process, port and CPU helpers shared by the sections; bench_args sets
+# BUILD (absolute) and QUICK from the command line.
+. "$HERE/lib.sh"
+bench_args "$0" "$@"
 BIN=$BUILD/crossroads
 HELPER=$BUILD/bench/bench_directory
 if [ "$QUICK" -eq 1 ]; then
@@ -80,7 +67,6 @@ command -v python3 >/dev/null || die "python3 is missing"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crossroads-bench-directory.XXXXXX")
 PIDS=""
-. "$HERE/lib.sh"
 
 cleanup() {
 	rc=$?

@@ -4,6 +4,30 @@
 # HUP, INT, PIPE and TERM.
 
 CLK_TCK=$(getconf CLK_TCK)
+
+# bench_args SCRIPT ARGS...: BUILD_DIR [--quick] into BUILD (absolute) and
+# QUICK (0 or 1); exits 2 with a usage line on anything else.
+bench_args() {
+	script=$(basename "$1")
+	shift
+	if [ $# -lt 1 ]; then
+		echo "usage: sh bench/$script BUILD_DIR [--quick]" >&2
+		exit 2
+	fi
+	BUILD=$1
+	shift
+	QUICK=0
+	for a in "$@"; do
+		case $a in
+		--quick) QUICK=1 ;;
+		*) echo "usage: sh bench/$script BUILD_DIR [--quick]" >&2
+		   exit 2 ;;
+		esac
+	done
+	dir=$BUILD
+	BUILD=$(cd "$dir" 2>/dev/null && pwd) ||
+	    { echo "bench: no build directory $dir" >&2; exit 2; }
+}
 TIMED_PID=""
 
 # running PID: true while the process exists and is not a zombie.

@@ -15,26 +15,11 @@
 # temporary directory, BENCH_STRICT=1 exits 1 when the target is not met.
 set -eu
 
-usage() {
-	echo "usage: sh bench/run.sh BUILD_DIR [--quick]" >&2
-	exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD=$1
-shift
-QUICK=0
-for a in "$@"; do
-	case $a in
-	--quick) QUICK=1 ;;
-	*) usage ;;
-	esac
-done
-
 HERE=$(cd "$(dirname "$0")" && pwd)
-# Process, port and CPU helpers shared by the sections.
+# Process, port and CPU helpers shared by the sections; bench_args sets
+# BUILD (absolute) and QUICK from the command line.
 . "$HERE/lib.sh"
-BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
+bench_args "$0" "$@"
 HUB_BIN=$BUILD/crossroads
 SRC_BIN=$BUILD/crossroads-fixture-source
 if [ "$QUICK" -eq 1 ]; then

@@ -23,24 +23,11 @@
 # --quick), BENCH_XLOG_ENTRIES (1,000,000; 100,000), BENCH_KEEP=1.
 set -eu
 
-usage() {
-	echo "usage: sh bench/xlog.sh BUILD_DIR [--quick]" >&2
-	exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD=$1
-shift
-QUICK=0
-for a in "$@"; do
-	case $a in
-	--quick) QUICK=1 ;;
-	*) usage ;;
-	esac
-done
-
 HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "$BUILD" && pwd) || { echo "bench: no build directory $1" >&2; exit 2; }
+# Process, port and CPU helpers shared by the sections; bench_args sets
+# BUILD (absolute) and QUICK from the command line.
+. "$HERE/lib.sh"
+bench_args "$0" "$@"
 BIN=$BUILD/crossroads
 HELPER=$BUILD/bench/bench_xlog
 if [ "$QUICK" -eq 1 ]; then
@@ -66,7 +53,6 @@ command -v python3 >/dev/null || die "python3 is missing"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/crossroads-bench-xlog.XXXXXX")
 PIDS=""
-. "$HERE/lib.sh"
 
 cleanup() {
 	rc=$?
