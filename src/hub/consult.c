@@ -5,6 +5,7 @@
 
 #include "authz.h"
 #include "consult.h"
+#include "log.h"
 #include "metrics.h"
 #include "util.h"
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#include "http.h"
+#include "hub.h"
 
 struct cr_consult_req {
 	enum cr_principal_kind	 who;

@@ -17,6 +17,13 @@
 
 #define CR_TOKEN_MAX	128
 
+/* Who is calling: resolved from the bearer token by the HTTP front. */
+enum cr_principal_kind {
+	CR_PRINCIPAL_NONE = 0,		/* no or unknown token */
+	CR_PRINCIPAL_OPERATOR,
+	CR_PRINCIPAL_CLIENT,
+};
+
 struct cr_events;
 struct cr_delivery_engine;
 struct cr_batch_runner;

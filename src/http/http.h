@@ -38,12 +38,6 @@ struct cr_route {
 	const char	*name;		/* metrics label */
 };
 
-enum cr_principal_kind {
-	CR_PRINCIPAL_NONE = 0,		/* no or unknown token */
-	CR_PRINCIPAL_OPERATOR,
-	CR_PRINCIPAL_CLIENT,
-};
-
 struct cr_req {
 	struct MHD_Connection	*conn;
 	struct cr_hub		*hub;
