@@ -600,7 +600,7 @@ cmd_lookup(const char *dbpath, const char *qpath, const char *spath)
 	}
 	/* Warm both paths (statements, the first pages) untimed. */
 	for (i = 0; i < n && i < WARMUP; i++) {
-		if (st->ops->dir_active(st, q[i].institution, q[i].subject,
+		if (st->directory->ops->dir_active(st->directory, q[i].institution, q[i].subject,
 		    q[i].caps, q[i].date) < 0 || raw_lookup(db, s, &q[i]) < 0)
 			goto out;
 	}
@@ -616,7 +616,7 @@ cmd_lookup(const char *dbpath, const char *qpath, const char *spath)
 				t0 = now_s();
 				for (i = b; i < e; i++) {
 					t = now_s();
-					res[i] = st->ops->dir_active(st,
+					res[i] = st->directory->ops->dir_active(st->directory,
 					    q[i].institution, q[i].subject,
 					    q[i].caps, q[i].date);
 					us_store[i] = (now_s() - t) * 1e6;

@@ -19,6 +19,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,12 @@
 /*
  * A store in front of the real one that counts the transactions the log
  * writer makes (the only way to see its batch sizes without touching it).
- * cr_xlog uses xlog_tail and xlog_append only; the other ops stay NULL.
+ * cr_xlog uses xlog_tail and xlog_append only; the other exchange-log ops
+ * stay NULL, and the other concerns are the real store's.
  */
 struct counting {
 	struct cr_store		 base;
+	struct cr_xlog_store	 xlog;
 	struct cr_store		*inner;
 	atomic_ullong		 batches;
 	atomic_ullong		 entries;
@@ -51,14 +54,15 @@ struct counting {
 };
 
 static int
-counting_append(struct cr_store *base, const struct cr_xlog_entry *e,
+counting_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
     size_t n)
 {
-	struct counting *c = (struct counting *)base;
+	struct counting *c = (struct counting *)(void *)((char *)base -
+	    offsetof(struct counting, xlog));
 	unsigned long long m;
 	int rc;
 
-	rc = c->inner->ops->xlog_append(c->inner, e, n);
+	rc = c->inner->xlog->ops->xlog_append(c->inner->xlog, e, n);
 	if (rc == CR_STORE_OK) {
 		atomic_fetch_add(&c->batches, 1);
 		atomic_fetch_add(&c->entries, n);
@@ -71,15 +75,15 @@ counting_append(struct cr_store *base, const struct cr_xlog_entry *e,
 }
 
 static int
-counting_tail(struct cr_store *base, uint64_t *seq, uint8_t hash[CR_HASH_LEN])
+counting_tail(struct cr_xlog_store *base, uint64_t *seq, uint8_t hash[CR_HASH_LEN])
 {
-	struct counting *c = (struct counting *)base;
+	struct counting *c = (struct counting *)(void *)((char *)base -
+	    offsetof(struct counting, xlog));
 
-	return c->inner->ops->xlog_tail(c->inner, seq, hash);
+	return c->inner->xlog->ops->xlog_tail(c->inner->xlog, seq, hash);
 }
 
-static const struct cr_store_ops counting_ops = {
-	.name = "counting",
+static const struct cr_xlog_ops counting_ops = {
 	.xlog_append = counting_append,
 	.xlog_tail = counting_tail,
 };
@@ -185,7 +189,7 @@ baseline_append(struct cr_xlog_entry *e)
 	e->seq = chain_seq + 1;
 	memcpy(e->prev_hash, chain_hash, CR_HASH_LEN);
 	cr_xlog_entry_hash(e, e->hash);
-	rc = base_store->ops->xlog_append(base_store, e, 1);
+	rc = base_store->xlog->ops->xlog_append(base_store->xlog, e, 1);
 	if (rc == CR_STORE_OK) {
 		chain_seq = e->seq;
 		memcpy(chain_hash, e->hash, CR_HASH_LEN);
@@ -383,9 +387,13 @@ cmd_append(const char *db, const char *basedb, double secs,
 	if (sodium_init() < 0 || cr_store_open(db, &cnt.inner) == -1 ||
 	    cr_store_open(basedb, &base_store) == -1)
 		goto out;
-	cnt.base.ops = &counting_ops;
+	cnt.base = *cnt.inner;
+	cnt.base.name = "counting";
+	cnt.xlog.ops = &counting_ops;
+	cnt.base.xlog = &cnt.xlog;
 	if (cr_xlog_start(&cnt.base, &cfg, &xlog) == -1 ||
-	    base_store->ops->xlog_tail(base_store, &chain_seq, chain_hash) !=
+	    base_store->xlog->ops->xlog_tail(base_store->xlog, &chain_seq,
+	    chain_hash) !=
 	    CR_STORE_OK)
 		goto out;
 	printf("{\"group\":[");
@@ -404,13 +412,13 @@ cmd_append(const char *db, const char *basedb, double secs,
 	}
 	printf("],\"ceiling\":");
 	fflush(stdout);
-	if (cnt.inner->ops->xlog_count(cnt.inner, &count) != CR_STORE_OK)
+	if (cnt.inner->xlog->ops->xlog_count(cnt.inner->xlog, &count) != CR_STORE_OK)
 		goto out;
 	if (run_ceiling(total > count ? total - count : 1, &cnt) == -1)
 		goto out;
 	cr_xlog_stop(xlog);
 	xlog = NULL;
-	if (cnt.inner->ops->xlog_count(cnt.inner, &count) != CR_STORE_OK)
+	if (cnt.inner->xlog->ops->xlog_count(cnt.inner->xlog, &count) != CR_STORE_OK)
 		goto out;
 	printf(",\"log_entries\":%llu}\n", (unsigned long long)count);
 	rc = 0;

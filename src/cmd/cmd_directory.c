@@ -47,7 +47,7 @@ import_flush(struct import *im)
 
 	if (im->n == 0)
 		return 0;
-	if (st->ops->dir_put_many(st, im->batch, im->n, im->created)
+	if (st->directory->ops->dir_put_many(st->directory, im->batch, im->n, im->created)
 	    != CR_STORE_OK)
 		return -1;
 	for (i = 0; i < im->n; i++)
@@ -92,7 +92,7 @@ import_entry(struct import *im, struct cr_dir_entry *e)
 	}
 	/* Unknown institutions would fail the whole chunk: check first. */
 	if (strcmp(e->institution, im->checked) != 0) {
-		rc = im->hub.store->ops->institution_get(im->hub.store,
+		rc = im->hub.store->registry->ops->institution_get(im->hub.store->registry,
 		    e->institution, &in);
 		if (rc == CR_STORE_NOTFOUND) {
 			import_reject(im, "unknown institution");

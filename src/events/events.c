@@ -145,7 +145,7 @@ events_commit(struct cr_events *ev, struct pub_job *first, struct pub_job *end)
 		}
 		rt = ev->work_routed;
 	}
-	rc = st->ops->events_append(st, arr, total, rt);
+	rc = st->events->ops->events_append(st->events, arr, total, rt);
 	if (rc == CR_STORE_OK) {
 		for (i = 0; i < total; i++)
 			routed += rt[i];
@@ -479,7 +479,7 @@ cr_events_sub_authz(struct cr_hub *hub, const struct cr_subscription *sub,
 	 * purpose, then start) decides, so every delivery of a subscription
 	 * uses the same one while the registry does not change.
 	 */
-	if ((rc = st->ops->authz_list(st, sub->institution, &list)) !=
+	if ((rc = st->registry->ops->authz_list(st->registry, sub->institution, &list)) !=
 	    CR_STORE_OK)
 		return CR_STORE_ERR;
 	json_array_foreach(list, i, a) {
@@ -496,7 +496,7 @@ cr_events_sub_authz(struct cr_hub *hub, const struct cr_subscription *sub,
 			break;
 		}
 	}
-	rc = purpose == NULL ? CR_STORE_NOTFOUND : st->ops->authz_find(st,
+	rc = purpose == NULL ? CR_STORE_NOTFOUND : st->registry->ops->authz_find(st->registry,
 	    sub->institution, sub->event_type, purpose, today, out);
 	json_decref(list);
 	return rc;
@@ -660,7 +660,7 @@ cr_events_validate(struct cr_hub *hub, const char *publisher,
 	at = json_string_value(json_object_get(o, "occurred_at"));
 	if (!tc->loaded || strcmp(tc->et.id, type) != 0) {
 		cr_events_type_cache_clear(tc);
-		tc->rc = st->ops->event_type_get(st, type, &tc->et);
+		tc->rc = st->events->ops->event_type_get(st->events, type, &tc->et);
 		cr_util_strlcpy(tc->et.id, type, sizeof(tc->et.id));
 		tc->loaded = 1;
 	}
@@ -730,7 +730,7 @@ feed_sub(struct cr_hub *hub, struct cr_feed_page *p, const char *id)
 	p->subs = fs;
 	fs = &p->subs[p->nsubs++];
 	memset(fs, 0, sizeof(*fs));
-	fs->rc = st->ops->subscription_get(st, id, &fs->s);
+	fs->rc = st->events->ops->subscription_get(st->events, id, &fs->s);
 	if (fs->rc == CR_STORE_OK)
 		fs->rc = cr_events_sub_authz(hub, &fs->s, &fs->a);
 	return fs;
@@ -775,7 +775,7 @@ cr_events_feed_read(struct cr_hub *hub, struct cr_feed_page *p)
 		cr_deliveries_clear(p->buf, p->limit);
 		memset(p->buf, 0, p->limit * sizeof(*p->buf));
 	}
-	if (st->ops->feed_read(st, p->institution, p->subscription[0] ?
+	if (st->events->ops->feed_read(st->events, p->institution, p->subscription[0] ?
 	    p->subscription : NULL, p->after, p->buf, &n) != CR_STORE_OK)
 		return -1;
 	if (n == 0)

@@ -102,7 +102,7 @@ cr_api_batch_create(struct cr_req *req)
 		    "application/x-ndjson or text/csv");
 		goto out;
 	}
-	rc = st->ops->bundle_get(st, bundle, &def);
+	rc = st->batches->ops->bundle_get(st->batches, bundle, &def);
 	if (rc == CR_STORE_NOTFOUND) {
 		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'", bundle);
 		goto out;
@@ -137,7 +137,7 @@ cr_api_batch_create(struct cr_req *req)
 		cr_date_today(bt.reference_date);
 	bt.total = n;
 	/* The 202 only once every subject is durable. */
-	if (st->ops->batch_add(st, &bt, (const char *const *)subjects, n) !=
+	if (st->batches->ops->batch_add(st->batches, &bt, (const char *const *)subjects, n) !=
 	    CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		goto out;
@@ -160,7 +160,7 @@ batch_visible(struct cr_req *req, struct cr_batch *bt)
 
 	if (cr_http_require_any(req) == -1)
 		return -1;
-	rc = st->ops->batch_get(st, req->params[0], bt);
+	rc = st->batches->ops->batch_get(st->batches, req->params[0], bt);
 	if (rc == CR_STORE_ERR) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		return -1;
@@ -229,7 +229,7 @@ results_read(void *arg, char *buf, size_t max)
 			cr_batch_items_clear(rs->page, rs->n);
 			rs->n = RESULTS_PAGE;
 			rs->i = 0;
-			if (rs->st->ops->batch_results(rs->st, rs->id,
+			if (rs->st->batches->ops->batch_results(rs->st->batches, rs->id,
 			    rs->after, rs->page, &rs->n) != CR_STORE_OK) {
 				rs->n = 0;
 				/* Cut short: the client sees a broken

@@ -32,7 +32,7 @@ own_subscription(struct cr_req *req)
 	if (cr_http_require_any(req) == -1)
 		return -1;
 	memset(&s, 0, sizeof(s));
-	rc = st->ops->subscription_get(st, req->params[0], &s);
+	rc = st->events->ops->subscription_get(st->events, req->params[0], &s);
 	if (rc == CR_STORE_OK && req->principal != CR_PRINCIPAL_OPERATOR &&
 	    strcmp(s.institution, req->client.institution) != 0)
 		rc = CR_STORE_NOTFOUND;
@@ -65,7 +65,7 @@ cr_api_dead_letters_list(struct cr_req *req)
 		cr_http_error(req, 500, "INTERNAL", "out of memory");
 		return;
 	}
-	if (st->ops->dead_letters(st, req->params[0], dl, &n) != CR_STORE_OK) {
+	if (st->events->ops->dead_letters(st->events, req->params[0], dl, &n) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		goto out;
 	}
@@ -108,7 +108,7 @@ cr_api_dead_letters_redeliver(struct cr_req *req)
 		return;
 	if ((seqj = json_object_get(b, "seq")) != NULL)
 		seq = (uint64_t)json_integer_value(seqj);
-	rc = st->ops->redeliver(st, req->params[0], seq, &count);
+	rc = st->events->ops->redeliver(st->events, req->params[0], seq, &count);
 	if (rc == CR_STORE_NOTFOUND || (rc == CR_STORE_OK && seq != 0 &&
 	    count == 0))
 		cr_http_error(req, 404, "NOT_FOUND", "no dead letter %" PRIu64

@@ -74,14 +74,14 @@ cr_api_event_type_create(struct cr_req *req)
 		goto out;
 	}
 	/* Authorizations name services and event types alike. */
-	rc = st->ops->service_get(st, et.id, &svc);
+	rc = st->registry->ops->service_get(st->registry, et.id, &svc);
 	if (rc == CR_STORE_OK) {
 		cr_http_error(req, 409, "CONFLICT", "a service '%s' exists; "
 		    "authorizations could not tell them apart", et.id);
 		goto out;
 	}
 	if (rc == CR_STORE_NOTFOUND)
-		rc = st->ops->event_type_add(st, &et);
+		rc = st->events->ops->event_type_add(st->events, &et);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "event type '%s' exists",
 		    et.id);
@@ -108,7 +108,7 @@ cr_api_event_type_list(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	if (st->ops->event_type_list(st, &list) != CR_STORE_OK) {
+	if (st->events->ops->event_type_list(st->events, &list) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		return;
 	}
@@ -395,7 +395,7 @@ subscription_authorize(struct cr_req *req, struct cr_subscription *s,
 
 	cr_date_today(today);
 	if (purpose != NULL)
-		rc = st->ops->authz_find(st, s->institution, s->event_type,
+		rc = st->registry->ops->authz_find(st->registry, s->institution, s->event_type,
 		    purpose, today, &a);
 	else
 		rc = cr_events_sub_authz(req->hub, s, &a);
@@ -452,7 +452,7 @@ cr_api_subscription_create(struct cr_req *req)
 	if (subscription_delivery(json_object_get(b, "delivery"), &s, &err)
 	    == -1)
 		goto fail;
-	rc = st->ops->event_type_get(st, s.event_type, &et);
+	rc = st->events->ops->event_type_get(st->events, s.event_type, &et);
 	if (rc == CR_STORE_NOTFOUND) {
 		cr_events_fail(&err, 404, "NOT_FOUND", "no event type '%s'",
 		    s.event_type);
@@ -468,7 +468,7 @@ cr_api_subscription_create(struct cr_req *req)
 	randombytes_buf(raw, sizeof(raw));
 	cr_util_hex(raw, sizeof(raw), s.secret);
 	sodium_memzero(raw, sizeof(raw));
-	if (st->ops->subscription_add(st, &s) != CR_STORE_OK) {
+	if (st->events->ops->subscription_add(st->events, &s) != CR_STORE_OK) {
 		cr_events_fail(&err, 500, "INTERNAL", "storage error");
 		goto fail;
 	}
@@ -494,7 +494,7 @@ cr_api_subscription_list(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	if (st->ops->subscription_list(st, req->principal ==
+	if (st->events->ops->subscription_list(st->events, req->principal ==
 	    CR_PRINCIPAL_OPERATOR ? NULL : req->client.institution, &list)
 	    != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
@@ -514,13 +514,13 @@ cr_api_subscription_delete(struct cr_req *req)
 	if (cr_http_require_any(req) == -1)
 		return;
 	memset(&s, 0, sizeof(s));
-	rc = st->ops->subscription_get(st, req->params[0], &s);
+	rc = st->events->ops->subscription_get(st->events, req->params[0], &s);
 	/* Another institution's subscription is not even there. */
 	if (rc == CR_STORE_OK && req->principal != CR_PRINCIPAL_OPERATOR &&
 	    strcmp(s.institution, req->client.institution) != 0)
 		rc = CR_STORE_NOTFOUND;
 	if (rc == CR_STORE_OK)
-		rc = st->ops->subscription_delete(st, req->params[0]);
+		rc = st->events->ops->subscription_delete(st->events, req->params[0]);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no subscription '%s'",
 		    req->params[0]);
@@ -643,7 +643,7 @@ feed_subscription(struct cr_req *req, struct cr_feed_page *p)
 	if ((id = cr_http_query(req, "subscription")) == NULL)
 		return 0;
 	memset(&s, 0, sizeof(s));
-	rc = st->ops->subscription_get(st, id, &s);
+	rc = st->events->ops->subscription_get(st->events, id, &s);
 	if (rc == CR_STORE_OK && (!s.feed ||
 	    strcmp(s.institution, p->institution) != 0))
 		rc = CR_STORE_NOTFOUND;

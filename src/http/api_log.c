@@ -56,7 +56,7 @@ cr_api_log_query(struct cr_req *req)
 		return;
 	}
 	count = (size_t)f.limit;
-	if (st->ops->xlog_query(st, &f, entries, &count) != CR_STORE_OK) {
+	if (st->xlog->ops->xlog_query(st->xlog, &f, entries, &count) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		goto out;
 	}

@@ -56,7 +56,7 @@ cr_api_institution_create(struct cr_req *req)
 	cr_util_strlcpy(in.sector, jstr(b, "sector"), sizeof(in.sector));
 	if (require_valid_id(req, "institution id", in.id) == -1)
 		goto out;
-	rc = st->ops->institution_add(st, &in);
+	rc = st->registry->ops->institution_add(st->registry, &in);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "institution '%s' exists",
 		    in.id);
@@ -76,7 +76,7 @@ cr_api_institution_list(struct cr_req *req)
 
 	if (cr_http_require_operator(req) == -1)
 		return;
-	if (st->ops->institution_list(st, &list) != CR_STORE_OK) {
+	if (st->registry->ops->institution_list(st->registry, &list) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		return;
 	}
@@ -110,7 +110,7 @@ cr_api_client_create(struct cr_req *req)
 	memcpy(token, CR_REGISTRY_TOKEN_PREFIX, 4);
 	cr_util_hex(raw, sizeof(raw), token + 4);
 	cr_registry_token_hash(token, hash);
-	rc = st->ops->client_add(st, &cl, hash);
+	rc = st->registry->ops->client_add(st->registry, &cl, hash);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
 		    cl.institution);
@@ -172,11 +172,11 @@ cr_api_service_create(struct cr_req *req)
 		goto out;
 	}
 	/* Authorizations name services and event types alike: one id space. */
-	rc = st->ops->event_type_get(st, svc.id, &et);
+	rc = st->events->ops->event_type_get(st->events, svc.id, &et);
 	if (rc == CR_STORE_OK)
 		rc = CR_STORE_EXISTS;
 	else if (rc == CR_STORE_NOTFOUND)
-		rc = st->ops->service_add(st, &svc);
+		rc = st->registry->ops->service_add(st->registry, &svc);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "'%s' is already a service "
 		    "or an event type",
@@ -207,7 +207,7 @@ cr_api_service_list(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	if (st->ops->service_list(st, &list) != CR_STORE_OK) {
+	if (st->registry->ops->service_list(st->registry, &list) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		return;
 	}
@@ -264,7 +264,7 @@ cr_api_authz_create(struct cr_req *req)
 		    "valid_from");
 		goto out;
 	}
-	rc = st->ops->institution_get(st, a.consumer, &in);
+	rc = st->registry->ops->institution_get(st->registry, a.consumer, &in);
 	if (rc == CR_STORE_NOTFOUND) {
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
 		    a.consumer);
@@ -272,10 +272,10 @@ cr_api_authz_create(struct cr_req *req)
 	}
 	/* Event types are authorized like services (for subscriptions). */
 	if (rc == CR_STORE_OK &&
-	    (rc = st->ops->service_get(st, a.service, &svc)) == CR_STORE_OK)
+	    (rc = st->registry->ops->service_get(st->registry, a.service, &svc)) == CR_STORE_OK)
 		allowed = svc.fields;
 	else if (rc == CR_STORE_NOTFOUND &&
-	    (rc = st->ops->event_type_get(st, a.service, &et)) == CR_STORE_OK)
+	    (rc = st->events->ops->event_type_get(st->events, a.service, &et)) == CR_STORE_OK)
 		allowed = et.fields;
 	if (rc == CR_STORE_NOTFOUND) {
 		cr_http_error(req, 404, "UNKNOWN_SERVICE", "no service or event "
@@ -290,7 +290,7 @@ cr_api_authz_create(struct cr_req *req)
 		    "of the %s's fields", svc.id[0] ? "service" : "event type");
 		goto out;
 	}
-	if (st->ops->authz_add(st, &a) != CR_STORE_OK)
+	if (st->registry->ops->authz_add(st->registry, &a) != CR_STORE_OK)
 		goto internal;
 	cr_http_reply_json(req, 201, authz_json(&a));
 	goto out;
@@ -311,7 +311,7 @@ cr_api_authz_list(struct cr_req *req)
 
 	if (cr_http_require_operator(req) == -1)
 		return;
-	if (st->ops->authz_list(st, cr_http_query(req, "consumer"), &list)
+	if (st->registry->ops->authz_list(st->registry, cr_http_query(req, "consumer"), &list)
 	    != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		return;
@@ -329,7 +329,7 @@ cr_api_authz_delete(struct cr_req *req)
 
 	if (cr_http_require_operator(req) == -1)
 		return;
-	rc = st->ops->authz_delete(st, req->params[0]);
+	rc = st->registry->ops->authz_delete(st->registry, req->params[0]);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no authorization '%s'",
 		    req->params[0]);

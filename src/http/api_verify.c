@@ -42,7 +42,7 @@ cr_api_bundle_create(struct cr_req *req)
 	/* A bundle names services that exist: a typo fails here, not at
 	   every verification. */
 	for (i = 0; i < b->nservices; i++) {
-		rc = st->ops->service_get(st, b->services[i], &svc);
+		rc = st->registry->ops->service_get(st->registry, b->services[i], &svc);
 		cr_service_clear(&svc);
 		if (rc == CR_STORE_NOTFOUND) {
 			cr_http_error(req, 400, "BAD_REQUEST", "services[%zu]: "
@@ -54,7 +54,7 @@ cr_api_bundle_create(struct cr_req *req)
 			goto out;
 		}
 	}
-	rc = st->ops->bundle_add(st, b->id, b->def);
+	rc = st->batches->ops->bundle_add(st->batches, b->id, b->def);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "bundle '%s' exists", b->id);
 	else if (rc != CR_STORE_OK)
@@ -74,7 +74,7 @@ cr_api_bundle_list(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	if (st->ops->bundle_list(st, &list) != CR_STORE_OK) {
+	if (st->batches->ops->bundle_list(st->batches, &list) != CR_STORE_OK) {
 		cr_http_error(req, 500, "INTERNAL", "storage error");
 		return;
 	}
@@ -90,7 +90,7 @@ cr_api_bundle_get(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	rc = st->ops->bundle_get(st, req->params[0], &def);
+	rc = st->batches->ops->bundle_get(st->batches, req->params[0], &def);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'",
 		    req->params[0]);
@@ -139,7 +139,7 @@ cr_api_verify(struct cr_req *req)
 	if (cr_http_require_client(req) == -1 ||
 	    (body = cr_http_body_json(req, verify_spec)) == NULL)
 		return;
-	rc = st->ops->bundle_get(st, req->params[0], &def);
+	rc = st->batches->ops->bundle_get(st->batches, req->params[0], &def);
 	if (rc == CR_STORE_NOTFOUND) {
 		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'",
 		    req->params[0]);

@@ -624,7 +624,7 @@ cr_http_principal(struct cr_req *req)
 	}
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)token,
 	    len, NULL, 0);
-	if (hub->store->ops->client_by_token(hub->store, hash,
+	if (hub->store->registry->ops->client_by_token(hub->store->registry, hash,
 	    &req->client) == CR_STORE_OK)
 		req->principal = CR_PRINCIPAL_CLIENT;
 	return req->principal;

@@ -262,7 +262,7 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 			    r->bad_request);
 		return;
 	}
-	svc_rc = st->ops->service_get(st, r->service, &svc);
+	svc_rc = st->registry->ops->service_get(st->registry, r->service, &svc);
 	if (svc_rc == CR_STORE_ERR)
 		goto internal;
 	if (subject_normalize(hub, &svc, svc_rc == CR_STORE_OK, r->subject,

@@ -126,7 +126,7 @@ institution_known(struct cr_store *st, const json_t *doc, const char *id)
 
 	if (find_in(doc, "institutions", "id", id, (size_t)-1) != NULL)
 		return 1;
-	rc = st->ops->institution_get(st, id, &in);
+	rc = st->registry->ops->institution_get(st->registry, id, &in);
 	if (rc == CR_STORE_OK)
 		return 1;
 	return rc == CR_STORE_NOTFOUND ? 0 : -1;
@@ -281,7 +281,7 @@ service_fields(struct cr_store *st, const json_t *doc, const char *id,
 
 	*fields = NULL;
 	memset(&svc, 0, sizeof(svc));
-	rc = st->ops->service_get(st, id, &svc);
+	rc = st->registry->ops->service_get(st->registry, id, &svc);
 	if (rc == CR_STORE_OK) {
 		*fields = json_incref(svc.fields);
 		cr_service_clear(&svc);
@@ -349,7 +349,7 @@ load_institutions(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(in.id, jstr(e, "id"), sizeof(in.id));
 		cr_util_strlcpy(in.name, jstr(e, "name"), sizeof(in.name));
 		cr_util_strlcpy(in.sector, jstr(e, "sector"), sizeof(in.sector));
-		rc = st->ops->institution_add(st, &in);
+		rc = st->registry->ops->institution_add(st->registry, &in);
 		if (rc == CR_STORE_EXISTS)
 			c->institutions_skipped++;
 		else if (rc == CR_STORE_OK)
@@ -373,7 +373,7 @@ load_clients(struct cr_store *st, const json_t *doc,
 	json_array_foreach(json_object_get(doc, "clients"), i, e) {
 		cr_registry_token_hash(jstr(e, "token"), hash);
 		memset(&cl, 0, sizeof(cl));
-		rc = st->ops->client_by_token(st, hash, &cl);
+		rc = st->registry->ops->client_by_token(st->registry, hash, &cl);
 		if (rc == CR_STORE_OK) {
 			if (strcmp(cl.institution, jstr(e, "institution")) != 0)
 				log_warnx("clients[%zu]: the token is already "
@@ -388,7 +388,7 @@ load_clients(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(cl.institution, jstr(e, "institution"),
 		    sizeof(cl.institution));
 		cr_util_strlcpy(cl.name, jstr(e, "name"), sizeof(cl.name));
-		if (st->ops->client_add(st, &cl, hash) != CR_STORE_OK)
+		if (st->registry->ops->client_add(st->registry, &cl, hash) != CR_STORE_OK)
 			return -1;
 		c->clients_added++;
 	}
@@ -416,7 +416,7 @@ load_services(struct cr_store *st, const json_t *doc,
 		svc.fields = json_object_get(e, "fields");	/* borrowed */
 		to = json_object_get(e, "timeout_ms");
 		svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
-		rc = st->ops->service_add(st, &svc);
+		rc = st->registry->ops->service_add(st->registry, &svc);
 		if (rc == CR_STORE_EXISTS)
 			c->services_skipped++;
 		else if (rc == CR_STORE_OK)
@@ -435,7 +435,7 @@ authz_exists(struct cr_store *st, const struct cr_authz *a)
 	size_t i;
 	int found = 0;
 
-	if (st->ops->authz_list(st, a->consumer, &list) != CR_STORE_OK)
+	if (st->registry->ops->authz_list(st->registry, a->consumer, &list) != CR_STORE_OK)
 		return -1;
 	json_array_foreach(list, i, x) {
 		vt = json_object_get(x, "valid_to");
@@ -473,7 +473,7 @@ load_authorizations(struct cr_store *st, const json_t *doc,
 			rc = -1;
 		else {
 			cr_util_uuid(a.id);
-			if (st->ops->authz_add(st, &a) != CR_STORE_OK)
+			if (st->registry->ops->authz_add(st->registry, &a) != CR_STORE_OK)
 				rc = -1;
 			else
 				c->authorizations_added++;

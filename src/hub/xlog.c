@@ -166,7 +166,7 @@ xlog_commit(struct cr_xlog *x, struct cr_xlog_entry *ents,
 	}
 
 	t0 = cr_util_mono_ms();
-	rc = x->store->ops->xlog_append(x->store, ents, n);
+	rc = x->store->xlog->ops->xlog_append(x->store->xlog, ents, n);
 	ms = cr_util_mono_ms() - t0;
 
 	if (rc == CR_STORE_OK) {
@@ -182,7 +182,7 @@ xlog_commit(struct cr_xlog *x, struct cr_xlog_entry *ents,
 
 	log_warnx("xlog: appending %zu entries (seq %" PRIu64 "..%" PRIu64
 	    ") failed; their requests are refused", n, x->last_seq + 1, seq);
-	if (x->store->ops->xlog_tail(x->store, &seq, prev) == CR_STORE_OK) {
+	if (x->store->xlog->ops->xlog_tail(x->store->xlog, &seq, prev) == CR_STORE_OK) {
 		x->last_seq = seq;
 		memcpy(x->last_hash, prev, CR_HASH_LEN);
 	} else
@@ -245,7 +245,7 @@ cr_xlog_start(struct cr_store *store, const struct cr_xlog_config *cfg,
 	x->store = store;
 	x->max_batch = cfg != NULL && cfg->max_batch > 0 ? cfg->max_batch :
 	    XLOG_DEFAULT_BATCH;
-	if (store->ops->xlog_tail(store, &x->last_seq, x->last_hash) !=
+	if (store->xlog->ops->xlog_tail(store->xlog, &x->last_seq, x->last_hash) !=
 	    CR_STORE_OK) {
 		log_warnx("xlog: cannot read the chain tail");
 		goto out;
@@ -403,7 +403,7 @@ cr_xlog_verify(struct cr_store *store, uint64_t *count, uint64_t *bad_seq,
 	if (bad_seq != NULL)
 		*bad_seq = 0;
 
-	rc = store->ops->xlog_scan(store, 1, verify_cb, &vs);
+	rc = store->xlog->ops->xlog_scan(store->xlog, 1, verify_cb, &vs);
 	if (rc == 0) {
 		if (count != NULL)
 			*count = vs.expect - 1;

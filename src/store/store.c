@@ -57,7 +57,7 @@ void
 cr_store_close(struct cr_store *st)
 {
 	if (st != NULL)
-		st->ops->close(st);
+		st->close(st);
 }
 
 void

@@ -1,8 +1,9 @@
 /*
- * Storage interface. Every persistent thing the hub keeps (registry,
- * reference directory, exchange log) goes through this table of function
- * pointers, so that a second backend (PostgreSQL for multi-node
- * deployments) slots in beside store_sqlite.c without touching callers.
+ * Storage interface. Every persistent thing the hub keeps goes through
+ * one table of function pointers per concern (registry, reference
+ * directory, exchange log, events and deliveries, bundles and batches), so
+ * that a second backend (PostgreSQL for multi-node deployments) slots in
+ * beside store_sqlite*.c concern by concern without touching callers.
  *
  * Threading: a struct cr_store is shared by all threads; implementations
  * must be safe to call from any thread concurrently (the SQLite one keeps a
@@ -200,108 +201,127 @@ struct cr_batch_item {
 					   pending */
 };
 
-struct cr_store;
+/*
+ * A store is five concerns, each a table of function pointers with the
+ * object that implements it, so that a backend can be written concern by
+ * concern and a wrapper (the registry cache) replaces one concern and
+ * passes the others through untouched. Every operation takes its concern's
+ * handle: st->directory->directory->ops->dir_active(st->directory->directory, ...).
+ */
+struct cr_registry_store;
+struct cr_directory_store;
+struct cr_xlog_store;
+struct cr_event_store;
+struct cr_batch_store;
 
-struct cr_store_ops {
-	const char *name;
-	void	(*close)(struct cr_store *);
-
+/* Institutions, clients, services, authorizations. */
+struct cr_registry_ops {
 	/* Institutions and their client applications. */
-	int	(*institution_add)(struct cr_store *, const struct cr_institution *);
-	int	(*institution_get)(struct cr_store *, const char *id,
+	int	(*institution_add)(struct cr_registry_store *, const struct cr_institution *);
+	int	(*institution_get)(struct cr_registry_store *, const char *id,
 		    struct cr_institution *);
 	/* out: [{"id","name","sector"}] ordered by id */
-	int	(*institution_list)(struct cr_store *, json_t **out);
-	int	(*client_add)(struct cr_store *, const struct cr_client *,
+	int	(*institution_list)(struct cr_registry_store *, json_t **out);
+	int	(*client_add)(struct cr_registry_store *, const struct cr_client *,
 		    const uint8_t token_hash[CR_HASH_LEN]);
-	int	(*client_by_token)(struct cr_store *,
+	int	(*client_by_token)(struct cr_registry_store *,
 		    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *);
 	/* out: [{"id","institution","name","token_hash"(64 hex)}] */
-	int	(*client_list)(struct cr_store *, json_t **out);
+	int	(*client_list)(struct cr_registry_store *, json_t **out);
 	/* A number that changes whenever institutions, clients, services
 	   or authorizations change, from any process: lets a cache of the
 	   registry notice changes made by another process. */
-	int	(*registry_version)(struct cr_store *, uint64_t *version);
+	int	(*registry_version)(struct cr_registry_store *, uint64_t *version);
 
 	/* Services. */
-	int	(*service_add)(struct cr_store *, const struct cr_service *);
-	int	(*service_get)(struct cr_store *, const char *id,
+	int	(*service_add)(struct cr_registry_store *, const struct cr_service *);
+	int	(*service_get)(struct cr_registry_store *, const char *id,
 		    struct cr_service *);
 	/* out: [{"id","provider","endpoint","subject_kind","fields","timeout_ms"}] */
-	int	(*service_list)(struct cr_store *, json_t **out);
+	int	(*service_list)(struct cr_registry_store *, json_t **out);
 
 	/* Authorizations. */
-	int	(*authz_add)(struct cr_store *, const struct cr_authz *);
-	int	(*authz_delete)(struct cr_store *, const char *id);
+	int	(*authz_add)(struct cr_registry_store *, const struct cr_authz *);
+	int	(*authz_delete)(struct cr_registry_store *, const char *id);
 	/* out: [{"id","consumer","service","purpose","legal_basis","fields",
 	   "capacities","valid_from","valid_to"(null when open)}] */
-	int	(*authz_list)(struct cr_store *, const char *consumer_or_null,
+	int	(*authz_list)(struct cr_registry_store *, const char *consumer_or_null,
 		    json_t **out);
 	/* The authorization of consumer for service and purpose that is valid
 	   on date (valid_from <= date <= valid_to); NOTFOUND when none. */
-	int	(*authz_find)(struct cr_store *, const char *consumer,
+	int	(*authz_find)(struct cr_registry_store *, const char *consumer,
 		    const char *service, const char *purpose, const char *date,
 		    struct cr_authz *out);
 
+};
+
+struct cr_directory_ops {
 	/* Reference directory. A record is keyed by (institution, subject,
 	   capacity, from). */
 	/* Inserts or updates `to`; *created = 1 when new, 0 when the key
 	   existed (same record again, or a changed end date). */
-	int	(*dir_put)(struct cr_store *, const struct cr_dir_entry *,
+	int	(*dir_put)(struct cr_directory_store *, const struct cr_dir_entry *,
 		    int *created);
 	/* Many records in one transaction; created[i] as for dir_put. */
-	int	(*dir_put_many)(struct cr_store *, const struct cr_dir_entry *,
+	int	(*dir_put_many)(struct cr_directory_store *, const struct cr_dir_entry *,
 		    size_t n, int *created);
 	/* Ends the integration of subject by institution in capacity on
 	   `to` (inclusive): open or later-ending records get to = `to`, records
 	   starting after `to` are deleted. NOTFOUND when no record was open
 	   after `to`. */
-	int	(*dir_end)(struct cr_store *, const char *institution,
+	int	(*dir_end)(struct cr_directory_store *, const char *institution,
 		    const char *subject, const char *capacity, const char *to);
 	/* out: [{"institution","sector","capacity","from","to"(null)}] */
-	int	(*dir_list)(struct cr_store *, const char *subject,
+	int	(*dir_list)(struct cr_directory_store *, const char *subject,
 		    const char *institution_or_null, json_t **out);
 	/* 1 when institution has a record for subject with one of the
 	   capacities (array of strings) whose period contains date; 0 when
 	   not; CR_STORE_ERR on error. */
-	int	(*dir_active)(struct cr_store *, const char *institution,
+	int	(*dir_active)(struct cr_directory_store *, const char *institution,
 		    const char *subject, const json_t *capacities,
 		    const char *date);
 
+};
+
+struct cr_xlog_ops {
 	/* Exchange log. Appends n entries (seq, prev_hash, hash already set)
 	   in one transaction that is durable (fsync'd) when this returns. */
-	int	(*xlog_append)(struct cr_store *, const struct cr_xlog_entry *,
+	int	(*xlog_append)(struct cr_xlog_store *, const struct cr_xlog_entry *,
 		    size_t n);
 	/* Seq and hash of the newest entry; 0 and zeros when empty. */
-	int	(*xlog_tail)(struct cr_store *, uint64_t *seq,
+	int	(*xlog_tail)(struct cr_xlog_store *, uint64_t *seq,
 		    uint8_t hash[CR_HASH_LEN]);
 	/* Matching entries, newest first, filled into out[0..*n). */
-	int	(*xlog_query)(struct cr_store *, const struct cr_xlog_filter *,
+	int	(*xlog_query)(struct cr_xlog_store *, const struct cr_xlog_filter *,
 		    struct cr_xlog_entry *out, size_t *n);
 	/* Calls cb on every entry with seq >= from_seq in seq order; stops
 	   when cb returns non-zero and returns that value. */
-	int	(*xlog_scan)(struct cr_store *, uint64_t from_seq,
+	int	(*xlog_scan)(struct cr_xlog_store *, uint64_t from_seq,
 		    int (*cb)(const struct cr_xlog_entry *, void *), void *arg);
 	/* Number of entries. */
-	int	(*xlog_count)(struct cr_store *, uint64_t *count);
+	int	(*xlog_count)(struct cr_xlog_store *, uint64_t *count);
 
+};
+
+/* Event types, subscriptions, events and their deliveries. */
+struct cr_event_ops {
 	/* Event types: EXISTS, NOTFOUND (unknown provider) as for services. */
-	int	(*event_type_add)(struct cr_store *, const struct cr_event_type *);
-	int	(*event_type_get)(struct cr_store *, const char *id,
+	int	(*event_type_add)(struct cr_event_store *, const struct cr_event_type *);
+	int	(*event_type_get)(struct cr_event_store *, const char *id,
 		    struct cr_event_type *);
 	/* out: [{"id","provider","fields","all_integrations"(bool)}] */
-	int	(*event_type_list)(struct cr_store *, json_t **out);
+	int	(*event_type_list)(struct cr_event_store *, json_t **out);
 
 	/* Subscriptions. */
-	int	(*subscription_add)(struct cr_store *,
+	int	(*subscription_add)(struct cr_event_store *,
 		    const struct cr_subscription *);
-	int	(*subscription_get)(struct cr_store *, const char *id,
+	int	(*subscription_get)(struct cr_event_store *, const char *id,
 		    struct cr_subscription *);
 	/* out: [{"id","institution","event_type","capacities","delivery":
 	   {"url"} or {"feed":true},"created_at"}] (no secret); NULL: all */
-	int	(*subscription_list)(struct cr_store *,
+	int	(*subscription_list)(struct cr_event_store *,
 		    const char *institution_or_null, json_t **out);
-	int	(*subscription_delete)(struct cr_store *, const char *id);
+	int	(*subscription_delete)(struct cr_event_store *, const char *id);
 
 	/*
 	 * Appends n events (ids assigned in order, written back to
@@ -313,48 +333,52 @@ struct cr_store_ops {
 	 * all_integrations). Deliveries get increasing seqs in event order.
 	 * routed[i], when not NULL, receives the number of deliveries.
 	 */
-	int	(*events_append)(struct cr_store *, struct cr_event *events,
+	int	(*events_append)(struct cr_event_store *, struct cr_event *events,
 		    size_t n, size_t *routed);
 	/*
 	 * Webhook work: up to *n pending deliveries of non-feed
 	 * subscriptions whose next_attempt_ms <= now_ms, in seq order, with
 	 * their events; *n is set to the number filled.
 	 */
-	int	(*deliveries_due)(struct cr_store *, int64_t now_ms,
+	int	(*deliveries_due)(struct cr_event_store *, int64_t now_ms,
 		    struct cr_delivery *out, size_t *n);
 	/* Sets state, attempts, next_attempt_ms and last_error of delivery
 	   seq. NOTFOUND when there is none. */
-	int	(*delivery_update)(struct cr_store *, const struct cr_delivery *);
+	int	(*delivery_update)(struct cr_event_store *, const struct cr_delivery *);
 	/* delivery_update of d[0..n) in one transaction, durable when this
 	   returns, applied in order (a later entry for a seq wins); a seq
 	   with no row is skipped. All or nothing. */
-	int	(*deliveries_update)(struct cr_store *, const struct cr_delivery *,
+	int	(*deliveries_update)(struct cr_event_store *, const struct cr_delivery *,
 		    size_t n);
 	/*
 	 * Feed: up to *n deliveries with seq > after of the feed
 	 * subscriptions of institution (all of them when subscription is
 	 * NULL), in seq order, with their events; marks them delivered.
 	 */
-	int	(*feed_read)(struct cr_store *, const char *institution,
+	int	(*feed_read)(struct cr_event_store *, const char *institution,
 		    const char *subscription_or_null, uint64_t after,
 		    struct cr_delivery *out, size_t *n);
 	/* Dead letters of a subscription, oldest first (up to *n). */
-	int	(*dead_letters)(struct cr_store *, const char *subscription,
+	int	(*dead_letters)(struct cr_event_store *, const char *subscription,
 		    struct cr_delivery *out, size_t *n);
 	/* Dead deliveries of subscription (all when seq is 0) back to
 	   pending, attempts 0, due now; *count how many. */
-	int	(*redeliver)(struct cr_store *, const char *subscription,
+	int	(*redeliver)(struct cr_event_store *, const char *subscription,
 		    uint64_t seq, size_t *count);
 
+};
+
+/* Bundles of verifications and batches. */
+struct cr_batch_ops {
 	/* Bundles (verifications): definitions stored as JSON text. */
 	/* EXISTS when id is taken. */
-	int	(*bundle_add)(struct cr_store *, const char *id,
+	int	(*bundle_add)(struct cr_batch_store *, const char *id,
 		    const json_t *definition);
 	/* *definition: the object as added (new reference); NOTFOUND. */
-	int	(*bundle_get)(struct cr_store *, const char *id,
+	int	(*bundle_get)(struct cr_batch_store *, const char *id,
 		    json_t **definition);
 	/* out: [definition, ...] ordered by id */
-	int	(*bundle_list)(struct cr_store *, json_t **out);
+	int	(*bundle_list)(struct cr_batch_store *, json_t **out);
 
 	/*
 	 * Batches. batch_add stores b (status "queued", counts 0) and
@@ -363,32 +387,44 @@ struct cr_store_ops {
 	 * whose load did not finish is invisible and removed by
 	 * batch_unfinished). EXISTS when the id is taken.
 	 */
-	int	(*batch_add)(struct cr_store *, const struct cr_batch *b,
+	int	(*batch_add)(struct cr_batch_store *, const struct cr_batch *b,
 		    const char *const *subjects, size_t n);
-	int	(*batch_get)(struct cr_store *, const char *id,
+	int	(*batch_get)(struct cr_batch_store *, const char *id,
 		    struct cr_batch *out);
 	/* out: ids of the batches queued or running, oldest first. */
-	int	(*batch_unfinished)(struct cr_store *, json_t **out);
+	int	(*batch_unfinished)(struct cr_batch_store *, json_t **out);
 	/* error: "" or NULL unless failed. */
-	int	(*batch_set_status)(struct cr_store *, const char *id,
+	int	(*batch_set_status)(struct cr_batch_store *, const char *id,
 		    const char *status, const char *error);
 	/* Up to *n pending items with line > after, in line order
 	   (result NULL); *n is set to the number filled. */
-	int	(*batch_pending)(struct cr_store *, const char *id,
+	int	(*batch_pending)(struct cr_batch_store *, const char *id,
 		    uint64_t after, struct cr_batch_item *out, size_t *n);
 	/* Records items[0..n) (state done or failed, result) and the counts
 	   in one transaction, durable when this returns. An item that has
 	   its result already keeps it: each line has one result, ever. */
-	int	(*batch_results_put)(struct cr_store *, const char *id,
+	int	(*batch_results_put)(struct cr_batch_store *, const char *id,
 		    const struct cr_batch_item *items, size_t n);
 	/* Up to *n items with line > after, in line order, with their
 	   results (free with cr_batch_items_clear). */
-	int	(*batch_results)(struct cr_store *, const char *id,
+	int	(*batch_results)(struct cr_batch_store *, const char *id,
 		    uint64_t after, struct cr_batch_item *out, size_t *n);
 };
 
+struct cr_registry_store	{ const struct cr_registry_ops	*ops; };
+struct cr_directory_store	{ const struct cr_directory_ops	*ops; };
+struct cr_xlog_store		{ const struct cr_xlog_ops	*ops; };
+struct cr_event_store		{ const struct cr_event_ops	*ops; };
+struct cr_batch_store		{ const struct cr_batch_ops	*ops; };
+
 struct cr_store {
-	const struct cr_store_ops *ops;
+	const char			*name;		/* backend: "sqlite" */
+	void				(*close)(struct cr_store *);
+	struct cr_registry_store	*registry;
+	struct cr_directory_store	*directory;
+	struct cr_xlog_store		*xlog;
+	struct cr_event_store		*events;
+	struct cr_batch_store		*batches;
 };
 
 /*

@@ -18,6 +18,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,9 @@ struct reader {
 
 struct cache_store {
 	struct cr_store		 base;		/* first: callers see a cr_store */
+	struct cr_registry_store registry;	/* this cache's registry */
 	struct cr_store		*inner;
+	struct cr_registry_store *ireg;		/* inner->registry */
 	pthread_key_t		 key;		/* this thread's struct reader */
 	pthread_mutex_t		 mtx;		/* cur, rebuilds */
 	struct snapshot		*cur;		/* NULL: pass through */
@@ -58,8 +61,10 @@ struct cache_store {
 	unsigned		 refresh_ms;
 };
 
-#define CACHE(st)	((struct cache_store *)(st))
-#define INNER(st)	(CACHE(st)->inner)
+/* The cache that a registry handle belongs to, and the inner registry. */
+#define CACHE(r)	((struct cache_store *)(void *)((char *)(r) - \
+			    offsetof(struct cache_store, registry)))
+#define INNER(r)	(CACHE(r)->ireg)
 
 static void
 snapshot_release(struct snapshot *s)
@@ -128,7 +133,7 @@ jstr(const json_t *o, const char *key)
 }
 
 static int
-load_clients(struct cr_store *inner, struct snapshot *s)
+load_clients(struct cr_registry_store *inner, struct snapshot *s)
 {
 	json_t *list, *o;
 	size_t i;
@@ -160,7 +165,7 @@ load_clients(struct cr_store *inner, struct snapshot *s)
 }
 
 static int
-load_services(struct cr_store *inner, struct snapshot *s)
+load_services(struct cr_registry_store *inner, struct snapshot *s)
 {
 	json_t *list, *o;
 	size_t i;
@@ -192,7 +197,7 @@ load_services(struct cr_store *inner, struct snapshot *s)
 }
 
 static int
-load_authz(struct cr_store *inner, struct snapshot *s)
+load_authz(struct cr_registry_store *inner, struct snapshot *s)
 {
 	json_t *list, *o;
 	size_t i;
@@ -230,7 +235,7 @@ load_authz(struct cr_store *inner, struct snapshot *s)
 
 /* Builds a snapshot of the inner store's registry; NULL on failure. */
 static struct snapshot *
-snapshot_build(struct cr_store *inner)
+snapshot_build(struct cr_registry_store *inner)
 {
 	struct snapshot *s;
 
@@ -253,7 +258,7 @@ cache_rebuild(struct cache_store *c)
 	struct snapshot *s, *old;
 
 	pthread_mutex_lock(&c->mtx);
-	if ((s = snapshot_build(c->inner)) == NULL)
+	if ((s = snapshot_build(c->ireg)) == NULL)
 		log_warnx("store cache: cannot load the registry; reading "
 		    "the database directly until it can");
 	old = c->cur;
@@ -275,7 +280,7 @@ cache_check_version(struct cache_store *c)
 	if (now < due || !atomic_compare_exchange_strong(&c->next_check_ms,
 	    &due, now + (long)c->refresh_ms))
 		return;
-	if (c->inner->ops->registry_version(c->inner, &v) != CR_STORE_OK)
+	if (c->ireg->ops->registry_version(c->ireg, &v) != CR_STORE_OK)
 		return;
 	pthread_mutex_lock(&c->mtx);
 	stale = c->cur == NULL || c->cur->version != v;
@@ -325,7 +330,7 @@ cache_snapshot(struct cache_store *c)
 }
 
 static int
-cache_client_by_token(struct cr_store *st, const uint8_t hash[CR_HASH_LEN],
+cache_client_by_token(struct cr_registry_store *st, const uint8_t hash[CR_HASH_LEN],
     struct cr_client *out)
 {
 	struct snapshot *s = cache_snapshot(CACHE(st));
@@ -343,7 +348,7 @@ cache_client_by_token(struct cr_store *st, const uint8_t hash[CR_HASH_LEN],
 }
 
 static int
-cache_service_get(struct cr_store *st, const char *id, struct cr_service *out)
+cache_service_get(struct cr_registry_store *st, const char *id, struct cr_service *out)
 {
 	struct snapshot *s = cache_snapshot(CACHE(st));
 	struct cr_service *found;
@@ -362,7 +367,7 @@ cache_service_get(struct cr_store *st, const char *id, struct cr_service *out)
 }
 
 static int
-cache_authz_find(struct cr_store *st, const char *consumer,
+cache_authz_find(struct cr_registry_store *st, const char *consumer,
     const char *service, const char *purpose, const char *date,
     struct cr_authz *out)
 {
@@ -416,108 +421,39 @@ cache_##name params							\
 		cache_rebuild(CACHE(st));				\
 	return rc;							\
 }
-WRITE_THROUGH(institution_add, (struct cr_store *st,
+WRITE_THROUGH(institution_add, (struct cr_registry_store *st,
     const struct cr_institution *in), (INNER(st), in))
-WRITE_THROUGH(client_add, (struct cr_store *st, const struct cr_client *cl,
+WRITE_THROUGH(client_add, (struct cr_registry_store *st, const struct cr_client *cl,
     const uint8_t hash[CR_HASH_LEN]), (INNER(st), cl, hash))
-WRITE_THROUGH(service_add, (struct cr_store *st,
+WRITE_THROUGH(service_add, (struct cr_registry_store *st,
     const struct cr_service *svc), (INNER(st), svc))
-WRITE_THROUGH(authz_add, (struct cr_store *st, const struct cr_authz *a),
+WRITE_THROUGH(authz_add, (struct cr_registry_store *st, const struct cr_authz *a),
     (INNER(st), a))
-WRITE_THROUGH(authz_delete, (struct cr_store *st, const char *id),
+WRITE_THROUGH(authz_delete, (struct cr_registry_store *st, const char *id),
     (INNER(st), id))
 #undef WRITE_THROUGH
 
-/* Everything else is the inner store's business. */
+/* The rest of the registry is read from the inner store. */
 #define PASS(name, params, args)					\
 static int								\
 cache_##name params							\
 {									\
 	return INNER(st)->ops->name args;				\
 }
-PASS(institution_get, (struct cr_store *st, const char *id,
+PASS(institution_get, (struct cr_registry_store *st, const char *id,
     struct cr_institution *out), (INNER(st), id, out))
-PASS(institution_list, (struct cr_store *st, json_t **out), (INNER(st), out))
-PASS(client_list, (struct cr_store *st, json_t **out), (INNER(st), out))
-PASS(registry_version, (struct cr_store *st, uint64_t *v), (INNER(st), v))
-PASS(service_list, (struct cr_store *st, json_t **out), (INNER(st), out))
-PASS(authz_list, (struct cr_store *st, const char *consumer, json_t **out),
+PASS(institution_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
+PASS(client_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
+PASS(registry_version, (struct cr_registry_store *st, uint64_t *v), (INNER(st), v))
+PASS(service_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
+PASS(authz_list, (struct cr_registry_store *st, const char *consumer, json_t **out),
     (INNER(st), consumer, out))
-PASS(dir_put, (struct cr_store *st, const struct cr_dir_entry *e,
-    int *created), (INNER(st), e, created))
-PASS(dir_put_many, (struct cr_store *st, const struct cr_dir_entry *e,
-    size_t n, int *created), (INNER(st), e, n, created))
-PASS(dir_end, (struct cr_store *st, const char *institution,
-    const char *subject, const char *capacity, const char *to),
-    (INNER(st), institution, subject, capacity, to))
-PASS(dir_list, (struct cr_store *st, const char *subject,
-    const char *institution, json_t **out),
-    (INNER(st), subject, institution, out))
-PASS(dir_active, (struct cr_store *st, const char *institution,
-    const char *subject, const json_t *capacities, const char *date),
-    (INNER(st), institution, subject, capacities, date))
-PASS(xlog_append, (struct cr_store *st, const struct cr_xlog_entry *e,
-    size_t n), (INNER(st), e, n))
-PASS(xlog_tail, (struct cr_store *st, uint64_t *seq,
-    uint8_t hash[CR_HASH_LEN]), (INNER(st), seq, hash))
-PASS(xlog_query, (struct cr_store *st, const struct cr_xlog_filter *f,
-    struct cr_xlog_entry *out, size_t *n), (INNER(st), f, out, n))
-PASS(xlog_scan, (struct cr_store *st, uint64_t from,
-    int (*cb)(const struct cr_xlog_entry *, void *), void *arg),
-    (INNER(st), from, cb, arg))
-PASS(xlog_count, (struct cr_store *st, uint64_t *count), (INNER(st), count))
-PASS(event_type_add, (struct cr_store *st, const struct cr_event_type *et),
-    (INNER(st), et))
-PASS(event_type_get, (struct cr_store *st, const char *id,
-    struct cr_event_type *out), (INNER(st), id, out))
-PASS(event_type_list, (struct cr_store *st, json_t **out), (INNER(st), out))
-PASS(subscription_add, (struct cr_store *st,
-    const struct cr_subscription *s), (INNER(st), s))
-PASS(subscription_get, (struct cr_store *st, const char *id,
-    struct cr_subscription *out), (INNER(st), id, out))
-PASS(subscription_list, (struct cr_store *st, const char *institution,
-    json_t **out), (INNER(st), institution, out))
-PASS(subscription_delete, (struct cr_store *st, const char *id),
-    (INNER(st), id))
-PASS(events_append, (struct cr_store *st, struct cr_event *ev, size_t n,
-    size_t *routed), (INNER(st), ev, n, routed))
-PASS(deliveries_due, (struct cr_store *st, int64_t now_ms,
-    struct cr_delivery *out, size_t *n), (INNER(st), now_ms, out, n))
-PASS(delivery_update, (struct cr_store *st, const struct cr_delivery *d),
-    (INNER(st), d))
-PASS(deliveries_update, (struct cr_store *st, const struct cr_delivery *d,
-    size_t n), (INNER(st), d, n))
-PASS(feed_read, (struct cr_store *st, const char *institution,
-    const char *subscription, uint64_t after, struct cr_delivery *out,
-    size_t *n), (INNER(st), institution, subscription, after, out, n))
-PASS(dead_letters, (struct cr_store *st, const char *subscription,
-    struct cr_delivery *out, size_t *n), (INNER(st), subscription, out, n))
-PASS(redeliver, (struct cr_store *st, const char *subscription, uint64_t seq,
-    size_t *count), (INNER(st), subscription, seq, count))
-PASS(bundle_add, (struct cr_store *st, const char *id, const json_t *def),
-    (INNER(st), id, def))
-PASS(bundle_get, (struct cr_store *st, const char *id, json_t **def),
-    (INNER(st), id, def))
-PASS(bundle_list, (struct cr_store *st, json_t **out), (INNER(st), out))
-PASS(batch_add, (struct cr_store *st, const struct cr_batch *b,
-    const char *const *subjects, size_t n), (INNER(st), b, subjects, n))
-PASS(batch_get, (struct cr_store *st, const char *id, struct cr_batch *out),
-    (INNER(st), id, out))
-PASS(batch_unfinished, (struct cr_store *st, json_t **out), (INNER(st), out))
-PASS(batch_set_status, (struct cr_store *st, const char *id,
-    const char *status, const char *error), (INNER(st), id, status, error))
-PASS(batch_pending, (struct cr_store *st, const char *id, uint64_t after,
-    struct cr_batch_item *out, size_t *n), (INNER(st), id, after, out, n))
-PASS(batch_results_put, (struct cr_store *st, const char *id,
-    const struct cr_batch_item *items, size_t n), (INNER(st), id, items, n))
-PASS(batch_results, (struct cr_store *st, const char *id, uint64_t after,
-    struct cr_batch_item *out, size_t *n), (INNER(st), id, after, out, n))
 #undef PASS
 
 static void
 cache_close(struct cr_store *st)
 {
-	struct cache_store *c = CACHE(st);
+	struct cache_store *c = (struct cache_store *)st;
 	struct reader *r;
 
 	/* Other threads' readers go with their threads (key destructor). */
@@ -532,9 +468,7 @@ cache_close(struct cr_store *st)
 	free(c);
 }
 
-static const struct cr_store_ops cache_ops = {
-	.name = "cache",
-	.close = cache_close,
+static const struct cr_registry_ops cache_registry_ops = {
 	.institution_add = cache_institution_add,
 	.institution_get = cache_institution_get,
 	.institution_list = cache_institution_list,
@@ -549,41 +483,8 @@ static const struct cr_store_ops cache_ops = {
 	.authz_delete = cache_authz_delete,
 	.authz_list = cache_authz_list,
 	.authz_find = cache_authz_find,
-	.dir_put = cache_dir_put,
-	.dir_put_many = cache_dir_put_many,
-	.dir_end = cache_dir_end,
-	.dir_list = cache_dir_list,
-	.dir_active = cache_dir_active,
-	.xlog_append = cache_xlog_append,
-	.xlog_tail = cache_xlog_tail,
-	.xlog_query = cache_xlog_query,
-	.xlog_scan = cache_xlog_scan,
-	.xlog_count = cache_xlog_count,
-	.event_type_add = cache_event_type_add,
-	.event_type_get = cache_event_type_get,
-	.event_type_list = cache_event_type_list,
-	.subscription_add = cache_subscription_add,
-	.subscription_get = cache_subscription_get,
-	.subscription_list = cache_subscription_list,
-	.subscription_delete = cache_subscription_delete,
-	.events_append = cache_events_append,
-	.deliveries_due = cache_deliveries_due,
-	.delivery_update = cache_delivery_update,
-	.deliveries_update = cache_deliveries_update,
-	.feed_read = cache_feed_read,
-	.dead_letters = cache_dead_letters,
-	.redeliver = cache_redeliver,
-	.bundle_add = cache_bundle_add,
-	.bundle_get = cache_bundle_get,
-	.bundle_list = cache_bundle_list,
-	.batch_add = cache_batch_add,
-	.batch_get = cache_batch_get,
-	.batch_unfinished = cache_batch_unfinished,
-	.batch_set_status = cache_batch_set_status,
-	.batch_pending = cache_batch_pending,
-	.batch_results_put = cache_batch_results_put,
-	.batch_results = cache_batch_results,
 };
+
 
 int
 cr_store_cache_wrap(struct cr_store *inner, unsigned refresh_ms,
@@ -599,8 +500,15 @@ cr_store_cache_wrap(struct cr_store *inner, unsigned refresh_ms,
 		return -1;
 	}
 	pthread_mutex_init(&c->mtx, NULL);
-	c->base.ops = &cache_ops;
+	/* Only the registry is this cache's: the other concerns are the
+	   inner store's own handles, called with no indirection. */
+	c->base = *inner;
+	c->base.name = "cache";
+	c->base.close = cache_close;
+	c->registry.ops = &cache_registry_ops;
+	c->base.registry = &c->registry;
 	c->inner = inner;
+	c->ireg = inner->registry;
 	c->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
 	atomic_init(&c->gen, 0);
 	atomic_init(&c->next_check_ms, (long)cr_util_mono_ms() +

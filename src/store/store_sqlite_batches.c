@@ -110,7 +110,7 @@ items_add(struct sq_conn *c, sqlite3_int64 seq,
 }
 
 int
-cr_sqlite_batch_add(struct cr_store *base, const struct cr_batch *b,
+cr_sqlite_batch_add(struct cr_batch_store *base, const struct cr_batch *b,
     const char *const *subjects, size_t n)
 {
 	struct sq_conn *c;
@@ -177,7 +177,7 @@ fail:
 }
 
 int
-cr_sqlite_batch_get(struct cr_store *base, const char *id,
+cr_sqlite_batch_get(struct cr_batch_store *base, const char *id,
     struct cr_batch *b)
 {
 	struct sq_conn *c;
@@ -222,7 +222,7 @@ cr_sqlite_batch_get(struct cr_store *base, const char *id,
 }
 
 int
-cr_sqlite_batch_unfinished(struct cr_store *base, json_t **out)
+cr_sqlite_batch_unfinished(struct cr_batch_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -272,7 +272,7 @@ out:
 }
 
 int
-cr_sqlite_batch_set_status(struct cr_store *base, const char *id,
+cr_sqlite_batch_set_status(struct cr_batch_store *base, const char *id,
     const char *status, const char *error)
 {
 	struct sq_conn *c;
@@ -296,7 +296,7 @@ cr_sqlite_batch_set_status(struct cr_store *base, const char *id,
 
 /* Reads items of batch id after line `after`; results when full. */
 static int
-items_read(struct cr_store *base, const char *id, uint64_t after,
+items_read(struct cr_batch_store *base, const char *id, uint64_t after,
     struct cr_batch_item *out, size_t *n, int full)
 {
 	struct sq_conn *c;
@@ -349,21 +349,21 @@ items_read(struct cr_store *base, const char *id, uint64_t after,
 }
 
 int
-cr_sqlite_batch_pending(struct cr_store *base, const char *id,
+cr_sqlite_batch_pending(struct cr_batch_store *base, const char *id,
     uint64_t after, struct cr_batch_item *out, size_t *n)
 {
 	return items_read(base, id, after, out, n, 0);
 }
 
 int
-cr_sqlite_batch_results(struct cr_store *base, const char *id,
+cr_sqlite_batch_results(struct cr_batch_store *base, const char *id,
     uint64_t after, struct cr_batch_item *out, size_t *n)
 {
 	return items_read(base, id, after, out, n, 1);
 }
 
 int
-cr_sqlite_batch_results_put(struct cr_store *base, const char *id,
+cr_sqlite_batch_results_put(struct cr_batch_store *base, const char *id,
     const struct cr_batch_item *items, size_t n)
 {
 	struct sq_conn *c;

@@ -28,7 +28,7 @@ col_definition(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_bundle_add(struct cr_store *base, const char *id,
+cr_sqlite_bundle_add(struct cr_batch_store *base, const char *id,
     const json_t *def)
 {
 	struct sq_conn *c;
@@ -54,7 +54,7 @@ cr_sqlite_bundle_add(struct cr_store *base, const char *id,
 }
 
 int
-cr_sqlite_bundle_get(struct cr_store *base, const char *id, json_t **def)
+cr_sqlite_bundle_get(struct cr_batch_store *base, const char *id, json_t **def)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -84,7 +84,7 @@ cr_sqlite_bundle_get(struct cr_store *base, const char *id, json_t **def)
 }
 
 int
-cr_sqlite_bundle_list(struct cr_store *base, json_t **out)
+cr_sqlite_bundle_list(struct cr_batch_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;

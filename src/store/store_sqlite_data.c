@@ -61,7 +61,7 @@ dir_put_one(struct sq_conn *c, const struct cr_dir_entry *e, int *created)
 }
 
 int
-cr_sqlite_dir_put_many(struct cr_store *base, const struct cr_dir_entry *e,
+cr_sqlite_dir_put_many(struct cr_directory_store *base, const struct cr_dir_entry *e,
     size_t n, int *created)
 {
 	struct sq_conn *c;
@@ -84,7 +84,7 @@ cr_sqlite_dir_put_many(struct cr_store *base, const struct cr_dir_entry *e,
 }
 
 int
-cr_sqlite_dir_put(struct cr_store *base, const struct cr_dir_entry *e,
+cr_sqlite_dir_put(struct cr_directory_store *base, const struct cr_dir_entry *e,
     int *created)
 {
 	/* A transaction too: the insert and the update go together. */
@@ -114,7 +114,7 @@ dir_end_step(struct sq_conn *c, enum sq_stmt id, const char *institution,
 }
 
 int
-cr_sqlite_dir_end(struct cr_store *base, const char *institution,
+cr_sqlite_dir_end(struct cr_directory_store *base, const char *institution,
     const char *subject, const char *capacity, const char *to)
 {
 	struct sq_conn *c;
@@ -137,7 +137,7 @@ cr_sqlite_dir_end(struct cr_store *base, const char *institution,
 }
 
 int
-cr_sqlite_dir_list(struct cr_store *base, const char *subject,
+cr_sqlite_dir_list(struct cr_directory_store *base, const char *subject,
     const char *institution, json_t **out)
 {
 	struct sq_conn *c;
@@ -183,7 +183,7 @@ cr_sqlite_dir_list(struct cr_store *base, const char *subject,
 }
 
 int
-cr_sqlite_dir_active(struct cr_store *base, const char *institution,
+cr_sqlite_dir_active(struct cr_directory_store *base, const char *institution,
     const char *subject, const json_t *capacities, const char *date)
 {
 	struct sq_conn *c;
@@ -287,7 +287,7 @@ xlog_row(sqlite3_stmt *s, struct cr_xlog_entry *e)
 }
 
 int
-cr_sqlite_xlog_append(struct cr_store *base, const struct cr_xlog_entry *e,
+cr_sqlite_xlog_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
     size_t n)
 {
 	struct sq_conn *c;
@@ -325,7 +325,7 @@ cr_sqlite_xlog_append(struct cr_store *base, const struct cr_xlog_entry *e,
 }
 
 int
-cr_sqlite_xlog_tail(struct cr_store *base, uint64_t *seq,
+cr_sqlite_xlog_tail(struct cr_xlog_store *base, uint64_t *seq,
     uint8_t hash[CR_HASH_LEN])
 {
 	struct sq_conn *c;
@@ -350,7 +350,7 @@ cr_sqlite_xlog_tail(struct cr_store *base, uint64_t *seq,
 }
 
 int
-cr_sqlite_xlog_query(struct cr_store *base, const struct cr_xlog_filter *f,
+cr_sqlite_xlog_query(struct cr_xlog_store *base, const struct cr_xlog_filter *f,
     struct cr_xlog_entry *out, size_t *n)
 {
 	struct sq_conn *c;
@@ -390,7 +390,7 @@ cr_sqlite_xlog_query(struct cr_store *base, const struct cr_xlog_filter *f,
 }
 
 int
-cr_sqlite_xlog_scan(struct cr_store *base, uint64_t from_seq,
+cr_sqlite_xlog_scan(struct cr_xlog_store *base, uint64_t from_seq,
     int (*cb)(const struct cr_xlog_entry *, void *), void *arg)
 {
 	struct sq_conn *c;
@@ -444,7 +444,7 @@ cr_sqlite_xlog_scan(struct cr_store *base, uint64_t from_seq,
 }
 
 int
-cr_sqlite_xlog_count(struct cr_store *base, uint64_t *count)
+cr_sqlite_xlog_count(struct cr_xlog_store *base, uint64_t *count)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;

@@ -67,7 +67,7 @@ now_ms(void)
  */
 
 int
-cr_sqlite_event_type_add(struct cr_store *base, const struct cr_event_type *et)
+cr_sqlite_event_type_add(struct cr_event_store *base, const struct cr_event_type *et)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -92,7 +92,7 @@ cr_sqlite_event_type_add(struct cr_store *base, const struct cr_event_type *et)
 }
 
 int
-cr_sqlite_event_type_get(struct cr_store *base, const char *id,
+cr_sqlite_event_type_get(struct cr_event_store *base, const char *id,
     struct cr_event_type *out)
 {
 	struct sq_conn *c;
@@ -134,7 +134,7 @@ event_type_row(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_event_type_list(struct cr_store *base, json_t **out)
+cr_sqlite_event_type_list(struct cr_event_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -151,7 +151,7 @@ cr_sqlite_event_type_list(struct cr_store *base, json_t **out)
  */
 
 int
-cr_sqlite_subscription_add(struct cr_store *base,
+cr_sqlite_subscription_add(struct cr_event_store *base,
     const struct cr_subscription *sub)
 {
 	struct sq_conn *c;
@@ -188,7 +188,7 @@ cr_sqlite_subscription_add(struct cr_store *base,
 }
 
 int
-cr_sqlite_subscription_get(struct cr_store *base, const char *id,
+cr_sqlite_subscription_get(struct cr_event_store *base, const char *id,
     struct cr_subscription *out)
 {
 	struct sq_conn *c;
@@ -250,7 +250,7 @@ subscription_row(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_subscription_list(struct cr_store *base, const char *institution,
+cr_sqlite_subscription_list(struct cr_event_store *base, const char *institution,
     json_t **out)
 {
 	struct sq_conn *c;
@@ -288,7 +288,7 @@ run_by_id(struct sq_conn *c, enum sq_stmt id, const char *v, int *changed)
 
 /* Its deliveries go with it: nothing would ever deliver or read them. */
 int
-cr_sqlite_subscription_delete(struct cr_store *base, const char *id)
+cr_sqlite_subscription_delete(struct cr_event_store *base, const char *id)
 {
 	struct sq_conn *c;
 	int changed = 0;
@@ -362,7 +362,7 @@ event_append_one(struct sq_conn *c, sqlite3_stmt *ins, sqlite3_stmt *route,
 }
 
 int
-cr_sqlite_events_append(struct cr_store *base, struct cr_event *events,
+cr_sqlite_events_append(struct cr_event_store *base, struct cr_event *events,
     size_t n, size_t *routed)
 {
 	struct sq_conn *c;
@@ -468,7 +468,7 @@ limit_of(size_t n)
 }
 
 int
-cr_sqlite_deliveries_due(struct cr_store *base, int64_t now,
+cr_sqlite_deliveries_due(struct cr_event_store *base, int64_t now,
     struct cr_delivery *out, size_t *n)
 {
 	struct sq_conn *c;
@@ -491,7 +491,7 @@ cr_sqlite_deliveries_due(struct cr_store *base, int64_t now,
 }
 
 int
-cr_sqlite_delivery_update(struct cr_store *base, const struct cr_delivery *d)
+cr_sqlite_delivery_update(struct cr_event_store *base, const struct cr_delivery *d)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -524,7 +524,7 @@ cr_sqlite_delivery_update(struct cr_store *base, const struct cr_delivery *d)
  * that names no row (its subscription was deleted meanwhile) is skipped.
  */
 int
-cr_sqlite_deliveries_update(struct cr_store *base, const struct cr_delivery *d,
+cr_sqlite_deliveries_update(struct cr_event_store *base, const struct cr_delivery *d,
     size_t n)
 {
 	struct sq_conn *c;
@@ -603,7 +603,7 @@ feed_mark(struct sq_conn *c, struct cr_delivery *out, size_t n)
 }
 
 int
-cr_sqlite_feed_read(struct cr_store *base, const char *institution,
+cr_sqlite_feed_read(struct cr_event_store *base, const char *institution,
     const char *subscription, uint64_t after, struct cr_delivery *out,
     size_t *n)
 {
@@ -641,7 +641,7 @@ cr_sqlite_feed_read(struct cr_store *base, const char *institution,
 }
 
 int
-cr_sqlite_dead_letters(struct cr_store *base, const char *subscription,
+cr_sqlite_dead_letters(struct cr_event_store *base, const char *subscription,
     struct cr_delivery *out, size_t *n)
 {
 	struct sq_conn *c;
@@ -664,7 +664,7 @@ cr_sqlite_dead_letters(struct cr_store *base, const char *subscription,
 }
 
 int
-cr_sqlite_redeliver(struct cr_store *base, const char *subscription,
+cr_sqlite_redeliver(struct cr_event_store *base, const char *subscription,
     uint64_t seq, size_t *count)
 {
 	struct sq_conn *c;

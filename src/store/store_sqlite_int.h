@@ -15,7 +15,7 @@
 
 #include "store.h"
 
-/* Every statement the backend runs; the SQL is in store_sqlite.c. */
+/* Every statement the backend runs; the SQL is in store_sqlite_sql.c. */
 enum sq_stmt {
 	SQ_BEGIN,
 	SQ_COMMIT,
@@ -82,6 +82,12 @@ enum sq_stmt {
 	SQ_NSTMT
 };
 
+/* The text of each statement, and the schema migrations: migrations[i]
+   takes the schema from version i to i + 1 (store_sqlite_sql.c). */
+extern const char *const	cr_sqlite_stmt_sql[SQ_NSTMT];
+extern const char *const	cr_sqlite_migrations[];
+extern const size_t		cr_sqlite_nmigrations;
+
 /* One connection, used by one thread only (SQLITE_OPEN_NOMUTEX). */
 struct sq_conn {
 	sqlite3		*db;
@@ -93,6 +99,13 @@ struct sq_conn {
 
 struct sq_store {
 	struct cr_store	 base;		/* first: callers see a cr_store */
+	/* The concerns' handles: each operation finds the store from the
+	   one it is given (sq_of). */
+	struct cr_registry_store	registry;
+	struct cr_directory_store	directory;
+	struct cr_xlog_store		xlog;
+	struct cr_event_store		events;
+	struct cr_batch_store		batches;
 	char		*path;
 	pthread_key_t	 key;		/* this thread's struct sq_conn */
 	pthread_mutex_t	 lock;		/* protects conns */
@@ -104,8 +117,23 @@ struct sq_store {
 	uint64_t	 wserving;	/* ticket whose turn it is */
 };
 
-/* This thread's connection, opened on first use; NULL (logged) on error. */
-struct sq_conn	*cr_sqlite_conn(struct cr_store *);
+/* The store that a concern's handle belongs to. */
+#define SQ_OF(handle, member) \
+	((struct sq_store *)(void *)((char *)(handle) - \
+	    offsetof(struct sq_store, member)))
+
+/*
+ * This thread's connection, opened on first use; NULL (logged) on error.
+ * cr_sqlite_conn(h) takes the handle of any concern, so that every
+ * operation starts the same way whichever table it implements.
+ */
+struct sq_conn	*cr_sqlite_store_conn(struct sq_store *);
+#define cr_sqlite_conn(h) cr_sqlite_store_conn(_Generic((h),		\
+	struct cr_registry_store *: SQ_OF((h), registry),		\
+	struct cr_directory_store *: SQ_OF((h), directory),		\
+	struct cr_xlog_store *: SQ_OF((h), xlog),			\
+	struct cr_event_store *: SQ_OF((h), events),			\
+	struct cr_batch_store *: SQ_OF((h), batches)))
 /* The cached statement, prepared on first use; NULL (logged) on error. */
 sqlite3_stmt	*cr_sqlite_stmt(struct sq_conn *, enum sq_stmt);
 /* Resets a statement after use and drops its bindings. */
@@ -149,93 +177,93 @@ int		 cr_sqlite_list_rows(struct sq_conn *, sqlite3_stmt *,
 		    json_t **out);
 
 /* Operations implemented in store_sqlite_registry.c. */
-int	cr_sqlite_institution_add(struct cr_store *,
+int	cr_sqlite_institution_add(struct cr_registry_store *,
 	    const struct cr_institution *);
-int	cr_sqlite_institution_get(struct cr_store *, const char *,
+int	cr_sqlite_institution_get(struct cr_registry_store *, const char *,
 	    struct cr_institution *);
-int	cr_sqlite_institution_list(struct cr_store *, json_t **);
-int	cr_sqlite_client_add(struct cr_store *, const struct cr_client *,
+int	cr_sqlite_institution_list(struct cr_registry_store *, json_t **);
+int	cr_sqlite_client_add(struct cr_registry_store *, const struct cr_client *,
 	    const uint8_t[CR_HASH_LEN]);
-int	cr_sqlite_client_by_token(struct cr_store *, const uint8_t[CR_HASH_LEN],
+int	cr_sqlite_client_by_token(struct cr_registry_store *, const uint8_t[CR_HASH_LEN],
 	    struct cr_client *);
-int	cr_sqlite_client_list(struct cr_store *, json_t **);
-int	cr_sqlite_registry_version(struct cr_store *, uint64_t *);
-int	cr_sqlite_service_add(struct cr_store *, const struct cr_service *);
-int	cr_sqlite_service_get(struct cr_store *, const char *,
+int	cr_sqlite_client_list(struct cr_registry_store *, json_t **);
+int	cr_sqlite_registry_version(struct cr_registry_store *, uint64_t *);
+int	cr_sqlite_service_add(struct cr_registry_store *, const struct cr_service *);
+int	cr_sqlite_service_get(struct cr_registry_store *, const char *,
 	    struct cr_service *);
-int	cr_sqlite_service_list(struct cr_store *, json_t **);
-int	cr_sqlite_authz_add(struct cr_store *, const struct cr_authz *);
-int	cr_sqlite_authz_delete(struct cr_store *, const char *);
-int	cr_sqlite_authz_list(struct cr_store *, const char *, json_t **);
-int	cr_sqlite_authz_find(struct cr_store *, const char *, const char *,
+int	cr_sqlite_service_list(struct cr_registry_store *, json_t **);
+int	cr_sqlite_authz_add(struct cr_registry_store *, const struct cr_authz *);
+int	cr_sqlite_authz_delete(struct cr_registry_store *, const char *);
+int	cr_sqlite_authz_list(struct cr_registry_store *, const char *, json_t **);
+int	cr_sqlite_authz_find(struct cr_registry_store *, const char *, const char *,
 	    const char *, const char *, struct cr_authz *);
 
 /* Operations implemented in store_sqlite_data.c. */
-int	cr_sqlite_dir_put(struct cr_store *, const struct cr_dir_entry *,
+int	cr_sqlite_dir_put(struct cr_directory_store *, const struct cr_dir_entry *,
 	    int *);
-int	cr_sqlite_dir_put_many(struct cr_store *, const struct cr_dir_entry *,
+int	cr_sqlite_dir_put_many(struct cr_directory_store *, const struct cr_dir_entry *,
 	    size_t, int *);
-int	cr_sqlite_dir_end(struct cr_store *, const char *, const char *,
+int	cr_sqlite_dir_end(struct cr_directory_store *, const char *, const char *,
 	    const char *, const char *);
-int	cr_sqlite_dir_list(struct cr_store *, const char *, const char *,
+int	cr_sqlite_dir_list(struct cr_directory_store *, const char *, const char *,
 	    json_t **);
-int	cr_sqlite_dir_active(struct cr_store *, const char *, const char *,
+int	cr_sqlite_dir_active(struct cr_directory_store *, const char *, const char *,
 	    const json_t *, const char *);
-int	cr_sqlite_xlog_append(struct cr_store *, const struct cr_xlog_entry *,
+int	cr_sqlite_xlog_append(struct cr_xlog_store *, const struct cr_xlog_entry *,
 	    size_t);
-int	cr_sqlite_xlog_tail(struct cr_store *, uint64_t *,
+int	cr_sqlite_xlog_tail(struct cr_xlog_store *, uint64_t *,
 	    uint8_t[CR_HASH_LEN]);
-int	cr_sqlite_xlog_query(struct cr_store *, const struct cr_xlog_filter *,
+int	cr_sqlite_xlog_query(struct cr_xlog_store *, const struct cr_xlog_filter *,
 	    struct cr_xlog_entry *, size_t *);
-int	cr_sqlite_xlog_scan(struct cr_store *, uint64_t,
+int	cr_sqlite_xlog_scan(struct cr_xlog_store *, uint64_t,
 	    int (*)(const struct cr_xlog_entry *, void *), void *);
-int	cr_sqlite_xlog_count(struct cr_store *, uint64_t *);
+int	cr_sqlite_xlog_count(struct cr_xlog_store *, uint64_t *);
 
 /* Operations implemented in store_sqlite_events.c. */
-int	cr_sqlite_event_type_add(struct cr_store *,
+int	cr_sqlite_event_type_add(struct cr_event_store *,
 	    const struct cr_event_type *);
-int	cr_sqlite_event_type_get(struct cr_store *, const char *,
+int	cr_sqlite_event_type_get(struct cr_event_store *, const char *,
 	    struct cr_event_type *);
-int	cr_sqlite_event_type_list(struct cr_store *, json_t **);
-int	cr_sqlite_subscription_add(struct cr_store *,
+int	cr_sqlite_event_type_list(struct cr_event_store *, json_t **);
+int	cr_sqlite_subscription_add(struct cr_event_store *,
 	    const struct cr_subscription *);
-int	cr_sqlite_subscription_get(struct cr_store *, const char *,
+int	cr_sqlite_subscription_get(struct cr_event_store *, const char *,
 	    struct cr_subscription *);
-int	cr_sqlite_subscription_list(struct cr_store *, const char *,
+int	cr_sqlite_subscription_list(struct cr_event_store *, const char *,
 	    json_t **);
-int	cr_sqlite_subscription_delete(struct cr_store *, const char *);
-int	cr_sqlite_events_append(struct cr_store *, struct cr_event *, size_t,
+int	cr_sqlite_subscription_delete(struct cr_event_store *, const char *);
+int	cr_sqlite_events_append(struct cr_event_store *, struct cr_event *, size_t,
 	    size_t *);
-int	cr_sqlite_deliveries_due(struct cr_store *, int64_t,
+int	cr_sqlite_deliveries_due(struct cr_event_store *, int64_t,
 	    struct cr_delivery *, size_t *);
-int	cr_sqlite_delivery_update(struct cr_store *,
+int	cr_sqlite_delivery_update(struct cr_event_store *,
 	    const struct cr_delivery *);
-int	cr_sqlite_deliveries_update(struct cr_store *,
+int	cr_sqlite_deliveries_update(struct cr_event_store *,
 	    const struct cr_delivery *, size_t);
-int	cr_sqlite_feed_read(struct cr_store *, const char *, const char *,
+int	cr_sqlite_feed_read(struct cr_event_store *, const char *, const char *,
 	    uint64_t, struct cr_delivery *, size_t *);
-int	cr_sqlite_dead_letters(struct cr_store *, const char *,
+int	cr_sqlite_dead_letters(struct cr_event_store *, const char *,
 	    struct cr_delivery *, size_t *);
-int	cr_sqlite_redeliver(struct cr_store *, const char *, uint64_t,
+int	cr_sqlite_redeliver(struct cr_event_store *, const char *, uint64_t,
 	    size_t *);
 
 /* Operations implemented in store_sqlite_bundles.c. */
-int	cr_sqlite_bundle_add(struct cr_store *, const char *, const json_t *);
-int	cr_sqlite_bundle_get(struct cr_store *, const char *, json_t **);
-int	cr_sqlite_bundle_list(struct cr_store *, json_t **);
+int	cr_sqlite_bundle_add(struct cr_batch_store *, const char *, const json_t *);
+int	cr_sqlite_bundle_get(struct cr_batch_store *, const char *, json_t **);
+int	cr_sqlite_bundle_list(struct cr_batch_store *, json_t **);
 
 /* Operations implemented in store_sqlite_batches.c. */
-int	cr_sqlite_batch_add(struct cr_store *, const struct cr_batch *,
+int	cr_sqlite_batch_add(struct cr_batch_store *, const struct cr_batch *,
 	    const char *const *, size_t);
-int	cr_sqlite_batch_get(struct cr_store *, const char *, struct cr_batch *);
-int	cr_sqlite_batch_unfinished(struct cr_store *, json_t **);
-int	cr_sqlite_batch_set_status(struct cr_store *, const char *,
+int	cr_sqlite_batch_get(struct cr_batch_store *, const char *, struct cr_batch *);
+int	cr_sqlite_batch_unfinished(struct cr_batch_store *, json_t **);
+int	cr_sqlite_batch_set_status(struct cr_batch_store *, const char *,
 	    const char *, const char *);
-int	cr_sqlite_batch_pending(struct cr_store *, const char *, uint64_t,
+int	cr_sqlite_batch_pending(struct cr_batch_store *, const char *, uint64_t,
 	    struct cr_batch_item *, size_t *);
-int	cr_sqlite_batch_results_put(struct cr_store *, const char *,
+int	cr_sqlite_batch_results_put(struct cr_batch_store *, const char *,
 	    const struct cr_batch_item *, size_t);
-int	cr_sqlite_batch_results(struct cr_store *, const char *, uint64_t,
+int	cr_sqlite_batch_results(struct cr_batch_store *, const char *, uint64_t,
 	    struct cr_batch_item *, size_t *);
 
 #endif

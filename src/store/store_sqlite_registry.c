@@ -49,7 +49,7 @@ dump_json(const json_t *j)
  */
 
 int
-cr_sqlite_institution_add(struct cr_store *base,
+cr_sqlite_institution_add(struct cr_registry_store *base,
     const struct cr_institution *in)
 {
 	struct sq_conn *c;
@@ -68,7 +68,7 @@ cr_sqlite_institution_add(struct cr_store *base,
 }
 
 int
-cr_sqlite_institution_get(struct cr_store *base, const char *id,
+cr_sqlite_institution_get(struct cr_registry_store *base, const char *id,
     struct cr_institution *out)
 {
 	struct sq_conn *c;
@@ -104,7 +104,7 @@ institution_row(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_institution_list(struct cr_store *base, json_t **out)
+cr_sqlite_institution_list(struct cr_registry_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -117,7 +117,7 @@ cr_sqlite_institution_list(struct cr_store *base, json_t **out)
 }
 
 int
-cr_sqlite_client_add(struct cr_store *base, const struct cr_client *cl,
+cr_sqlite_client_add(struct cr_registry_store *base, const struct cr_client *cl,
     const uint8_t token_hash[CR_HASH_LEN])
 {
 	struct sq_conn *c;
@@ -138,7 +138,7 @@ cr_sqlite_client_add(struct cr_store *base, const struct cr_client *cl,
 }
 
 int
-cr_sqlite_client_by_token(struct cr_store *base,
+cr_sqlite_client_by_token(struct cr_registry_store *base,
     const uint8_t token_hash[CR_HASH_LEN], struct cr_client *out)
 {
 	struct sq_conn *c;
@@ -182,7 +182,7 @@ client_row(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_client_list(struct cr_store *base, json_t **out)
+cr_sqlite_client_list(struct cr_registry_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -195,7 +195,7 @@ cr_sqlite_client_list(struct cr_store *base, json_t **out)
 }
 
 int
-cr_sqlite_registry_version(struct cr_store *base, uint64_t *version)
+cr_sqlite_registry_version(struct cr_registry_store *base, uint64_t *version)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -218,7 +218,7 @@ cr_sqlite_registry_version(struct cr_store *base, uint64_t *version)
  */
 
 int
-cr_sqlite_service_add(struct cr_store *base, const struct cr_service *svc)
+cr_sqlite_service_add(struct cr_registry_store *base, const struct cr_service *svc)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -245,7 +245,7 @@ cr_sqlite_service_add(struct cr_store *base, const struct cr_service *svc)
 }
 
 int
-cr_sqlite_service_get(struct cr_store *base, const char *id,
+cr_sqlite_service_get(struct cr_registry_store *base, const char *id,
     struct cr_service *out)
 {
 	struct sq_conn *c;
@@ -292,7 +292,7 @@ service_row(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_service_list(struct cr_store *base, json_t **out)
+cr_sqlite_service_list(struct cr_registry_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -309,7 +309,7 @@ cr_sqlite_service_list(struct cr_store *base, json_t **out)
  */
 
 int
-cr_sqlite_authz_add(struct cr_store *base, const struct cr_authz *az)
+cr_sqlite_authz_add(struct cr_registry_store *base, const struct cr_authz *az)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -343,7 +343,7 @@ cr_sqlite_authz_add(struct cr_store *base, const struct cr_authz *az)
 }
 
 int
-cr_sqlite_authz_delete(struct cr_store *base, const char *id)
+cr_sqlite_authz_delete(struct cr_registry_store *base, const char *id)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -386,7 +386,7 @@ authz_row(sqlite3_stmt *s)
 }
 
 int
-cr_sqlite_authz_list(struct cr_store *base, const char *consumer, json_t **out)
+cr_sqlite_authz_list(struct cr_registry_store *base, const char *consumer, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -404,7 +404,7 @@ cr_sqlite_authz_list(struct cr_store *base, const char *consumer, json_t **out)
 }
 
 int
-cr_sqlite_authz_find(struct cr_store *base, const char *consumer,
+cr_sqlite_authz_find(struct cr_registry_store *base, const char *consumer,
     const char *service, const char *purpose, const char *date,
     struct cr_authz *out)
 {

@@ -457,7 +457,7 @@ job_fill(struct cr_batch_runner *r, struct job *j, double now)
 			if (j->exhausted || now < j->retry_at)
 				return;
 			n = PAGE;
-			rc = r->hub->store->ops->batch_pending(r->hub->store,
+			rc = r->hub->store->batches->ops->batch_pending(r->hub->store->batches,
 			    j->b.id, j->cursor, j->buf, &n);
 			if (rc != CR_STORE_OK) {
 				j->retry_at = now + RETRY_MS;
@@ -483,7 +483,7 @@ job_flush(struct cr_batch_runner *r, struct job *j, double now)
 
 	if (j->nwq == 0 || now < j->retry_at)
 		return;
-	if (st->ops->batch_results_put(st, j->b.id, j->wq, j->nwq) !=
+	if (st->batches->ops->batch_results_put(st->batches, j->b.id, j->wq, j->nwq) !=
 	    CR_STORE_OK) {
 		j->retry_at = now + RETRY_MS;
 		return;
@@ -520,14 +520,14 @@ job_open(struct cr_batch_runner *r, const char *id)
 		job_free(j);
 		return NULL;
 	}
-	if (st->ops->batch_get(st, id, &j->b) != CR_STORE_OK) {
+	if (st->batches->ops->batch_get(st->batches, id, &j->b) != CR_STORE_OK) {
 		log_warnx("batch %s: cannot read it", id);
 		goto fail;
 	}
 	if (strcmp(j->b.status, "queued") != 0 &&
 	    strcmp(j->b.status, "running") != 0)
 		goto fail;
-	rc = st->ops->bundle_get(st, j->b.bundle, &j->def);
+	rc = st->batches->ops->bundle_get(st->batches, j->b.bundle, &j->def);
 	if (rc == CR_STORE_ERR)
 		goto fail;	/* tried again at the next start */
 	if (rc == CR_STORE_NOTFOUND)
@@ -540,11 +540,11 @@ job_open(struct cr_batch_runner *r, const char *id)
 	cr_bundle_free(b);
 	if (why[0] != '\0') {
 		log_warnx("batch %s: %s", id, why);
-		st->ops->batch_set_status(st, id, "failed", why);
+		st->batches->ops->batch_set_status(st->batches, id, "failed", why);
 		goto fail;
 	}
 	if (strcmp(j->b.status, "queued") == 0 &&
-	    st->ops->batch_set_status(st, id, "running", NULL) != CR_STORE_OK)
+	    st->batches->ops->batch_set_status(st->batches, id, "running", NULL) != CR_STORE_OK)
 		goto fail;
 	log_info("batch %s: running (%" PRIu64 " of %" PRIu64 " lines "
 	    "done)", id, j->b.done, j->b.total);
@@ -565,7 +565,7 @@ job_close(struct cr_batch_runner *r, struct job *j)
 	if (cr_util_mono_ms() < j->retry_at)
 		return 0;
 	if (j->fail[0] != '\0') {
-		if (st->ops->batch_set_status(st, j->b.id, "failed", j->fail) !=
+		if (st->batches->ops->batch_set_status(st->batches, j->b.id, "failed", j->fail) !=
 		    CR_STORE_OK) {
 			j->retry_at = cr_util_mono_ms() + RETRY_MS;
 			return 0;
@@ -574,7 +574,7 @@ job_close(struct cr_batch_runner *r, struct job *j)
 	}
 	if (!j->exhausted || j->ibuf < j->nbuf)
 		return 0;
-	if (st->ops->batch_set_status(st, j->b.id, "done", NULL) !=
+	if (st->batches->ops->batch_set_status(st->batches, j->b.id, "done", NULL) !=
 	    CR_STORE_OK) {
 		j->retry_at = cr_util_mono_ms() + RETRY_MS;
 		return 0;
@@ -738,7 +738,7 @@ cr_batch_runner_start(struct cr_hub *hub, unsigned concurrency,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (hub->store->ops->batch_unfinished(hub->store, &ids) !=
+	if (hub->store->batches->ops->batch_unfinished(hub->store->batches, &ids) !=
 	    CR_STORE_OK) {
 		log_warnx("batch: cannot read the unfinished batches");
 		goto fail;

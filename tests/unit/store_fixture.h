@@ -84,7 +84,7 @@ add_inst(struct cr_store *st, const char *id, const char *sector)
 	cr_util_strlcpy(in.id, id, sizeof(in.id));
 	snprintf(in.name, sizeof(in.name), "Institution %s", id);
 	cr_util_strlcpy(in.sector, sector, sizeof(in.sector));
-	assert_int_equal(st->ops->institution_add(st, &in), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->institution_add(st->registry, &in), CR_STORE_OK);
 }
 
 static inline struct cr_dir_entry
@@ -108,7 +108,7 @@ put(struct cr_store *st, const char *subject, const char *inst,
 {
 	struct cr_dir_entry e = dent(subject, inst, cap, from, to);
 
-	return st->ops->dir_put(st, &e, created);
+	return st->directory->ops->dir_put(st->directory, &e, created);
 }
 
 static inline int
@@ -119,7 +119,7 @@ active(struct cr_store *st, const char *inst, const char *subject,
 	int rc;
 
 	assert_non_null(j);
-	rc = st->ops->dir_active(st, inst, subject, j, date);
+	rc = st->directory->ops->dir_active(st->directory, inst, subject, j, date);
 	json_decref(j);
 	return rc;
 }

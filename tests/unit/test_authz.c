@@ -37,7 +37,7 @@ add_authz(struct cr_store *st, const char *purpose, const char *caps_json,
 	a.capacities = json_loads(caps_json, 0, NULL);
 	cr_util_strlcpy(a.valid_from, from, sizeof(a.valid_from));
 	cr_util_strlcpy(a.valid_to, to, sizeof(a.valid_to));
-	assert_int_equal(st->ops->authz_add(st, &a), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a), CR_STORE_OK);
 	cr_authz_clear(&a);
 }
 
@@ -54,7 +54,7 @@ add_dir(struct cr_store *st, const char *capacity, const char *from,
 	cr_util_strlcpy(e.capacity, capacity, sizeof(e.capacity));
 	cr_util_strlcpy(e.from, from, sizeof(e.from));
 	cr_util_strlcpy(e.to, to, sizeof(e.to));
-	assert_int_equal(st->ops->dir_put(st, &e, &created), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_put(st->directory, &e, &created), CR_STORE_OK);
 }
 
 static int
@@ -73,10 +73,10 @@ setup(void **state)
 	cr_util_strlcpy(in.id, "RN", sizeof(in.id));
 	cr_util_strlcpy(in.name, "Population register", sizeof(in.name));
 	cr_util_strlcpy(in.sector, "population", sizeof(in.sector));
-	assert_int_equal(f->st->ops->institution_add(f->st, &in), 0);
+	assert_int_equal(f->st->registry->ops->institution_add(f->st->registry, &in), 0);
 	cr_util_strlcpy(in.id, "ONEM", sizeof(in.id));
 	cr_util_strlcpy(in.sector, "unemployment", sizeof(in.sector));
-	assert_int_equal(f->st->ops->institution_add(f->st, &in), 0);
+	assert_int_equal(f->st->registry->ops->institution_add(f->st->registry, &in), 0);
 	memset(&svc, 0, sizeof(svc));
 	cr_util_strlcpy(svc.id, "population.person", sizeof(svc.id));
 	cr_util_strlcpy(svc.provider, "RN", sizeof(svc.provider));
@@ -85,7 +85,7 @@ setup(void **state)
 	cr_util_strlcpy(svc.subject_kind, "person", sizeof(svc.subject_kind));
 	svc.fields = json_pack("[s,s,s]", "name", "address", "birth_date");
 	svc.timeout_ms = 1000;
-	assert_int_equal(f->st->ops->service_add(f->st, &svc), 0);
+	assert_int_equal(f->st->registry->ops->service_add(f->st->registry, &svc), 0);
 	cr_service_clear(&svc);
 	*state = f;
 	return 0;

@@ -119,7 +119,7 @@ res_put(struct cr_store *st, const char *id, uint64_t line, int state,
 	it.line = line;
 	it.state = state;
 	it.result = (char *)res;
-	assert_int_equal(st->ops->batch_results_put(st, id, &it, 1),
+	assert_int_equal(st->batches->ops->batch_results_put(st->batches, id, &it, 1),
 	    CR_STORE_OK);
 }
 
@@ -135,20 +135,20 @@ test_store_exactly_once(void **state)
 	json_t *ids;
 
 	batch_fill(&b, "B1");
-	assert_int_equal(st->ops->batch_add(st, &b, subj, 5), CR_STORE_OK);
-	assert_int_equal(st->ops->batch_add(st, &b, subj, 5), CR_STORE_EXISTS);
-	assert_int_equal(st->ops->batch_get(st, "B1", &got), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_add(st->batches, &b, subj, 5), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_add(st->batches, &b, subj, 5), CR_STORE_EXISTS);
+	assert_int_equal(st->batches->ops->batch_get(st->batches, "B1", &got), CR_STORE_OK);
 	assert_string_equal(got.status, "queued");
 	assert_string_equal(got.reference_date, "2026-01-02");
 	assert_int_equal(got.household, 1);
 	assert_int_equal(got.total, 5);
 	assert_int_equal(got.done, 0);
-	assert_int_equal(st->ops->batch_get(st, "nope", &got),
+	assert_int_equal(st->batches->ops->batch_get(st->batches, "nope", &got),
 	    CR_STORE_NOTFOUND);
 
 	/* Pages of pending lines, in order. */
 	n = 2;
-	assert_int_equal(st->ops->batch_pending(st, "B1", 0, items, &n),
+	assert_int_equal(st->batches->ops->batch_pending(st->batches, "B1", 0, items, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(items[0].line, 1);
@@ -159,19 +159,19 @@ test_store_exactly_once(void **state)
 	/* A second result for a line (processed again after a crash) is
 	   not recorded, nor counted. */
 	res_put(st, "B1", 2, CR_BATCH_ITEM_DONE, "{\"r\":\"again\"}");
-	assert_int_equal(st->ops->batch_get(st, "B1", &got), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_get(st->batches, "B1", &got), CR_STORE_OK);
 	assert_int_equal(got.done, 2);
 	assert_int_equal(got.failed, 1);
 
 	n = 8;
-	assert_int_equal(st->ops->batch_pending(st, "B1", 0, items, &n),
+	assert_int_equal(st->batches->ops->batch_pending(st->batches, "B1", 0, items, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 3);
 	assert_int_equal(items[0].line, 1);
 	assert_int_equal(items[1].line, 3);
 	assert_int_equal(items[2].line, 5);
 	n = 8;
-	assert_int_equal(st->ops->batch_pending(st, "B1", 3, items, &n),
+	assert_int_equal(st->batches->ops->batch_pending(st->batches, "B1", 3, items, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(items[0].line, 5);
@@ -180,7 +180,7 @@ test_store_exactly_once(void **state)
 	res_put(st, "B1", 3, CR_BATCH_ITEM_DONE, "{\"r\":3}");
 	res_put(st, "B1", 5, CR_BATCH_ITEM_DONE, "{\"r\":5}");
 	n = 8;
-	assert_int_equal(st->ops->batch_results(st, "B1", 0, items, &n),
+	assert_int_equal(st->batches->ops->batch_results(st->batches, "B1", 0, items, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 5);
 	assert_string_equal(items[1].result, "{\"r\":2}");
@@ -188,21 +188,21 @@ test_store_exactly_once(void **state)
 	assert_string_equal(items[4].result, "{\"r\":5}");
 	cr_batch_items_clear(items, n);
 	n = 2;
-	assert_int_equal(st->ops->batch_results(st, "B1", 3, items, &n),
+	assert_int_equal(st->batches->ops->batch_results(st->batches, "B1", 3, items, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(items[0].line, 4);
 	cr_batch_items_clear(items, n);
 
-	assert_int_equal(st->ops->batch_unfinished(st, &ids), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_unfinished(st->batches, &ids), CR_STORE_OK);
 	assert_int_equal(json_array_size(ids), 1);
 	json_decref(ids);
-	assert_int_equal(st->ops->batch_set_status(st, "B1", "done", NULL),
+	assert_int_equal(st->batches->ops->batch_set_status(st->batches, "B1", "done", NULL),
 	    CR_STORE_OK);
-	assert_int_equal(st->ops->batch_get(st, "B1", &got), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_get(st->batches, "B1", &got), CR_STORE_OK);
 	assert_string_equal(got.status, "done");
 	assert_int_equal(got.done, 5);
-	assert_int_equal(st->ops->batch_unfinished(st, &ids), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_unfinished(st->batches, &ids), CR_STORE_OK);
 	assert_int_equal(json_array_size(ids), 0);
 	json_decref(ids);
 }
@@ -219,19 +219,19 @@ test_store_loading_removed(void **state)
 	sqlite3 *db;
 
 	batch_fill(&b, "B2");
-	assert_int_equal(st->ops->batch_add(st, &b, subj, 2), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_add(st->batches, &b, subj, 2), CR_STORE_OK);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "UPDATE batches SET status = "
 	    "'loading' WHERE id = 'B2'", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_int_equal(st->ops->batch_get(st, "B2", &got),
+	assert_int_equal(st->batches->ops->batch_get(st->batches, "B2", &got),
 	    CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->batch_unfinished(st, &ids), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_unfinished(st->batches, &ids), CR_STORE_OK);
 	assert_int_equal(json_array_size(ids), 0);
 	json_decref(ids);
 	/* The id is free again: the rows went with it. */
-	assert_int_equal(st->ops->batch_add(st, &b, subj, 2), CR_STORE_OK);
-	assert_int_equal(st->ops->batch_unfinished(st, &ids), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_add(st->batches, &b, subj, 2), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_unfinished(st->batches, &ids), CR_STORE_OK);
 	assert_int_equal(json_array_size(ids), 1);
 	assert_string_equal(json_string_value(json_array_get(ids, 0)), "B2");
 	json_decref(ids);
@@ -258,12 +258,12 @@ test_store_large(void **state)
 		subj[i] = buf[i];
 	}
 	batch_fill(&b, "B3");
-	assert_int_equal(st->ops->batch_add(st, &b, subj, total),
+	assert_int_equal(st->batches->ops->batch_add(st->batches, &b, subj, total),
 	    CR_STORE_OK);
-	assert_int_equal(st->ops->batch_get(st, "B3", &got), CR_STORE_OK);
+	assert_int_equal(st->batches->ops->batch_get(st->batches, "B3", &got), CR_STORE_OK);
 	assert_int_equal(got.total, total);
 	n = total;
-	assert_int_equal(st->ops->batch_pending(st, "B3", 0, items, &n),
+	assert_int_equal(st->batches->ops->batch_pending(st->batches, "B3", 0, items, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, total);
 	assert_int_equal(items[total - 1].line, total);

@@ -37,7 +37,7 @@ add_authz(struct cr_store *st, const char *consumer, const char *service,
 	a.fields = json_loads(fields, 0, NULL);
 	a.capacities = json_array();
 	cr_util_strlcpy(a.valid_from, "2020-01-01", sizeof(a.valid_from));
-	assert_int_equal(st->ops->authz_add(st, &a), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a), CR_STORE_OK);
 	cr_authz_clear(&a);
 }
 
@@ -61,7 +61,7 @@ esetup(void **state)
 	cr_util_strlcpy(et.id, "population.moved", sizeof(et.id));
 	cr_util_strlcpy(et.provider, "RN", sizeof(et.provider));
 	et.fields = json_pack("[s,s]", "street", "city");
-	assert_int_equal(st->ops->event_type_add(st, &et), CR_STORE_OK);
+	assert_int_equal(st->events->ops->event_type_add(st->events, &et), CR_STORE_OK);
 	cr_event_type_clear(&et);
 	add_authz(st, "ONEM", "population.moved", "[\"city\"]");
 	memset(&sub, 0, sizeof(sub));
@@ -73,7 +73,7 @@ esetup(void **state)
 	sub.capacities = json_array();
 	sub.feed = 1;
 	memset(sub.secret, 'a', 64);
-	assert_int_equal(st->ops->subscription_add(st, &sub), CR_STORE_OK);
+	assert_int_equal(st->events->ops->subscription_add(st->events, &sub), CR_STORE_OK);
 	cr_subscription_clear(&sub);
 	assert_int_equal(put(st, SUBJ_IN, "ONEM", "jobseeker", "2020-01-01",
 	    "", &created), CR_STORE_OK);
@@ -414,7 +414,7 @@ test_payload_and_feed(void **state)
 	publish_one(e, SUBJ_OUT);
 	publish_one(e, SUBJ_IN);
 	memset(&sub, 0, sizeof(sub));
-	assert_int_equal(e->hub.store->ops->subscription_get(e->hub.store,
+	assert_int_equal(e->hub.store->events->ops->subscription_get(e->hub.store->events,
 	    "sub-onem", &sub), CR_STORE_OK);
 	memset(&ev, 0, sizeof(ev));
 	ev.id = 7;

@@ -145,23 +145,23 @@ test_load_twice(void **state)
 	    c.services_skipped + c.authorizations_skipped, 0);
 
 	/* What the hub will look up. */
-	assert_int_equal(f->st->ops->institution_get(f->st, "ONEM", &in),
+	assert_int_equal(f->st->registry->ops->institution_get(f->st->registry, "ONEM", &in),
 	    CR_STORE_OK);
 	assert_string_equal(in.sector, "unemployment");
 	cr_registry_token_hash(TOKEN_A, hash);
-	assert_int_equal(f->st->ops->client_by_token(f->st, hash, &cl),
+	assert_int_equal(f->st->registry->ops->client_by_token(f->st->registry, hash, &cl),
 	    CR_STORE_OK);
 	assert_string_equal(cl.institution, "ONEM");
 	assert_string_equal(cl.name, "benefits");
 	memset(&svc, 0, sizeof(svc));
-	assert_int_equal(f->st->ops->service_get(f->st, "population.person",
+	assert_int_equal(f->st->registry->ops->service_get(f->st->registry, "population.person",
 	    &svc), CR_STORE_OK);
 	assert_string_equal(svc.provider, "RN");
 	assert_int_equal(svc.timeout_ms, 1500);
 	assert_int_equal(json_array_size(svc.fields), 3);
 	cr_service_clear(&svc);
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(f->st->ops->authz_find(f->st, "ONEM",
+	assert_int_equal(f->st->registry->ops->authz_find(f->st->registry, "ONEM",
 	    "population.person", "unemployment-benefit", "2024-05-01", &a),
 	    CR_STORE_OK);
 	assert_string_equal(a.legal_basis, "ISC 09/016");
@@ -169,7 +169,7 @@ test_load_twice(void **state)
 	    "unemployed");
 	assert_int_equal(strlen(a.id), CR_UUID_LEN);
 	cr_authz_clear(&a);
-	assert_int_equal(f->st->ops->authz_find(f->st, "ONEM",
+	assert_int_equal(f->st->registry->ops->authz_find(f->st->registry, "ONEM",
 	    "population.person", "identification", "2031-01-01", &a),
 	    CR_STORE_NOTFOUND);
 
@@ -182,7 +182,7 @@ test_load_twice(void **state)
 	assert_int_equal(c.authorizations_skipped, 2);
 	assert_int_equal(c.institutions_added + c.clients_added +
 	    c.services_added + c.authorizations_added, 0);
-	assert_int_equal(f->st->ops->authz_list(f->st, NULL, &list),
+	assert_int_equal(f->st->registry->ops->authz_list(f->st->registry, NULL, &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	json_decref(list);
@@ -270,7 +270,7 @@ test_bad_files(void **state)
 		assert_int_equal(strncmp(err, f->file, strlen(f->file)), 0);
 	}
 	/* Nothing of any of them was loaded. */
-	assert_int_equal(f->st->ops->institution_list(f->st, &list),
+	assert_int_equal(f->st->registry->ops->institution_list(f->st->registry, &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
@@ -311,10 +311,10 @@ test_generated_registry(void **state)
 	json_decref(doc);
 	cr_gen_token(42, "ONEM", "onem-benefits", token);
 	cr_registry_token_hash(token, hash);
-	assert_int_equal(f->st->ops->client_by_token(f->st, hash, &cl),
+	assert_int_equal(f->st->registry->ops->client_by_token(f->st->registry, hash, &cl),
 	    CR_STORE_OK);
 	assert_string_equal(cl.institution, "ONEM");
-	assert_int_equal(f->st->ops->authz_list(f->st, "CPAS_BXL", &list),
+	assert_int_equal(f->st->registry->ops->authz_list(f->st->registry, "CPAS_BXL", &list),
 	    CR_STORE_OK);
 	assert_true(json_array_size(list) >= 8);
 	json_decref(list);

@@ -48,14 +48,14 @@ test_open_uris(void **state)
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->path);
 	assert_int_equal(cr_store_open(uri, &st), 0);
 	assert_non_null(st);
-	assert_string_equal(st->ops->name, "sqlite");
+	assert_string_equal(st->name, "sqlite");
 	add_inst(st, "RN", "population");
 	cr_store_close(st);
 	/* What one wrote, the other sees. */
 	{
 		struct cr_institution in;
 
-		assert_int_equal(f->st->ops->institution_get(f->st, "RN", &in),
+		assert_int_equal(f->st->registry->ops->institution_get(f->st->registry, "RN", &in),
 		    CR_STORE_OK);
 		assert_string_equal(in.sector, "population");
 	}
@@ -77,20 +77,20 @@ test_institutions(void **state)
 	cr_util_strlcpy(in.id, "ONEM", sizeof(in.id));
 	cr_util_strlcpy(in.name, "Other", sizeof(in.name));
 	cr_util_strlcpy(in.sector, "x", sizeof(in.sector));
-	assert_int_equal(st->ops->institution_add(st, &in), CR_STORE_EXISTS);
+	assert_int_equal(st->registry->ops->institution_add(st->registry, &in), CR_STORE_EXISTS);
 
-	assert_int_equal(st->ops->institution_get(st, "ONEM", &in),
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "ONEM", &in),
 	    CR_STORE_OK);
 	assert_string_equal(in.id, "ONEM");
 	assert_string_equal(in.name, "Institution ONEM");
 	assert_string_equal(in.sector, "unemployment");
-	assert_int_equal(st->ops->institution_get(st, "NOPE", &in),
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "NOPE", &in),
 	    CR_STORE_NOTFOUND);
 	/* Bound, not spliced: a quote is just a character. */
-	assert_int_equal(st->ops->institution_get(st, "x' OR '1'='1", &in),
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "x' OR '1'='1", &in),
 	    CR_STORE_NOTFOUND);
 
-	assert_int_equal(st->ops->institution_list(st, &list), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->institution_list(st->registry, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	assert_string_equal(JSTR_AT(list, 0, "id"), "INAMI");
 	assert_string_equal(JSTR_AT(list, 1, "sector"), "unemployment");
@@ -113,22 +113,22 @@ test_clients(void **state)
 	cr_util_uuid(cl.id);
 	cr_util_strlcpy(cl.institution, "ONEM", sizeof(cl.institution));
 	cr_util_strlcpy(cl.name, "benefits-app", sizeof(cl.name));
-	assert_int_equal(st->ops->client_add(st, &cl, h1), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h1), CR_STORE_OK);
 
-	assert_int_equal(st->ops->client_by_token(st, h1, &got), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h1, &got), CR_STORE_OK);
 	assert_string_equal(got.id, cl.id);
 	assert_string_equal(got.institution, "ONEM");
 	assert_string_equal(got.name, "benefits-app");
-	assert_int_equal(st->ops->client_by_token(st, h2, &got),
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, &got),
 	    CR_STORE_NOTFOUND);
 
 	/* Same token hash under another id. */
 	cr_util_uuid(cl.id);
-	assert_int_equal(st->ops->client_add(st, &cl, h1), CR_STORE_EXISTS);
+	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h1), CR_STORE_EXISTS);
 	/* Unknown institution. */
 	cr_util_strlcpy(cl.institution, "NOPE", sizeof(cl.institution));
-	assert_int_equal(st->ops->client_add(st, &cl, h2), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->client_by_token(st, h2, &got),
+	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h2), CR_STORE_NOTFOUND);
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, &got),
 	    CR_STORE_NOTFOUND);
 }
 
@@ -160,15 +160,15 @@ test_services(void **state)
 	s1 = svc("population.person", "RN");
 	s2 = svc("a.first", "RN");
 	s2.timeout_ms = 500;
-	assert_int_equal(st->ops->service_add(st, &s1), CR_STORE_OK);
-	assert_int_equal(st->ops->service_add(st, &s2), CR_STORE_OK);
-	assert_int_equal(st->ops->service_add(st, &s1), CR_STORE_EXISTS);
+	assert_int_equal(st->registry->ops->service_add(st->registry, &s1), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->service_add(st->registry, &s2), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->service_add(st->registry, &s1), CR_STORE_EXISTS);
 	cr_service_clear(&s1);
 	s1 = svc("other", "NOPE");
-	assert_int_equal(st->ops->service_add(st, &s1), CR_STORE_NOTFOUND);
+	assert_int_equal(st->registry->ops->service_add(st->registry, &s1), CR_STORE_NOTFOUND);
 
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(st->ops->service_get(st, "population.person", &got),
+	assert_int_equal(st->registry->ops->service_get(st->registry, "population.person", &got),
 	    CR_STORE_OK);
 	assert_string_equal(got.provider, "RN");
 	assert_string_equal(got.endpoint, "http://127.0.0.1:9001/person");
@@ -179,10 +179,10 @@ test_services(void **state)
 	cr_service_clear(&got);
 	assert_null(got.fields);
 	cr_service_clear(&got);		/* safe twice */
-	assert_int_equal(st->ops->service_get(st, "nope", &got),
+	assert_int_equal(st->registry->ops->service_get(st->registry, "nope", &got),
 	    CR_STORE_NOTFOUND);
 
-	assert_int_equal(st->ops->service_list(st, &list), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->service_list(st->registry, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	o = json_array_get(list, 0);
 	assert_string_equal(JSTR(o, "id"), "a.first");
@@ -229,19 +229,19 @@ test_authz(void **state)
 	    "[\"jobseeker\"]");
 	a2 = authz("ONEM", "benefit", "2022-01-01", "", "[]");
 	a3 = authz("CPAS", "assist", "2021-06-01", "", "[\"client\"]");
-	assert_int_equal(st->ops->authz_add(st, &a1), CR_STORE_OK);
-	assert_int_equal(st->ops->authz_add(st, &a2), CR_STORE_OK);
-	assert_int_equal(st->ops->authz_add(st, &a3), CR_STORE_OK);
-	assert_int_equal(st->ops->authz_add(st, &a3), CR_STORE_EXISTS);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a1), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a2), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a3), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a3), CR_STORE_EXISTS);
 	cr_util_uuid(a3.id);
 	cr_util_strlcpy(a3.consumer, "NOPE", sizeof(a3.consumer));
-	assert_int_equal(st->ops->authz_add(st, &a3), CR_STORE_NOTFOUND);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a3), CR_STORE_NOTFOUND);
 
 	/* Validity: both ends inclusive, gaps refused, open end. */
 	memset(&got, 0, sizeof(got));
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "benefit", "2019-12-31", &got), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "benefit", "2020-01-01", &got), CR_STORE_OK);
 	assert_string_equal(got.id, a1.id);
 	assert_string_equal(got.valid_to, "2020-12-31");
@@ -249,13 +249,13 @@ test_authz(void **state)
 	assert_true(json_equal(got.capacities, a1.capacities));
 	assert_true(json_equal(got.fields, a1.fields));
 	cr_authz_clear(&got);
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "benefit", "2020-12-31", &got), CR_STORE_OK);
 	assert_string_equal(got.id, a1.id);
 	cr_authz_clear(&got);
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "benefit", "2021-06-15", &got), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "benefit", "2099-01-01", &got), CR_STORE_OK);
 	assert_string_equal(got.id, a2.id);
 	assert_string_equal(got.valid_to, "");
@@ -263,17 +263,17 @@ test_authz(void **state)
 	cr_authz_clear(&got);
 	assert_null(got.capacities);
 	/* Wrong purpose, service or consumer. */
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "assist", "2023-01-01", &got), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "other.service",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "other.service",
 	    "benefit", "2023-01-01", &got), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->authz_find(st, "CPAS", "population.person",
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "CPAS", "population.person",
 	    "benefit", "2023-01-01", &got), CR_STORE_NOTFOUND);
 
-	assert_int_equal(st->ops->authz_list(st, NULL, &list), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_list(st->registry, NULL, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 3);
 	json_decref(list);
-	assert_int_equal(st->ops->authz_list(st, "ONEM", &list), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_list(st->registry, "ONEM", &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	o = json_array_get(list, 0);
 	assert_string_equal(JSTR(o, "id"), a1.id);
@@ -285,13 +285,13 @@ test_authz(void **state)
 	assert_string_equal(JSTR(o, "valid_from"), "2022-01-01");
 	assert_string_equal(JSTR(o, "purpose"), "benefit");
 	json_decref(list);
-	assert_int_equal(st->ops->authz_list(st, "NOPE", &list), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_list(st->registry, "NOPE", &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 
-	assert_int_equal(st->ops->authz_delete(st, a2.id), CR_STORE_OK);
-	assert_int_equal(st->ops->authz_delete(st, a2.id), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->authz_find(st, "ONEM", "population.person",
+	assert_int_equal(st->registry->ops->authz_delete(st->registry, a2.id), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_delete(st->registry, a2.id), CR_STORE_NOTFOUND);
+	assert_int_equal(st->registry->ops->authz_find(st->registry, "ONEM", "population.person",
 	    "benefit", "2099-01-01", &got), CR_STORE_NOTFOUND);
 	cr_authz_clear(&a1);
 	cr_authz_clear(&a2);
@@ -311,7 +311,7 @@ test_reopen(void **state)
 	add_inst(f->st, "ONEM", "unemployment");
 	assert_int_equal(put(f->st, "S", "ONEM", "jobseeker", "2024-01-01", "",
 	    &created), 0);
-	assert_int_equal(f->st->ops->xlog_append(f->st, &e, 1), CR_STORE_OK);
+	assert_int_equal(f->st->xlog->ops->xlog_append(f->st->xlog, &e, 1), CR_STORE_OK);
 	cr_store_close(f->st);
 	f->st = NULL;
 	v = user_version(f->path);
@@ -320,11 +320,11 @@ test_reopen(void **state)
 	/* Re-running a migration would fail on CREATE TABLE. */
 	assert_int_equal(cr_store_open(f->path, &f->st), 0);
 	assert_int_equal(user_version(f->path), v);
-	assert_int_equal(f->st->ops->institution_get(f->st, "ONEM", &in),
+	assert_int_equal(f->st->registry->ops->institution_get(f->st->registry, "ONEM", &in),
 	    CR_STORE_OK);
 	assert_int_equal(active(f->st, "ONEM", "S", "[\"jobseeker\"]",
 	    "2024-02-01"), 1);
-	assert_int_equal(f->st->ops->xlog_tail(f->st, &seq, hash), CR_STORE_OK);
+	assert_int_equal(f->st->xlog->ops->xlog_tail(f->st->xlog, &seq, hash), CR_STORE_OK);
 	assert_int_equal(seq, 1);
 	assert_memory_equal(hash, e.hash, CR_HASH_LEN);
 }
@@ -392,15 +392,15 @@ worker_main(void *arg)
 			break;
 		case 1:		/* the log writer */
 			e = xent((uint64_t)i + 1, "A", "ONEM");
-			if (st->ops->xlog_append(st, &e, 1) != 0)
+			if (st->xlog->ops->xlog_append(st->xlog, &e, 1) != 0)
 				w->errors++;
 			break;
 		case 2:		/* reader */
-			if (st->ops->xlog_tail(st, &seq, hash) != 0 ||
+			if (st->xlog->ops->xlog_tail(st->xlog, &seq, hash) != 0 ||
 			    seq < last)
 				w->errors++;
 			last = seq;
-			if (st->ops->dir_list(st, "S0-0", NULL, &list) != 0)
+			if (st->directory->ops->dir_list(st->directory, "S0-0", NULL, &list) != 0)
 				w->errors++;
 			else if (json_array_size(list) > 1)
 				w->errors++;
@@ -414,8 +414,8 @@ worker_main(void *arg)
 			snprintf(in.id, sizeof(in.id), "T%d", i);
 			cr_util_strlcpy(in.name, "t", sizeof(in.name));
 			cr_util_strlcpy(in.sector, "s", sizeof(in.sector));
-			if (st->ops->institution_add(st, &in) != 0 ||
-			    st->ops->institution_get(st, in.id, &in) != 0)
+			if (st->registry->ops->institution_add(st->registry, &in) != 0 ||
+			    st->registry->ops->institution_get(st->registry, in.id, &in) != 0)
 				w->errors++;
 			break;
 		}
@@ -448,9 +448,9 @@ test_threads(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_int_equal(w[i].errors, 0);
 	}
-	assert_int_equal(st->ops->xlog_count(st, &count), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, THREAD_OPS);
-	assert_int_equal(st->ops->institution_list(st, &list), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->institution_list(st->registry, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), THREAD_OPS + 1);
 	json_decref(list);
 	assert_int_equal(active(st, "ONEM", "S0-59", "[\"jobseeker\"]",

@@ -35,7 +35,7 @@ institution(struct cr_store *st, const char *id)
 	cr_util_strlcpy(in.id, id, sizeof(in.id));
 	cr_util_strlcpy(in.name, id, sizeof(in.name));
 	cr_util_strlcpy(in.sector, "social", sizeof(in.sector));
-	assert_int_equal(st->ops->institution_add(st, &in), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->institution_add(st->registry, &in), CR_STORE_OK);
 }
 
 static void
@@ -54,7 +54,7 @@ authz(struct cr_store *st, const char *id, const char *purpose,
 	a.capacities = json_array();
 	cr_util_strlcpy(a.valid_from, from, sizeof(a.valid_from));
 	cr_util_strlcpy(a.valid_to, to, sizeof(a.valid_to));
-	assert_int_equal(st->ops->authz_add(st, &a), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->authz_add(st->registry, &a), CR_STORE_OK);
 	cr_authz_clear(&a);
 }
 
@@ -83,7 +83,7 @@ setup(void **state)
 	cr_util_strlcpy(svc.subject_kind, "person", sizeof(svc.subject_kind));
 	svc.fields = json_pack("[s,s]", "name", "address");
 	svc.timeout_ms = 1500;
-	assert_int_equal(f->cached->ops->service_add(f->cached, &svc), 0);
+	assert_int_equal(f->cached->registry->ops->service_add(f->cached->registry, &svc), 0);
 	cr_service_clear(&svc);
 	*state = f;
 	return 0;
@@ -119,13 +119,13 @@ test_service_from_cache(void **state)
 	struct cr_service svc;
 
 	memset(&svc, 0, sizeof(svc));
-	assert_int_equal(f->cached->ops->service_get(f->cached,
+	assert_int_equal(f->cached->registry->ops->service_get(f->cached->registry,
 	    "population.person", &svc), CR_STORE_OK);
 	assert_string_equal(svc.provider, "RN");
 	assert_int_equal(svc.timeout_ms, 1500);
 	assert_int_equal(json_array_size(svc.fields), 2);
 	cr_service_clear(&svc);
-	assert_int_equal(f->cached->ops->service_get(f->cached, "nope", &svc),
+	assert_int_equal(f->cached->registry->ops->service_get(f->cached->registry, "nope", &svc),
 	    CR_STORE_NOTFOUND);
 }
 
@@ -142,15 +142,15 @@ test_client_by_token(void **state)
 	cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
 	memset(hash, 0xab, sizeof(hash));
 	memset(other, 0xac, sizeof(other));
-	assert_int_equal(f->cached->ops->client_by_token(f->cached, hash,
+	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, hash,
 	    &got), CR_STORE_NOTFOUND);
-	assert_int_equal(f->cached->ops->client_add(f->cached, &cl, hash), 0);
+	assert_int_equal(f->cached->registry->ops->client_add(f->cached->registry, &cl, hash), 0);
 	/* Its own write is visible at once. */
-	assert_int_equal(f->cached->ops->client_by_token(f->cached, hash,
+	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, hash,
 	    &got), CR_STORE_OK);
 	assert_string_equal(got.id, cl.id);
 	assert_string_equal(got.institution, "ONEM");
-	assert_int_equal(f->cached->ops->client_by_token(f->cached, other,
+	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, other,
 	    &got), CR_STORE_NOTFOUND);
 }
 
@@ -175,9 +175,9 @@ test_authz_find_matches_database(void **state)
 	authz(f->cached, "b1", "q", "2020-01-01", "2020-01-01");
 	for (i = 0; i < sizeof(purposes) / sizeof(purposes[0]); i++) {
 		for (j = 0; j < sizeof(dates) / sizeof(dates[0]); j++) {
-			rc1 = f->cached->ops->authz_find(f->cached, "ONEM",
+			rc1 = f->cached->registry->ops->authz_find(f->cached->registry, "ONEM",
 			    "population.person", purposes[i], dates[j], &a);
-			rc2 = f->other->ops->authz_find(f->other, "ONEM",
+			rc2 = f->other->registry->ops->authz_find(f->other->registry, "ONEM",
 			    "population.person", purposes[i], dates[j], &b);
 			assert_int_equal(rc1, rc2);
 			if (rc1 == CR_STORE_OK) {
@@ -190,7 +190,7 @@ test_authz_find_matches_database(void **state)
 		}
 	}
 	/* Overlap on 2021-03-01: latest start, then the smallest id. */
-	assert_int_equal(f->cached->ops->authz_find(f->cached, "ONEM",
+	assert_int_equal(f->cached->registry->ops->authz_find(f->cached->registry, "ONEM",
 	    "population.person", "p", "2021-03-01", &a), CR_STORE_OK);
 	assert_string_equal(a.id, "a0");
 	cr_authz_clear(&a);
@@ -203,12 +203,12 @@ test_revocation_is_immediate(void **state)
 	struct cr_authz a;
 
 	authz(f->cached, "r1", "p", "2020-01-01", "");
-	assert_int_equal(f->cached->ops->authz_find(f->cached, "ONEM",
+	assert_int_equal(f->cached->registry->ops->authz_find(f->cached->registry, "ONEM",
 	    "population.person", "p", "2024-01-01", &a), CR_STORE_OK);
 	cr_authz_clear(&a);
-	assert_int_equal(f->cached->ops->authz_delete(f->cached, "r1"),
+	assert_int_equal(f->cached->registry->ops->authz_delete(f->cached->registry, "r1"),
 	    CR_STORE_OK);
-	assert_int_equal(f->cached->ops->authz_find(f->cached, "ONEM",
+	assert_int_equal(f->cached->registry->ops->authz_find(f->cached->registry, "ONEM",
 	    "population.person", "p", "2024-01-01", &a), CR_STORE_NOTFOUND);
 }
 
@@ -223,17 +223,17 @@ test_other_process_changes_seen(void **state)
 	/* Within the refresh interval (generously: a loaded CI machine). */
 	for (i = 0; i < 100 && rc != CR_STORE_OK; i++) {
 		sleep_ms(REFRESH_MS);
-		rc = f->cached->ops->authz_find(f->cached, "ONEM",
+		rc = f->cached->registry->ops->authz_find(f->cached->registry, "ONEM",
 		    "population.person", "p", "2024-01-01", &a);
 	}
 	assert_int_equal(rc, CR_STORE_OK);
 	assert_string_equal(a.id, "o1");
 	cr_authz_clear(&a);
-	assert_int_equal(f->other->ops->authz_delete(f->other, "o1"),
+	assert_int_equal(f->other->registry->ops->authz_delete(f->other->registry, "o1"),
 	    CR_STORE_OK);
 	for (i = 0; i < 100 && rc == CR_STORE_OK; i++) {
 		sleep_ms(REFRESH_MS);
-		rc = f->cached->ops->authz_find(f->cached, "ONEM",
+		rc = f->cached->registry->ops->authz_find(f->cached->registry, "ONEM",
 		    "population.person", "p", "2024-01-01", &a);
 		if (rc == CR_STORE_OK)
 			cr_authz_clear(&a);
@@ -254,11 +254,11 @@ test_pass_through(void **state)
 	cr_util_strlcpy(e.institution, "ONEM", sizeof(e.institution));
 	cr_util_strlcpy(e.capacity, "jobseeker", sizeof(e.capacity));
 	cr_util_strlcpy(e.from, "2024-01-01", sizeof(e.from));
-	assert_int_equal(f->cached->ops->dir_put(f->cached, &e, &created), 0);
+	assert_int_equal(f->cached->directory->ops->dir_put(f->cached->directory, &e, &created), 0);
 	assert_int_equal(created, 1);
-	assert_int_equal(f->cached->ops->dir_active(f->cached, "ONEM",
+	assert_int_equal(f->cached->directory->ops->dir_active(f->cached->directory, "ONEM",
 	    "85073003328", caps, "2024-05-01"), 1);
-	assert_int_equal(f->other->ops->dir_active(f->other, "ONEM",
+	assert_int_equal(f->other->directory->ops->dir_active(f->other->directory, "ONEM",
 	    "85073003328", caps, "2024-05-01"), 1);
 	json_decref(caps);
 }

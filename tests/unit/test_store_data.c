@@ -51,7 +51,7 @@ test_dir_active(void **state)
 	assert_int_equal(active(st, "ONEM", "85073003329", "[\"jobseeker\"]",
 	    "2024-03-15"), 0);
 	empty = json_array();
-	assert_int_equal(st->ops->dir_active(st, "ONEM", "85073003328", empty,
+	assert_int_equal(st->directory->ops->dir_active(st->directory, "ONEM", "85073003328", empty,
 	    "2024-03-15"), 0);
 	json_decref(empty);
 	assert_int_equal(active(st, "ONEM", "85073003328", "{\"a\": 1}",
@@ -82,7 +82,7 @@ test_dir_put_idempotent(void **state)
 	assert_int_equal(put(st, "S1", "ONEM", "jobseeker", "2024-01-01",
 	    "2024-05-31", &created), CR_STORE_OK);
 	assert_int_equal(created, 0);
-	assert_int_equal(st->ops->dir_list(st, "S1", NULL, &list), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "S1", NULL, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 1);
 	assert_string_equal(JSTR_AT(list, 0, "to"), "2024-05-31");
 	json_decref(list);
@@ -98,23 +98,23 @@ test_dir_put_idempotent(void **state)
 	batch[0] = dent("S1", "ONEM", "jobseeker", "2024-01-01", "");
 	batch[1] = dent("S2", "ONEM", "jobseeker", "2024-01-01", "");
 	batch[2] = dent("S1", "ONEM", "jobseeker", "2025-01-01", "");
-	assert_int_equal(st->ops->dir_put_many(st, batch, 3, cr), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_put_many(st->directory, batch, 3, cr), CR_STORE_OK);
 	assert_int_equal(cr[0], 0);
 	assert_int_equal(cr[1], 1);
 	assert_int_equal(cr[2], 1);
-	assert_int_equal(st->ops->dir_list(st, "S1", NULL, &list), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "S1", NULL, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	json_decref(list);
 
 	/* One bad record: the whole batch is rolled back. */
 	batch[0] = dent("S3", "ONEM", "jobseeker", "2024-01-01", "");
 	batch[1] = dent("S3", "NOPE", "jobseeker", "2024-01-01", "");
-	assert_int_equal(st->ops->dir_put_many(st, batch, 2, cr),
+	assert_int_equal(st->directory->ops->dir_put_many(st->directory, batch, 2, cr),
 	    CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->dir_list(st, "S3", NULL, &list), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "S3", NULL, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
-	assert_int_equal(st->ops->dir_put_many(st, batch, 0, cr), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_put_many(st->directory, batch, 0, cr), CR_STORE_OK);
 }
 
 static void
@@ -142,9 +142,9 @@ test_dir_end(void **state)
 	assert_int_equal(put(st, "S", "CPAS", "jobseeker", "2023-01-01",
 	    "", &created), 0);
 
-	assert_int_equal(st->ops->dir_end(st, "ONEM", "S", "jobseeker",
+	assert_int_equal(st->directory->ops->dir_end(st->directory, "ONEM", "S", "jobseeker",
 	    "2024-06-30"), CR_STORE_OK);
-	assert_int_equal(st->ops->dir_list(st, "S", "ONEM", &list),
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "S", "ONEM", &list),
 	    CR_STORE_OK);
 	/* Ordered by institution, capacity, from. */
 	assert_int_equal(json_array_size(list), 4);
@@ -171,23 +171,23 @@ test_dir_end(void **state)
 	    "2025-06-01"), 1);
 
 	/* Nothing open after `to` any more; nothing at all elsewhere. */
-	assert_int_equal(st->ops->dir_end(st, "ONEM", "S", "jobseeker",
+	assert_int_equal(st->directory->ops->dir_end(st->directory, "ONEM", "S", "jobseeker",
 	    "2024-06-30"), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->dir_end(st, "ONEM", "S", "jobseeker",
+	assert_int_equal(st->directory->ops->dir_end(st->directory, "ONEM", "S", "jobseeker",
 	    "2024-12-31"), CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->dir_end(st, "ONEM", "T", "jobseeker",
+	assert_int_equal(st->directory->ops->dir_end(st->directory, "ONEM", "T", "jobseeker",
 	    "2024-06-30"), CR_STORE_NOTFOUND);
 	/* An earlier end still shortens. */
-	assert_int_equal(st->ops->dir_end(st, "ONEM", "S", "jobseeker",
+	assert_int_equal(st->directory->ops->dir_end(st->directory, "ONEM", "S", "jobseeker",
 	    "2023-06-30"), CR_STORE_OK);
 	assert_int_equal(active(st, "ONEM", "S", "[\"jobseeker\"]",
 	    "2023-07-01"), 0);
 	/* A record starting after `to` alone is deleted: that counts. */
 	assert_int_equal(put(st, "U", "ONEM", "jobseeker", "2030-01-01", "",
 	    &created), 0);
-	assert_int_equal(st->ops->dir_end(st, "ONEM", "U", "jobseeker",
+	assert_int_equal(st->directory->ops->dir_end(st->directory, "ONEM", "U", "jobseeker",
 	    "2025-01-01"), CR_STORE_OK);
-	assert_int_equal(st->ops->dir_list(st, "U", NULL, &list), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "U", NULL, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 }
@@ -209,7 +209,7 @@ test_dir_list(void **state)
 	assert_int_equal(put(st, "OTHER", "CPAS", "client", "2023-01-01", "",
 	    &created), 0);
 
-	assert_int_equal(st->ops->dir_list(st, "S", NULL, &list), CR_STORE_OK);
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "S", NULL, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	o = json_array_get(list, 0);
 	assert_string_equal(JSTR(o, "institution"), "CPAS");
@@ -220,7 +220,7 @@ test_dir_list(void **state)
 	assert_null(json_object_get(o, "subject"));
 	json_decref(list);
 
-	assert_int_equal(st->ops->dir_list(st, "S", "ONEM", &list),
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "S", "ONEM", &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 1);
 	o = json_array_get(list, 0);
@@ -228,7 +228,7 @@ test_dir_list(void **state)
 	assert_string_equal(JSTR(o, "to"), "2024-12-31");
 	json_decref(list);
 
-	assert_int_equal(st->ops->dir_list(st, "NOBODY", NULL, &list),
+	assert_int_equal(st->directory->ops->dir_list(st->directory, "NOBODY", NULL, &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
@@ -246,37 +246,37 @@ test_xlog(void **state)
 	size_t n, i;
 
 	memset(zero, 0, sizeof(zero));
-	assert_int_equal(st->ops->xlog_tail(st, &seq, hash), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_tail(st->xlog, &seq, hash), CR_STORE_OK);
 	assert_int_equal(seq, 0);
 	assert_memory_equal(hash, zero, CR_HASH_LEN);
-	assert_int_equal(st->ops->xlog_count(st, &count), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, 0);
-	assert_int_equal(st->ops->xlog_append(st, batch, 0), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 0), CR_STORE_OK);
 
 	for (i = 0; i < 6; i++)
 		batch[i] = xent(i + 1, i % 3 == 2 ? "B" : "A",
 		    i < 3 ? "ONEM" : "CPAS");
-	assert_int_equal(st->ops->xlog_append(st, batch, 4), CR_STORE_OK);
-	assert_int_equal(st->ops->xlog_append(st, batch + 4, 2), CR_STORE_OK);
-	assert_int_equal(st->ops->xlog_tail(st, &seq, hash), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 4), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch + 4, 2), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_tail(st->xlog, &seq, hash), CR_STORE_OK);
 	assert_int_equal(seq, 6);
 	assert_memory_equal(hash, batch[5].hash, CR_HASH_LEN);
-	assert_int_equal(st->ops->xlog_count(st, &count), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, 6);
 
 	/* A taken seq fails and rolls back the whole batch. */
 	tmp = xent(7, "A", "ONEM");
 	batch[0] = tmp;
 	batch[1] = xent(3, "A", "ONEM");
-	assert_int_equal(st->ops->xlog_append(st, batch, 2), CR_STORE_ERR);
-	assert_int_equal(st->ops->xlog_count(st, &count), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 2), CR_STORE_ERR);
+	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, 6);
 
 	/* Subject A holds seq 1, 2, 4, 5; 1 and 2 by ONEM. */
 	memset(&flt, 0, sizeof(flt));
 	flt.subject = "A";
 	flt.limit = 10;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_OK);
 	assert_int_equal(n, 4);
 	assert_int_equal(out[0].seq, 5);
 	assert_int_equal(out[3].seq, 1);
@@ -289,33 +289,33 @@ test_xlog(void **state)
 	assert_int_equal(out[1].status, 403);
 
 	flt.consumer = "ONEM";
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(out[0].seq, 2);
 	assert_int_equal(out[1].seq, 1);
 	flt.consumer = NULL;
 	flt.limit = 2;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(out[0].seq, 5);
 	assert_int_equal(out[1].seq, 4);
 	flt.before_seq = 4;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(out[0].seq, 2);
 	assert_int_equal(out[1].seq, 1);
 	flt.before_seq = 1;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_OK);
 	assert_int_equal(n, 0);
 	flt.subject = "NOBODY";
 	flt.before_seq = 0;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_OK);
 	assert_int_equal(n, 0);
 	flt.limit = 0;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_ERR);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_ERR);
 	flt.limit = 1;
 	flt.subject = NULL;
-	assert_int_equal(st->ops->xlog_query(st, &flt, out, &n), CR_STORE_ERR);
+	assert_int_equal(st->xlog->ops->xlog_query(st->xlog, &flt, out, &n), CR_STORE_ERR);
 }
 
 struct scan_ctx {
@@ -352,24 +352,24 @@ test_xlog_scan(void **state)
 	assert_non_null(batch);
 	memset(&x, 0, sizeof(x));
 	x.next = 1;
-	assert_int_equal(st->ops->xlog_scan(st, 0, scan_cb, &x), 0);
+	assert_int_equal(st->xlog->ops->xlog_scan(st->xlog, 0, scan_cb, &x), 0);
 	assert_int_equal(x.seen, 0);
 
 	for (i = 0; i < n; i++)
 		batch[i] = xent(i + 1, "A", "ONEM");
-	assert_int_equal(st->ops->xlog_append(st, batch, n), CR_STORE_OK);
-	assert_int_equal(st->ops->xlog_count(st, &count), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, n);
 
 	memset(&x, 0, sizeof(x));
 	x.next = 1;
-	assert_int_equal(st->ops->xlog_scan(st, 0, scan_cb, &x), 0);
+	assert_int_equal(st->xlog->ops->xlog_scan(st->xlog, 0, scan_cb, &x), 0);
 	assert_int_equal(x.seen, n);
 	assert_int_equal(x.bad, 0);
 
 	memset(&x, 0, sizeof(x));
 	x.next = 250;
-	assert_int_equal(st->ops->xlog_scan(st, 250, scan_cb, &x), 0);
+	assert_int_equal(st->xlog->ops->xlog_scan(st->xlog, 250, scan_cb, &x), 0);
 	assert_int_equal(x.seen, n - 249);
 	assert_int_equal(x.bad, 0);
 
@@ -377,13 +377,13 @@ test_xlog_scan(void **state)
 	memset(&x, 0, sizeof(x));
 	x.next = 1;
 	x.stop_at = 300;
-	assert_int_equal(st->ops->xlog_scan(st, 1, scan_cb, &x), 42);
+	assert_int_equal(st->xlog->ops->xlog_scan(st->xlog, 1, scan_cb, &x), 42);
 	assert_int_equal(x.seen, 300);
 	assert_int_equal(x.bad, 0);
 
 	memset(&x, 0, sizeof(x));
 	x.next = 601;
-	assert_int_equal(st->ops->xlog_scan(st, 601, scan_cb, &x), 0);
+	assert_int_equal(st->xlog->ops->xlog_scan(st->xlog, 601, scan_cb, &x), 0);
 	assert_int_equal(x.seen, 0);
 	free(batch);
 }

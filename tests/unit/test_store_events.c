@@ -24,7 +24,7 @@ add_type(struct cr_store *st, const char *id, const char *provider,
 	cr_util_strlcpy(et.provider, provider, sizeof(et.provider));
 	et.fields = json_pack("[s, s]", "street", "city");
 	et.all_integrations = all;
-	assert_int_equal(st->ops->event_type_add(st, &et), expect);
+	assert_int_equal(st->events->ops->event_type_add(st->events, &et), expect);
 	cr_event_type_clear(&et);
 }
 
@@ -48,7 +48,7 @@ add_sub(struct cr_store *st, const char *id, const char *inst,
 	else
 		sub.feed = 1;
 	memset(sub.secret, 'a', 64);
-	rc = st->ops->subscription_add(st, &sub);
+	rc = st->events->ops->subscription_add(st->events, &sub);
 	cr_subscription_clear(&sub);
 	return rc;
 }
@@ -83,7 +83,7 @@ due(struct cr_store *st, int64_t now, struct cr_delivery *out, size_t max)
 {
 	size_t n = max;
 
-	assert_int_equal(st->ops->deliveries_due(st, now, out, &n),
+	assert_int_equal(st->events->ops->deliveries_due(st->events, now, out, &n),
 	    CR_STORE_OK);
 	assert_true(n <= max);
 	return n;
@@ -95,7 +95,7 @@ feed(struct cr_store *st, const char *inst, const char *sub, uint64_t after,
 {
 	size_t n = max;
 
-	assert_int_equal(st->ops->feed_read(st, inst, sub, after, out, &n),
+	assert_int_equal(st->events->ops->feed_read(st->events, inst, sub, after, out, &n),
 	    CR_STORE_OK);
 	assert_true(n <= max);
 	return n;
@@ -148,7 +148,7 @@ test_event_types(void **state)
 	add_type(st, "population.death", "RN", 0, CR_STORE_EXISTS);
 	add_type(st, "population.birth", "NOPE", 0, CR_STORE_NOTFOUND);
 
-	assert_int_equal(st->ops->event_type_get(st, "population.death", &et),
+	assert_int_equal(st->events->ops->event_type_get(st->events, "population.death", &et),
 	    CR_STORE_OK);
 	assert_string_equal(et.id, "population.death");
 	assert_string_equal(et.provider, "RN");
@@ -158,15 +158,15 @@ test_event_types(void **state)
 	    "city");
 	cr_event_type_clear(&et);
 	assert_null(et.fields);
-	assert_int_equal(st->ops->event_type_get(st,
+	assert_int_equal(st->events->ops->event_type_get(st->events,
 	    "population.address_changed", &et), CR_STORE_OK);
 	assert_int_equal(et.all_integrations, 0);
 	cr_event_type_clear(&et);
-	assert_int_equal(st->ops->event_type_get(st, "population.birth", &et),
+	assert_int_equal(st->events->ops->event_type_get(st->events, "population.birth", &et),
 	    CR_STORE_NOTFOUND);
 	cr_event_type_clear(&et);
 
-	assert_int_equal(st->ops->event_type_list(st, &list), CR_STORE_OK);
+	assert_int_equal(st->events->ops->event_type_list(st->events, &list), CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	o = json_array_get(list, 0);
 	assert_string_equal(JSTR(o, "id"), "population.address_changed");
@@ -209,9 +209,9 @@ test_subscriptions(void **state)
 	cr_util_strlcpy(sub.id, "s5", sizeof(sub.id));
 	cr_util_strlcpy(sub.institution, "CPAS", sizeof(sub.institution));
 	cr_util_strlcpy(sub.event_type, "pop.address", sizeof(sub.event_type));
-	assert_int_equal(st->ops->subscription_add(st, &sub), CR_STORE_ERR);
+	assert_int_equal(st->events->ops->subscription_add(st->events, &sub), CR_STORE_ERR);
 
-	assert_int_equal(st->ops->subscription_get(st, "s1", &sub),
+	assert_int_equal(st->events->ops->subscription_get(st->events, "s1", &sub),
 	    CR_STORE_OK);
 	assert_string_equal(sub.institution, "ONEM");
 	assert_string_equal(sub.client, "client-1");
@@ -224,17 +224,17 @@ test_subscriptions(void **state)
 	assert_string_equal(json_string_value(json_array_get(sub.capacities,
 	    0)), "jobseeker");
 	cr_subscription_clear(&sub);
-	assert_int_equal(st->ops->subscription_get(st, "s2", &sub),
+	assert_int_equal(st->events->ops->subscription_get(st->events, "s2", &sub),
 	    CR_STORE_OK);
 	assert_int_equal(sub.feed, 1);
 	assert_string_equal(sub.url, "");
 	assert_int_equal(json_array_size(sub.capacities), 0);
 	cr_subscription_clear(&sub);
-	assert_int_equal(st->ops->subscription_get(st, "s9", &sub),
+	assert_int_equal(st->events->ops->subscription_get(st->events, "s9", &sub),
 	    CR_STORE_NOTFOUND);
 	cr_subscription_clear(&sub);
 
-	assert_int_equal(st->ops->subscription_list(st, "ONEM", &list),
+	assert_int_equal(st->events->ops->subscription_list(st->events, "ONEM", &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 2);
 	o = json_array_get(list, 0);
@@ -254,22 +254,22 @@ test_subscriptions(void **state)
 	assert_true(json_is_true(json_object_get(d, "feed")));
 	assert_null(json_object_get(d, "url"));
 	json_decref(list);
-	assert_int_equal(st->ops->subscription_list(st, NULL, &list),
+	assert_int_equal(st->events->ops->subscription_list(st->events, NULL, &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 3);
 	json_decref(list);
 
-	assert_int_equal(st->ops->subscription_delete(st, "s1"), CR_STORE_OK);
-	assert_int_equal(st->ops->subscription_delete(st, "s1"),
+	assert_int_equal(st->events->ops->subscription_delete(st->events, "s1"), CR_STORE_OK);
+	assert_int_equal(st->events->ops->subscription_delete(st->events, "s1"),
 	    CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->subscription_get(st, "s1", &sub),
+	assert_int_equal(st->events->ops->subscription_get(st->events, "s1", &sub),
 	    CR_STORE_NOTFOUND);
-	assert_int_equal(st->ops->subscription_list(st, "ONEM", &list),
+	assert_int_equal(st->events->ops->subscription_list(st->events, "ONEM", &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 1);
 	assert_string_equal(JSTR_AT(list, 0, "id"), "s2");
 	json_decref(list);
-	assert_int_equal(st->ops->subscription_list(st, "RN", &list),
+	assert_int_equal(st->events->ops->subscription_list(st->events, "RN", &list),
 	    CR_STORE_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
@@ -360,7 +360,7 @@ test_routing(void **state)
 	e[3] = ev("pop.address", "S", "2024-02-29T23:59:59Z", 3);
 	e[4] = ev("pop.address", "S", "2024-03-02T00:00:00Z", 4);
 	memset(routed, 0xff, sizeof(routed));
-	assert_int_equal(st->ops->events_append(st, e, 5, routed),
+	assert_int_equal(st->events->ops->events_append(st->events, e, 5, routed),
 	    CR_STORE_OK);
 	assert_int_equal(routed[0], 3);
 	assert_int_equal(routed[1], 2);
@@ -399,12 +399,12 @@ test_routing(void **state)
 	/* routed may be NULL; published_at is set when empty. */
 	e[0] = ev("pop.address", "S", "2024-03-01", 5);
 	e[0].published_at[0] = '\0';
-	assert_int_equal(st->ops->events_append(st, e, 1, NULL), CR_STORE_OK);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 1, NULL), CR_STORE_OK);
 	assert_int_equal(strlen(e[0].published_at), CR_TS_LEN);
 	assert_int_equal(due(st, FAR_FUTURE, d, MAXD), nwant + 3);
 	cr_deliveries_clear(d, nwant + 3);
 	events_clear(e, 1);
-	assert_int_equal(st->ops->events_append(st, e, 0, NULL), CR_STORE_OK);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 0, NULL), CR_STORE_OK);
 }
 
 static void
@@ -423,7 +423,7 @@ test_due_and_update(void **state)
 	    NULL), CR_STORE_OK);
 	for (i = 0; i < 4; i++)
 		e[i] = ev("pop.address", "S", "2024-05-01T00:00:00Z", (int)i);
-	assert_int_equal(st->ops->events_append(st, e, 4, routed),
+	assert_int_equal(st->events->ops->events_append(st->events, e, 4, routed),
 	    CR_STORE_OK);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(routed[i], 2);
@@ -444,7 +444,7 @@ test_due_and_update(void **state)
 	u = d[0];
 	cr_deliveries_clear(d, n);
 	n = 0;
-	assert_int_equal(st->ops->deliveries_due(st, FAR_FUTURE, d, &n),
+	assert_int_equal(st->events->ops->deliveries_due(st->events, FAR_FUTURE, d, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 0);
 
@@ -453,7 +453,7 @@ test_due_and_update(void **state)
 	u.attempts = 1;
 	u.next_attempt_ms = FAR_FUTURE - 1000;
 	cr_util_strlcpy(u.last_error, "HTTP 503", sizeof(u.last_error));
-	assert_int_equal(st->ops->delivery_update(st, &u), CR_STORE_OK);
+	assert_int_equal(st->events->ops->delivery_update(st->events, &u), CR_STORE_OK);
 	n = due(st, FAR_FUTURE - 1001, d, MAXD);
 	assert_int_equal(n, 3);
 	assert_int_equal(d[0].event_id, e[1].id);
@@ -470,7 +470,7 @@ test_due_and_update(void **state)
 	u.state = CR_DELIVERY_DELIVERED;
 	u.attempts = 2;
 	u.last_error[0] = '\0';
-	assert_int_equal(st->ops->delivery_update(st, &u), CR_STORE_OK);
+	assert_int_equal(st->events->ops->delivery_update(st->events, &u), CR_STORE_OK);
 	n = due(st, FAR_FUTURE, d, MAXD);
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++)
@@ -478,9 +478,9 @@ test_due_and_update(void **state)
 	cr_deliveries_clear(d, n);
 
 	u.seq = 999999;
-	assert_int_equal(st->ops->delivery_update(st, &u), CR_STORE_NOTFOUND);
+	assert_int_equal(st->events->ops->delivery_update(st->events, &u), CR_STORE_NOTFOUND);
 	u.seq = 0;
-	assert_int_equal(st->ops->delivery_update(st, &u), CR_STORE_NOTFOUND);
+	assert_int_equal(st->events->ops->delivery_update(st->events, &u), CR_STORE_NOTFOUND);
 	events_clear(e, 4);
 }
 
@@ -503,7 +503,7 @@ test_deliveries_update(void **state)
 	    "http://127.0.0.1:1/h"), CR_STORE_OK);
 	for (i = 0; i < 4; i++)
 		e[i] = ev("pop.address", "S", "2024-05-01T00:00:00Z", (int)i);
-	assert_int_equal(st->ops->events_append(st, e, 4, NULL), CR_STORE_OK);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 4, NULL), CR_STORE_OK);
 	n = due(st, FAR_FUTURE, d, MAXD);
 	assert_int_equal(n, 4);
 	for (i = 0; i < 4; i++) {
@@ -511,7 +511,7 @@ test_deliveries_update(void **state)
 		u[i].event.data = NULL;
 	}
 	cr_deliveries_clear(d, n);
-	assert_int_equal(st->ops->deliveries_update(st, u, 0), CR_STORE_OK);
+	assert_int_equal(st->events->ops->deliveries_update(st->events, u, 0), CR_STORE_OK);
 
 	/* Leases on all four, then in the same batch: 0 delivered, 1 failed,
 	   2 dead; 3 keeps its lease. A seq with no row is skipped. */
@@ -522,7 +522,7 @@ test_deliveries_update(void **state)
 	u[4].attempts = 1;
 	u[5] = u[1];
 	u[5].seq = 999999;
-	assert_int_equal(st->ops->deliveries_update(st, u, 6), CR_STORE_OK);
+	assert_int_equal(st->events->ops->deliveries_update(st->events, u, 6), CR_STORE_OK);
 	assert_int_equal(due(st, FAR_FUTURE - 11, d, MAXD), 0);
 	assert_int_equal(count_state(f->path, CR_DELIVERY_DELIVERED), 1);
 
@@ -534,7 +534,7 @@ test_deliveries_update(void **state)
 	u[1].state = CR_DELIVERY_DEAD;
 	u[1].attempts = 8;
 	cr_util_strlcpy(u[1].last_error, "timeout", sizeof(u[1].last_error));
-	assert_int_equal(st->ops->deliveries_update(st, u, 2), CR_STORE_OK);
+	assert_int_equal(st->events->ops->deliveries_update(st->events, u, 2), CR_STORE_OK);
 
 	/* Durable: read back after a reopen, through the cache wrapper. */
 	cr_store_close(f->st);
@@ -551,7 +551,7 @@ test_deliveries_update(void **state)
 	cr_deliveries_clear(d, n);
 	assert_int_equal(count_state(f->path, CR_DELIVERY_DEAD), 1);
 	n = MAXD;
-	assert_int_equal(st->ops->dead_letters(st, "hook", d, &n),
+	assert_int_equal(st->events->ops->dead_letters(st->events, "hook", d, &n),
 	    CR_STORE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(d[0].seq, u[1].seq);
@@ -562,7 +562,7 @@ test_deliveries_update(void **state)
 	u[2] = u[0];
 	u[2].next_attempt_ms = FAR_FUTURE - 5;
 	u[2].last_error[0] = '\0';
-	assert_int_equal(st->ops->deliveries_update(st, u, 3),
+	assert_int_equal(st->events->ops->deliveries_update(st->events, u, 3),
 	    CR_STORE_OK);
 	assert_int_equal(due(st, FAR_FUTURE - 11, d, MAXD), 0);
 	n = due(st, FAR_FUTURE, d, MAXD);
@@ -606,7 +606,7 @@ test_feed(void **state)
 	e[0] = ev("pop.address", "S", "2024-05-01T00:00:00Z", 0);
 	e[1] = ev("pop.death", "S", "2024-05-02T00:00:00Z", 1);
 	e[2] = ev("pop.address", "S", "2024-05-03T00:00:00Z", 2);
-	assert_int_equal(st->ops->events_append(st, e, 3, routed), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 3, routed), 0);
 	assert_int_equal(routed[0], 3);
 	assert_int_equal(routed[1], 1);
 	assert_int_equal(routed[2], 3);
@@ -671,7 +671,7 @@ test_feed(void **state)
 
 	/* Dead ones are not in the feed. */
 	u.state = CR_DELIVERY_DEAD;
-	assert_int_equal(st->ops->delivery_update(st, &u), CR_STORE_OK);
+	assert_int_equal(st->events->ops->delivery_update(st->events, &u), CR_STORE_OK);
 	n = feed(st, "ONEM", NULL, 0, d, MAXD);
 	assert_int_equal(n, 2);
 	assert_true(d[0].seq != u.seq && d[1].seq != u.seq);
@@ -695,7 +695,7 @@ test_dead_letters(void **state)
 	    "http://127.0.0.1:2/h"), 0);
 	for (i = 0; i < 3; i++)
 		e[i] = ev("pop.address", "S", "2024-05-01T00:00:00Z", (int)i);
-	assert_int_equal(st->ops->events_append(st, e, 3, NULL), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 3, NULL), 0);
 
 	/* All of h1's and one of h2's die. */
 	n = due(st, FAR_FUTURE, d, MAXD);
@@ -708,14 +708,14 @@ test_dead_letters(void **state)
 		d[i].attempts = 8;
 		snprintf(d[i].last_error, sizeof(d[i].last_error),
 		    "HTTP 500 (%zu)", i);
-		assert_int_equal(st->ops->delivery_update(st, &d[i]), 0);
+		assert_int_equal(st->events->ops->delivery_update(st->events, &d[i]), 0);
 	}
 	cr_deliveries_clear(d, n);
 	assert_int_equal(due(st, FAR_FUTURE, d, MAXD), 2);
 	cr_deliveries_clear(d, 2);
 
 	n = 3;
-	assert_int_equal(st->ops->dead_letters(st, "h1", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "h1", dead, &n), 0);
 	assert_int_equal(n, 3);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(dead[i].event_id, e[i].id);
@@ -726,26 +726,26 @@ test_dead_letters(void **state)
 	}
 	cr_deliveries_clear(dead, n);
 	n = 1;
-	assert_int_equal(st->ops->dead_letters(st, "h1", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "h1", dead, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(dead[0].event_id, e[0].id);
 	cr_deliveries_clear(dead, n);
 	n = 3;
-	assert_int_equal(st->ops->dead_letters(st, "h2", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "h2", dead, &n), 0);
 	assert_int_equal(n, 1);
 	cr_deliveries_clear(dead, n);
 	n = 3;
-	assert_int_equal(st->ops->dead_letters(st, "nope", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "nope", dead, &n), 0);
 	assert_int_equal(n, 0);
 
 	/* One, by seq: h1's second. */
 	n = 3;
-	assert_int_equal(st->ops->dead_letters(st, "h1", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "h1", dead, &n), 0);
 	cr_deliveries_clear(dead, n);
-	assert_int_equal(st->ops->redeliver(st, "h1", dead[1].seq, &count), 0);
+	assert_int_equal(st->events->ops->redeliver(st->events, "h1", dead[1].seq, &count), 0);
 	assert_int_equal(count, 1);
 	/* A seq of another subscription is not h1's. */
-	assert_int_equal(st->ops->redeliver(st, "h2", dead[0].seq, &count), 0);
+	assert_int_equal(st->events->ops->redeliver(st->events, "h2", dead[0].seq, &count), 0);
 	assert_int_equal(count, 0);
 	n = due(st, FAR_FUTURE, d, MAXD);
 	assert_int_equal(n, 3);
@@ -759,15 +759,15 @@ test_dead_letters(void **state)
 	cr_deliveries_clear(d, n);
 
 	/* All of h1's. */
-	assert_int_equal(st->ops->redeliver(st, "h1", 0, &count), 0);
+	assert_int_equal(st->events->ops->redeliver(st->events, "h1", 0, &count), 0);
 	assert_int_equal(count, 2);
-	assert_int_equal(st->ops->redeliver(st, "h1", 0, &count), 0);
+	assert_int_equal(st->events->ops->redeliver(st->events, "h1", 0, &count), 0);
 	assert_int_equal(count, 0);
 	n = 3;
-	assert_int_equal(st->ops->dead_letters(st, "h1", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "h1", dead, &n), 0);
 	assert_int_equal(n, 0);
 	n = 3;
-	assert_int_equal(st->ops->dead_letters(st, "h2", dead, &n), 0);
+	assert_int_equal(st->events->ops->dead_letters(st->events, "h2", dead, &n), 0);
 	assert_int_equal(n, 1);
 	cr_deliveries_clear(dead, n);
 	assert_int_equal(due(st, FAR_FUTURE, d, MAXD), 5);
@@ -790,17 +790,17 @@ test_delete_keeps_seqs(void **state)
 	assert_int_equal(add_sub(st, "old", "ONEM", "pop.address", "[]",
 	    "http://127.0.0.1:1/h"), 0);
 	e = ev("pop.address", "S", "2024-05-01T00:00:00Z", 0);
-	assert_int_equal(st->ops->events_append(st, &e, 1, NULL), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, &e, 1, NULL), 0);
 	id = e.id;
 	assert_int_equal(due(st, FAR_FUTURE, d, MAXD), 1);
 	seq = d[0].seq;
 	cr_deliveries_clear(d, 1);
-	assert_int_equal(st->ops->subscription_delete(st, "old"), 0);
+	assert_int_equal(st->events->ops->subscription_delete(st->events, "old"), 0);
 	assert_int_equal(due(st, FAR_FUTURE, d, MAXD), 0);
 
 	assert_int_equal(add_sub(st, "new", "ONEM", "pop.address", "[]",
 	    NULL), 0);
-	assert_int_equal(st->ops->events_append(st, &e, 1, NULL), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, &e, 1, NULL), 0);
 	assert_true(e.id > id);
 	n = feed(st, "ONEM", NULL, 0, d, MAXD);
 	assert_int_equal(n, 1);
@@ -825,7 +825,7 @@ test_long_values(void **state)
 	assert_int_equal(add_sub(st, "h", "ONEM", "pop.address", "[]",
 	    "http://127.0.0.1:1/h"), 0);
 	e = ev("pop.address", "S", "2024-05-01T00:00:00Z", 0);
-	assert_int_equal(st->ops->events_append(st, &e, 1, NULL), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, &e, 1, NULL), 0);
 	cr_event_clear(&e);
 
 	memset(big, 'x', sizeof(big) - 1);
@@ -837,7 +837,7 @@ test_long_values(void **state)
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	n = 2;
-	assert_int_equal(st->ops->deliveries_due(st, FAR_FUTURE, d, &n), 0);
+	assert_int_equal(st->events->ops->deliveries_due(st->events, FAR_FUTURE, d, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(strlen(d[0].last_error), sizeof(d[0].last_error) - 1);
 	assert_int_equal(strlen(d[0].event.provider),
@@ -866,15 +866,15 @@ test_reopen(void **state)
 	    0);
 	e[0] = ev("pop.address", "S", "2024-05-01T00:00:00Z", 0);
 	e[1] = ev("pop.address", "S", "2024-05-02T00:00:00Z", 1);
-	assert_int_equal(st->ops->events_append(st, e, 2, NULL), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 2, NULL), 0);
 	id = e[1].id;
 
 	cr_store_close(f->st);
 	assert_int_equal(cr_store_open(f->path, &f->st), 0);
 	st = f->st;
-	assert_int_equal(st->ops->event_type_get(st, "pop.address", &et), 0);
+	assert_int_equal(st->events->ops->event_type_get(st->events, "pop.address", &et), 0);
 	cr_event_type_clear(&et);
-	assert_int_equal(st->ops->subscription_get(st, "f", &sub), 0);
+	assert_int_equal(st->events->ops->subscription_get(st->events, "f", &sub), 0);
 	assert_int_equal(sub.feed, 1);
 	cr_subscription_clear(&sub);
 	n = due(st, FAR_FUTURE, d, MAXD);
@@ -886,7 +886,7 @@ test_reopen(void **state)
 	assert_int_equal(n, 2);
 	cr_deliveries_clear(d, n);
 	/* Ids go on from where they were. */
-	assert_int_equal(st->ops->events_append(st, e, 2, routed), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, e, 2, routed), 0);
 	assert_true(e[0].id > id);
 	assert_int_equal(routed[0], 2);
 	events_clear(e, 2);
@@ -948,10 +948,10 @@ test_batch(void **state)
 		dir[3 * i + 2] = dent(subj, "MUT", "member", "2024-01-01", "");
 		e[i] = ev("pop.address", subj, "2024-06-01T08:00:00Z", (int)i);
 	}
-	assert_int_equal(st->ops->dir_put_many(st, dir, 3 * nev, created), 0);
+	assert_int_equal(st->directory->ops->dir_put_many(st->directory, dir, 3 * nev, created), 0);
 
 	t0 = now_s();
-	assert_int_equal(st->ops->events_append(st, e, nev, routed), 0);
+	assert_int_equal(st->events->ops->events_append(st->events, e, nev, routed), 0);
 	t1 = now_s();
 	for (i = 0; i < nev; i++) {
 		assert_int_equal(routed[i], 2);
@@ -965,12 +965,12 @@ test_batch(void **state)
 	    (double)total / (t1 - t0));
 
 	n = nev;
-	assert_int_equal(st->ops->deliveries_due(st, FAR_FUTURE, d, &n), 0);
+	assert_int_equal(st->events->ops->deliveries_due(st->events, FAR_FUTURE, d, &n), 0);
 	assert_int_equal(n, nev);
 	assert_int_equal(d[nev - 1].event_id, e[nev - 1].id);
 	cr_deliveries_clear(d, n);
 	n = nev;
-	assert_int_equal(st->ops->feed_read(st, "CPAS", NULL, 0, d, &n), 0);
+	assert_int_equal(st->events->ops->feed_read(st->events, "CPAS", NULL, 0, d, &n), 0);
 	assert_int_equal(n, nev);
 	assert_int_equal(d[0].event_id, e[0].id);
 	cr_deliveries_clear(d, n);
