@@ -174,11 +174,16 @@ struct cr_gen_person {
 enum { CR_GEN_ROLE_HEAD, CR_GEN_ROLE_PARTNER, CR_GEN_ROLE_CHILD,
 	CR_GEN_ROLE_OTHER };
 
+/* gen_util.c */
 int	cr_gen_exec(sqlite3 *, const char *sql);
 int	cr_gen_insert(sqlite3_stmt *, const char *fmt, ...);
 void	cr_gen_date(int32_t days, char out[CR_DATE_LEN + 1]);
 int32_t	cr_gen_at_age(int32_t birth, int years);
-/* A directory record; to < 0 means open. Clipped to life and history. */
+
+#define CR_GEN_HIST_START	9131	/* 1995-01-01: directory history kept
+					   since */
+/* A directory record; to < 0 means open. Clipped to life and history
+   (gen_registries.c). */
 int	cr_gen_dir(struct cr_gen *, struct cr_gen_person *, int institution,
 	    const char *capacity, int32_t from, int32_t to);
 

@@ -707,3 +707,32 @@ cr_gen_employers(struct cr_gen *g)
 	g->st->employers = g->n_employers;
 	return 0;
 }
+
+/* One reference-directory record of p, clipped to the life of p and to
+   the history kept (CR_GEN_HIST_START). */
+int
+cr_gen_dir(struct cr_gen *g, struct cr_gen_person *p, int inst,
+    const char *capacity, int32_t from, int32_t to)
+{
+	char f[CR_DATE_LEN + 1], t[CR_DATE_LEN + 1];
+
+	if (from < p->bdays)
+		from = p->bdays;
+	if (p->dead && (to < 0 || to > p->ddays))
+		to = p->ddays;
+	if (from > g->asof || (to >= 0 && (to < from || to < CR_GEN_HIST_START)))
+		return 0;
+	cr_gen_date(from, f);
+	if (to >= 0)
+		cr_gen_date(to, t);
+	else
+		t[0] = '\0';
+	if (fprintf(g->dir, "%s,%s,%s,%s,%s\n", p->id, capacity, f, t,
+	    cr_gen_institutions[inst].id) < 0) {
+		log_warn("gen: directory.csv");
+		return -1;
+	}
+	g->st->dir_records++;
+	p->sectors |= 1U << cr_gen_sector_index(inst);
+	return 0;
+}
