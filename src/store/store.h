@@ -442,7 +442,7 @@ void	cr_event_clear(struct cr_event *);
 void	cr_subscription_clear(struct cr_subscription *);
 /* Clears each delivery's event. */
 void	cr_deliveries_clear(struct cr_delivery *, size_t n);
-/* Frees each item's result (store_sqlite_batches.c). */
+/* Frees each item's result. */
 void	cr_batch_items_clear(struct cr_batch_item *, size_t n);
 
 /* SQLite backend constructor (store_sqlite.c). */

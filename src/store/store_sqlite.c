@@ -1,26 +1,10 @@
 /*
- * SQLite backend of the storage interface: connections, statements,
- * migrating, opening and closing; the SQL itself is in store_sqlite_sql.c.
- * The registry (institutions, clients,
- * services, authorizations) is in store_sqlite_registry.c, the reference
- * directory and the exchange log in store_sqlite_data.c, events and their
- * deliveries in store_sqlite_events.c.
- *
- * Threads: every thread gets its own connection (SQLITE_OPEN_NOMUTEX, so
- * SQLite takes no locks of its own), opened on first use and found again
- * through a pthread key; its destructor closes the connection when the
- * thread exits, and close() closes those of threads still running. The
- * database is in WAL mode, so readers never wait for the writer.
- *
- * Writers: SQLite lets one write at a time and makes the others poll
- * (busy_timeout, with sleeps growing to 100 ms), which is unfair: a thread
- * that commits in a loop, like the exchange-log writer, can keep the lock
- * for seconds while a request thread's polls keep missing the short gaps.
- * So the threads of this process queue for writing on a FIFO ticket lock
- * first, and busy_timeout only has to cover other processes on the same
- * file (a command-line import next to the server). Multi-statement writes
- * start with BEGIN IMMEDIATE, so that no two of them ever deadlock
- * upgrading a read lock.
+ * SQLite backend of the storage interface: opening a database, moving its
+ * schema to the current version and wiring the concerns' tables, each
+ * implemented in its own file (store_sqlite_registry.c, store_sqlite_data.c
+ * for the directory and the exchange log, store_sqlite_events.c,
+ * store_sqlite_batches.c for bundles and batches). Connections and the
+ * write turn are in store_sqlite_conn.c, the SQL in store_sqlite_sql.c.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -33,316 +17,6 @@
 #include "log.h"
 #include "store.h"
 #include "store_sqlite_int.h"
-#include "util.h"
-
-#define BUSY_TIMEOUT_MS	10000
-
-/*
- * Connections and statements.
- */
-
-static void
-conn_free(struct sq_conn *c)
-{
-	size_t i;
-
-	if (c == NULL)
-		return;
-	for (i = 0; i < SQ_NSTMT; i++)
-		sqlite3_finalize(c->stmt[i]);
-	if (sqlite3_close(c->db) != SQLITE_OK)
-		log_warnx("store: close: %s", sqlite3_errmsg(c->db));
-	free(c);
-}
-
-/* Key destructor: the thread that owned c is exiting. */
-static void
-conn_destroy(void *arg)
-{
-	struct sq_conn *c = arg, **pp;
-	struct sq_store *st = c->st;
-
-	pthread_mutex_lock(&st->lock);
-	for (pp = &st->conns; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&st->lock);
-	conn_free(c);
-}
-
-static int
-conn_exec(struct sq_conn *c, const char *sql, const char *what)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(c->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_warnx("store: %s: %s: %s", c->st->path, what,
-		    err != NULL ? err : sqlite3_errmsg(c->db));
-		sqlite3_free(err);
-		return -1;
-	}
-	return 0;
-}
-
-static struct sq_conn *
-conn_open(struct sq_store *st, int create)
-{
-	struct sq_conn *c;
-	int flags, rc;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("store: calloc");
-		return NULL;
-	}
-	c->st = st;
-	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-	if (create)
-		flags |= SQLITE_OPEN_CREATE;
-	if ((rc = sqlite3_open_v2(st->path, &c->db, flags, NULL)) !=
-	    SQLITE_OK) {
-		log_warnx("store: %s: %s", st->path, c->db != NULL ?
-		    sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-	/*
-	 * FULL: in WAL mode the WAL is fsync'd at every commit, which is
-	 * what makes an appended exchange-log entry durable on return.
-	 */
-	/*
-	 * 16 MB of page cache (the default is 2 MB): the exchange log's
-	 * index on subject takes inserts at random places, and once it
-	 * outgrows the cache every batch reads pages back from the file.
-	 * Pages are only allocated as they are used.
-	 */
-	if (conn_exec(c, "PRAGMA synchronous = FULL;"
-	    "PRAGMA foreign_keys = ON;"
-	    "PRAGMA cache_size = -16384;", "pragmas") == -1)
-		goto fail;
-	return c;
- fail:
-	conn_free(c);
-	return NULL;
-}
-
-static int
-conn_register(struct sq_store *st, struct sq_conn *c)
-{
-	int rc;
-
-	if ((rc = pthread_setspecific(st->key, c)) != 0) {
-		log_warnx("store: pthread_setspecific: %s", strerror(rc));
-		return -1;
-	}
-	pthread_mutex_lock(&st->lock);
-	c->next = st->conns;
-	st->conns = c;
-	pthread_mutex_unlock(&st->lock);
-	return 0;
-}
-
-struct sq_conn *
-cr_sqlite_store_conn(struct sq_store *st)
-{
-	struct sq_conn *c;
-
-	if ((c = pthread_getspecific(st->key)) != NULL)
-		return c;
-	if ((c = conn_open(st, 0)) == NULL)
-		return NULL;
-	if (conn_register(st, c) == -1) {
-		conn_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-sqlite3_stmt *
-cr_sqlite_stmt(struct sq_conn *c, enum sq_stmt id)
-{
-	if (c->stmt[id] == NULL && sqlite3_prepare_v3(c->db, cr_sqlite_stmt_sql[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &c->stmt[id], NULL) != SQLITE_OK) {
-		log_warnx("store: prepare %d: %s", (int)id,
-		    sqlite3_errmsg(c->db));
-		c->stmt[id] = NULL;
-	}
-	return c->stmt[id];
-}
-
-void
-cr_sqlite_done(sqlite3_stmt *s)
-{
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-}
-
-int
-cr_sqlite_err(struct sq_conn *c, const char *what)
-{
-	log_warnx("store: %s: %s", what, sqlite3_errmsg(c->db));
-	return CR_STORE_ERR;
-}
-
-int
-cr_sqlite_fail(struct sq_conn *c, int rc, const char *what)
-{
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		switch (sqlite3_extended_errcode(c->db)) {
-		case SQLITE_CONSTRAINT_PRIMARYKEY:
-		case SQLITE_CONSTRAINT_UNIQUE:
-			return CR_STORE_EXISTS;
-		case SQLITE_CONSTRAINT_FOREIGNKEY:
-			return CR_STORE_NOTFOUND;
-		}
-	}
-	return cr_sqlite_err(c, what);
-}
-
-int
-cr_sqlite_step_done(struct sq_conn *c, sqlite3_stmt *s, const char *what)
-{
-	int rc;
-
-	if ((rc = sqlite3_step(s)) == SQLITE_DONE)
-		rc = CR_STORE_OK;
-	else
-		rc = cr_sqlite_fail(c, rc, what);
-	cr_sqlite_done(s);
-	return rc;
-}
-
-static int
-run_simple(struct sq_conn *c, enum sq_stmt id, const char *what)
-{
-	sqlite3_stmt *s;
-
-	if ((s = cr_sqlite_stmt(c, id)) == NULL)
-		return CR_STORE_ERR;
-	return cr_sqlite_step_done(c, s, what) == CR_STORE_OK ? 0 :
-	    CR_STORE_ERR;
-}
-
-/* Waits for this thread's turn to write, in arrival order. */
-static void
-wlock_acquire(struct sq_store *st)
-{
-	uint64_t ticket;
-
-	pthread_mutex_lock(&st->wmtx);
-	ticket = st->wnext++;
-	while (ticket != st->wserving)
-		pthread_cond_wait(&st->wcond, &st->wmtx);
-	pthread_mutex_unlock(&st->wmtx);
-}
-
-static void
-wlock_release(struct sq_store *st)
-{
-	pthread_mutex_lock(&st->wmtx);
-	st->wserving++;
-	pthread_cond_broadcast(&st->wcond);
-	pthread_mutex_unlock(&st->wmtx);
-}
-
-int
-cr_sqlite_step_write(struct sq_conn *c, sqlite3_stmt *s, const char *what)
-{
-	int rc;
-
-	wlock_acquire(c->st);
-	rc = cr_sqlite_step_done(c, s, what);
-	wlock_release(c->st);
-	return rc;
-}
-
-int
-cr_sqlite_begin(struct sq_conn *c)
-{
-	wlock_acquire(c->st);
-	if (run_simple(c, SQ_BEGIN, "begin") == -1) {
-		wlock_release(c->st);
-		return CR_STORE_ERR;
-	}
-	c->writing = 1;
-	return 0;
-}
-
-int
-cr_sqlite_commit(struct sq_conn *c)
-{
-	int rc;
-
-	if ((rc = run_simple(c, SQ_COMMIT, "commit")) == -1 &&
-	    !sqlite3_get_autocommit(c->db))
-		run_simple(c, SQ_ROLLBACK, "rollback");
-	if (c->writing) {
-		c->writing = 0;
-		wlock_release(c->st);
-	}
-	return rc;
-}
-
-void
-cr_sqlite_rollback(struct sq_conn *c)
-{
-	/* After some errors SQLite has already rolled back by itself. */
-	if (!sqlite3_get_autocommit(c->db))
-		run_simple(c, SQ_ROLLBACK, "rollback");
-	if (c->writing) {
-		c->writing = 0;
-		wlock_release(c->st);
-	}
-}
-
-int
-cr_sqlite_bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v == NULL || *v == '\0')
-		return sqlite3_bind_null(s, i);
-	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-}
-
-void
-cr_sqlite_col_str(sqlite3_stmt *s, int i, char *dst, size_t dstsize)
-{
-	const char *v = (const char *)sqlite3_column_text(s, i);
-
-	cr_util_strlcpy(dst, v != NULL ? v : "", dstsize);
-}
-
-int
-cr_sqlite_list_rows(struct sq_conn *c, sqlite3_stmt *s,
-    json_t *(*row)(sqlite3_stmt *), const char *what, json_t **out)
-{
-	json_t *arr, *o;
-	int rc;
-
-	*out = NULL;
-	if ((arr = json_array()) == NULL) {
-		cr_sqlite_done(s);
-		log_warnx("store: %s: out of memory", what);
-		return CR_STORE_ERR;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((o = row(s)) == NULL || json_array_append_new(arr, o) != 0)
-			break;
-	}
-	if (rc == SQLITE_ROW)
-		log_warnx("store: %s: cannot build JSON", what);
-	else if (rc != SQLITE_DONE)
-		cr_sqlite_err(c, what);
-	cr_sqlite_done(s);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return CR_STORE_ERR;
-	}
-	*out = arr;
-	return CR_STORE_OK;
-}
 
 /*
  * Schema.
@@ -357,7 +31,7 @@ migrate(struct sq_conn *c)
 	int version, rc = -1;
 
 	/* IMMEDIATE: two processes opening a new file migrate one by one. */
-	if (conn_exec(c, "BEGIN IMMEDIATE", "begin") == -1)
+	if (cr_sqlite_exec(c, "BEGIN IMMEDIATE", "begin") == -1)
 		return -1;
 	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &s, NULL) !=
 	    SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
@@ -377,20 +51,20 @@ migrate(struct sq_conn *c)
 	for (; (size_t)version < n; version++) {
 		log_info("store: %s: migrating schema to version %d",
 		    c->st->path, version + 1);
-		if (conn_exec(c, cr_sqlite_migrations[version], "migration") == -1)
+		if (cr_sqlite_exec(c, cr_sqlite_migrations[version], "migration") == -1)
 			goto out;
 	}
 	/* PRAGMA takes no parameters; the number is ours, not input. */
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", n);
-	if (conn_exec(c, sql, "user_version") == -1)
+	if (cr_sqlite_exec(c, sql, "user_version") == -1)
 		goto out;
 	rc = 0;
  out:
 	sqlite3_finalize(s);
 	if (rc == 0)
-		rc = conn_exec(c, "COMMIT", "commit");
+		rc = cr_sqlite_exec(c, "COMMIT", "commit");
 	if (rc == -1 && !sqlite3_get_autocommit(c->db))
-		conn_exec(c, "ROLLBACK", "rollback");
+		cr_sqlite_exec(c, "ROLLBACK", "rollback");
 	return rc;
 }
 
@@ -425,100 +99,14 @@ set_wal(struct sq_conn *c)
 static void
 sq_close(struct cr_store *base)
 {
-	struct sq_store *st = (struct sq_store *)base;
-	struct sq_conn *c, *next;
-
-	/*
-	 * The caller guarantees no other thread uses the store any more.
-	 * Once the key is gone no destructor runs for it, so the
-	 * connections of threads still alive are closed here.
-	 */
-	pthread_setspecific(st->key, NULL);
-	pthread_key_delete(st->key);
-	pthread_mutex_lock(&st->lock);
-	for (c = st->conns; c != NULL; c = next) {
-		next = c->next;
-		conn_free(c);
-	}
-	st->conns = NULL;
-	pthread_mutex_unlock(&st->lock);
-	pthread_mutex_destroy(&st->lock);
-	pthread_mutex_destroy(&st->wmtx);
-	pthread_cond_destroy(&st->wcond);
-	free(st->path);
-	free(st);
+	cr_sqlite_store_free((struct sq_store *)base);
 }
-
-static const struct cr_registry_ops sq_registry_ops = {
-	.institution_add = cr_sqlite_institution_add,
-	.institution_get = cr_sqlite_institution_get,
-	.institution_list = cr_sqlite_institution_list,
-	.client_add = cr_sqlite_client_add,
-	.client_by_token = cr_sqlite_client_by_token,
-	.client_list = cr_sqlite_client_list,
-	.registry_version = cr_sqlite_registry_version,
-	.service_add = cr_sqlite_service_add,
-	.service_get = cr_sqlite_service_get,
-	.service_list = cr_sqlite_service_list,
-	.authz_add = cr_sqlite_authz_add,
-	.authz_delete = cr_sqlite_authz_delete,
-	.authz_list = cr_sqlite_authz_list,
-	.authz_find = cr_sqlite_authz_find,
-};
-
-static const struct cr_directory_ops sq_directory_ops = {
-	.dir_put = cr_sqlite_dir_put,
-	.dir_put_many = cr_sqlite_dir_put_many,
-	.dir_end = cr_sqlite_dir_end,
-	.dir_list = cr_sqlite_dir_list,
-	.dir_active = cr_sqlite_dir_active,
-};
-
-static const struct cr_xlog_ops sq_xlog_ops = {
-	.xlog_append = cr_sqlite_xlog_append,
-	.xlog_tail = cr_sqlite_xlog_tail,
-	.xlog_query = cr_sqlite_xlog_query,
-	.xlog_scan = cr_sqlite_xlog_scan,
-	.xlog_count = cr_sqlite_xlog_count,
-};
-
-static const struct cr_event_ops sq_event_ops = {
-	.event_type_add = cr_sqlite_event_type_add,
-	.event_type_get = cr_sqlite_event_type_get,
-	.event_type_list = cr_sqlite_event_type_list,
-	.subscription_add = cr_sqlite_subscription_add,
-	.subscription_get = cr_sqlite_subscription_get,
-	.subscription_list = cr_sqlite_subscription_list,
-	.subscription_delete = cr_sqlite_subscription_delete,
-	.events_append = cr_sqlite_events_append,
-	.deliveries_due = cr_sqlite_deliveries_due,
-	.delivery_update = cr_sqlite_delivery_update,
-	.deliveries_update = cr_sqlite_deliveries_update,
-	.feed_read = cr_sqlite_feed_read,
-	.dead_letters = cr_sqlite_dead_letters,
-	.redeliver = cr_sqlite_redeliver,
-};
-
-static const struct cr_batch_ops sq_batch_ops = {
-	.bundle_add = cr_sqlite_bundle_add,
-	.bundle_get = cr_sqlite_bundle_get,
-	.bundle_list = cr_sqlite_bundle_list,
-	.batch_add = cr_sqlite_batch_add,
-	.batch_get = cr_sqlite_batch_get,
-	.batch_unfinished = cr_sqlite_batch_unfinished,
-	.batch_set_status = cr_sqlite_batch_set_status,
-	.batch_pending = cr_sqlite_batch_pending,
-	.batch_results_put = cr_sqlite_batch_results_put,
-	.batch_results = cr_sqlite_batch_results,
-};
-
 
 int
 cr_store_sqlite_open(const char *path, struct cr_store **out)
 {
 	struct sq_store *st;
 	struct sq_conn *c;
-	int rc;
 
 	*out = NULL;
 	/* Each connection would get a database of its own. */
@@ -534,38 +122,23 @@ cr_store_sqlite_open(const char *path, struct cr_store **out)
 	}
 	st->base.name = "sqlite";
 	st->base.close = sq_close;
-	st->registry.ops = &sq_registry_ops;
-	st->directory.ops = &sq_directory_ops;
-	st->xlog.ops = &sq_xlog_ops;
-	st->events.ops = &sq_event_ops;
-	st->batches.ops = &sq_batch_ops;
+	st->registry.ops = &cr_sqlite_registry_ops;
+	st->directory.ops = &cr_sqlite_directory_ops;
+	st->xlog.ops = &cr_sqlite_xlog_ops;
+	st->events.ops = &cr_sqlite_event_ops;
+	st->batches.ops = &cr_sqlite_batch_ops;
 	st->base.registry = &st->registry;
 	st->base.directory = &st->directory;
 	st->base.xlog = &st->xlog;
 	st->base.events = &st->events;
 	st->base.batches = &st->batches;
-	if ((st->path = strdup(path)) == NULL) {
-		log_warn("store: strdup");
+	if (cr_sqlite_store_init(st, path) == -1) {
 		free(st);
 		return -1;
 	}
-	if ((rc = pthread_key_create(&st->key, conn_destroy)) != 0) {
-		log_warnx("store: pthread_key_create: %s", strerror(rc));
-		free(st->path);
-		free(st);
-		return -1;
-	}
-	pthread_mutex_init(&st->lock, NULL);
-	pthread_mutex_init(&st->wmtx, NULL);
-	pthread_cond_init(&st->wcond, NULL);
-
 	/* From here on sq_close() undoes everything. */
-	if ((c = conn_open(st, 1)) == NULL)
+	if ((c = cr_sqlite_conn_first(st)) == NULL)
 		goto fail;
-	if (conn_register(st, c) == -1) {
-		conn_free(c);
-		goto fail;
-	}
 	if (set_wal(c) == -1 || migrate(c) == -1)
 		goto fail;
 	*out = &st->base;

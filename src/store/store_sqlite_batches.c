@@ -1,5 +1,10 @@
 /*
- * SQLite backend, batches of verifications (docs/batches.md): a batch
+ * SQLite backend, bundles and batches of verifications.
+ *
+ * A bundle's definition is kept as the JSON text the API validated, so
+ * that the rule language can grow without schema changes.
+ *
+ * Batches (docs/batches.md): a batch
  * row and one row per subject ("item"), which receives the result.
  *
  * Exactness rests on two things: the items are all written before the
@@ -20,17 +25,6 @@
 /* Items written per transaction while loading: short turns for the
    other writers (the exchange log) between them. */
 #define LOAD_CHUNK	20000
-
-void
-cr_batch_items_clear(struct cr_batch_item *items, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(items[i].result);
-		items[i].result = NULL;
-	}
-}
 
 /* The integer key of batch id; NOTFOUND while it is loading. */
 static int
@@ -109,8 +103,8 @@ items_add(struct sq_conn *c, sqlite3_int64 seq,
 	return CR_STORE_OK;
 }
 
-int
-cr_sqlite_batch_add(struct cr_batch_store *base, const struct cr_batch *b,
+static int
+sq_batch_add(struct cr_batch_store *base, const struct cr_batch *b,
     const char *const *subjects, size_t n)
 {
 	struct sq_conn *c;
@@ -176,8 +170,8 @@ fail:
 	return CR_STORE_ERR;
 }
 
-int
-cr_sqlite_batch_get(struct cr_batch_store *base, const char *id,
+static int
+sq_batch_get(struct cr_batch_store *base, const char *id,
     struct cr_batch *b)
 {
 	struct sq_conn *c;
@@ -221,8 +215,8 @@ cr_sqlite_batch_get(struct cr_batch_store *base, const char *id,
 	return rc;
 }
 
-int
-cr_sqlite_batch_unfinished(struct cr_batch_store *base, json_t **out)
+static int
+sq_batch_unfinished(struct cr_batch_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -271,8 +265,8 @@ out:
 	return rc;
 }
 
-int
-cr_sqlite_batch_set_status(struct cr_batch_store *base, const char *id,
+static int
+sq_batch_set_status(struct cr_batch_store *base, const char *id,
     const char *status, const char *error)
 {
 	struct sq_conn *c;
@@ -348,22 +342,22 @@ items_read(struct cr_batch_store *base, const char *id, uint64_t after,
 	return rc;
 }
 
-int
-cr_sqlite_batch_pending(struct cr_batch_store *base, const char *id,
+static int
+sq_batch_pending(struct cr_batch_store *base, const char *id,
     uint64_t after, struct cr_batch_item *out, size_t *n)
 {
 	return items_read(base, id, after, out, n, 0);
 }
 
-int
-cr_sqlite_batch_results(struct cr_batch_store *base, const char *id,
+static int
+sq_batch_results(struct cr_batch_store *base, const char *id,
     uint64_t after, struct cr_batch_item *out, size_t *n)
 {
 	return items_read(base, id, after, out, n, 1);
 }
 
-int
-cr_sqlite_batch_results_put(struct cr_batch_store *base, const char *id,
+static int
+sq_batch_results_put(struct cr_batch_store *base, const char *id,
     const struct cr_batch_item *items, size_t n)
 {
 	struct sq_conn *c;
@@ -415,3 +409,123 @@ fail:
 	cr_sqlite_rollback(c);
 	return CR_STORE_ERR;
 }
+
+/*
+ * Bundles.
+ */
+
+static json_t *
+col_definition(sqlite3_stmt *s)
+{
+	const char *v = (const char *)sqlite3_column_text(s, 0);
+	json_error_t jerr;
+	json_t *j;
+
+	if (v == NULL || (j = json_loads(v, 0, &jerr)) == NULL) {
+		log_warnx("store: bad JSON in bundles.definition: %s",
+		    v == NULL ? "NULL" : jerr.text);
+		return NULL;
+	}
+	return j;
+}
+
+static int
+sq_bundle_add(struct cr_batch_store *base, const char *id,
+    const json_t *def)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	char *txt;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_BUNDLE_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if ((txt = json_dumps(def, JSON_COMPACT)) == NULL) {
+		log_warnx("store: cannot encode bundle %s", id);
+		return CR_STORE_ERR;
+	}
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, txt) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		rc = cr_sqlite_err(c, "bundle_add");
+	} else
+		rc = cr_sqlite_step_write(c, s, "bundle_add");
+	free(txt);
+	return rc;
+}
+
+static int
+sq_bundle_get(struct cr_batch_store *base, const char *id, json_t **def)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	*def = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_BUNDLE_GET)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "bundle_get");
+	}
+	switch (sqlite3_step(s)) {
+	case SQLITE_ROW:
+		rc = (*def = col_definition(s)) != NULL ? CR_STORE_OK :
+		    CR_STORE_ERR;
+		break;
+	case SQLITE_DONE:
+		rc = CR_STORE_NOTFOUND;
+		break;
+	default:
+		rc = cr_sqlite_err(c, "bundle_get");
+	}
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static int
+sq_bundle_list(struct cr_batch_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	json_t *list, *d;
+	int rc = CR_STORE_ERR, step;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_BUNDLE_LIST)) == NULL)
+		return CR_STORE_ERR;
+	if ((list = json_array()) == NULL)
+		goto out;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((d = col_definition(s)) == NULL ||
+		    json_array_append_new(list, d) == -1)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		cr_sqlite_err(c, "bundle_list");
+		goto out;
+	}
+	*out = list;
+	list = NULL;
+	rc = CR_STORE_OK;
+out:
+	cr_sqlite_done(s);
+	json_decref(list);
+	return rc;
+}
+
+const struct cr_batch_ops cr_sqlite_batch_ops = {
+	.bundle_add = sq_bundle_add,
+	.bundle_get = sq_bundle_get,
+	.bundle_list = sq_bundle_list,
+	.batch_add = sq_batch_add,
+	.batch_get = sq_batch_get,
+	.batch_unfinished = sq_batch_unfinished,
+	.batch_set_status = sq_batch_set_status,
+	.batch_pending = sq_batch_pending,
+	.batch_results_put = sq_batch_results_put,
+	.batch_results = sq_batch_results,
+};

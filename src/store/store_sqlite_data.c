@@ -60,8 +60,8 @@ dir_put_one(struct sq_conn *c, const struct cr_dir_entry *e, int *created)
 	return cr_sqlite_step_done(c, upd, "dir_put");
 }
 
-int
-cr_sqlite_dir_put_many(struct cr_directory_store *base, const struct cr_dir_entry *e,
+static int
+sq_dir_put_many(struct cr_directory_store *base, const struct cr_dir_entry *e,
     size_t n, int *created)
 {
 	struct sq_conn *c;
@@ -83,12 +83,12 @@ cr_sqlite_dir_put_many(struct cr_directory_store *base, const struct cr_dir_entr
 	return cr_sqlite_commit(c) == -1 ? CR_STORE_ERR : CR_STORE_OK;
 }
 
-int
-cr_sqlite_dir_put(struct cr_directory_store *base, const struct cr_dir_entry *e,
+static int
+sq_dir_put(struct cr_directory_store *base, const struct cr_dir_entry *e,
     int *created)
 {
 	/* A transaction too: the insert and the update go together. */
-	return cr_sqlite_dir_put_many(base, e, 1, created);
+	return sq_dir_put_many(base, e, 1, created);
 }
 
 /* Runs a dir_end statement; *changed gets the rows it touched. */
@@ -113,8 +113,8 @@ dir_end_step(struct sq_conn *c, enum sq_stmt id, const char *institution,
 	return rc == CR_STORE_OK ? CR_STORE_OK : CR_STORE_ERR;
 }
 
-int
-cr_sqlite_dir_end(struct cr_directory_store *base, const char *institution,
+static int
+sq_dir_end(struct cr_directory_store *base, const char *institution,
     const char *subject, const char *capacity, const char *to)
 {
 	struct sq_conn *c;
@@ -136,8 +136,8 @@ cr_sqlite_dir_end(struct cr_directory_store *base, const char *institution,
 	return deleted + ended > 0 ? CR_STORE_OK : CR_STORE_NOTFOUND;
 }
 
-int
-cr_sqlite_dir_list(struct cr_directory_store *base, const char *subject,
+static int
+sq_dir_list(struct cr_directory_store *base, const char *subject,
     const char *institution, json_t **out)
 {
 	struct sq_conn *c;
@@ -182,8 +182,8 @@ cr_sqlite_dir_list(struct cr_directory_store *base, const char *subject,
 	return CR_STORE_OK;
 }
 
-int
-cr_sqlite_dir_active(struct cr_directory_store *base, const char *institution,
+static int
+sq_dir_active(struct cr_directory_store *base, const char *institution,
     const char *subject, const json_t *capacities, const char *date)
 {
 	struct sq_conn *c;
@@ -286,8 +286,8 @@ xlog_row(sqlite3_stmt *s, struct cr_xlog_entry *e)
 	col_hash(s, 15, e->hash);
 }
 
-int
-cr_sqlite_xlog_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
+static int
+sq_xlog_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
     size_t n)
 {
 	struct sq_conn *c;
@@ -324,8 +324,8 @@ cr_sqlite_xlog_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
 	return CR_STORE_ERR;
 }
 
-int
-cr_sqlite_xlog_tail(struct cr_xlog_store *base, uint64_t *seq,
+static int
+sq_xlog_tail(struct cr_xlog_store *base, uint64_t *seq,
     uint8_t hash[CR_HASH_LEN])
 {
 	struct sq_conn *c;
@@ -349,8 +349,8 @@ cr_sqlite_xlog_tail(struct cr_xlog_store *base, uint64_t *seq,
 	return rc;
 }
 
-int
-cr_sqlite_xlog_query(struct cr_xlog_store *base, const struct cr_xlog_filter *f,
+static int
+sq_xlog_query(struct cr_xlog_store *base, const struct cr_xlog_filter *f,
     struct cr_xlog_entry *out, size_t *n)
 {
 	struct sq_conn *c;
@@ -389,8 +389,8 @@ cr_sqlite_xlog_query(struct cr_xlog_store *base, const struct cr_xlog_filter *f,
 	return rc;
 }
 
-int
-cr_sqlite_xlog_scan(struct cr_xlog_store *base, uint64_t from_seq,
+static int
+sq_xlog_scan(struct cr_xlog_store *base, uint64_t from_seq,
     int (*cb)(const struct cr_xlog_entry *, void *), void *arg)
 {
 	struct sq_conn *c;
@@ -443,8 +443,8 @@ cr_sqlite_xlog_scan(struct cr_xlog_store *base, uint64_t from_seq,
 	return rc;
 }
 
-int
-cr_sqlite_xlog_count(struct cr_xlog_store *base, uint64_t *count)
+static int
+sq_xlog_count(struct cr_xlog_store *base, uint64_t *count)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -462,3 +462,19 @@ cr_sqlite_xlog_count(struct cr_xlog_store *base, uint64_t *count)
 	cr_sqlite_done(s);
 	return rc;
 }
+
+const struct cr_directory_ops cr_sqlite_directory_ops = {
+	.dir_put = sq_dir_put,
+	.dir_put_many = sq_dir_put_many,
+	.dir_end = sq_dir_end,
+	.dir_list = sq_dir_list,
+	.dir_active = sq_dir_active,
+};
+
+const struct cr_xlog_ops cr_sqlite_xlog_ops = {
+	.xlog_append = sq_xlog_append,
+	.xlog_tail = sq_xlog_tail,
+	.xlog_query = sq_xlog_query,
+	.xlog_scan = sq_xlog_scan,
+	.xlog_count = sq_xlog_count,
+};

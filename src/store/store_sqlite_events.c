@@ -66,8 +66,8 @@ now_ms(void)
  * Event types.
  */
 
-int
-cr_sqlite_event_type_add(struct cr_event_store *base, const struct cr_event_type *et)
+static int
+sq_event_type_add(struct cr_event_store *base, const struct cr_event_type *et)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -91,8 +91,8 @@ cr_sqlite_event_type_add(struct cr_event_store *base, const struct cr_event_type
 	return rc;
 }
 
-int
-cr_sqlite_event_type_get(struct cr_event_store *base, const char *id,
+static int
+sq_event_type_get(struct cr_event_store *base, const char *id,
     struct cr_event_type *out)
 {
 	struct sq_conn *c;
@@ -133,8 +133,8 @@ event_type_row(sqlite3_stmt *s)
 	    "all_integrations", sqlite3_column_int(s, 3) != 0);
 }
 
-int
-cr_sqlite_event_type_list(struct cr_event_store *base, json_t **out)
+static int
+sq_event_type_list(struct cr_event_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -150,8 +150,8 @@ cr_sqlite_event_type_list(struct cr_event_store *base, json_t **out)
  * Subscriptions.
  */
 
-int
-cr_sqlite_subscription_add(struct cr_event_store *base,
+static int
+sq_subscription_add(struct cr_event_store *base,
     const struct cr_subscription *sub)
 {
 	struct sq_conn *c;
@@ -187,8 +187,8 @@ cr_sqlite_subscription_add(struct cr_event_store *base,
 	return rc;
 }
 
-int
-cr_sqlite_subscription_get(struct cr_event_store *base, const char *id,
+static int
+sq_subscription_get(struct cr_event_store *base, const char *id,
     struct cr_subscription *out)
 {
 	struct sq_conn *c;
@@ -249,8 +249,8 @@ subscription_row(sqlite3_stmt *s)
 	    "created_at", (const char *)sqlite3_column_text(s, 8));
 }
 
-int
-cr_sqlite_subscription_list(struct cr_event_store *base, const char *institution,
+static int
+sq_subscription_list(struct cr_event_store *base, const char *institution,
     json_t **out)
 {
 	struct sq_conn *c;
@@ -287,8 +287,8 @@ run_by_id(struct sq_conn *c, enum sq_stmt id, const char *v, int *changed)
 }
 
 /* Its deliveries go with it: nothing would ever deliver or read them. */
-int
-cr_sqlite_subscription_delete(struct cr_event_store *base, const char *id)
+static int
+sq_subscription_delete(struct cr_event_store *base, const char *id)
 {
 	struct sq_conn *c;
 	int changed = 0;
@@ -361,8 +361,8 @@ event_append_one(struct sq_conn *c, sqlite3_stmt *ins, sqlite3_stmt *route,
 	return rc;
 }
 
-int
-cr_sqlite_events_append(struct cr_event_store *base, struct cr_event *events,
+static int
+sq_events_append(struct cr_event_store *base, struct cr_event *events,
     size_t n, size_t *routed)
 {
 	struct sq_conn *c;
@@ -467,8 +467,8 @@ limit_of(size_t n)
 	return n > INT64_MAX ? INT64_MAX : (sqlite3_int64)n;
 }
 
-int
-cr_sqlite_deliveries_due(struct cr_event_store *base, int64_t now,
+static int
+sq_deliveries_due(struct cr_event_store *base, int64_t now,
     struct cr_delivery *out, size_t *n)
 {
 	struct sq_conn *c;
@@ -490,8 +490,8 @@ cr_sqlite_deliveries_due(struct cr_event_store *base, int64_t now,
 	return read_deliveries(c, s, out, n, "deliveries_due");
 }
 
-int
-cr_sqlite_delivery_update(struct cr_event_store *base, const struct cr_delivery *d)
+static int
+sq_delivery_update(struct cr_event_store *base, const struct cr_delivery *d)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -523,8 +523,8 @@ cr_sqlite_delivery_update(struct cr_event_store *base, const struct cr_delivery 
  * and outcomes of one loop iteration, one fsync for all of them. A seq
  * that names no row (its subscription was deleted meanwhile) is skipped.
  */
-int
-cr_sqlite_deliveries_update(struct cr_event_store *base, const struct cr_delivery *d,
+static int
+sq_deliveries_update(struct cr_event_store *base, const struct cr_delivery *d,
     size_t n)
 {
 	struct sq_conn *c;
@@ -602,8 +602,8 @@ feed_mark(struct sq_conn *c, struct cr_delivery *out, size_t n)
 	return CR_STORE_ERR;
 }
 
-int
-cr_sqlite_feed_read(struct cr_event_store *base, const char *institution,
+static int
+sq_feed_read(struct cr_event_store *base, const char *institution,
     const char *subscription, uint64_t after, struct cr_delivery *out,
     size_t *n)
 {
@@ -640,8 +640,8 @@ cr_sqlite_feed_read(struct cr_event_store *base, const char *institution,
 	return CR_STORE_OK;
 }
 
-int
-cr_sqlite_dead_letters(struct cr_event_store *base, const char *subscription,
+static int
+sq_dead_letters(struct cr_event_store *base, const char *subscription,
     struct cr_delivery *out, size_t *n)
 {
 	struct sq_conn *c;
@@ -663,8 +663,8 @@ cr_sqlite_dead_letters(struct cr_event_store *base, const char *subscription,
 	return read_deliveries(c, s, out, n, "dead_letters");
 }
 
-int
-cr_sqlite_redeliver(struct cr_event_store *base, const char *subscription,
+static int
+sq_redeliver(struct cr_event_store *base, const char *subscription,
     uint64_t seq, size_t *count)
 {
 	struct sq_conn *c;
@@ -687,3 +687,20 @@ cr_sqlite_redeliver(struct cr_event_store *base, const char *subscription,
 		*count = (size_t)sqlite3_changes(c->db);
 	return rc;
 }
+
+const struct cr_event_ops cr_sqlite_event_ops = {
+	.event_type_add = sq_event_type_add,
+	.event_type_get = sq_event_type_get,
+	.event_type_list = sq_event_type_list,
+	.subscription_add = sq_subscription_add,
+	.subscription_get = sq_subscription_get,
+	.subscription_list = sq_subscription_list,
+	.subscription_delete = sq_subscription_delete,
+	.events_append = sq_events_append,
+	.deliveries_due = sq_deliveries_due,
+	.delivery_update = sq_delivery_update,
+	.deliveries_update = sq_deliveries_update,
+	.feed_read = sq_feed_read,
+	.dead_letters = sq_dead_letters,
+	.redeliver = sq_redeliver,
+};

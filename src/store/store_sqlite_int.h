@@ -1,9 +1,11 @@
 /*
  * Internals shared by the files of the SQLite backend (store_sqlite.c:
- * connections, statements, schema; store_sqlite_registry.c: registry;
- * store_sqlite_data.c: reference directory and exchange log;
- * store_sqlite_events.c: events, subscriptions, deliveries). Not for use
- * outside the backend.
+ * opening and migrating; store_sqlite_conn.c: connections, statements,
+ * the write turn; store_sqlite_sql.c: the SQL; store_sqlite_registry.c:
+ * registry; store_sqlite_data.c: reference directory and exchange log;
+ * store_sqlite_events.c: events, subscriptions, deliveries;
+ * store_sqlite_batches.c: bundles and batches). Not for use outside the
+ * backend.
  */
 #ifndef CR_STORE_SQLITE_INT_H
 #define CR_STORE_SQLITE_INT_H
@@ -134,6 +136,16 @@ struct sq_conn	*cr_sqlite_store_conn(struct sq_store *);
 	struct cr_xlog_store *: SQ_OF((h), xlog),			\
 	struct cr_event_store *: SQ_OF((h), events),			\
 	struct cr_batch_store *: SQ_OF((h), batches)))
+/* Sets up st's path, thread key and locks (store_sqlite_conn.c); 0 or -1
+   (logged). cr_sqlite_store_free() undoes it and closes every
+   connection, once no other thread uses the store. */
+int		 cr_sqlite_store_init(struct sq_store *, const char *path);
+void		 cr_sqlite_store_free(struct sq_store *);
+/* The first connection of a store, allowed to create the file. */
+struct sq_conn	*cr_sqlite_conn_first(struct sq_store *);
+/* Runs SQL text without results; 0, or -1 logged with `what`. */
+int		 cr_sqlite_exec(struct sq_conn *, const char *sql,
+		    const char *what);
 /* The cached statement, prepared on first use; NULL (logged) on error. */
 sqlite3_stmt	*cr_sqlite_stmt(struct sq_conn *, enum sq_stmt);
 /* Resets a statement after use and drops its bindings. */
@@ -176,94 +188,11 @@ int		 cr_sqlite_list_rows(struct sq_conn *, sqlite3_stmt *,
 		    json_t *(*row)(sqlite3_stmt *), const char *what,
 		    json_t **out);
 
-/* Operations implemented in store_sqlite_registry.c. */
-int	cr_sqlite_institution_add(struct cr_registry_store *,
-	    const struct cr_institution *);
-int	cr_sqlite_institution_get(struct cr_registry_store *, const char *,
-	    struct cr_institution *);
-int	cr_sqlite_institution_list(struct cr_registry_store *, json_t **);
-int	cr_sqlite_client_add(struct cr_registry_store *, const struct cr_client *,
-	    const uint8_t[CR_HASH_LEN]);
-int	cr_sqlite_client_by_token(struct cr_registry_store *, const uint8_t[CR_HASH_LEN],
-	    struct cr_client *);
-int	cr_sqlite_client_list(struct cr_registry_store *, json_t **);
-int	cr_sqlite_registry_version(struct cr_registry_store *, uint64_t *);
-int	cr_sqlite_service_add(struct cr_registry_store *, const struct cr_service *);
-int	cr_sqlite_service_get(struct cr_registry_store *, const char *,
-	    struct cr_service *);
-int	cr_sqlite_service_list(struct cr_registry_store *, json_t **);
-int	cr_sqlite_authz_add(struct cr_registry_store *, const struct cr_authz *);
-int	cr_sqlite_authz_delete(struct cr_registry_store *, const char *);
-int	cr_sqlite_authz_list(struct cr_registry_store *, const char *, json_t **);
-int	cr_sqlite_authz_find(struct cr_registry_store *, const char *, const char *,
-	    const char *, const char *, struct cr_authz *);
-
-/* Operations implemented in store_sqlite_data.c. */
-int	cr_sqlite_dir_put(struct cr_directory_store *, const struct cr_dir_entry *,
-	    int *);
-int	cr_sqlite_dir_put_many(struct cr_directory_store *, const struct cr_dir_entry *,
-	    size_t, int *);
-int	cr_sqlite_dir_end(struct cr_directory_store *, const char *, const char *,
-	    const char *, const char *);
-int	cr_sqlite_dir_list(struct cr_directory_store *, const char *, const char *,
-	    json_t **);
-int	cr_sqlite_dir_active(struct cr_directory_store *, const char *, const char *,
-	    const json_t *, const char *);
-int	cr_sqlite_xlog_append(struct cr_xlog_store *, const struct cr_xlog_entry *,
-	    size_t);
-int	cr_sqlite_xlog_tail(struct cr_xlog_store *, uint64_t *,
-	    uint8_t[CR_HASH_LEN]);
-int	cr_sqlite_xlog_query(struct cr_xlog_store *, const struct cr_xlog_filter *,
-	    struct cr_xlog_entry *, size_t *);
-int	cr_sqlite_xlog_scan(struct cr_xlog_store *, uint64_t,
-	    int (*)(const struct cr_xlog_entry *, void *), void *);
-int	cr_sqlite_xlog_count(struct cr_xlog_store *, uint64_t *);
-
-/* Operations implemented in store_sqlite_events.c. */
-int	cr_sqlite_event_type_add(struct cr_event_store *,
-	    const struct cr_event_type *);
-int	cr_sqlite_event_type_get(struct cr_event_store *, const char *,
-	    struct cr_event_type *);
-int	cr_sqlite_event_type_list(struct cr_event_store *, json_t **);
-int	cr_sqlite_subscription_add(struct cr_event_store *,
-	    const struct cr_subscription *);
-int	cr_sqlite_subscription_get(struct cr_event_store *, const char *,
-	    struct cr_subscription *);
-int	cr_sqlite_subscription_list(struct cr_event_store *, const char *,
-	    json_t **);
-int	cr_sqlite_subscription_delete(struct cr_event_store *, const char *);
-int	cr_sqlite_events_append(struct cr_event_store *, struct cr_event *, size_t,
-	    size_t *);
-int	cr_sqlite_deliveries_due(struct cr_event_store *, int64_t,
-	    struct cr_delivery *, size_t *);
-int	cr_sqlite_delivery_update(struct cr_event_store *,
-	    const struct cr_delivery *);
-int	cr_sqlite_deliveries_update(struct cr_event_store *,
-	    const struct cr_delivery *, size_t);
-int	cr_sqlite_feed_read(struct cr_event_store *, const char *, const char *,
-	    uint64_t, struct cr_delivery *, size_t *);
-int	cr_sqlite_dead_letters(struct cr_event_store *, const char *,
-	    struct cr_delivery *, size_t *);
-int	cr_sqlite_redeliver(struct cr_event_store *, const char *, uint64_t,
-	    size_t *);
-
-/* Operations implemented in store_sqlite_bundles.c. */
-int	cr_sqlite_bundle_add(struct cr_batch_store *, const char *, const json_t *);
-int	cr_sqlite_bundle_get(struct cr_batch_store *, const char *, json_t **);
-int	cr_sqlite_bundle_list(struct cr_batch_store *, json_t **);
-
-/* Operations implemented in store_sqlite_batches.c. */
-int	cr_sqlite_batch_add(struct cr_batch_store *, const struct cr_batch *,
-	    const char *const *, size_t);
-int	cr_sqlite_batch_get(struct cr_batch_store *, const char *, struct cr_batch *);
-int	cr_sqlite_batch_unfinished(struct cr_batch_store *, json_t **);
-int	cr_sqlite_batch_set_status(struct cr_batch_store *, const char *,
-	    const char *, const char *);
-int	cr_sqlite_batch_pending(struct cr_batch_store *, const char *, uint64_t,
-	    struct cr_batch_item *, size_t *);
-int	cr_sqlite_batch_results_put(struct cr_batch_store *, const char *,
-	    const struct cr_batch_item *, size_t);
-int	cr_sqlite_batch_results(struct cr_batch_store *, const char *, uint64_t,
-	    struct cr_batch_item *, size_t *);
+/* The concerns' tables, one per file that implements it. */
+extern const struct cr_registry_ops	cr_sqlite_registry_ops;
+extern const struct cr_directory_ops	cr_sqlite_directory_ops;	/* _data.c */
+extern const struct cr_xlog_ops		cr_sqlite_xlog_ops;		/* _data.c */
+extern const struct cr_event_ops	cr_sqlite_event_ops;
+extern const struct cr_batch_ops	cr_sqlite_batch_ops;
 
 #endif

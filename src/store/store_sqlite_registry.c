@@ -48,8 +48,8 @@ dump_json(const json_t *j)
  * Institutions and clients.
  */
 
-int
-cr_sqlite_institution_add(struct cr_registry_store *base,
+static int
+sq_institution_add(struct cr_registry_store *base,
     const struct cr_institution *in)
 {
 	struct sq_conn *c;
@@ -67,8 +67,8 @@ cr_sqlite_institution_add(struct cr_registry_store *base,
 	return cr_sqlite_step_write(c, s, "institution_add");
 }
 
-int
-cr_sqlite_institution_get(struct cr_registry_store *base, const char *id,
+static int
+sq_institution_get(struct cr_registry_store *base, const char *id,
     struct cr_institution *out)
 {
 	struct sq_conn *c;
@@ -103,8 +103,8 @@ institution_row(sqlite3_stmt *s)
 	    "sector", (const char *)sqlite3_column_text(s, 2));
 }
 
-int
-cr_sqlite_institution_list(struct cr_registry_store *base, json_t **out)
+static int
+sq_institution_list(struct cr_registry_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -116,8 +116,8 @@ cr_sqlite_institution_list(struct cr_registry_store *base, json_t **out)
 	return cr_sqlite_list_rows(c, s, institution_row, "institution_list", out);
 }
 
-int
-cr_sqlite_client_add(struct cr_registry_store *base, const struct cr_client *cl,
+static int
+sq_client_add(struct cr_registry_store *base, const struct cr_client *cl,
     const uint8_t token_hash[CR_HASH_LEN])
 {
 	struct sq_conn *c;
@@ -137,8 +137,8 @@ cr_sqlite_client_add(struct cr_registry_store *base, const struct cr_client *cl,
 	return cr_sqlite_step_write(c, s, "client_add");
 }
 
-int
-cr_sqlite_client_by_token(struct cr_registry_store *base,
+static int
+sq_client_by_token(struct cr_registry_store *base,
     const uint8_t token_hash[CR_HASH_LEN], struct cr_client *out)
 {
 	struct sq_conn *c;
@@ -181,8 +181,8 @@ client_row(sqlite3_stmt *s)
 	    "token_hash", hex);
 }
 
-int
-cr_sqlite_client_list(struct cr_registry_store *base, json_t **out)
+static int
+sq_client_list(struct cr_registry_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -194,8 +194,8 @@ cr_sqlite_client_list(struct cr_registry_store *base, json_t **out)
 	return cr_sqlite_list_rows(c, s, client_row, "client_list", out);
 }
 
-int
-cr_sqlite_registry_version(struct cr_registry_store *base, uint64_t *version)
+static int
+sq_registry_version(struct cr_registry_store *base, uint64_t *version)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -217,8 +217,8 @@ cr_sqlite_registry_version(struct cr_registry_store *base, uint64_t *version)
  * Services.
  */
 
-int
-cr_sqlite_service_add(struct cr_registry_store *base, const struct cr_service *svc)
+static int
+sq_service_add(struct cr_registry_store *base, const struct cr_service *svc)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -244,8 +244,8 @@ cr_sqlite_service_add(struct cr_registry_store *base, const struct cr_service *s
 	return rc;
 }
 
-int
-cr_sqlite_service_get(struct cr_registry_store *base, const char *id,
+static int
+sq_service_get(struct cr_registry_store *base, const char *id,
     struct cr_service *out)
 {
 	struct sq_conn *c;
@@ -291,8 +291,8 @@ service_row(sqlite3_stmt *s)
 	    "timeout_ms", sqlite3_column_int(s, 5));
 }
 
-int
-cr_sqlite_service_list(struct cr_registry_store *base, json_t **out)
+static int
+sq_service_list(struct cr_registry_store *base, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -308,8 +308,8 @@ cr_sqlite_service_list(struct cr_registry_store *base, json_t **out)
  * Authorizations.
  */
 
-int
-cr_sqlite_authz_add(struct cr_registry_store *base, const struct cr_authz *az)
+static int
+sq_authz_add(struct cr_registry_store *base, const struct cr_authz *az)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -342,8 +342,8 @@ cr_sqlite_authz_add(struct cr_registry_store *base, const struct cr_authz *az)
 	return rc;
 }
 
-int
-cr_sqlite_authz_delete(struct cr_registry_store *base, const char *id)
+static int
+sq_authz_delete(struct cr_registry_store *base, const char *id)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -385,8 +385,8 @@ authz_row(sqlite3_stmt *s)
 	    "valid_to", (const char *)sqlite3_column_text(s, 8));
 }
 
-int
-cr_sqlite_authz_list(struct cr_registry_store *base, const char *consumer, json_t **out)
+static int
+sq_authz_list(struct cr_registry_store *base, const char *consumer, json_t **out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -403,8 +403,8 @@ cr_sqlite_authz_list(struct cr_registry_store *base, const char *consumer, json_
 	return cr_sqlite_list_rows(c, s, authz_row, "authz_list", out);
 }
 
-int
-cr_sqlite_authz_find(struct cr_registry_store *base, const char *consumer,
+static int
+sq_authz_find(struct cr_registry_store *base, const char *consumer,
     const char *service, const char *purpose, const char *date,
     struct cr_authz *out)
 {
@@ -445,3 +445,20 @@ cr_sqlite_authz_find(struct cr_registry_store *base, const char *consumer,
 	cr_sqlite_done(s);
 	return rc;
 }
+
+const struct cr_registry_ops cr_sqlite_registry_ops = {
+	.institution_add = sq_institution_add,
+	.institution_get = sq_institution_get,
+	.institution_list = sq_institution_list,
+	.client_add = sq_client_add,
+	.client_by_token = sq_client_by_token,
+	.client_list = sq_client_list,
+	.registry_version = sq_registry_version,
+	.service_add = sq_service_add,
+	.service_get = sq_service_get,
+	.service_list = sq_service_list,
+	.authz_add = sq_authz_add,
+	.authz_delete = sq_authz_delete,
+	.authz_list = sq_authz_list,
+	.authz_find = sq_authz_find,
+};
