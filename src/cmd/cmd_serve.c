@@ -45,6 +45,17 @@ make_parent_dir(const char *path)
 		log_warn("mkdir %s", dir);
 }
 
+/* The events module's hook after a commit that routed deliveries: wakes
+   the webhook engine once it runs. */
+static void
+serve_routed(void *arg)
+{
+	struct cr_hub *hub = arg;
+
+	if (hub->deliveries != NULL)
+		cr_delivery_notify(hub->deliveries);
+}
+
 static int
 serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
 {
@@ -168,6 +179,8 @@ cr_cmd_serve(int argc, char **argv)
 	/* Events before HTTP: publishes and feeds need them at once. */
 	memset(&ecfg, 0, sizeof(ecfg));
 	ecfg.max_batch = hub.cfg.events_max_batch;
+	ecfg.routed = serve_routed;
+	ecfg.routed_arg = &hub;
 	if (cr_events_start(&hub, &ecfg, &hub.events) == -1)
 		fatalx("cannot start event publishing");
 	memset(&dcfg, 0, sizeof(dcfg));

@@ -29,6 +29,11 @@ struct cr_events;
 struct cr_events_config {
 	size_t	max_batch;	/* events per transaction (whole publishes);
 				   0 = 20000 */
+	/* Called on the publisher thread after a commit that routed
+	   deliveries, so that the webhook engine (which this module does
+	   not know) looks at them; NULL: nobody. Must not block. */
+	void	(*routed)(void *arg);
+	void	*routed_arg;
 };
 
 /* Starts the publisher and the feed waiter threads. 0 or -1. */
