@@ -26,6 +26,10 @@
  *    is due at once instead of after the lease, and sent again, which
  *    at-least-once allows. An outcome lost in a crash leaves the lease:
  *    the row is sent again when the lease ends.
+ *
+ * Size: this file is over 800 lines because the engine's decisions (take,
+ * park, start, complete, shut down) act on one thread's state and are
+ * best read together; its memory (map, timer heap) is delivery_state.c.
  */
 #include <sys/queue.h>
 
@@ -42,6 +46,7 @@
 #include <sodium.h>
 
 #include "delivery.h"
+#include "delivery_state.h"
 #include "events.h"
 #include "hub.h"
 #include "log.h"
@@ -57,8 +62,6 @@
 #define POLL_MS			1000
 #define LEASE_MIN_MS		60000
 #define GC_MS			10000
-#define NBUCKETS		16384
-#define HEAP_MAX		65536
 #define WQ_MIN			256
 
 struct job {
@@ -86,31 +89,6 @@ TAILQ_HEAD(jobq, job);
  * once per pass over the parked rows (not once per row): still checked at
  * sending time, a pass later at most.
  */
-struct subinfo {
-	uint64_t		 pass;
-	int			 rc;		/* subscription_get */
-	int			 azrc;		/* cr_events_sub_authz */
-	struct cr_subscription	 sub;
-	struct cr_authz		 az;
-};
-
-/* A subscription ('S') or a (subscription, subject) pair ('P'). */
-struct ent {
-	struct ent	*next;
-	struct subinfo	*si;		/* sub: NULL until it sends */
-	size_t		 nmem;		/* rows in memory */
-	size_t		 ninflight;
-	uint64_t	 hold_seq;	/* pair: 0 = no hold */
-	int64_t		 hold_until;
-	double		 cursor;	/* sub: overflow spread up to here;
-					   fractional: a fast subscriber takes
-					   several rows a millisecond */
-	double		 ema_ms;	/* sub: how long it takes to answer */
-	double		 gap_ms;	/* sub: time between two answers */
-	double		 last_done;	/* sub: mono ms of the last answer */
-	char		 key[];
-};
-
 struct cr_delivery_engine {
 	struct cr_hub			*hub;
 	struct cr_store			*st;
@@ -128,9 +106,8 @@ struct cr_delivery_engine {
 	struct jobq			 parked;	/* seq order */
 	struct jobq			 inflight;
 	size_t				 nmem;
-	struct ent			*buckets[NBUCKETS];
-	int64_t				*heap;		/* wake-up times */
-	size_t				 nheap;
+	struct cr_dlv_map		 map;
+	struct cr_dlv_heap		 heap;		/* wake-up times */
 	int64_t				 next_gc;
 	struct cr_delivery		*batch;
 	uint64_t			 pass;
@@ -147,129 +124,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Hash map of entries --------------------------------------------------- */
-
-static size_t
-key_make(char *out, size_t outlen, char kind, const char *sub,
-    const char *subject)
-{
-	return (size_t)snprintf(out, outlen, "%c%s\n%s", kind, sub,
-	    subject != NULL ? subject : "");
-}
-
-static uint32_t
-key_hash(const char *k)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *k != '\0'; k++)
-		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h;
-}
-
-static struct ent *
-ent_get(struct cr_delivery_engine *e, char kind, const char *sub,
-    const char *subject, int create)
-{
-	char key[2 + sizeof(((struct cr_delivery *)0)->subscription) +
-	    CR_SUBJECT_MAX];
-	struct ent *n;
-	size_t len;
-	uint32_t b;
-
-	len = key_make(key, sizeof(key), kind, sub, subject);
-	b = key_hash(key) % NBUCKETS;
-	for (n = e->buckets[b]; n != NULL; n = n->next)
-		if (strcmp(n->key, key) == 0)
-			return n;
-	if (!create || (n = calloc(1, sizeof(*n) + len + 1)) == NULL)
-		return NULL;
-	memcpy(n->key, key, len + 1);
-	/*
-	 * A first guess of how long a subscriber takes to answer: a short one,
-	 * since rows spread with it stay spread even once it is measured (a
-	 * slow subscriber only has its first rows moved again a few times).
-	 */
-	n->ema_ms = 20;
-	n->next = e->buckets[b];
-	e->buckets[b] = n;
-	return n;
-}
-
-static void
-ent_free(struct ent *n)
-{
-	if (n->si != NULL) {
-		cr_subscription_clear(&n->si->sub);
-		cr_authz_clear(&n->si->az);
-		free(n->si);
-	}
-	free(n);
-}
-
-/* Drops entries that remember nothing useful any more. */
-static void
-ent_gc(struct cr_delivery_engine *e, int64_t now, int all)
-{
-	struct ent **pp, *n;
-	size_t b;
-
-	for (b = 0; b < NBUCKETS; b++) {
-		pp = &e->buckets[b];
-		while ((n = *pp) != NULL) {
-			if (all || (n->nmem == 0 && n->hold_until <= now &&
-			    n->cursor <= (double)now)) {
-				*pp = n->next;
-				ent_free(n);
-			} else
-				pp = &n->next;
-		}
-	}
-}
-
-/* Min-heap of wake-up times: the engine polls when a moved row is due. */
-static void
-heap_push(struct cr_delivery_engine *e, int64_t t)
-{
-	size_t i, p;
-	int64_t tmp;
-
-	if (e->nheap >= HEAP_MAX)
-		return;		/* the one-second poll still finds it */
-	i = e->nheap++;
-	e->heap[i] = t;
-	while (i > 0 && e->heap[p = (i - 1) / 2] > e->heap[i]) {
-		tmp = e->heap[p];
-		e->heap[p] = e->heap[i];
-		e->heap[i] = tmp;
-		i = p;
-	}
-}
-
-static void
-heap_pop_until(struct cr_delivery_engine *e, int64_t now)
-{
-	size_t i, l, m;
-	int64_t tmp;
-
-	while (e->nheap > 0 && e->heap[0] <= now) {
-		e->heap[0] = e->heap[--e->nheap];
-		for (i = 0;; i = m) {
-			l = 2 * i + 1;
-			m = i;
-			if (l < e->nheap && e->heap[l] < e->heap[m])
-				m = l;
-			if (l + 1 < e->nheap && e->heap[l + 1] < e->heap[m])
-				m = l + 1;
-			if (m == i)
-				break;
-			tmp = e->heap[m];
-			e->heap[m] = e->heap[i];
-			e->heap[i] = tmp;
-		}
-	}
 }
 
 /* Store writes ----------------------------------------------------------- */
@@ -342,7 +196,7 @@ pair_hold(struct cr_delivery_engine *e, struct ent *pair, uint64_t seq,
 		pair->hold_seq = seq;
 	if (until > pair->hold_until)
 		pair->hold_until = until;
-	heap_push(e, until);
+	cr_dlv_heap_push(&e->heap, until);
 }
 
 /* Jobs ------------------------------------------------------------------- */
@@ -715,8 +569,8 @@ take(struct cr_delivery_engine *e, struct cr_delivery *d, int64_t now)
 	int64_t when;
 	double step;
 
-	pair = ent_get(e, 'P', d->subscription, d->event.subject, 1);
-	sub = ent_get(e, 'S', d->subscription, NULL, 1);
+	pair = cr_dlv_ent_get(&e->map, 'P', d->subscription, d->event.subject, 1);
+	sub = cr_dlv_ent_get(&e->map, 'S', d->subscription, NULL, 1);
 	if (pair == NULL || sub == NULL) {
 		cr_deliveries_clear(d, 1);
 		return 0;
@@ -801,7 +655,7 @@ seed_holds(struct cr_delivery_engine *e)
 	    CR_STORE_OK)
 		return;
 	for (i = 0; i < n; i++) {
-		if (e->batch[i].next_attempt_ms > now && (pair = ent_get(e,
+		if (e->batch[i].next_attempt_ms > now && (pair = cr_dlv_ent_get(&e->map,
 		    'P', e->batch[i].subscription, e->batch[i].event.subject,
 		    1)) != NULL && pair->hold_seq == 0)
 			pair_hold(e, pair, e->batch[i].seq,
@@ -887,17 +741,17 @@ engine_main(void *arg)
 	seed_holds(e);
 	for (;;) {
 		wake = now_ms() + POLL_MS;
-		if (e->nheap > 0 && e->heap[0] < wake)
-			wake = e->heap[0];
+		if (e->heap.n > 0 && e->heap.t[0] < wake)
+			wake = e->heap.t[0];
 		if (wait_and_complete(e, again ? 0 : wake))
 			break;
 		now = now_ms();
-		heap_pop_until(e, now);
+		cr_dlv_heap_pop_until(&e->heap, now);
 		start_parked(e, now);
 		again = poll_due(e, now);
 		wq_flush(e);
 		if (now >= e->next_gc) {
-			ent_gc(e, now, 0);
+			cr_dlv_ent_gc(&e->map, now, 0);
 			e->next_gc = now + GC_MS;
 		}
 	}
@@ -910,8 +764,8 @@ engine_free(struct cr_delivery_engine *e)
 {
 	if (e->tp != NULL)
 		e->tp->ops->stop(e->tp);
-	ent_gc(e, 0, 1);
-	free(e->heap);
+	cr_dlv_ent_gc(&e->map, 0, 1);
+	free(e->heap.t);
 	free(e->batch);
 	free(e->wq);
 	pthread_cond_destroy(&e->cond);
@@ -960,9 +814,9 @@ cr_delivery_start(struct cr_hub *hub, const struct cr_delivery_config *cfg,
 	/* Deadlines are wall-clock times (the default clock), as
 	   next_attempt_ms is. */
 	pthread_cond_init(&e->cond, NULL);
-	e->heap = calloc(HEAP_MAX, sizeof(*e->heap));
+	e->heap.t = calloc(CR_DLV_HEAP_MAX, sizeof(*e->heap.t));
 	e->batch = calloc(e->mem_max, sizeof(*e->batch));
-	if (e->heap == NULL || e->batch == NULL) {
+	if (e->heap.t == NULL || e->batch == NULL) {
 		log_warn("delivery: calloc");
 		goto fail;
 	}
