@@ -57,6 +57,11 @@ void	cr_api_dead_letters_redeliver(struct cr_req *);
 void	cr_api_bundle_create(struct cr_req *);
 void	cr_api_bundle_list(struct cr_req *);
 void	cr_api_bundle_get(struct cr_req *);
+/* cr_bundle_load for a request: 0 with *out set (the caller frees it), or
+   -1 with the error answered (404 NOT_FOUND, 500). */
+struct cr_bundle;
+int	cr_api_bundle_load(struct cr_req *, const char *id,
+	    struct cr_bundle **out);
 void	cr_api_verify(struct cr_req *);
 
 /* api_batch.c */

@@ -63,10 +63,9 @@ cr_api_batch_create(struct cr_req *req)
 	struct cr_bundle *b = NULL;
 	struct cr_batch bt;
 	const char *bundle, *purpose, *refdate;
-	json_t *def = NULL;
 	char **subjects = NULL, err[512];
 	size_t n = 0;
-	int csv, rc;
+	int csv;
 
 	if (cr_http_require_client(req) == -1)
 		return;
@@ -102,20 +101,8 @@ cr_api_batch_create(struct cr_req *req)
 		    "application/x-ndjson or text/csv");
 		goto out;
 	}
-	rc = st->batches->ops->bundle_get(st->batches, bundle, &def);
-	if (rc == CR_STORE_NOTFOUND) {
-		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'", bundle);
+	if (cr_api_bundle_load(req, bundle, &b) == -1)
 		goto out;
-	}
-	if (rc != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
-		goto out;
-	}
-	if (cr_bundle_parse(def, &b, err, sizeof(err)) == -1) {
-		cr_http_error(req, 500, "INTERNAL", "stored bundle '%s' is "
-		    "invalid: %s", bundle, err);
-		goto out;
-	}
 	if (req->body == NULL || cr_batch_parse(req->body, req->body_len, csv,
 	    &subjects, &n, err, sizeof(err)) == -1) {
 		cr_http_error(req, 400, "BAD_REQUEST", "%s", req->body == NULL ?
@@ -148,7 +135,6 @@ cr_api_batch_create(struct cr_req *req)
 out:
 	free(subjects);
 	cr_bundle_free(b);
-	json_decref(def);
 }
 
 /* The batch, if the caller may see it (else answered). 0 or -1. */

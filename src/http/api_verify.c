@@ -125,35 +125,43 @@ verify_done(void *arg, struct cr_verification *v)
 	cr_http_resume(req);
 }
 
+int
+cr_api_bundle_load(struct cr_req *req, const char *id, struct cr_bundle **out)
+{
+	char err[512];
+
+	switch (cr_bundle_load(req->hub->store, id, out, NULL, err,
+	    sizeof(err))) {
+	case CR_STORE_OK:
+		return 0;
+	case CR_STORE_NOTFOUND:
+		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'", id);
+		break;
+	case CR_BUNDLE_INVALID:
+		cr_http_error(req, 500, "INTERNAL", "stored bundle '%s' is "
+		    "invalid: %s", id, err);
+		break;
+	default:
+		cr_http_error(req, 500, "INTERNAL", "storage error");
+		break;
+	}
+	return -1;
+}
+
 void
 cr_api_verify(struct cr_req *req)
 {
-	struct cr_store *st = req->hub->store;
 	struct cr_verify_req vr;
 	struct cr_bundle *b = NULL;
-	json_t *body = NULL, *def = NULL;
+	json_t *body = NULL;
 	const char *subject;
-	char norm[CR_SUBJECT_MAX], err[512];
-	int rc;
+	char norm[CR_SUBJECT_MAX];
 
 	if (cr_http_require_client(req) == -1 ||
 	    (body = cr_http_body_json(req, verify_spec)) == NULL)
 		return;
-	rc = st->batches->ops->bundle_get(st->batches, req->params[0], &def);
-	if (rc == CR_STORE_NOTFOUND) {
-		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'",
-		    req->params[0]);
+	if (cr_api_bundle_load(req, req->params[0], &b) == -1)
 		goto out;
-	}
-	if (rc != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
-		goto out;
-	}
-	if (cr_bundle_parse(def, &b, err, sizeof(err)) == -1) {
-		cr_http_error(req, 500, "INTERNAL", "stored bundle '%s' is "
-		    "invalid: %s", req->params[0], err);
-		goto out;
-	}
 	/* Refused here once rather than by each consultation. */
 	subject = json_string_value(json_object_get(body, "subject"));
 	if (cr_ident_normalize(req->hub->person_scheme, subject, norm,
@@ -178,6 +186,5 @@ cr_api_verify(struct cr_req *req)
 	b = NULL;
 out:
 	cr_bundle_free(b);
-	json_decref(def);
 	json_decref(body);
 }

@@ -527,12 +527,12 @@ job_open(struct cr_batch_runner *r, const char *id)
 	if (strcmp(j->b.status, "queued") != 0 &&
 	    strcmp(j->b.status, "running") != 0)
 		goto fail;
-	rc = st->batches->ops->bundle_get(st->batches, j->b.bundle, &j->def);
+	rc = cr_bundle_load(st, j->b.bundle, &b, &j->def, err, sizeof(err));
 	if (rc == CR_STORE_ERR)
 		goto fail;	/* tried again at the next start */
 	if (rc == CR_STORE_NOTFOUND)
 		snprintf(why, sizeof(why), "no bundle '%s'", j->b.bundle);
-	else if (cr_bundle_parse(j->def, &b, err, sizeof(err)) == -1)
+	else if (rc == CR_BUNDLE_INVALID)
 		snprintf(why, sizeof(why), "the stored bundle '%s' is "
 		    "invalid", j->b.bundle);
 	else

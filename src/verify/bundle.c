@@ -473,3 +473,28 @@ cr_bundle_service_index(const struct cr_bundle *b, const char *service)
 	return -1;
 }
 
+int
+cr_bundle_load(struct cr_store *st, const char *id, struct cr_bundle **out,
+    json_t **def, char *err, size_t errlen)
+{
+	json_t *d = NULL;
+	int rc;
+
+	*out = NULL;
+	if (def != NULL)
+		*def = NULL;
+	if ((rc = st->batches->ops->bundle_get(st->batches, id, &d)) !=
+	    CR_STORE_OK)
+		return rc;
+	if (cr_bundle_parse(d, out, err, errlen) == -1) {
+		log_warnx("bundle %s: the stored definition is invalid: %s",
+		    id, err);
+		json_decref(d);
+		return CR_BUNDLE_INVALID;
+	}
+	if (def != NULL)
+		*def = d;
+	else
+		json_decref(d);
+	return CR_STORE_OK;
+}

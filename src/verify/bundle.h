@@ -42,6 +42,17 @@ int	cr_bundle_parse(const json_t *def, struct cr_bundle **out, char *err,
 void	cr_bundle_free(struct cr_bundle *);
 
 /*
+ * Reads bundle id from the store and parses it: CR_STORE_OK with *out
+ * set (and *def, the stored definition, a new reference, when def is not
+ * NULL), CR_STORE_NOTFOUND, CR_STORE_ERR (storage, logged), or
+ * CR_BUNDLE_INVALID when the stored definition no longer parses (err
+ * says why). Every way of running a bundle starts here.
+ */
+#define CR_BUNDLE_INVALID	3
+int	cr_bundle_load(struct cr_store *, const char *id, struct cr_bundle **out,
+	    json_t **def, char *err, size_t errlen);
+
+/*
  * 0 when path is a valid rule path ("a.b", "list[].field"), with *each
  * set when it contains []; -1 otherwise.
  */
