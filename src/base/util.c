@@ -124,6 +124,40 @@ cr_util_mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+int64_t
+cr_util_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+cr_util_cond_init_mono(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	if ((err = pthread_condattr_init(&ca)) != 0)
+		return err;
+	if ((err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0)
+		err = pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return err;
+}
+
+void
+cr_util_ms_timespec(double at_ms, struct timespec *ts)
+{
+	long long us = (long long)(at_ms * 1e3) + 1;
+
+	if (us < 0)
+		us = 0;
+	ts->tv_sec = (time_t)(us / 1000000);
+	ts->tv_nsec = (long)(us % 1000000) * 1000L;
+}
+
 int
 cr_util_buf_append(char **buf, size_t *len, size_t *cap, size_t limit,
     const void *data, size_t n)

@@ -5,6 +5,7 @@
 #ifndef CR_UTIL_H
 #define CR_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,22 @@ void	cr_util_uuid(char *out);
 /* Current UTC time as RFC 3339 with milliseconds, out[CR_TS_LEN + 1]. */
 void	cr_util_now_rfc3339(char *out);
 
-/* Monotonic clock in milliseconds, for durations. */
+/* Monotonic clock in milliseconds, for durations and deadlines. */
 double	cr_util_mono_ms(void);
+/* Unix time in milliseconds (CLOCK_REALTIME), for times that are stored. */
+int64_t	cr_util_wall_ms(void);
+
+/*
+ * Deadlines for pthread_cond_timedwait. cr_util_cond_init_mono makes a
+ * condition variable whose timed waits use CLOCK_MONOTONIC, the clock of
+ * cr_util_mono_ms (0 or an errno value); cr_util_ms_timespec turns an
+ * absolute time in ms, on whichever clock the condition variable uses,
+ * into the timespec it waits until (rounded up, so that a wait never ends
+ * before the deadline).
+ */
+struct timespec;
+int	cr_util_cond_init_mono(pthread_cond_t *);
+void	cr_util_ms_timespec(double at_ms, struct timespec *ts);
 
 /*
  * Appends n bytes to a growable buffer (*buf, *len used, *cap allocated),

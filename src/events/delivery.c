@@ -117,15 +117,6 @@ struct cr_delivery_engine {
 	size_t				 wqcap;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Store writes ----------------------------------------------------------- */
 
 /* Writes the queued row updates in one transaction. */
@@ -191,7 +182,7 @@ static void
 pair_hold(struct cr_delivery_engine *e, struct ent *pair, uint64_t seq,
     int64_t until)
 {
-	if (pair->hold_seq == 0 || pair->hold_until <= now_ms() ||
+	if (pair->hold_seq == 0 || pair->hold_until <= cr_util_wall_ms() ||
 	    seq < pair->hold_seq)
 		pair->hold_seq = seq;
 	if (until > pair->hold_until)
@@ -647,7 +638,7 @@ poll_due(struct cr_delivery_engine *e, int64_t now)
 static void
 seed_holds(struct cr_delivery_engine *e)
 {
-	int64_t now = now_ms();
+	int64_t now = cr_util_wall_ms();
 	struct ent *pair;
 	size_t n = e->mem_max, i;
 
@@ -678,10 +669,9 @@ wait_and_complete(struct cr_delivery_engine *e, int64_t wake)
 
 	TAILQ_INIT(&local);
 	pthread_mutex_lock(&e->mtx);
-	if (wake > now_ms() && !e->notified && !e->stopping &&
+	if (wake > cr_util_wall_ms() && !e->notified && !e->stopping &&
 	    TAILQ_EMPTY(&e->done)) {
-		ts.tv_sec = (time_t)(wake / 1000);
-		ts.tv_nsec = (long)(wake % 1000) * 1000000L;
+		cr_util_ms_timespec((double)wake, &ts);
 		pthread_cond_timedwait(&e->cond, &e->mtx, &ts);
 	}
 	e->notified = 0;
@@ -690,7 +680,7 @@ wait_and_complete(struct cr_delivery_engine *e, int64_t wake)
 	pthread_mutex_unlock(&e->mtx);
 	while ((j = TAILQ_FIRST(&local)) != NULL) {
 		TAILQ_REMOVE(&local, j, dentry);
-		job_complete(e, j, now_ms());
+		job_complete(e, j, cr_util_wall_ms());
 	}
 	return stopping;
 }
@@ -700,7 +690,7 @@ static void
 shutdown_jobs(struct cr_delivery_engine *e)
 {
 	struct job *j;
-	int64_t end = now_ms() + e->cfg.timeout_ms + 1000;
+	int64_t end = cr_util_wall_ms() + e->cfg.timeout_ms + 1000;
 
 	while ((j = TAILQ_FIRST(&e->parked)) != NULL) {
 		TAILQ_REMOVE(&e->parked, j, entry);
@@ -709,12 +699,12 @@ shutdown_jobs(struct cr_delivery_engine *e)
 	}
 	wq_flush(e);
 	/* e->stopping is set: the wait ends at each completion. */
-	while (!TAILQ_EMPTY(&e->inflight) && now_ms() < end) {
+	while (!TAILQ_EMPTY(&e->inflight) && cr_util_wall_ms() < end) {
 		pthread_mutex_lock(&e->mtx);
 		if (TAILQ_EMPTY(&e->done)) {
-			struct timespec ts = { (time_t)(end / 1000),
-			    (long)(end % 1000) * 1000000L };
+			struct timespec ts;
 
+			cr_util_ms_timespec((double)end, &ts);
 			pthread_cond_timedwait(&e->cond, &e->mtx, &ts);
 		}
 		pthread_mutex_unlock(&e->mtx);
@@ -740,12 +730,12 @@ engine_main(void *arg)
 
 	seed_holds(e);
 	for (;;) {
-		wake = now_ms() + POLL_MS;
+		wake = cr_util_wall_ms() + POLL_MS;
 		if (e->heap.n > 0 && e->heap.t[0] < wake)
 			wake = e->heap.t[0];
 		if (wait_and_complete(e, again ? 0 : wake))
 			break;
-		now = now_ms();
+		now = cr_util_wall_ms();
 		cr_dlv_heap_pop_until(&e->heap, now);
 		start_parked(e, now);
 		again = poll_due(e, now);

@@ -244,22 +244,6 @@ cr_events_generation(struct cr_events *ev)
 
 /* --- feed waiters ---------------------------------------------------- */
 
-static void
-abs_time(double deadline_ms, struct timespec *ts)
-{
-	long long ms = (long long)(deadline_ms - cr_util_mono_ms()) + 1;
-
-	if (ms < 0)
-		ms = 0;
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /*
  * Takes out, under wmtx, every waiter that is due (deadline passed, a
  * newer generation, or the hub closing), handles them without the lock,
@@ -299,7 +283,7 @@ events_waiter_thread(void *arg)
 			if (earliest == 0)
 				pthread_cond_wait(&ev->wcond, &ev->wmtx);
 			else {
-				abs_time(earliest, &ts);
+				cr_util_ms_timespec(earliest, &ts);
 				pthread_cond_timedwait(&ev->wcond, &ev->wmtx,
 				    &ts);
 			}
@@ -379,7 +363,6 @@ cr_events_start(struct cr_hub *hub, const struct cr_events_config *cfg,
     struct cr_events **out)
 {
 	struct cr_events *ev;
-	pthread_condattr_t ca;
 	int err;
 
 	*out = NULL;
@@ -397,20 +380,16 @@ cr_events_start(struct cr_hub *hub, const struct cr_events_config *cfg,
 	ev->tail = &ev->head;
 	atomic_init(&ev->generation, 0);
 	/* Waits end at deadlines on the clock of cr_util_mono_ms. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if ((err = pthread_mutex_init(&ev->mtx, NULL)) != 0 ||
 	    (err = pthread_cond_init(&ev->cond, NULL)) != 0 ||
 	    (err = pthread_mutex_init(&ev->wmtx, NULL)) != 0 ||
-	    (err = pthread_cond_init(&ev->wcond, &ca)) != 0) {
+	    (err = cr_util_cond_init_mono(&ev->wcond)) != 0) {
 		/* Linux's mutexes and conditions hold no resources. */
-		pthread_condattr_destroy(&ca);
 		errno = err;
 		log_warn("events: pthread init");
 		free(ev);
 		return -1;
 	}
-	pthread_condattr_destroy(&ca);
 	if ((err = pthread_create(&ev->thread, NULL, events_publisher, ev))
 	    != 0) {
 		errno = err;

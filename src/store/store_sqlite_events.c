@@ -53,15 +53,6 @@ dump_json(const json_t *j, const char *dflt)
 	return txt;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Event types.
  */
@@ -377,7 +368,7 @@ sq_events_append(struct cr_event_store *base, struct cr_event *events,
 	    (ins = cr_sqlite_stmt(c, SQ_EV_INSERT)) == NULL ||
 	    (route = cr_sqlite_stmt(c, SQ_EV_ROUTE)) == NULL)
 		return CR_STORE_ERR;
-	now = now_ms();
+	now = cr_util_wall_ms();
 	if (cr_sqlite_begin(c) == -1)
 		return CR_STORE_ERR;
 	for (i = 0; i < n; i++) {
@@ -679,7 +670,7 @@ sq_redeliver(struct cr_event_store *base, const char *subscription,
 		return CR_STORE_ERR;
 	if (BIND_TEXT(s, 1, subscription) != SQLITE_OK ||
 	    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq) != SQLITE_OK ||
-	    sqlite3_bind_int64(s, 3, now_ms()) != SQLITE_OK) {
+	    sqlite3_bind_int64(s, 3, cr_util_wall_ms()) != SQLITE_OK) {
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "redeliver");
 	}

@@ -639,11 +639,7 @@ runner_main(void *arg)
 				pthread_cond_wait(&r->cond, &r->mtx);
 				continue;
 			}
-			ts.tv_sec = (time_t)(wake / 1e3);
-			ts.tv_nsec = (long)((wake - (double)ts.tv_sec * 1e3) *
-			    1e6);
-			if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
-				ts.tv_nsec = 0;
+			cr_util_ms_timespec(wake, &ts);
 			pthread_cond_timedwait(&r->cond, &r->mtx, &ts);
 			break;
 		}
@@ -721,7 +717,6 @@ cr_batch_runner_start(struct cr_hub *hub, unsigned concurrency,
     struct cr_batch_runner **out)
 {
 	struct cr_batch_runner *r;
-	pthread_condattr_t ca;
 	json_t *ids = NULL, *v;
 	size_t i;
 	int err;
@@ -734,10 +729,7 @@ cr_batch_runner_start(struct cr_hub *hub, unsigned concurrency,
 	r->hub = hub;
 	r->k = concurrency > 0 ? concurrency : 1;
 	pthread_mutex_init(&r->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cr_util_cond_init_mono(&r->cond);
 	if (hub->store->batches->ops->batch_unfinished(hub->store->batches, &ids) !=
 	    CR_STORE_OK) {
 		log_warnx("batch: cannot read the unfinished batches");
