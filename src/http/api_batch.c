@@ -126,7 +126,7 @@ cr_api_batch_create(struct cr_req *req)
 	/* The 202 only once every subject is durable. */
 	if (st->batches->ops->batch_add(st->batches, &bt, (const char *const *)subjects, n) !=
 	    CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		goto out;
 	}
 	cr_batch_runner_add(req->hub->batches, bt.id);
@@ -148,7 +148,7 @@ batch_visible(struct cr_req *req, struct cr_batch *bt)
 		return -1;
 	rc = st->batches->ops->batch_get(st->batches, req->params[0], bt);
 	if (rc == CR_STORE_ERR) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return -1;
 	}
 	/* Another institution's batch does not exist, as far as it knows. */

@@ -44,7 +44,7 @@ own_subscription(struct cr_req *req)
 		return -1;
 	}
 	if (rc != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return -1;
 	}
 	return 0;
@@ -66,7 +66,7 @@ cr_api_dead_letters_list(struct cr_req *req)
 		return;
 	}
 	if (st->events->ops->dead_letters(st->events, req->params[0], dl, &n) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		goto out;
 	}
 	list = json_array();
@@ -114,7 +114,7 @@ cr_api_dead_letters_redeliver(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no dead letter %" PRIu64
 		    " in subscription '%s'", seq, req->params[0]);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else {
 		cr_delivery_notify(req->hub->deliveries);
 		cr_http_reply_json(req, 200, json_pack("{s:I}", "redelivered",

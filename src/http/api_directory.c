@@ -33,7 +33,7 @@ cr_api_directory_put(struct cr_req *req)
 		return;
 	}
 	if (st->directory->ops->dir_put(st->directory, &e, &created) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	b = cr_directory_entry_json(&e, NULL);
@@ -82,7 +82,7 @@ cr_api_directory_remove(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no integration of this "
 		    "subject in capacity '%s' open after %s", capacity, to);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		cr_http_reply_json(req, 200, json_pack("{s:s,s:s,s:s,s:s}",
 		    "subject", subject, "institution", req->client.institution,
@@ -185,7 +185,7 @@ cr_api_directory_get(struct cr_req *req)
 	if (st->directory->ops->dir_list(st->directory, subject, req->principal ==
 	    CR_PRINCIPAL_OPERATOR ? NULL : req->client.institution, &list)
 	    != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	cr_http_reply_json(req, 200, json_pack("{s:s,s:o}", "subject", subject,

@@ -89,7 +89,7 @@ cr_api_event_type_create(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s' to "
 		    "publish the event type", et.provider);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else {
 		json_object_set_new(b, "all_integrations",
 		    json_boolean(et.all_integrations));
@@ -109,7 +109,7 @@ cr_api_event_type_list(struct cr_req *req)
 	if (cr_http_require_any(req) == -1)
 		return;
 	if (st->events->ops->event_type_list(st->events, &list) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "event_types", list));
@@ -497,7 +497,7 @@ cr_api_subscription_list(struct cr_req *req)
 	if (st->events->ops->subscription_list(st->events, req->principal ==
 	    CR_PRINCIPAL_OPERATOR ? NULL : req->client.institution, &list)
 	    != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "subscriptions",
@@ -525,7 +525,7 @@ cr_api_subscription_delete(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no subscription '%s'",
 		    req->params[0]);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		reply_empty(req, 204);
 	sodium_memzero(s.secret, sizeof(s.secret));
@@ -601,7 +601,7 @@ feed_try(void *arg)
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		cr_http_error(c->req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(c->req);
 		cr_http_resume(c->req);
 	} else
 		feed_answer_async(c);
@@ -653,7 +653,7 @@ feed_subscription(struct cr_req *req, struct cr_feed_page *p)
 		cr_http_error(req, 404, "NOT_FOUND", "no feed subscription "
 		    "'%s' of %s", id, p->institution);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		cr_util_strlcpy(p->subscription, id, sizeof(p->subscription));
 	return rc == CR_STORE_OK ? 0 : -1;
@@ -696,7 +696,7 @@ cr_api_feed(struct cr_req *req)
 	/* Taken before reading: a publish after the read is not missed. */
 	gen = cr_events_generation(hub->events);
 	if ((n = cr_events_feed_read(hub, &c->page)) < 0) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	if (n > 0 && c->page.nentries == 0) {

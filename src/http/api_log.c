@@ -57,7 +57,7 @@ cr_api_log_query(struct cr_req *req)
 	}
 	count = (size_t)f.limit;
 	if (st->xlog->ops->xlog_query(st->xlog, &f, entries, &count) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		goto out;
 	}
 	list = json_array();

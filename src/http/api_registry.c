@@ -61,7 +61,7 @@ cr_api_institution_create(struct cr_req *req)
 		cr_http_error(req, 409, "CONFLICT", "institution '%s' exists",
 		    in.id);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		cr_http_reply_json(req, 201, json_incref(b));
 out:
@@ -77,7 +77,7 @@ cr_api_institution_list(struct cr_req *req)
 	if (cr_http_require_operator(req) == -1)
 		return;
 	if (st->registry->ops->institution_list(st->registry, &list) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "institutions", list));
@@ -115,7 +115,7 @@ cr_api_client_create(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
 		    cl.institution);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s}",
 		    "client_id", cl.id, "institution", cl.institution,
@@ -185,7 +185,7 @@ cr_api_service_create(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s' to "
 		    "provide the service", svc.provider);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else {
 		json_object_set_new(b, "subject_kind",
 		    json_string(svc.subject_kind));
@@ -208,7 +208,7 @@ cr_api_service_list(struct cr_req *req)
 	if (cr_http_require_any(req) == -1)
 		return;
 	if (st->registry->ops->service_list(st->registry, &list) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	/* Where a source lives is the operator's business only. */
@@ -295,7 +295,7 @@ cr_api_authz_create(struct cr_req *req)
 	cr_http_reply_json(req, 201, authz_json(&a));
 	goto out;
 internal:
-	cr_http_error(req, 500, "INTERNAL", "storage error");
+	cr_http_storage_error(req);
 out:
 	cr_service_clear(&svc);
 	cr_event_type_clear(&et);
@@ -313,7 +313,7 @@ cr_api_authz_list(struct cr_req *req)
 		return;
 	if (st->registry->ops->authz_list(st->registry, cr_http_query(req, "consumer"), &list)
 	    != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "authorizations",
@@ -334,7 +334,7 @@ cr_api_authz_delete(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no authorization '%s'",
 		    req->params[0]);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else if ((empty = strdup("")) != NULL)
 		cr_http_reply(req, 204, "application/json", empty, 0);
 }

@@ -50,7 +50,7 @@ cr_api_bundle_create(struct cr_req *req)
 			goto out;
 		}
 		if (rc != CR_STORE_OK) {
-			cr_http_error(req, 500, "INTERNAL", "storage error");
+			cr_http_storage_error(req);
 			goto out;
 		}
 	}
@@ -58,7 +58,7 @@ cr_api_bundle_create(struct cr_req *req)
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "bundle '%s' exists", b->id);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		cr_http_reply_json(req, 201, json_incref(b->def));
 out:
@@ -75,7 +75,7 @@ cr_api_bundle_list(struct cr_req *req)
 	if (cr_http_require_any(req) == -1)
 		return;
 	if (st->batches->ops->bundle_list(st->batches, &list) != CR_STORE_OK) {
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		return;
 	}
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "bundles", list));
@@ -95,7 +95,7 @@ cr_api_bundle_get(struct cr_req *req)
 		cr_http_error(req, 404, "NOT_FOUND", "no bundle '%s'",
 		    req->params[0]);
 	else if (rc != CR_STORE_OK)
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 	else
 		cr_http_reply_json(req, 200, def);
 }
@@ -142,7 +142,7 @@ cr_api_bundle_load(struct cr_req *req, const char *id, struct cr_bundle **out)
 		    "invalid: %s", id, err);
 		break;
 	default:
-		cr_http_error(req, 500, "INTERNAL", "storage error");
+		cr_http_storage_error(req);
 		break;
 	}
 	return -1;

@@ -578,6 +578,14 @@ cr_http_error(struct cr_req *req, int status, const char *code,
 }
 
 void
+cr_http_storage_error(struct cr_req *req)
+{
+	log_warnx("http: %s %s (request %s): storage error", req->method,
+	    req->route != NULL ? req->route->name : "?", req->request_id);
+	cr_http_error(req, 500, "INTERNAL", "storage error");
+}
+
+void
 cr_http_suspend(struct cr_req *req)
 {
 	req->async = 1;

@@ -107,6 +107,10 @@ void	cr_http_reply_stream(struct cr_req *, int status, const char *type,
 	    void (*free_fn)(void *));
 void	cr_http_error(struct cr_req *, int status, const char *code,
 	    const char *fmt, ...) CR_PRINTF(4, 5);
+/* 500 INTERNAL "storage error": the answer to a store operation that
+   failed (CR_STORE_ERR, logged by the store), logged with the route so
+   that the operator finds the request that met it. */
+void	cr_http_storage_error(struct cr_req *);
 /* {"error":{"code","message","request_id"}} as a new reference. */
 json_t	*cr_http_error_json(const char *request_id, const char *code,
 	    const char *message);
