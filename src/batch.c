@@ -38,6 +38,7 @@
 static int
 subject_ok(const char *s, size_t len, size_t lineno, char *err, size_t errlen)
 {
+	char tmp[CR_BATCH_SUBJECT_MAX];
 	size_t i;
 
 	if (len == 0) {
@@ -55,6 +56,14 @@ subject_ok(const char *s, size_t len, size_t lineno, char *err, size_t errlen)
 			    "in subject", lineno);
 			return -1;
 		}
+	/* Quoted in results and logged: text only (CSV is any bytes). */
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (!cr_util_utf8_text(tmp)) {
+		snprintf(err, errlen, "line %zu: subject is not UTF-8 text",
+		    lineno);
+		return -1;
+	}
 	return 0;
 }
 

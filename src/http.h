@@ -26,9 +26,12 @@ struct cr_req;
 
 #define CR_ROUTE_BIG_BODY	0x1	/* body limit: batch_body_limit */
 /* The handler itself refuses oversized bodies and bad headers (it checks
-   body_too_large and bad_end_user), so that the refusal is logged. */
+   body_too_large and end_user_error), so that the refusal is logged. */
 #define CR_ROUTE_SELF_CHECKS	0x2
 #define CR_HTTP_MAX_PARAMS	3
+/* json_dumps flags of every answer. 15 significant digits: 17 would show
+   binary noise such as 2660.2600000000002 in amounts read from a source. */
+#define CR_HTTP_JSON_FLAGS	(JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 struct cr_route {
 	const char	*method;
@@ -51,10 +54,17 @@ struct cr_req {
 	size_t			 route_index;
 	char			 method[16];
 	char			*path;		/* owned */
-	char			 params[CR_HTTP_MAX_PARAMS][CR_KEY_MAX];
+	/* The path's {} segments, whole, as MHD decoded them: any bytes, any
+	   length; the handler checks them. Point into param_buf (owned). */
+	const char		*params[CR_HTTP_MAX_PARAMS];
+	char			*param_buf;
 	char			 request_id[64];
+	/* X-End-User as text (cr_util_utf8_copy); when refused, what of it
+	   fits, escaped, for the log. */
 	char			 end_user[128];
-	int			 bad_end_user;	/* X-End-User too long */
+	char			 end_user_error[64];	/* why X-End-User is
+						   refused (too long, not UTF-8
+						   text); "" when it is not */
 	char			 allow[32];	/* methods of the matched path */
 	const char		*content_type;	/* borrowed from MHD */
 	const char		*auth;		/* borrowed from MHD */
@@ -111,11 +121,22 @@ void	cr_http_reply_json(struct cr_req *, int status, json_t *);	/* steals */
 void	cr_http_reply_stream(struct cr_req *, int status, const char *type,
 	    long (*read)(void *ctx, char *buf, size_t max), void *ctx,
 	    void (*free_fn)(void *));
+/* The message may quote a client's bytes: it is made valid UTF-8 text. */
 void	cr_http_error(struct cr_req *, int status, const char *code,
 	    const char *fmt, ...) CR_PRINTF(4, 5);
-/* {"error":{"code","message","request_id"}} as a new reference. */
+/*
+ * {"error":{"code","message","request_id"}} as a new reference, message
+ * made valid UTF-8 text (invalid bytes escaped, see cr_util_utf8_copy);
+ * NULL when out of memory.
+ */
 json_t	*cr_http_error_json(const char *request_id, const char *code,
 	    const char *message);
+/*
+ * The same, serialized: a malloc'd string (the caller frees it) of *len
+ * bytes, or NULL when out of memory.
+ */
+char	*cr_http_error_text(const char *request_id, const char *code,
+	    const char *message, size_t *len);
 
 void	cr_http_suspend(struct cr_req *);
 void	cr_http_resume(struct cr_req *);

@@ -250,6 +250,18 @@ class PathTests(Base):
 			self.assertEqual(e["service"], logged)
 			self.assertEqual(e["purpose"], PURPOSE)
 
+	def test_nul_in_the_path_is_not_an_end(self):
+		# MHD hands the path on as a C string: a decoded %00 would end
+		# it, and population.person%00xyz would consult population.person.
+		s = SUBJECTS.known()
+		r = consult(b"population.person%00xyz", body_of(s))
+		self.assertError(r, 404, "UNKNOWN_SERVICE")
+		e = self.assertLogged(r, s, "UNKNOWN_SERVICE")
+		self.assertEqual(e["service"], "population.person%00xyz")
+		r = raw("GET", b"/v1/directory/" + H.INSZ_VALID[0].encode() +
+		    b"%00abc", token=TOK)
+		self.assertError(r, 400, "INVALID_SUBJECT")
+
 	def test_over_long_service_ids(self):
 		# Longer than any service id (127 bytes): unknown, and logged
 		# (cut at a character boundary), not answered 404 NOT_FOUND
@@ -313,6 +325,15 @@ class QueryTests(Base):
 			r = raw("GET", b"/v1/log?subject=" + q,
 			    token=H.ADMIN_TOKEN)
 			self.assertError(r, 400, "BAD_REQUEST")
+
+	def test_nul_in_a_query_is_not_an_end(self):
+		s = SUBJECTS.known()
+		self.assertEqual(consult("population.person", body_of(s)).status,
+		    200)
+		r = raw("GET", b"/v1/log?subject=" + s.encode() + b"%00x",
+		    token=H.ADMIN_TOKEN)
+		self.assertEqual(r.status, 200, r)
+		self.assertEqual(json.loads(r.body)["entries"], [], r)
 
 	def test_batch_query_and_body_of_any_bytes(self):
 		r = HUB.admin("POST", "/v1/bundles", {"id": "errors-b1",
