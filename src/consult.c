@@ -18,7 +18,7 @@ struct consult_op {
 	void			*arg;
 	long			 timeout_ms;	/* given to the source */
 	int			 answer;	/* cr_consult_req.answer */
-	char			 endpoint[CR_URL_MAX];	/* for the operator */
+	char			 endpoint[CR_URL_MAX];	/* for the log */
 };
 
 static void

@@ -62,9 +62,8 @@ struct cr_req {
 	/* X-End-User as text (cr_util_utf8_copy); when refused, what of it
 	   fits, escaped, for the log. */
 	char			 end_user[128];
-	char			 end_user_error[64];	/* why X-End-User is
-						   refused (too long, not UTF-8
-						   text); "" when it is not */
+	/* Why X-End-User is refused (too long, not UTF-8 text); "" if not. */
+	char			 end_user_error[64];
 	char			 allow[32];	/* methods of the matched path */
 	const char		*content_type;	/* borrowed from MHD */
 	const char		*auth;		/* borrowed from MHD */

@@ -73,7 +73,8 @@ cr_util_utf8_text(const char *s)
 	size_t n = strlen(s), i = 0, len;
 
 	while (i < n) {
-		if (is_control(p[i]) || (len = utf8_char_len(p + i, n - i)) == 0)
+		if (is_control(p[i]) ||
+		    (len = utf8_char_len(p + i, n - i)) == 0)
 			return 0;
 		i += len;
 	}
