@@ -12,7 +12,7 @@
  * Longest raw input considered: generous for separators, but bounded so
  * that a hostile megabyte of dots is rejected without being walked.
  */
-#define IDENT_RAW_MAX	64
+#define IDENT_RAW_MAX	(CR_SUBJECT_RAW_MAX - 1)
 
 static int
 is_separator(char c)

@@ -10,6 +10,9 @@
 #include <stddef.h>
 
 #define CR_SUBJECT_MAX	32	/* longest normalized identifier, with NUL */
+/* Longest identifier as sent (separators included) that a scheme
+   considers, with NUL; the API refuses longer ones. */
+#define CR_SUBJECT_RAW_MAX	65
 
 struct cr_ident_scheme {
 	const char	*name;		/* "be-insz", "ee-isikukood", ... */

@@ -1,9 +1,9 @@
 /*
  * Request body validation. Error messages go back to the client inside a
- * JSON string, so every message is scrubbed to valid UTF-8 without control
- * characters: json_string() refuses invalid UTF-8, and a message cut by
- * snprintf or quoting jansson's "near '...'" token could otherwise carry
- * half a character or raw bytes of the offending body.
+ * JSON string, so every message is made valid UTF-8 without control
+ * characters (cr_util_utf8_vformat): json_string() refuses invalid UTF-8,
+ * and a message cut by snprintf or quoting jansson's "near '...'" token
+ * could otherwise carry half a character or raw bytes of the body.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,67 +14,12 @@
 #include "date.h"
 #include "jsonv.h"
 #include "log.h"
+#include "util.h"
 
 #define JV_DEFAULT_MAXLEN	255
 #define JV_DEFAULT_MAXITEMS	1000
 /* Longest key quoted back in a message; keys are client-chosen. */
 #define JV_KEY_QUOTE		64
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* UTF-16 surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* beyond U+10FFFF */
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-/* In place: control characters and broken UTF-8 become '?'. */
-static void
-scrub(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t n = strlen(s), i = 0, len;
-
-	while (i < n) {
-		if (p[i] < 0x20 || p[i] == 0x7f) {
-			p[i++] = '?';
-			continue;
-		}
-		if ((len = utf8_seq_len(p + i, n - i)) == 0) {
-			p[i++] = '?';
-			continue;
-		}
-		i += len;
-	}
-}
 
 static void jv_err(char *, size_t, const char *, ...) CR_PRINTF(3, 4);
 
@@ -86,9 +31,8 @@ jv_err(char *err, size_t errlen, const char *fmt, ...)
 	if (err == NULL || errlen == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	cr_util_utf8_vformat(err, errlen, fmt, ap);
 	va_end(ap);
-	scrub(err);
 }
 
 static const char *

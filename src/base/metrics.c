@@ -1,7 +1,9 @@
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "metrics.h"
 
@@ -32,7 +34,18 @@ static const double batch_bounds[] = {
 static const char *const *metrics_routes;
 static size_t metrics_nroutes;
 static _Atomic uint64_t metrics_requests[CR_METRICS_MAX_ROUTES][NSTATUS];
-static _Atomic uint64_t metrics_source_errors[CR_METRICS_SRC_NERRORS];
+/*
+ * Source errors by service: slots filled once, in order, under the mutex;
+ * published by the release store of nservices, so that readers scan the
+ * slots below it without a lock. The last slot is "other".
+ */
+struct source_errors {
+	char			 service[128];
+	_Atomic uint64_t	 n[CR_METRICS_SRC_NERRORS];
+};
+static struct source_errors metrics_source_errors[CR_METRICS_MAX_SERVICES + 1];
+static _Atomic size_t metrics_nservices;
+static pthread_mutex_t metrics_services_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct histogram h_consult = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_source = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_commit = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
@@ -88,12 +101,73 @@ cr_metrics_source(double ms)
 	histogram_observe(&h_source, ms / 1e3);
 }
 
+static struct source_errors *
+source_slot_find(const char *service, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(metrics_source_errors[i].service, service) == 0)
+			return &metrics_source_errors[i];
+	return NULL;
+}
+
+static struct source_errors *
+source_slot(const char *service)
+{
+	struct source_errors *se;
+	size_t n;
+
+	n = atomic_load_explicit(&metrics_nservices, memory_order_acquire);
+	if ((se = source_slot_find(service, n)) != NULL)
+		return se;
+	pthread_mutex_lock(&metrics_services_mtx);
+	n = atomic_load_explicit(&metrics_nservices, memory_order_relaxed);
+	if ((se = source_slot_find(service, n)) == NULL) {
+		if (n < CR_METRICS_MAX_SERVICES &&
+		    strlen(service) < sizeof(se->service)) {
+			se = &metrics_source_errors[n];
+			snprintf(se->service, sizeof(se->service), "%s",
+			    service);
+			atomic_store_explicit(&metrics_nservices, n + 1,
+			    memory_order_release);
+		} else
+			se = &metrics_source_errors[CR_METRICS_MAX_SERVICES];
+	}
+	pthread_mutex_unlock(&metrics_services_mtx);
+	return se;
+}
+
 void
-cr_metrics_source_error(enum cr_metrics_source_error e)
+cr_metrics_source_error(const char *service, enum cr_metrics_source_error e)
 {
 	if (e < CR_METRICS_SRC_NERRORS)
-		atomic_fetch_add_explicit(&metrics_source_errors[e], 1,
+		atomic_fetch_add_explicit(&source_slot(service)->n[e], 1,
 		    memory_order_relaxed);
+}
+
+static void
+source_errors_render(FILE *f, const char *service,
+    struct source_errors *se)
+{
+	const char *p;
+	size_t k;
+
+	for (k = 0; k < CR_METRICS_SRC_NERRORS; k++) {
+		/* Service ids are a safe alphabet; escaped all the same. */
+		fputs("crossroads_source_errors_total{service=\"", f);
+		for (p = service; *p != '\0'; p++) {
+			if (*p == '\\' || *p == '"')
+				fputc('\\', f);
+			if (*p == '\n')
+				fputs("\\n", f);
+			else
+				fputc(*p, f);
+		}
+		fprintf(f, "\",kind=\"%s\"} %llu\n", source_error_names[k],
+		    (unsigned long long)atomic_load_explicit(&se->n[k],
+		    memory_order_relaxed));
+	}
 }
 
 void
@@ -129,8 +203,9 @@ histogram_render(FILE *f, const char *name, const char *help,
 int
 cr_metrics_render(char **out, size_t *len)
 {
+	struct source_errors *other;
 	FILE *f;
-	size_t r, s;
+	size_t r, s, n;
 
 	*out = NULL;
 	if ((f = open_memstream(out, len)) == NULL)
@@ -160,12 +235,18 @@ cr_metrics_render(char **out, size_t *len)
 	histogram_render(f, "crossroads_source_duration_seconds",
 	    "Calls to authentic sources.", &h_source);
 	fputs("# HELP crossroads_source_errors_total Failed calls to "
-	    "authentic sources by kind.\n"
+	    "authentic sources by service and kind.\n"
 	    "# TYPE crossroads_source_errors_total counter\n", f);
+	n = atomic_load_explicit(&metrics_nservices, memory_order_acquire);
+	for (s = 0; s < n; s++)
+		source_errors_render(f, metrics_source_errors[s].service,
+		    &metrics_source_errors[s]);
+	other = &metrics_source_errors[CR_METRICS_MAX_SERVICES];
 	for (s = 0; s < CR_METRICS_SRC_NERRORS; s++)
-		fprintf(f, "crossroads_source_errors_total{kind=\"%s\"} %llu\n",
-		    source_error_names[s],
-		    (unsigned long long)atomic_load(&metrics_source_errors[s]));
+		if (atomic_load_explicit(&other->n[s], memory_order_relaxed)) {
+			source_errors_render(f, "other", other);
+			break;
+		}
 	histogram_render(f, "crossroads_xlog_batch_size",
 	    "Exchange-log entries per group commit.", &h_batch);
 	histogram_render(f, "crossroads_xlog_commit_seconds",

@@ -1,7 +1,7 @@
 /*
  * Process-wide counters and histograms, rendered as Prometheus text at
  * GET /metrics. Every update is a relaxed atomic add: no lock on the hot
- * path.
+ * path (a lock only when a service fails for the first time).
  */
 #ifndef CR_METRICS_H
 #define CR_METRICS_H
@@ -23,7 +23,14 @@ void	cr_metrics_init(const char *const *route_names, size_t nroutes);
 void	cr_metrics_request(size_t route, int status);
 void	cr_metrics_consult(double ms);
 void	cr_metrics_source(double ms);
-void	cr_metrics_source_error(enum cr_metrics_source_error);
+/*
+ * A failed call to the source of service (copied), counted by service and
+ * kind. The first CR_METRICS_MAX_SERVICES services get their own series,
+ * any later one is counted as service "other".
+ */
+#define CR_METRICS_MAX_SERVICES	256
+void	cr_metrics_source_error(const char *service,
+	    enum cr_metrics_source_error);
 void	cr_metrics_xlog_batch(size_t n, double commit_ms);
 
 /* Prometheus text exposition; the caller frees *out. 0 or -1. */

@@ -24,6 +24,133 @@ cr_util_strlcpy(char *dst, const char *src, size_t dstsize)
 	return len;
 }
 
+/* Length of the valid UTF-8 character at s (at most n bytes), 0 if none. */
+static size_t
+utf8_char_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* UTF-16 surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* beyond U+10FFFF */
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+static int
+is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int
+cr_util_utf8_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, len;
+
+	while (i < n) {
+		if (is_control(p[i]) ||
+		    (len = utf8_char_len(p + i, n - i)) == 0)
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+int
+cr_util_utf8_copy(char *dst, size_t dstsize, const char *src)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = strlen(src), i = 0, o = 0, len;
+	int same = 1;
+
+	if (dstsize == 0)
+		return n == 0 ? 0 : -1;
+	while (i < n) {
+		len = is_control(p[i]) ? 0 : utf8_char_len(p + i, n - i);
+		if (len > 0) {
+			if (o + len >= dstsize)
+				break;
+			memcpy(dst + o, p + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		if (o + 4 >= dstsize)
+			break;
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[p[i] >> 4];
+		dst[o++] = hex[p[i] & 0xf];
+		i++;
+		same = 0;
+	}
+	dst[o] = '\0';
+	return same && i == n ? 0 : -1;
+}
+
+/* n, or less so that s[0..n) does not end inside a character. */
+static size_t
+utf8_cut(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = n, need;
+
+	while (i > 0 && n - i < 3 && (p[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0 || p[i - 1] < 0xc0)
+		return n;
+	need = p[i - 1] >= 0xf0 ? 4 : p[i - 1] >= 0xe0 ? 3 : 2;
+	return n - (i - 1) < need ? i - 1 : n;
+}
+
+void
+cr_util_utf8_vformat(char *dst, size_t dstsize, const char *fmt, va_list ap)
+{
+	char tmp[2048];
+	size_t n;
+	int len, cut;
+
+	if (dstsize == 0)
+		return;
+	len = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	n = len < 0 ? 0 : strlen(tmp);
+	cut = len >= 0 && (size_t)len >= sizeof(tmp);
+	if (n >= dstsize) {
+		n = dstsize - 1;
+		cut = 1;
+	}
+	if (cut)
+		n = utf8_cut(tmp, n);
+	tmp[n] = '\0';
+	cr_util_utf8_copy(dst, dstsize, tmp);
+}
+
 int
 cr_util_parse_ull(const char *s, unsigned long long min,
     unsigned long long max, unsigned long long *out)

@@ -6,6 +6,7 @@
 #define CR_UTIL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,30 @@
 
 /* Copies with truncation; returns strlen(src) like strlcpy. */
 size_t	cr_util_strlcpy(char *dst, const char *src, size_t dstsize);
+
+/*
+ * UTF-8 text. A client's bytes reach error messages (JSON strings, which
+ * jansson refuses to build from invalid UTF-8) and log entries; these
+ * keep them valid, whole characters only.
+ */
+
+/* 1 when s is valid UTF-8 without control characters (C0, DEL), else 0. */
+int	cr_util_utf8_text(const char *s);
+/*
+ * Copies src into dst as valid UTF-8 text: a byte that does not start a
+ * valid character, and a control character, becomes the four characters
+ * \xNN (hex, upper case). When dst is full the copy stops before the
+ * character or escape that does not fit, never inside it. Returns 0 when
+ * dst holds src unchanged, -1 when something was escaped or left out.
+ */
+int	cr_util_utf8_copy(char *dst, size_t dstsize, const char *src);
+/*
+ * vsnprintf into dst, made text as by cr_util_utf8_copy (messages quoting
+ * a client's bytes); a character cut by the size limit is left out, not
+ * escaped.
+ */
+void	cr_util_utf8_vformat(char *dst, size_t dstsize, const char *fmt,
+	    va_list ap);
 
 /* Parses a base-10 unsigned number in [min, max]; 0 or -1 on any junk. */
 int	cr_util_parse_ull(const char *s, unsigned long long min,

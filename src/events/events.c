@@ -527,8 +527,9 @@ cr_events_fail(struct cr_events_error *err, int status, const char *code,
 
 	err->status = status;
 	cr_util_strlcpy(err->code, code, sizeof(err->code));
+	/* Quoted back in JSON: text, never half a character. */
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	cr_util_utf8_vformat(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -73,16 +73,18 @@ cr_api_batch_create(struct cr_req *req)
 	bundle = cr_http_query(req, "bundle");
 	purpose = cr_http_query(req, "purpose");
 	refdate = cr_http_query(req, "reference_date");
-	if (bundle == NULL || *bundle == '\0' || strlen(bundle) >= CR_KEY_MAX) {
+	/* Stored, logged and quoted back: text, never cut. */
+	if (bundle == NULL || *bundle == '\0' || strlen(bundle) >= CR_KEY_MAX ||
+	    !cr_util_utf8_text(bundle)) {
 		cr_http_error(req, 400, "BAD_REQUEST", "query parameter "
-		    "'bundle' is required (at most %d characters)",
+		    "'bundle' is required (UTF-8 text of at most %d bytes)",
 		    CR_KEY_MAX - 1);
 		goto out;
 	}
 	if (purpose == NULL || *purpose == '\0' ||
-	    strlen(purpose) >= CR_KEY_MAX) {
+	    strlen(purpose) >= CR_KEY_MAX || !cr_util_utf8_text(purpose)) {
 		cr_http_error(req, 400, "BAD_REQUEST", "query parameter "
-		    "'purpose' is required (at most %d characters)",
+		    "'purpose' is required (UTF-8 text of at most %d bytes)",
 		    CR_KEY_MAX - 1);
 		goto out;
 	}

@@ -8,34 +8,32 @@
 #include "util.h"
 
 static const struct cr_jsonv_field consult_spec[] = {
-	{ "subject", CR_JV_STRING, 1, 64, 0, 0 },
+	{ "subject", CR_JV_STRING, 1, CR_SUBJECT_RAW_MAX - 1, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "params", CR_JV_OBJECT, 0, 0, 0, 0 },
 	{ "reference_date", CR_JV_DATE, 0, 0, 0, 0 },
 	CR_JSONV_END
 };
 
-/* Runs on a worker thread after the resume: builds the answer there. */
+/*
+ * Runs on a worker thread after the resume. The answer was built before
+ * its log entry was written (cr_consult_result.body): sent as is, so
+ * that the status sent is the one logged.
+ */
 static void
 consult_reply(struct cr_req *req)
 {
 	struct cr_consult_result *res = req->ctx;
-	json_t *j;
 
 	cr_metrics_consult(cr_util_mono_ms() - req->start_ms);
-	if (res == NULL) {
+	if (res == NULL || res->body == NULL) {
+		/* Out of memory: the entry, if any, says 500 too. */
 		cr_http_error(req, 500, "INTERNAL", "out of memory");
 		return;
 	}
-	if (res->status != 200) {
-		cr_http_error(req, res->status, res->error_code, "%s",
-		    res->message);
-		return;
-	}
-	j = json_pack("{s:s,s:s,s:s,s:s,s:O}", "request_id", req->request_id,
-	    "service", res->service, "source", res->provider, "subject",
-	    res->subject, "data", res->data);
-	cr_http_reply_json(req, 200, j);
+	cr_http_reply(req, res->status, "application/json", res->body,
+	    res->body_len);
+	res->body = NULL;
 }
 
 static void
@@ -63,23 +61,26 @@ cr_api_consult(struct cr_req *req)
 	cr.service = req->params[0];
 	cr.end_user = req->end_user;
 	cr.request_id = req->request_id;
+	cr.answer = 1;
 	if (req->body_too_large) {
 		snprintf(err, sizeof(err), "body exceeds the limit of %zu "
 		    "bytes", req->body_limit);
 		cr.bad_request = err;
 		cr.bad_status = 413;
-	} else if (req->bad_end_user) {
-		snprintf(err, sizeof(err), "X-End-User is longer than %zu "
-		    "bytes", sizeof(req->end_user) - 1);
-		cr.bad_request = err;
-	} else if (cr_jsonv_parse_object(req->body ? req->body : "",
-	    req->body_len, &body, err, sizeof(err)) == -1 ||
-	    cr_jsonv_check(body, consult_spec, err, sizeof(err)) == -1)
-		cr.bad_request = err;
-	else {
-		cr.params = json_object_get(body, "params");
-		cr.reference_date = json_string_value(json_object_get(body,
-		    "reference_date"));
+	} else {
+		/* Parsed even when a header is refused: the log then still
+		   shows what was asked, of whom, for what. */
+		if (cr_jsonv_parse_object(req->body ? req->body : "",
+		    req->body_len, &body, err, sizeof(err)) == -1 ||
+		    cr_jsonv_check(body, consult_spec, err, sizeof(err)) == -1)
+			cr.bad_request = err;
+		if (req->end_user_error[0] != '\0')
+			cr.bad_request = req->end_user_error;
+		else if (cr.bad_request == NULL) {
+			cr.params = json_object_get(body, "params");
+			cr.reference_date = json_string_value(json_object_get(
+			    body, "reference_date"));
+		}
 	}
 	/* Even a refused body tells the log what was asked, if it can. */
 	cr.subject = json_string_value(json_object_get(body, "subject"));

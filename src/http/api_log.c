@@ -15,7 +15,7 @@ cr_api_log_query(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	struct cr_xlog_filter f;
 	struct cr_xlog_entry *entries = NULL;
-	char subject[CR_SUBJECT_MAX];
+	char subject[CR_SUBJECT_RAW_MAX];
 	const char *s, *v;
 	unsigned long long n;
 	json_t *list;
@@ -30,11 +30,23 @@ cr_api_log_query(struct cr_req *req)
 		    "'subject' is required");
 		return;
 	}
-	/* Refused attempts are logged with the subject as sent. */
+	/* Refused attempts are logged with the subject as sent: text, at
+	   most as long as a consultation accepts. */
+	if (!cr_util_utf8_text(s) || strlen(s) >= sizeof(subject)) {
+		cr_http_error(req, 400, "BAD_REQUEST", "query parameter "
+		    "'subject' must be UTF-8 text of at most %zu bytes",
+		    sizeof(subject) - 1);
+		return;
+	}
 	if (cr_directory_subject(req->hub, s, subject, sizeof(subject)) == -1)
 		cr_util_strlcpy(subject, s, sizeof(subject));
 	f.subject = subject;
 	f.consumer = cr_http_query(req, "consumer");
+	if (f.consumer != NULL && !cr_util_utf8_text(f.consumer)) {
+		cr_http_error(req, 400, "BAD_REQUEST", "query parameter "
+		    "'consumer' must be UTF-8 text");
+		return;
+	}
 	if ((v = cr_http_query(req, "limit")) != NULL) {
 		if (cr_util_parse_ull(v, 1, LOG_LIMIT_MAX, &n) == -1) {
 			cr_http_error(req, 400, "BAD_REQUEST", "limit must be "

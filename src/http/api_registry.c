@@ -102,6 +102,13 @@ cr_api_client_create(struct cr_req *req)
 	    (b = cr_http_body_json(req, client_spec)) == NULL)
 		return;
 	memset(&cl, 0, sizeof(cl));
+	/* Longer than any institution id: cut, it could name another. */
+	if (strlen(req->params[0]) >= sizeof(cl.institution)) {
+		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
+		    req->params[0]);
+		json_decref(b);
+		return;
+	}
 	cr_util_uuid(cl.id);
 	cr_util_strlcpy(cl.institution, req->params[0], sizeof(cl.institution));
 	cr_util_strlcpy(cl.name, jstr(b, "name"), sizeof(cl.name));

@@ -45,26 +45,27 @@ valid_request_id(const char *s)
 
 /*
  * Matches path against pattern segment by segment; "{}" takes any one
- * non-empty segment, copied into params. 1 on a match.
+ * non-empty segment, whole, whatever its bytes and length (the handler
+ * judges it): its offset and length go to off[] and len[]. 1 on a match.
  */
 static int
-route_match(const char *pattern, const char *path,
-    char params[][CR_KEY_MAX], size_t *nparams)
+route_match(const char *pattern, const char *path, size_t off[],
+    size_t len[], size_t *nparams)
 {
+	const char *start = path;
 	size_t np = 0;
 
 	while (*pattern != '\0' && *path != '\0') {
 		if (strncmp(pattern, "{}", 2) == 0) {
-			size_t len = strcspn(path, "/");
+			size_t n = strcspn(path, "/");
 
-			if (len == 0 || len >= CR_KEY_MAX ||
-			    np >= CR_HTTP_MAX_PARAMS)
+			if (n == 0 || np >= CR_HTTP_MAX_PARAMS)
 				return 0;
-			memcpy(params[np], path, len);
-			params[np][len] = '\0';
+			off[np] = (size_t)(path - start);
+			len[np] = n;
 			np++;
 			pattern += 2;
-			path += len;
+			path += n;
 			continue;
 		}
 		if (*pattern != *path)
@@ -76,14 +77,33 @@ route_match(const char *pattern, const char *path,
 	return *pattern == '\0' && *path == '\0';
 }
 
+/* The matched segments as strings in a copy of the path. 0 or -1. */
+static int
+req_params(struct cr_req *req, const size_t off[], const size_t len[],
+    size_t np)
+{
+	size_t i;
+
+	if (np == 0)
+		return 0;
+	if ((req->param_buf = strdup(req->path)) == NULL)
+		return -1;
+	for (i = 0; i < np; i++) {
+		req->param_buf[off[i] + len[i]] = '\0';
+		req->params[i] = req->param_buf + off[i];
+	}
+	return 0;
+}
+
 static void
 req_route(struct cr_http *h, struct cr_req *req)
 {
+	size_t off[CR_HTTP_MAX_PARAMS], len[CR_HTTP_MAX_PARAMS];
 	int path_matched = 0;
 	size_t i, np;
 
 	for (i = 0; i < h->nroutes; i++) {
-		if (!route_match(h->routes[i].pattern, req->path, req->params,
+		if (!route_match(h->routes[i].pattern, req->path, off, len,
 		    &np))
 			continue;
 		path_matched = 1;
@@ -95,6 +115,9 @@ req_route(struct cr_http *h, struct cr_req *req)
 		if (strcmp(h->routes[i].method, req->method) == 0) {
 			req->route = &h->routes[i];
 			req->route_index = i;
+			if (req_params(req, off, len, np) == -1)
+				cr_http_error(req, 500, "INTERNAL",
+				    "out of memory");
 			return;
 		}
 	}
@@ -108,12 +131,62 @@ req_route(struct cr_http *h, struct cr_req *req)
 		    req->path);
 }
 
+/*
+ * MHD's unescaper for the path and query arguments: %HH decoded, except
+ * %00, which stays as it is. MHD hands the path and arguments on as C
+ * strings: a decoded NUL would cut "/v1/consult/a%00b" to the service
+ * "a" silently; kept, it is one more byte the handler refuses.
+ */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *r = s, *w = s, hex[3];
+	uint8_t b;
+
+	(void)cls;
+	(void)conn;
+	while (*r != '\0') {
+		if (r[0] == '%' && r[1] != '\0') {
+			hex[0] = r[1];
+			hex[1] = r[2];
+			hex[2] = '\0';
+			if (cr_util_unhex(hex, &b, 1) == 0 && b != 0) {
+				*w++ = (char)b;
+				r += 3;
+				continue;
+			}
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/*
+ * A request header, or NULL; *cut set when its value holds a NUL byte
+ * (what follows it would be lost in a C string).
+ */
+static const char *
+req_header(struct MHD_Connection *conn, const char *name, int *cut)
+{
+	const char *v = NULL;
+	size_t len = 0;
+
+	*cut = 0;
+	if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, name,
+	    strlen(name), &v, &len) != MHD_YES || v == NULL)
+		return NULL;
+	*cut = strlen(v) != len;
+	return v;
+}
+
 static struct cr_req *
 req_new(struct cr_http *h, struct MHD_Connection *conn, const char *url,
     const char *method)
 {
 	struct cr_req *req;
 	const char *v;
+	int cut;
 
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		return NULL;
@@ -125,18 +198,24 @@ req_new(struct cr_http *h, struct MHD_Connection *conn, const char *url,
 	req->hub = h->hub;
 	req->start_ms = cr_util_mono_ms();
 	cr_util_strlcpy(req->method, method, sizeof(req->method));
-	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-	if (v != NULL && valid_request_id(v))
+	v = req_header(conn, "X-Request-Id", &cut);
+	if (v != NULL && !cut && valid_request_id(v))
 		cr_util_strlcpy(req->request_id, v, sizeof(req->request_id));
 	else
 		cr_util_uuid(req->request_id);
-	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-End-User");
-	if (v != NULL) {
-		if (strlen(v) >= sizeof(req->end_user))
-			req->bad_end_user = 1;
+	v = req_header(conn, "X-End-User", &cut);
+	/* Kept even when refused (escaped, cut), for the log entry. */
+	if (v != NULL && (cr_util_utf8_copy(req->end_user,
+	    sizeof(req->end_user), v) == -1 || cut)) {
+		if (cut || !cr_util_utf8_text(v))
+			snprintf(req->end_user_error,
+			    sizeof(req->end_user_error),
+			    "X-End-User is not UTF-8 text");
 		else
-			cr_util_strlcpy(req->end_user, v,
-			    sizeof(req->end_user));
+			snprintf(req->end_user_error,
+			    sizeof(req->end_user_error),
+			    "X-End-User is longer than %zu bytes",
+			    sizeof(req->end_user) - 1);
 	}
 	req->auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -170,6 +249,7 @@ req_free(struct cr_req *req)
 		req->stream_free(req->stream_ctx);
 	free(req->body);
 	free(req->resp);
+	free(req->param_buf);
 	free(req->path);
 	free(req);
 }
@@ -321,10 +401,9 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 			cr_http_error(req, 413, "PAYLOAD_TOO_LARGE",
 			    "body exceeds the limit of %zu bytes",
 			    req->body_limit);
-		else if (req->bad_end_user)
-			cr_http_error(req, 400, "BAD_REQUEST",
-			    "X-End-User is longer than %zu bytes",
-			    sizeof(req->end_user) - 1);
+		else if (req->end_user_error[0] != '\0')
+			cr_http_error(req, 400, "BAD_REQUEST", "%s",
+			    req->end_user_error);
 		else
 			req->route->handler(req);
 	}
@@ -451,6 +530,7 @@ cr_http_start(struct cr_hub *hub, const struct cr_route *routes,
 	/* The logger first: MHD reports problems with later options to it. */
 	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, hub->cfg.connection_limit,
@@ -533,48 +613,49 @@ cr_http_reply_stream(struct cr_req *req, int status, const char *type,
 	req->stream_free = free_fn;
 }
 
+/* Out of memory: a fixed answer that still names the request. */
+static void
+reply_oom(struct cr_req *req)
+{
+	char buf[160], *s;
+
+	snprintf(buf, sizeof(buf), "{\"error\":{\"code\":\"INTERNAL\","
+	    "\"message\":\"out of memory\",\"request_id\":\"%s\"}}",
+	    req->request_id);
+	s = strdup(buf);
+	cr_http_reply(req, 500, "application/json", s, s != NULL ? strlen(s) :
+	    0);
+}
+
 void
 cr_http_reply_json(struct cr_req *req, int status, json_t *j)
 {
 	char *s;
 
-	/* 15 significant digits: 17 would show binary noise such as
-	   2660.2600000000002 in amounts read from a source. */
-	s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) :
-	    NULL;
+	s = j != NULL ? json_dumps(j, CR_HTTP_JSON_FLAGS) : NULL;
 	json_decref(j);
 	if (s == NULL) {
-		/* Out of memory: a fixed answer still tells the client. */
-		static const char oom[] = "{\"error\":{\"code\":\"INTERNAL\","
-		    "\"message\":\"out of memory\"}}";
-
-		if ((s = strdup(oom)) == NULL)
-			return;
-		status = 500;
+		reply_oom(req);
+		return;
 	}
 	cr_http_reply(req, status, "application/json", s, strlen(s));
-}
-
-json_t *
-cr_http_error_json(const char *request_id, const char *code,
-    const char *message)
-{
-	return json_pack("{s:{s:s,s:s,s:s}}", "error", "code", code,
-	    "message", message, "request_id", request_id);
 }
 
 void
 cr_http_error(struct cr_req *req, int status, const char *code,
     const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], *s;
+	size_t len;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cr_util_utf8_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cr_http_reply_json(req, status,
-	    cr_http_error_json(req->request_id, code, msg));
+	if ((s = cr_answer_error_text(req->request_id, code, msg, &len)) == NULL)
+		reply_oom(req);
+	else
+		cr_http_reply(req, status, "application/json", s, len);
 }
 
 void

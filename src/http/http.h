@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "answer.h"
 #include "hub.h"
 #include "log.h"
 #include "store.h"
@@ -26,9 +27,12 @@ struct cr_req;
 
 #define CR_ROUTE_BIG_BODY	0x1	/* body limit: batch_body_limit */
 /* The handler itself refuses oversized bodies and bad headers (it checks
-   body_too_large and bad_end_user), so that the refusal is logged. */
+   body_too_large and end_user_error), so that the refusal is logged. */
 #define CR_ROUTE_SELF_CHECKS	0x2
 #define CR_HTTP_MAX_PARAMS	3
+/* json_dumps flags of every answer. 15 significant digits: 17 would show
+   binary noise such as 2660.2600000000002 in amounts read from a source. */
+#define CR_HTTP_JSON_FLAGS	CR_ANSWER_JSON_FLAGS
 
 struct cr_route {
 	const char	*method;
@@ -45,10 +49,16 @@ struct cr_req {
 	size_t			 route_index;
 	char			 method[16];
 	char			*path;		/* owned */
-	char			 params[CR_HTTP_MAX_PARAMS][CR_KEY_MAX];
+	/* The path's {} segments, whole, as MHD decoded them: any bytes, any
+	   length; the handler checks them. Point into param_buf (owned). */
+	const char		*params[CR_HTTP_MAX_PARAMS];
+	char			*param_buf;
 	char			 request_id[64];
+	/* X-End-User as text (cr_util_utf8_copy); when refused, what of it
+	   fits, escaped, for the log. */
 	char			 end_user[128];
-	int			 bad_end_user;	/* X-End-User too long */
+	/* Why X-End-User is refused (too long, not UTF-8 text); "" if not. */
+	char			 end_user_error[64];
 	char			 allow[32];	/* methods of the matched path */
 	const char		*content_type;	/* borrowed from MHD */
 	const char		*auth;		/* borrowed from MHD */
@@ -105,16 +115,13 @@ void	cr_http_reply_json(struct cr_req *, int status, json_t *);	/* steals */
 void	cr_http_reply_stream(struct cr_req *, int status, const char *type,
 	    long (*read)(void *ctx, char *buf, size_t max), void *ctx,
 	    void (*free_fn)(void *));
+/* The message may quote a client's bytes: it is made valid UTF-8 text. */
 void	cr_http_error(struct cr_req *, int status, const char *code,
 	    const char *fmt, ...) CR_PRINTF(4, 5);
 /* 500 INTERNAL "storage error": the answer to a store operation that
    failed (CR_STORE_ERR, logged by the store), logged with the route so
    that the operator finds the request that met it. */
 void	cr_http_storage_error(struct cr_req *);
-/* {"error":{"code","message","request_id"}} as a new reference. */
-json_t	*cr_http_error_json(const char *request_id, const char *code,
-	    const char *message);
-
 void	cr_http_suspend(struct cr_req *);
 void	cr_http_resume(struct cr_req *);
 

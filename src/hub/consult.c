@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "authz.h"
 #include "consult.h"
 #include "log.h"
@@ -17,6 +18,8 @@ struct consult_op {
 	cr_consult_done_fn	 done;
 	void			*arg;
 	long			 timeout_ms;	/* given to the source */
+	int			 answer;	/* cr_consult_req.answer */
+	char			 endpoint[CR_URL_MAX];	/* for the log */
 };
 
 static void
@@ -36,6 +39,51 @@ outcome_of(int status, const char *code)
 	return CR_OUTCOME_DENIED;
 }
 
+/* The consumer's answer into res->body, from res. 0, or -1 (NULL). */
+static int
+answer_build(struct consult_op *op)
+{
+	struct cr_consult_result *res = op->res;
+	json_t *j;
+
+	free(res->body);
+	res->body = NULL;
+	res->body_len = 0;
+	if (res->status == 200) {
+		j = json_pack("{s:s,s:s,s:s,s:s,s:O}", "request_id",
+		    op->entry.request_id, "service", res->service, "source",
+		    res->provider, "subject", res->subject, "data", res->data);
+		res->body = j != NULL ? json_dumps(j, CR_ANSWER_JSON_FLAGS) :
+		    NULL;
+		json_decref(j);
+		if (res->body != NULL)
+			res->body_len = strlen(res->body);
+	} else
+		res->body = cr_answer_error_text(op->entry.request_id,
+		    res->error_code, res->message, &res->body_len);
+	return res->body != NULL ? 0 : -1;
+}
+
+/*
+ * Replaces the outcome decided when its answer cannot be built or its
+ * entry cannot be logged; no data goes out.
+ */
+static void
+result_set(struct consult_op *op, int status, const char *code,
+    const char *message)
+{
+	struct cr_consult_result *res = op->res;
+
+	/* Nothing leaves the hub that is not in the log. */
+	json_decref(res->data);
+	res->data = NULL;
+	res->status = status;
+	cr_util_strlcpy(res->error_code, code, sizeof(res->error_code));
+	cr_util_strlcpy(res->message, message, sizeof(res->message));
+	if (op->answer)
+		answer_build(op);
+}
+
 /* Runs on the log writer thread once the entry is durable (or not). */
 static void
 consult_logged(void *arg, int rc, uint64_t seq)
@@ -45,22 +93,20 @@ consult_logged(void *arg, int rc, uint64_t seq)
 
 	if (rc == 0)
 		res->log_seq = seq;
-	else {
-		/* Nothing leaves the hub that is not in the log. */
-		json_decref(res->data);
-		res->data = NULL;
-		res->status = 500;
-		cr_util_strlcpy(res->error_code, "INTERNAL",
-		    sizeof(res->error_code));
-		cr_util_strlcpy(res->message, "the exchange log could not be "
-		    "written", sizeof(res->message));
-	}
+	else
+		result_set(op, 500, "INTERNAL", "the exchange log could not be "
+		    "written");
 	op->res = NULL;
 	op->done(op->arg, res);
 	op_free(op);
 }
 
-/* Sets the outcome, then logs it; the caller is told once it is durable. */
+/*
+ * Sets the outcome, builds the answer, then logs it; the caller is told
+ * once it is durable. The one place that decides the status sent: what
+ * the entry records is what the consumer gets (only a failure to log
+ * changes it later, and then there is no entry).
+ */
 static void
 consult_finish(struct consult_op *op, int status, const char *code,
     const char *fmt, ...) CR_PRINTF(4, 5);
@@ -75,31 +121,57 @@ consult_finish(struct consult_op *op, int status, const char *code,
 	res->status = status;
 	cr_util_strlcpy(res->error_code, code, sizeof(res->error_code));
 	if (fmt != NULL) {
+		/* Messages quote what the client sent: text only. */
 		va_start(ap, fmt);
-		vsnprintf(res->message, sizeof(res->message), fmt, ap);
+		cr_util_utf8_vformat(res->message, sizeof(res->message), fmt,
+		    ap);
 		va_end(ap);
 	}
-	op->entry.status = status;
-	cr_util_strlcpy(op->entry.error_code, code,
+	if (op->answer && answer_build(op) == -1)
+		result_set(op, 500, "INTERNAL", "out of memory");
+	op->entry.status = res->status;
+	cr_util_strlcpy(op->entry.error_code, res->error_code,
 	    sizeof(op->entry.error_code));
-	cr_util_strlcpy(op->entry.outcome, outcome_of(status, code),
-	    sizeof(op->entry.outcome));
+	cr_util_strlcpy(op->entry.outcome, outcome_of(res->status,
+	    res->error_code), sizeof(op->entry.outcome));
 	cr_util_strlcpy(op->entry.provider, res->provider,
 	    sizeof(op->entry.provider));
 	if (cr_xlog_submit(op->hub->xlog, &op->entry, consult_logged, op)
 	    == -1) {
-		json_decref(res->data);
-		res->data = NULL;
-		res->status = 503;
-		cr_util_strlcpy(res->error_code, "UNAVAILABLE",
-		    sizeof(res->error_code));
-		cr_util_strlcpy(res->message, "the hub is shutting down",
-		    sizeof(res->message));
+		result_set(op, 503, "UNAVAILABLE", "the hub is shutting down");
 		op->res = NULL;
 		op->done(op->arg, res);
 		op_free(op);
 	}
 }
+
+/*
+ * A source failed: the detail (the endpoint, curl's error, the HTTP
+ * status) is the operator's, in the log and the metrics; the consumer
+ * gets the code and a neutral message (consult_answered).
+ */
+static void
+source_failed(struct consult_op *op, enum cr_metrics_source_error kind,
+    const char *fmt, ...) CR_PRINTF(3, 4);
+
+static void
+source_failed(struct consult_op *op, enum cr_metrics_source_error kind,
+    const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_util_utf8_vformat(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	cr_metrics_source_error(op->entry.service, kind);
+	log_warnx("consult %s: service %s, source %s at %s: %s",
+	    op->entry.request_id, op->entry.service, op->res->provider,
+	    op->endpoint, detail);
+}
+
+#define SOURCE_UNAVAILABLE_MSG	"the authentic source is unavailable"
+#define SOURCE_TIMEOUT_MSG	"the authentic source did not answer in time"
 
 /* Runs on the source transport's thread. */
 static void
@@ -111,15 +183,15 @@ consult_answered(void *arg, const struct cr_source_result *sr)
 
 	cr_metrics_source(sr->elapsed_ms);
 	if (sr->error == CR_SOURCE_TIMEOUT) {
-		cr_metrics_source_error(CR_METRICS_SRC_TIMEOUT);
-		consult_finish(op, 504, "SOURCE_TIMEOUT", "source %s did not "
-		    "answer within %ld ms", op->res->provider, op->timeout_ms);
+		source_failed(op, CR_METRICS_SRC_TIMEOUT, "no answer within "
+		    "%ld ms: %s", op->timeout_ms, sr->detail);
+		consult_finish(op, 504, "SOURCE_TIMEOUT", SOURCE_TIMEOUT_MSG);
 		return;
 	}
 	if (sr->error != CR_SOURCE_OK) {
-		cr_metrics_source_error(CR_METRICS_SRC_UNAVAILABLE);
+		source_failed(op, CR_METRICS_SRC_UNAVAILABLE, "%s", sr->detail);
 		consult_finish(op, 502, "SOURCE_UNAVAILABLE",
-		    "source %s unavailable: %s", op->res->provider, sr->detail);
+		    SOURCE_UNAVAILABLE_MSG);
 		return;
 	}
 	if (sr->http_status == 404) {
@@ -140,13 +212,13 @@ consult_answered(void *arg, const struct cr_source_result *sr)
 	return;
 bad:
 	json_decref(j);
-	cr_metrics_source_error(CR_METRICS_SRC_BAD_RESPONSE);
 	if (sr->http_status != 200)
-		consult_finish(op, 502, "SOURCE_UNAVAILABLE", "source %s "
-		    "answered HTTP %ld", op->res->provider, sr->http_status);
+		source_failed(op, CR_METRICS_SRC_BAD_RESPONSE, "answered HTTP "
+		    "%ld", sr->http_status);
 	else
-		consult_finish(op, 502, "SOURCE_UNAVAILABLE", "source %s "
-		    "answered without a JSON object 'data'", op->res->provider);
+		source_failed(op, CR_METRICS_SRC_BAD_RESPONSE, "answered "
+		    "without a JSON object 'data'");
+	consult_finish(op, 502, "SOURCE_UNAVAILABLE", SOURCE_UNAVAILABLE_MSG);
 }
 
 static int
@@ -171,6 +243,7 @@ consult_call_source(struct consult_op *op, const struct cr_service *svc,
 	if (s == NULL)
 		return -1;
 	memset(&sreq, 0, sizeof(sreq));
+	cr_util_strlcpy(op->endpoint, svc->endpoint, sizeof(op->endpoint));
 	sreq.url = svc->endpoint;
 	sreq.body = s;
 	sreq.body_len = strlen(s);
@@ -221,8 +294,14 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 	op->hub = hub;
 	op->done = done;
 	op->arg = arg;
+	op->answer = r->answer;
 
-	/* The log shows the attempt as it came, even when refused. */
+	/*
+	 * The log shows the attempt as it came, even when refused. What the
+	 * client chose is copied as text (cr_util_utf8_copy: invalid bytes
+	 * escaped); a value too long for its field can only be a refused
+	 * one (the checks below refuse it), recorded cut at a character.
+	 */
 	cr_util_now_rfc3339(op->entry.ts);
 	cr_util_strlcpy(op->entry.request_id, r->request_id,
 	    sizeof(op->entry.request_id));
@@ -230,18 +309,16 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 	    sizeof(op->entry.consumer));
 	cr_util_strlcpy(op->entry.client, r->client_id ? r->client_id : "",
 	    sizeof(op->entry.client));
-	cr_util_strlcpy(op->entry.end_user, r->end_user ? r->end_user : "",
-	    sizeof(op->entry.end_user));
-	cr_util_strlcpy(op->entry.service, r->service ? r->service : "",
-	    sizeof(op->entry.service));
-	cr_util_strlcpy(op->entry.subject, r->subject ? r->subject : "",
-	    sizeof(op->entry.subject));
-	cr_util_strlcpy(op->entry.purpose, r->purpose ? r->purpose : "",
-	    sizeof(op->entry.purpose));
+	cr_util_utf8_copy(op->entry.end_user, sizeof(op->entry.end_user),
+	    r->end_user ? r->end_user : "");
+	cr_util_utf8_copy(op->entry.service, sizeof(op->entry.service),
+	    r->service ? r->service : "");
+	cr_util_utf8_copy(op->entry.subject, sizeof(op->entry.subject),
+	    r->subject ? r->subject : "");
+	cr_util_utf8_copy(op->entry.purpose, sizeof(op->entry.purpose),
+	    r->purpose ? r->purpose : "");
 	cr_util_strlcpy(op->res->service, op->entry.service,
 	    sizeof(op->res->service));
-	cr_util_strlcpy(op->res->subject, op->entry.subject,
-	    sizeof(op->res->subject));
 
 	if (r->who == CR_PRINCIPAL_NONE) {
 		consult_finish(op, 401, "UNAUTHENTICATED", "a valid "
@@ -267,6 +344,9 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 		goto internal;
 	if (subject_normalize(hub, &svc, svc_rc == CR_STORE_OK, r->subject,
 	    op->res->subject, sizeof(op->res->subject)) == -1) {
+		/* Left unspecified by the scheme: cleared. The message
+		   quotes the subject whole, as the log has it. */
+		op->res->subject[0] = '\0';
 		consult_finish(op, 400, "INVALID_SUBJECT", "'%s' is not a "
 		    "valid identifier", op->entry.subject);
 		goto out;
@@ -321,5 +401,6 @@ cr_consult_result_free(struct cr_consult_result *res)
 	if (res == NULL)
 		return;
 	json_decref(res->data);
+	free(res->body);
 	free(res);
 }

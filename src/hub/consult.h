@@ -32,6 +32,8 @@ struct cr_consult_req {
 	long			 timeout_ms;	/* > 0: at most this long for
 						   the source (a verification's
 						   time left); 0: the service's */
+	int			 answer;	/* 1: build res->body, the
+						   consumer's HTTP answer */
 };
 
 struct cr_consult_result {
@@ -43,6 +45,13 @@ struct cr_consult_result {
 	char		 provider[CR_NAME_MAX];
 	char		 subject[CR_SUBJECT_MAX];	/* normalized */
 	uint64_t	 log_seq;
+	/*
+	 * With req.answer: the answer as sent (success or error body), built
+	 * before the log entry is written so that the entry's status is the
+	 * one sent; NULL (status 500) only when out of memory. Owned.
+	 */
+	char		*body;
+	size_t		 body_len;
 };
 
 /*

@@ -6,7 +6,7 @@
 #include "util.h"
 
 static const struct cr_jsonv_field record_spec[] = {
-	{ "subject", CR_JV_STRING, 1, 64, 0, 0 },
+	{ "subject", CR_JV_STRING, 1, CR_SUBJECT_RAW_MAX - 1, 0, 0 },
 	{ "capacity", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "from", CR_JV_DATE, 0, 0, 0, 0 },
 	{ "to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
@@ -14,7 +14,7 @@ static const struct cr_jsonv_field record_spec[] = {
 };
 
 static const struct cr_jsonv_field import_spec[] = {
-	{ "subject", CR_JV_STRING, 1, 64, 0, 0 },
+	{ "subject", CR_JV_STRING, 1, CR_SUBJECT_RAW_MAX - 1, 0, 0 },
 	{ "capacity", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "from", CR_JV_DATE, 0, 0, 0, 0 },
 	{ "to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
@@ -27,7 +27,8 @@ dir_error(struct cr_dir_error *err, const char *code, const char *msg)
 {
 	err->status = 400;
 	cr_util_strlcpy(err->code, code, sizeof(err->code));
-	cr_util_strlcpy(err->message, msg, sizeof(err->message));
+	/* Messages quote what was sent: text only (JSON strings). */
+	cr_util_utf8_copy(err->message, sizeof(err->message), msg);
 	return -1;
 }
 
@@ -87,8 +88,15 @@ cr_directory_parse_record(const struct cr_hub *hub, const char *json,
 		dir_error(err, "BAD_REQUEST", msg);
 		goto out;
 	}
-	cr_util_strlcpy(e->subject, json_string_value(json_object_get(o,
-	    "subject")), sizeof(e->subject));
+	/* Normalized from the subject whole: a copy cut to e->subject first
+	   could leave a valid identifier of someone else. */
+	s = json_string_value(json_object_get(o, "subject"));
+	if (cr_directory_subject(hub, s, e->subject, sizeof(e->subject))
+	    == -1) {
+		snprintf(msg, sizeof(msg), "'%s' is not a valid identifier", s);
+		dir_error(err, "INVALID_SUBJECT", msg);
+		goto out;
+	}
 	cr_util_strlcpy(e->capacity, json_string_value(json_object_get(o,
 	    "capacity")), sizeof(e->capacity));
 	cr_util_strlcpy(e->institution, institution ? institution :

@@ -423,24 +423,22 @@ cr_xlog_verify(struct cr_store *store, uint64_t *count, uint64_t *bad_seq,
 /*
  * Empty means absent (no end user, no error code, unauthenticated caller):
  * null lets a reader tell that apart from a value. Bytes that are not UTF-8
- * (a header copied verbatim, say) are replaced rather than losing the entry.
+ * (in entries written before the hub escaped them on the way in) are shown
+ * escaped as \xNN, as they are now, rather than losing the entry.
  */
 static json_t *
 text_json(const char *s, size_t size)
 {
-	char tmp[CR_TEXT_MAX];
-	size_t len = strnlen(s, size), i;
+	char tmp[4 * CR_TEXT_MAX];
+	size_t len = strnlen(s, size);
 	json_t *j;
 
 	if (len == 0)
 		return json_null();
-	if ((j = json_stringn(s, len)) != NULL)
+	if ((j = json_stringn(s, len)) != NULL || len == size)
 		return j;
-	if (len >= sizeof(tmp))
-		len = sizeof(tmp) - 1;
-	for (i = 0; i < len; i++)
-		tmp[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-	return json_stringn(tmp, len);
+	cr_util_utf8_copy(tmp, sizeof(tmp), s);
+	return json_string(tmp);
 }
 
 #define SET_TEXT(o, e, f, r)						\

@@ -93,7 +93,8 @@ struct cr_xlog_entry {
 	char	 end_user[128];
 	char	 service[CR_KEY_MAX];
 	char	 provider[CR_NAME_MAX];
-	char	 subject[CR_SUBJECT_MAX];
+	/* Normalized; as sent when refused as invalid. */
+	char	 subject[CR_SUBJECT_RAW_MAX];
 	char	 purpose[CR_KEY_MAX];
 	char	 legal_basis[CR_TEXT_MAX];
 	char	 outcome[8];		/* CR_OUTCOME_* */

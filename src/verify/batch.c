@@ -38,6 +38,7 @@
 static int
 subject_ok(const char *s, size_t len, size_t lineno, char *err, size_t errlen)
 {
+	char tmp[CR_BATCH_SUBJECT_MAX];
 	size_t i;
 
 	if (len == 0) {
@@ -55,6 +56,14 @@ subject_ok(const char *s, size_t len, size_t lineno, char *err, size_t errlen)
 			    "in subject", lineno);
 			return -1;
 		}
+	/* Quoted in results and logged: text only (CSV is any bytes). */
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (!cr_util_utf8_text(tmp)) {
+		snprintf(err, errlen, "line %zu: subject is not UTF-8 text",
+		    lineno);
+		return -1;
+	}
 	return 0;
 }
 
@@ -338,11 +347,15 @@ static char *
 error_line(const char *subject, const char *rid, const char *code,
     const char *msg)
 {
+	char subj[4 * CR_BATCH_SUBJECT_MAX], text[1024];
 	json_t *j;
 	char *s;
 
-	j = json_pack("{s:s,s:{s:s,s:s,s:s}}", "subject", subject, "error",
-	    "code", code, "message", msg, "request_id", rid);
+	/* Text only: a subject stored before they were checked to be. */
+	cr_util_utf8_copy(subj, sizeof(subj), subject);
+	cr_util_utf8_copy(text, sizeof(text), msg);
+	j = json_pack("{s:s,s:{s:s,s:s,s:s}}", "subject", subj, "error",
+	    "code", code, "message", text, "request_id", rid);
 	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return s;

@@ -367,9 +367,11 @@ household_found(struct cr_verification *v, const json_t *res)
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
+		/* An invalid one is consulted (and refused) as text: a source
+		   may name anything, and the answer quotes it. */
 		if (cr_ident_normalize(v->hub->person_scheme, subjects[i], norm,
 		    sizeof(norm)) == -1)
-			cr_util_strlcpy(norm, subjects[i], sizeof(norm));
+			cr_util_utf8_copy(norm, sizeof(norm), subjects[i]);
 		for (j = 0; j < v->nmembers; j++)
 			if (strcmp(v->members[j], norm) == 0)
 				break;

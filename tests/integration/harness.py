@@ -240,6 +240,55 @@ def http_request(port, method, path, body=None, token=None, headers=None,
 		conn.close()
 
 
+def raw_request(port, method, path, body=None, headers=None,
+    timeout=HTTP_TIMEOUT):
+	"""One request written byte for byte on a socket, for what http.client
+	refuses to send: a path, header values or a body of any bytes (path,
+	header names and values are bytes or ASCII str). Connection: close,
+	the answer read to the end of the stream."""
+	def b(v):
+		return v if isinstance(v, bytes) else v.encode("ascii")
+	if body is not None and not isinstance(body, bytes):
+		body = json.dumps(body).encode("utf-8")
+	lines = [b(method) + b" " + b(path) + b" HTTP/1.1", b"Host: 127.0.0.1",
+	    b"Connection: close"]
+	for k, v in (headers or {}).items():
+		lines.append(b(k) + b": " + b(v))
+	if body is not None:
+		lines.append(b"Content-Length: %d" % len(body))
+	data = b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
+	t0 = time.monotonic()
+	with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+		s.sendall(data)
+		chunks = []
+		while True:
+			c = s.recv(65536)
+			if not c:
+				break
+			chunks.append(c)
+	raw = b"".join(chunks)
+	head, _, rest = raw.partition(b"\r\n\r\n")
+	lines = head.decode("latin-1").split("\r\n")
+	status = int(lines[0].split(" ")[1])
+	hdrs = {}
+	for l in lines[1:]:
+		k, _, v = l.partition(":")
+		hdrs[k.strip().lower()] = v.strip()
+	if "chunked" in hdrs.get("transfer-encoding", ""):
+		out = b""
+		while rest:
+			size, _, rest = rest.partition(b"\r\n")
+			n = int(size.split(b";")[0], 16)
+			if n == 0:
+				break
+			out += rest[:n]
+			rest = rest[n + 2:]
+		rest = out
+	elif "content-length" in hdrs:
+		rest = rest[:int(hdrs["content-length"])]
+	return Response(status, hdrs, rest, time.monotonic() - t0)
+
+
 # --- processes -------------------------------------------------------------
 
 def _spawn(args, env, out_path, err_path):
