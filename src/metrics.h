@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define CR_METRICS_MAX_ROUTES	64
+#define CR_METRICS_MAX_SERVICES	512	/* counted by name; more: "*" */
 
 enum cr_metrics_source_error {
 	CR_METRICS_SRC_TIMEOUT,
@@ -25,6 +26,14 @@ void	cr_metrics_consult(double ms);
 void	cr_metrics_source(double ms);
 void	cr_metrics_source_error(enum cr_metrics_source_error);
 void	cr_metrics_xlog_batch(size_t n, double commit_ms);
+
+/*
+ * n keys that the source of service answered but the service does not
+ * declare (crossroads_source_undeclared_fields_total{service}). Returns 1
+ * the first time service is counted in this process, so that the caller
+ * can say which key once, 0 after.
+ */
+int	cr_metrics_source_undeclared(const char *service, unsigned long n);
 
 /* Prometheus text exposition; the caller frees *out. 0 or -1. */
 int	cr_metrics_render(char **out, size_t *len);
