@@ -79,7 +79,7 @@ struct fnode {
 
 struct ftree {
 	struct fnode	*n;
-	size_t		 len, cap;
+	size_t		 len;
 };
 
 static int
@@ -119,32 +119,31 @@ tree_add(struct ftree *t, const char *path)
 	}
 }
 
-/* The node of a path, -1 when not declared; marks the way if grant. */
+/*
+ * The node of a well-formed path, -1 when not declared. grant: marks it
+ * granted and the nodes above it partial.
+ */
 static int
 tree_lookup(struct ftree *t, const char *path, int grant)
 {
+	int way[CR_FIELD_PATH_MAX / 2 + 1];	/* names of at least 1 byte */
 	const char *p = path;
-	size_t len;
+	size_t len, depth = 0, i;
 	int node = 0;
 
 	for (;;) {
 		len = strcspn(p, ".");
 		if ((node = tree_find(t, node, p, len)) == -1)
 			return -1;
+		way[depth++] = node;
 		if (p[len] == '\0')
 			break;
 		p += len + 1;
 	}
 	if (grant) {
+		for (i = 0; i + 1 < depth; i++)
+			t->n[way[i]].partial = 1;
 		t->n[node].granted = 1;
-		/* Mark the ancestors: walk again, now that it exists. */
-		for (p = path, node = 0; ; p += len + 1) {
-			len = strcspn(p, ".");
-			node = tree_find(t, node, p, len);
-			if (p[len] == '\0')
-				break;
-			t->n[node].partial = 1;
-		}
 	}
 	return node;
 }
@@ -168,7 +167,6 @@ tree_build(struct ftree *t, const json_t *declared)
 	}
 	if ((t->n = calloc(cap, sizeof(*t->n))) == NULL)
 		return -1;
-	t->cap = cap;
 	t->len = 1;
 	t->n[0].child = -1;
 	t->n[0].next = -1;
@@ -467,6 +465,14 @@ static const char *const param_what[] = { "a string", "an integer",
 	"a number", "true or false", "a date (YYYY-MM-DD)" };
 
 static int
+param_name_valid(const char *name)
+{
+	size_t n = strspn(name, CR_FIELD_NAME_CHARS);
+
+	return n > 0 && n < CR_NAME_MAX && name[n] == '\0';
+}
+
+static int
 param_type_index(const char *type)
 {
 	int i;
@@ -503,11 +509,13 @@ cr_authz_params_decl_check(const json_t *decl, char *err, size_t errlen)
 		type = json_string_value(json_object_get(p, "type"));
 		if (name == NULL || type == NULL)
 			goto shape;
-		if (strlen(name) >= CR_NAME_MAX || *name == '\0' ||
-		    name[strspn(name, CR_FIELD_NAME_CHARS)] != '\0') {
-			snprintf(err, errlen, "params[%zu]: name '%.*s' may only "
-			    "contain letters, digits, '_' and '-' (at most %d "
-			    "bytes)", i, CR_NAME_MAX, name, CR_NAME_MAX - 1);
+		if (!param_name_valid(name)) {
+			/* Echoed whole or not at all: never cut in a
+			   character. */
+			snprintf(err, errlen, "params[%zu]: name '%s' must be 1 "
+			    "to %d letters, digits, '_' and '-'", i,
+			    strlen(name) < CR_NAME_MAX ? name : "...",
+			    CR_NAME_MAX - 1);
 			return -1;
 		}
 		if (param_type_index(type) == -1) {
@@ -572,15 +580,22 @@ cr_authz_params_check(const json_t *decl, const json_t *params,
 				break;
 			}
 		if (found == NULL) {
-			snprintf(err, errlen, "params.%.64s is not a parameter "
-			    "of service %s%s", key, service,
-			    json_array_size(decl) == 0 ? ", which takes none" :
-			    "");
+			/* A name no service could declare is not echoed:
+			   cut, it could end inside a character. */
+			if (param_name_valid(key))
+				snprintf(err, errlen, "params.%s is not a "
+				    "parameter of service %s%s", key, service,
+				    json_array_size(decl) == 0 ?
+				    ", which takes none" : "");
+			else
+				snprintf(err, errlen, "params has a member that "
+				    "is not a parameter of service %s (names are "
+				    "letters, digits, '_' and '-')", service);
 			return -1;
 		}
 		type = param_type_index(jstr(found, "type"));
 		if (!param_value_ok(type, v)) {
-			snprintf(err, errlen, "params.%.64s must be %s", key,
+			snprintf(err, errlen, "params.%s must be %s", key,
 			    type >= 0 ? param_what[type] : "valid");
 			return -1;
 		}

@@ -1172,7 +1172,8 @@ class NestedFieldTests(Base):
 		    [{"name": "", "type": "string"}],
 		    [{"name": "a", "type": "string"}, {"name": "a",
 		    "type": "integer"}],
-		    [{"name": "a", "type": "string", "required": True}]):
+		    [{"name": "a", "type": "string", "required": True}],
+		    [{"name": "\u00e9" * 40, "type": "string"}]):
 			r = HUB.admin("POST", "/v1/services", dict(body,
 			    id=sid + "x", params=bad))
 			self.assertError(r, 400, "BAD_REQUEST")
@@ -1207,6 +1208,11 @@ class ParamsTests(Base):
 			self.assertEqual((e["outcome"], e["status"], e["error_code"]),
 			    ("denied", 400, "BAD_REQUEST"))
 			self.assertEqual(e["params"], params)
+		# A name no service could declare, long and not ASCII: a 400
+		# whose message is still valid UTF-8.
+		r = HUB.consult(self.tok, "nested.person", SUBJECTS.known(),
+		    "benefit", params={"\u00e9" * 40: 1})
+		self.assertError(r, 400, "BAD_REQUEST")
 		# None of them reached the source.
 		self.assertEqual(NESTED.last()["count"], seen)
 		# A service that declares no params takes none.
