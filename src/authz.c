@@ -93,16 +93,27 @@ tree_find(const struct ftree *t, int parent, const char *name, size_t len)
 	return -1;
 }
 
-/* Adds a well-formed path (and the paths above it). */
+/*
+ * The length of the name that starts at p: up to the next '.' in a path;
+ * the whole rest in a field that is not a well-formed path (stored before
+ * fields were paths), which keeps its old meaning, a top-level name.
+ */
+static size_t
+name_len(const char *p, int path)
+{
+	return path ? strcspn(p, ".") : strlen(p);
+}
+
+/* Adds a field (and the paths above it). */
 static void
 tree_add(struct ftree *t, const char *path)
 {
 	const char *p = path;
 	size_t len;
-	int node = 0, c;
+	int node = 0, c, split = cr_authz_path_valid(path);
 
 	for (;;) {
-		len = strcspn(p, ".");
+		len = name_len(p, split);
 		if ((c = tree_find(t, node, p, len)) == -1) {
 			/* cap counts every name of every path: no overflow. */
 			c = (int)t->len++;
@@ -120,8 +131,8 @@ tree_add(struct ftree *t, const char *path)
 }
 
 /*
- * The node of a well-formed path, -1 when not declared. grant: marks it
- * granted and the nodes above it partial.
+ * The node of a field, -1 when not declared. grant: marks it granted and
+ * the nodes above it partial.
  */
 static int
 tree_lookup(struct ftree *t, const char *path, int grant)
@@ -129,10 +140,12 @@ tree_lookup(struct ftree *t, const char *path, int grant)
 	int way[CR_FIELD_PATH_MAX / 2 + 1];	/* names of at least 1 byte */
 	const char *p = path;
 	size_t len, depth = 0, i;
-	int node = 0;
+	int node = 0, split = cr_authz_path_valid(path);
 
 	for (;;) {
-		len = strcspn(p, ".");
+		if (depth == sizeof(way) / sizeof(way[0]))
+			return -1;
+		len = name_len(p, split);
 		if ((node = tree_find(t, node, p, len)) == -1)
 			return -1;
 		way[depth++] = node;
@@ -148,7 +161,7 @@ tree_lookup(struct ftree *t, const char *path, int grant)
 	return node;
 }
 
-/* The tree of the declared paths that are well-formed; -1 on OOM. */
+/* The tree of the declared fields; -1 on OOM. */
 static int
 tree_build(struct ftree *t, const json_t *declared)
 {
@@ -158,12 +171,13 @@ tree_build(struct ftree *t, const json_t *declared)
 
 	memset(t, 0, sizeof(*t));
 	json_array_foreach(declared, i, f) {
-		if ((s = json_string_value(f)) == NULL ||
-		    !cr_authz_path_valid(s))
+		if ((s = json_string_value(f)) == NULL || *s == '\0')
 			continue;
-		for (cap++; *s != '\0'; s++)
-			if (*s == '.')
-				cap++;
+		cap++;
+		if (cr_authz_path_valid(s))
+			for (; *s != '\0'; s++)
+				if (*s == '.')
+					cap++;
 	}
 	if ((t->n = calloc(cap, sizeof(*t->n))) == NULL)
 		return -1;
@@ -171,11 +185,35 @@ tree_build(struct ftree *t, const json_t *declared)
 	t->n[0].child = -1;
 	t->n[0].next = -1;
 	json_array_foreach(declared, i, f) {
-		if ((s = json_string_value(f)) != NULL &&
-		    cr_authz_path_valid(s))
+		if ((s = json_string_value(f)) != NULL && *s != '\0')
 			tree_add(t, s);
 	}
 	return 0;
+}
+
+/* 1 when s is one of the strings of list. */
+static int
+field_listed(const json_t *list, const char *s)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(list, i, f)
+		if (json_is_string(f) && strcmp(json_string_value(f), s) == 0)
+			return 1;
+	return 0;
+}
+
+/* "field '...' is not a path"; always -1. */
+static int
+bad_path(char *err, size_t errlen, const char *field)
+{
+	/* Fields are at most CR_FIELD_PATH_MAX - 1 bytes by the body specs:
+	   echoed whole. */
+	snprintf(err, errlen, "field '%s' is not a path of names made of "
+	    "letters, digits, '_' and '-' joined by '.' (at most %d bytes)",
+	    field != NULL ? field : "", CR_FIELD_PATH_MAX - 1);
+	return -1;
 }
 
 int
@@ -184,17 +222,10 @@ cr_authz_fields_check(const json_t *fields, char *err, size_t errlen)
 	const json_t *f;
 	size_t i;
 
-	json_array_foreach(fields, i, f) {
+	json_array_foreach(fields, i, f)
 		if (!json_is_string(f) ||
-		    !cr_authz_path_valid(json_string_value(f))) {
-			snprintf(err, errlen, "field '%.*s' is not a path of "
-			    "names made of letters, digits, '_' and '-' joined "
-			    "by '.' (at most %d bytes)", CR_FIELD_PATH_MAX,
-			    json_is_string(f) ? json_string_value(f) : "",
-			    CR_FIELD_PATH_MAX - 1);
-			return -1;
-		}
-	}
+		    !cr_authz_path_valid(json_string_value(f)))
+			return bad_path(err, errlen, json_string_value(f));
 	return 0;
 }
 
@@ -208,14 +239,18 @@ cr_authz_grant_check(const json_t *granted, const json_t *declared,
 	size_t i;
 	int rc = 0;
 
-	if (cr_authz_fields_check(granted, err, errlen) == -1)
-		return -1;
 	if (tree_build(&t, declared) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	json_array_foreach(granted, i, f) {
 		s = json_string_value(f);
+		/* Not a path: only as a service declared it before paths. */
+		if (s == NULL || (!cr_authz_path_valid(s) &&
+		    !field_listed(declared, s))) {
+			rc = bad_path(err, errlen, s);
+			break;
+		}
 		if (tree_lookup(&t, s, 0) == -1) {
 			snprintf(err, errlen, "field '%s' is not declared by "
 			    "service %s", s, service);
@@ -392,8 +427,7 @@ cr_authz_minimize(const json_t *declared, const json_t *granted,
 	/* A grant the service does not declare (checked when the
 	   authorization was made) grants nothing. */
 	json_array_foreach(granted, i, f)
-		if ((s = json_string_value(f)) != NULL &&
-		    cr_authz_path_valid(s))
+		if ((s = json_string_value(f)) != NULL && *s != '\0')
 			(void)tree_lookup(&t, s, 1);
 	memset(&w, 0, sizeof(w));
 	w.t = &t;

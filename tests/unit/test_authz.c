@@ -379,6 +379,35 @@ test_minimize_grants_only_declared(void **state)
 }
 
 static void
+test_minimize_fields_of_before_paths(void **state)
+{
+	json_t *decl = json_pack("[s,s,s]", "first name", "a..b",
+	    "address.street"), *g;
+	char err[256];
+
+	(void)state;
+	/* A field stored before fields were paths keeps its meaning: a
+	   top-level name, passed whole. */
+	check_minimize("[\"first name\",\"a..b\",\"address.street\"]",
+	    "[\"first name\",\"address\"]", "{\"first name\":{\"x\":1},"
+	    "\"a..b\":2,\"a\":{\"\":{\"b\":3}},\"address\":{\"street\":\"s\","
+	    "\"no\":4}}", "{\"address\":{\"street\":\"s\"},\"first name\":"
+	    "{\"x\":1}}", 2, "a");
+	/* It may still be granted as it is; no other string that is not a
+	   path may. */
+	g = json_pack("[s]", "first name");
+	assert_int_equal(cr_authz_grant_check(g, decl, "svc", err,
+	    sizeof(err)), 0);
+	json_decref(g);
+	g = json_pack("[s]", "last name");
+	assert_int_equal(cr_authz_grant_check(g, decl, "svc", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "'last name' is not a path"));
+	json_decref(g);
+	json_decref(decl);
+}
+
+static void
 test_path_valid(void **state)
 {
 	const char *good[] = { "a", "name", "address.street", "a_b-1.C2.d",
@@ -572,6 +601,7 @@ main(void)
 		cmocka_unit_test(test_minimize_nulls),
 		cmocka_unit_test(test_minimize_same_name_other_depth),
 		cmocka_unit_test(test_minimize_grants_only_declared),
+		cmocka_unit_test(test_minimize_fields_of_before_paths),
 		cmocka_unit_test(test_path_valid),
 		cmocka_unit_test(test_fields_and_grant_checks),
 		cmocka_unit_test(test_params_declaration),
