@@ -23,6 +23,19 @@ jstr(const json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
+/* 1 when s is one of the strings of list. */
+static int
+field_listed(const json_t *list, const char *s)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(list, i, f)
+		if (json_is_string(f) && strcmp(json_string_value(f), s) == 0)
+			return 1;
+	return 0;
+}
+
 enum cr_authz_verdict
 cr_authz_decide(struct cr_store *st, const char *consumer, const char *service,
     const char *purpose, const char *subject, const char *today,
@@ -188,19 +201,6 @@ tree_build(struct ftree *t, const json_t *declared)
 		if ((s = json_string_value(f)) != NULL && *s != '\0')
 			tree_add(t, s);
 	}
-	return 0;
-}
-
-/* 1 when s is one of the strings of list. */
-static int
-field_listed(const json_t *list, const char *s)
-{
-	const json_t *f;
-	size_t i;
-
-	json_array_foreach(list, i, f)
-		if (json_is_string(f) && strcmp(json_string_value(f), s) == 0)
-			return 1;
 	return 0;
 }
 
@@ -463,21 +463,13 @@ cr_authz_filter(const struct cr_authz *a, const json_t *data)
 const char *
 cr_authz_fields_missing(const json_t *fields, const json_t *allowed)
 {
-	const json_t *f, *g;
-	size_t i, j;
+	const json_t *f;
+	size_t i;
 
-	json_array_foreach(fields, i, f) {
-		int found = 0;
-
-		json_array_foreach(allowed, j, g) {
-			if (json_equal(f, g)) {
-				found = 1;
-				break;
-			}
-		}
-		if (!found)
+	json_array_foreach(fields, i, f)
+		if (!json_is_string(f) || !field_listed(allowed,
+		    json_string_value(f)))
 			return json_is_string(f) ? json_string_value(f) : "";
-	}
 	return NULL;
 }
 
