@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "util.h"
 
 /* Status codes the hub answers with; anything else counts as "other". */
 static const int metrics_statuses[] = {
@@ -50,6 +51,23 @@ static struct histogram h_consult = { .bounds = latency_bounds, .nbounds = NELEM
 static struct histogram h_source = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_commit = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_batch = { .bounds = batch_bounds, .nbounds = NELEM(batch_bounds) };
+
+/*
+ * Undeclared keys by service. Services come and go at run time, so the
+ * counters are slots given out once, under a mutex, and then found
+ * without it: a slot's name is written before `nslots` is released, and
+ * never changes after. A source that drifts takes the mutex only on its
+ * first answer.
+ */
+struct svc_counter {
+	char			 service[128];	/* CR_KEY_MAX: a service id,
+						   letters, digits, "._-" */
+	_Atomic uint64_t	 n;
+};
+static struct svc_counter undeclared[CR_METRICS_MAX_SERVICES];
+static _Atomic size_t undeclared_nslots;
+static _Atomic uint64_t undeclared_other;	/* past the last slot */
+static pthread_mutex_t undeclared_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const source_error_names[CR_METRICS_SRC_NERRORS] = {
 	"timeout", "unavailable", "bad_response"
@@ -177,6 +195,45 @@ cr_metrics_xlog_batch(size_t n, double commit_ms)
 	histogram_observe(&h_commit, commit_ms / 1e3);
 }
 
+static struct svc_counter *
+undeclared_find(const char *service, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (strcmp(undeclared[i].service, service) == 0)
+			return &undeclared[i];
+	return NULL;
+}
+
+int
+cr_metrics_source_undeclared(const char *service, unsigned long n)
+{
+	struct svc_counter *c;
+	size_t k, k2;
+	int first = 0;
+
+	k = atomic_load_explicit(&undeclared_nslots, memory_order_acquire);
+	if ((c = undeclared_find(service, 0, k)) == NULL) {
+		pthread_mutex_lock(&undeclared_mtx);
+		k2 = atomic_load_explicit(&undeclared_nslots,
+		    memory_order_relaxed);
+		if ((c = undeclared_find(service, k, k2)) == NULL &&
+		    k2 < CR_METRICS_MAX_SERVICES) {
+			c = &undeclared[k2];
+			cr_util_strlcpy(c->service, service,
+			    sizeof(c->service));
+			atomic_store_explicit(&undeclared_nslots, k2 + 1,
+			    memory_order_release);
+			first = 1;
+		}
+		pthread_mutex_unlock(&undeclared_mtx);
+	}
+	atomic_fetch_add_explicit(c != NULL ? &c->n : &undeclared_other, n,
+	    memory_order_relaxed);
+	return first;
+}
+
 static void
 histogram_render(FILE *f, const char *name, const char *help,
     struct histogram *h)
@@ -247,6 +304,20 @@ cr_metrics_render(char **out, size_t *len)
 			source_errors_render(f, "other", other);
 			break;
 		}
+	fputs("# HELP crossroads_source_undeclared_fields_total Keys in "
+	    "sources' answers that their service does not declare (never "
+	    "passed on), by service.\n"
+	    "# TYPE crossroads_source_undeclared_fields_total counter\n", f);
+	r = atomic_load_explicit(&undeclared_nslots, memory_order_acquire);
+	for (s = 0; s < r; s++)
+		fprintf(f, "crossroads_source_undeclared_fields_total"
+		    "{service=\"%s\"} %llu\n", undeclared[s].service,
+		    (unsigned long long)atomic_load_explicit(&undeclared[s].n,
+		    memory_order_relaxed));
+	if (atomic_load(&undeclared_other) > 0)
+		fprintf(f, "crossroads_source_undeclared_fields_total"
+		    "{service=\"other\"} %llu\n",
+		    (unsigned long long)atomic_load(&undeclared_other));
 	histogram_render(f, "crossroads_xlog_batch_size",
 	    "Exchange-log entries per group commit.", &h_batch);
 	histogram_render(f, "crossroads_xlog_commit_seconds",

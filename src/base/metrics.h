@@ -33,6 +33,14 @@ void	cr_metrics_source_error(const char *service,
 	    enum cr_metrics_source_error);
 void	cr_metrics_xlog_batch(size_t n, double commit_ms);
 
+/*
+ * n keys that the source of service answered but the service does not
+ * declare (crossroads_source_undeclared_fields_total{service}). Returns 1
+ * the first time service is counted in this process, so that the caller
+ * can say which key once, 0 after.
+ */
+int	cr_metrics_source_undeclared(const char *service, unsigned long n);
+
 /* Prometheus text exposition; the caller frees *out. 0 or -1. */
 int	cr_metrics_render(char **out, size_t *len);
 

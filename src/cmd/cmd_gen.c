@@ -441,11 +441,13 @@ cr_gen_write_registry(const struct cr_gen_opts *o)
 		for (sv = cr_gen_sources[i].services; sv->id != NULL; sv++) {
 			snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
 			    o->base_port + (unsigned)i, sv->path);
+			/* None of the adapters' queries takes :params.NAME:
+			   the services declare no params. */
 			json_array_append_new(svcs, json_pack("{s:s,s:s,s:s,"
-			    "s:s,s:o,s:i}", "id", sv->id, "provider",
+			    "s:s,s:o,s:[],s:i}", "id", sv->id, "provider",
 			    cr_gen_sources[i].provider, "endpoint", url,
 			    "subject_kind", sv->subject_kind, "fields",
-			    words(sv->fields), "timeout_ms", 2000));
+			    words(sv->fields), "params", "timeout_ms", 2000));
 		}
 	for (i = 0; i < CR_GEN_NINSTITUTIONS; i++)
 		for (a = authz_of(i); a != NULL && a->service != NULL; a++)
@@ -477,13 +479,18 @@ struct gen_query {
 static const struct gen_query queries[] = {
 	{ "population.person",
 	  "query = SELECT family_name, given_name, sex, birth_date, "
-	  "nationality, marital_status, address, death_date, household_id \\\n"
+	  "nationality, marital_status, death_date \\\n"
 	  "    FROM person WHERE id = :subject\n"
-	  "list household = SELECT person AS subject, role, since FROM member "
-	  "\\\n    WHERE household_id = :household_id ORDER BY person\n" },
+	  "object address = SELECT a.street, a.number, a.postcode, "
+	  "a.municipality \\\n    FROM person p JOIN household h ON h.id = "
+	  "p.household_id \\\n    JOIN address a ON a.id = h.address_id "
+	  "WHERE p.id = :subject\n"
+	  "list household = SELECT m.person AS subject, m.role, m.since \\\n"
+	  "    FROM person p JOIN member m ON m.household_id = p.household_id "
+	  "\\\n    WHERE p.id = :subject ORDER BY m.person\n" },
 	{ "employment.wages",
-	  "query = SELECT person AS subject, max(end_date IS NULL) AS employed "
-	  "\\\n    FROM contract WHERE person = :subject GROUP BY person\n"
+	  "query = SELECT max(end_date IS NULL) AS employed \\\n"
+	  "    FROM contract WHERE person = :subject GROUP BY person\n"
 	  "list contracts = SELECT c.id AS contract, c.employer, e.name AS "
 	  "employer_name, \\\n    c.kind, c.category, c.work_fraction, "
 	  "c.start_date, c.end_date \\\n    FROM contract c JOIN employer e ON "
@@ -495,7 +502,7 @@ static const struct gen_query queries[] = {
 	  "query = SELECT kbo, name, legal_form, nace, municipality, employees "
 	  "\\\n    FROM employer WHERE kbo = :subject\n" },
 	{ "unemployment.benefits",
-	  "query = SELECT person AS subject, CASE WHEN max(end_date IS NULL) "
+	  "query = SELECT CASE WHEN max(end_date IS NULL) "
 	  "\\\n    THEN 'receiving' ELSE 'ended' END AS status \\\n"
 	  "    FROM claim WHERE person = :subject GROUP BY person\n"
 	  "list claims = SELECT kind, start_date, end_date, daily_amount, "
@@ -507,7 +514,9 @@ static const struct gen_query queries[] = {
 	  "query = SELECT kind, scheme, start_date, monthly_amount FROM pension "
 	  "\\\n    WHERE person = :subject\n" },
 	{ "family.allowances",
-	  "query = SELECT :subject AS subject \\\n"
+	  "query = SELECT (SELECT count(*) FROM allowance WHERE child = "
+	  ":subject) \\\n    + (SELECT count(*) FROM allowance WHERE "
+	  "beneficiary = :subject) AS allowances \\\n"
 	  "    WHERE EXISTS (SELECT 1 FROM allowance WHERE child = :subject) "
 	  "\\\n    OR EXISTS (SELECT 1 FROM allowance WHERE beneficiary = "
 	  ":subject)\n"
@@ -520,18 +529,18 @@ static const struct gen_query queries[] = {
 	  "query = SELECT decision_date, points, allowance, monthly_amount "
 	  "\\\n    FROM recognition WHERE person = :subject\n" },
 	{ "vehicles.owned",
-	  "query = SELECT owner AS subject, count(*) AS count FROM vehicle "
+	  "query = SELECT count(*) AS count FROM vehicle "
 	  "\\\n    WHERE owner = :subject GROUP BY owner\n"
 	  "list vehicles = SELECT plate, make, model, fuel, first_registration, "
 	  "value \\\n    FROM vehicle WHERE owner = :subject ORDER BY plate\n" },
 	{ "property.parcels",
-	  "query = SELECT owner AS subject, count(*) AS count FROM parcel "
+	  "query = SELECT count(*) AS count FROM parcel "
 	  "\\\n    WHERE owner = :subject GROUP BY owner\n"
 	  "list parcels = SELECT parcel, share, municipality, kind, area_m2, "
 	  "\\\n    cadastral_income, value FROM parcel WHERE owner = :subject "
 	  "ORDER BY parcel\n" },
 	{ "border.crossings",
-	  "query = SELECT person AS subject, count(*) AS count FROM crossing "
+	  "query = SELECT count(*) AS count FROM crossing "
 	  "\\\n    WHERE person = :subject GROUP BY person\n"
 	  "list crossings = SELECT date, direction, border_post, country "
 	  "\\\n    FROM crossing WHERE person = :subject ORDER BY date, "

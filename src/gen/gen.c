@@ -379,7 +379,7 @@ cr_gen_household(struct cr_gen *g)
 {
 	struct cr_gen_person m[MAX_MEMBERS], dead;
 	const struct municipality *mu;
-	const char *marital0 = "single", *marital1 = "single", *ms;
+	const char *marital0 = "single", *marital1 = "single", *ms, *street;
 	char address[160], since_s[CR_DATE_LEN + 1];
 	double w[NMUNI];
 	long long addr, hh;
@@ -406,8 +406,8 @@ cr_gen_household(struct cr_gen *g)
 	number = cr_gen_range(&g->r, 1, 180);
 	addr = ++g->ids[CR_GEN_ID_ADDRESS];
 	hh = ++g->ids[CR_GEN_ID_HOUSEHOLD];
-	snprintf(address, sizeof(address), "%s %d, %s %s",
-	    streets[cr_gen_range(&g->r, 0, NELEM(streets) - 1)], number,
+	street = streets[cr_gen_range(&g->r, 0, NELEM(streets) - 1)];
+	snprintf(address, sizeof(address), "%s %d, %s %s", street, number,
 	    mu->postcode, mu->name);
 	/* Moved in when the youngest adult was 20-30, at the latest. */
 	since = cr_gen_at_age(m[n > 1 && m[1].role != CR_GEN_ROLE_CHILD &&
@@ -416,7 +416,7 @@ cr_gen_household(struct cr_gen *g)
 		since = g->asof - cr_gen_range(&g->r, 30, 3000);
 	cr_gen_date(since, since_s);
 	if (cr_gen_insert(g->ins[CR_GEN_SRC_POPULATION][0], "lsiss", addr,
-	    address, number, mu->postcode, mu->name) == -1 ||
+	    street, number, mu->postcode, mu->name) == -1 ||
 	    cr_gen_insert(g->ins[CR_GEN_SRC_POPULATION][1], "llss", hh,
 	    addr, hh_kinds[type], since_s) == -1)
 		return -1;

@@ -58,7 +58,8 @@ struct cr_gen_service {
 	const char	*id;		/* "population.person" */
 	const char	*path;		/* "/person" */
 	const char	*subject_kind;	/* "person" or "enterprise" */
-	const char	*fields;	/* space-separated */
+	const char	*fields;	/* space-separated paths: exactly what
+					   its adapter answers (authz.h) */
 };
 
 struct cr_gen_source {

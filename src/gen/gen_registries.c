@@ -88,19 +88,26 @@ cr_gen_sector_index(int inst)
 static const struct cr_gen_service population_services[] = {
 	{ "population.person", "/person", "person",
 	    "family_name given_name sex birth_date nationality marital_status "
-	    "address death_date household" },
+	    "address.street address.number address.postcode "
+	    "address.municipality death_date household.subject household.role "
+	    "household.since" },
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service employment_services[] = {
 	{ "employment.wages", "/wages", "person",
-	    "employed contracts pay" },
+	    "employed contracts.contract contracts.employer "
+	    "contracts.employer_name contracts.kind contracts.category "
+	    "contracts.work_fraction contracts.start_date contracts.end_date "
+	    "pay.month pay.gross pay.contract" },
 	{ "employment.employer", "/employer", "enterprise",
-	    "name legal_form nace municipality employees" },
+	    "kbo name legal_form nace municipality employees" },
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service unemployment_services[] = {
 	{ "unemployment.benefits", "/benefits", "person",
-	    "status claims payments" },
+	    "status claims.kind claims.start_date claims.end_date "
+	    "claims.daily_amount claims.payment_institution payments.month "
+	    "payments.amount" },
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service pension_services[] = {
@@ -110,7 +117,10 @@ static const struct cr_gen_service pension_services[] = {
 };
 static const struct cr_gen_service family_services[] = {
 	{ "family.allowances", "/allowances", "person",
-	    "as_child as_beneficiary" },
+	    "allowances as_child.beneficiary as_child.fund as_child.start_date "
+	    "as_child.end_date as_child.monthly_amount as_beneficiary.child "
+	    "as_beneficiary.fund as_beneficiary.start_date "
+	    "as_beneficiary.end_date as_beneficiary.monthly_amount" },
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service disability_services[] = {
@@ -119,15 +129,20 @@ static const struct cr_gen_service disability_services[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service vehicle_services[] = {
-	{ "vehicles.owned", "/vehicles", "person", "count vehicles" },
+	{ "vehicles.owned", "/vehicles", "person", "count vehicles.plate "
+	    "vehicles.make vehicles.model vehicles.fuel "
+	    "vehicles.first_registration vehicles.value" },
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service land_services[] = {
-	{ "property.parcels", "/parcels", "person", "count parcels" },
+	{ "property.parcels", "/parcels", "person", "count parcels.parcel "
+	    "parcels.share parcels.municipality parcels.kind parcels.area_m2 "
+	    "parcels.cadastral_income parcels.value" },
 	{ NULL, NULL, NULL, NULL }
 };
 static const struct cr_gen_service border_services[] = {
-	{ "border.crossings", "/crossings", "person", "count crossings" },
+	{ "border.crossings", "/crossings", "person", "count crossings.date "
+	    "crossings.direction crossings.border_post crossings.country" },
 	{ NULL, NULL, NULL, NULL }
 };
 

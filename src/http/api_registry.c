@@ -136,7 +136,8 @@ static const struct cr_jsonv_field service_spec[] = {
 	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
 	{ "subject_kind", CR_JV_STRING, 0, 15, 0, 0 },
-	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
+	{ "params", CR_JV_ANY, 0, 0, 0, 0 },
 	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
 	CR_JSONV_END
 };
@@ -148,6 +149,7 @@ cr_api_service_create(struct cr_req *req)
 	struct cr_service svc;
 	json_t *b, *kind, *to;
 	struct cr_event_type et;
+	char err[256];
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
@@ -162,10 +164,16 @@ cr_api_service_create(struct cr_req *req)
 	cr_util_strlcpy(svc.subject_kind, kind ? json_string_value(kind) :
 	    "person", sizeof(svc.subject_kind));
 	svc.fields = json_object_get(b, "fields");
+	svc.params = json_object_get(b, "params");
 	to = json_object_get(b, "timeout_ms");
 	svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
 	if (require_valid_id(req, "service id", svc.id) == -1)
 		goto out;
+	if (cr_authz_fields_check(svc.fields, err, sizeof(err)) == -1 ||
+	    cr_authz_params_decl_check(svc.params, err, sizeof(err)) == -1) {
+		cr_http_error(req, 400, "BAD_REQUEST", "%s", err);
+		goto out;
+	}
 	if (strcmp(svc.subject_kind, "person") != 0 &&
 	    strcmp(svc.subject_kind, "enterprise") != 0) {
 		cr_http_error(req, 400, "BAD_REQUEST", "subject_kind must be "
@@ -198,6 +206,8 @@ cr_api_service_create(struct cr_req *req)
 		    json_string(svc.subject_kind));
 		json_object_set_new(b, "timeout_ms",
 		    json_integer(svc.timeout_ms));
+		if (svc.params == NULL)
+			json_object_set_new(b, "params", json_array());
 		cr_http_reply_json(req, 201, json_incref(b));
 	}
 out:
@@ -230,7 +240,7 @@ static const struct cr_jsonv_field authz_spec[] = {
 	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "legal_basis", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
-	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
 	{ "capacities", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
 	{ "valid_from", CR_JV_DATE, 0, 0, 0, 0 },
 	{ "valid_to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
@@ -255,7 +265,9 @@ cr_api_authz_create(struct cr_req *req)
 	struct cr_service svc;
 	struct cr_event_type et;
 	struct cr_authz a;
-	const json_t *allowed;
+	const json_t *allowed = NULL;
+	const char *missing;
+	char err[256];
 	json_t *b;
 	int rc;
 
@@ -291,10 +303,18 @@ cr_api_authz_create(struct cr_req *req)
 	}
 	if (rc != CR_STORE_OK)
 		goto internal;
-	/* Data minimization starts here: grant only what the service has. */
-	if (!cr_authz_fields_subset(a.fields, allowed)) {
-		cr_http_error(req, 400, "BAD_REQUEST", "fields must be a subset "
-		    "of the %s's fields", svc.id[0] ? "service" : "event type");
+	/* Data minimization starts here: grant only what the service
+	   declares (paths); an event type's fields are plain names. */
+	if (svc.id[0]) {
+		if (cr_authz_grant_check(a.fields, allowed, svc.id, err,
+		    sizeof(err)) == -1) {
+			cr_http_error(req, 400, "BAD_REQUEST", "%s", err);
+			goto out;
+		}
+	} else if ((missing = cr_authz_fields_missing(a.fields, allowed)) !=
+	    NULL) {
+		cr_http_error(req, 400, "BAD_REQUEST", "field '%s' is not a "
+		    "field of event type %s", missing, et.id);
 		goto out;
 	}
 	if (st->registry->ops->authz_add(st->registry, &a) != CR_STORE_OK)

@@ -9,12 +9,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "xlog.h"
 
 struct consult_op {
 	struct cr_hub		*hub;
 	struct cr_consult_result *res;
 	struct cr_xlog_entry	 entry;
 	struct cr_authz		 authz;
+	json_t			*declared;	/* the service's fields */
 	cr_consult_done_fn	 done;
 	void			*arg;
 	long			 timeout_ms;	/* given to the source */
@@ -26,6 +28,7 @@ static void
 op_free(struct consult_op *op)
 {
 	cr_authz_clear(&op->authz);
+	json_decref(op->declared);
 	free(op);
 }
 
@@ -178,6 +181,7 @@ static void
 consult_answered(void *arg, const struct cr_source_result *sr)
 {
 	struct consult_op *op = arg;
+	struct cr_authz_drift drift;
 	json_t *j = NULL, *data;
 	json_error_t jerr;
 
@@ -205,8 +209,15 @@ consult_answered(void *arg, const struct cr_source_result *sr)
 	data = json_object_get(j, "data");
 	if (!json_is_object(data))
 		goto bad;
-	if ((op->res->data = cr_authz_filter(&op->authz, data)) == NULL)
+	if ((op->res->data = cr_authz_minimize(op->declared,
+	    op->authz.fields, data, &drift)) == NULL)
 		goto bad;
+	if (drift.undeclared > 0 &&
+	    cr_metrics_source_undeclared(op->res->service, drift.undeclared))
+		log_warnx("source of service %s answers '%s', which the "
+		    "service does not declare: never passed on, counted in "
+		    "crossroads_source_undeclared_fields_total",
+		    op->res->service, drift.first);
 	json_decref(j);
 	consult_finish(op, 200, "", NULL);
 	return;
@@ -281,8 +292,8 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 	struct cr_store *st = hub->store;
 	struct consult_op *op;
 	struct cr_service svc;
-	char today[CR_DATE_LEN + 1];
-	int svc_rc;
+	char today[CR_DATE_LEN + 1], err[256];
+	int svc_rc, params_fit;
 
 	memset(&svc, 0, sizeof(svc));
 	op = calloc(1, sizeof(*op));
@@ -317,6 +328,8 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 	    r->subject ? r->subject : "");
 	cr_util_utf8_copy(op->entry.purpose, sizeof(op->entry.purpose),
 	    r->purpose ? r->purpose : "");
+	params_fit = cr_xlog_params(r->params, op->entry.params,
+	    sizeof(op->entry.params)) == 0;
 	cr_util_strlcpy(op->res->service, op->entry.service,
 	    sizeof(op->res->service));
 
@@ -360,6 +373,19 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 	}
 	cr_util_strlcpy(op->res->provider, svc.provider,
 	    sizeof(op->res->provider));
+	/* The request against the service's declaration: no authorization
+	   makes an undeclared parameter acceptable. */
+	if (cr_authz_params_check(svc.params, r->params, svc.id, err,
+	    sizeof(err)) == -1) {
+		consult_finish(op, 400, "BAD_REQUEST", "%s", err);
+		goto out;
+	}
+	if (!params_fit) {
+		consult_finish(op, 400, "BAD_REQUEST", "params take more than "
+		    "%d bytes as JSON", CR_PARAMS_MAX - 1);
+		goto out;
+	}
+	op->declared = json_incref(svc.fields);
 	cr_date_today(today);
 	switch (cr_authz_decide(st, r->consumer, svc.id, r->purpose,
 	    op->res->subject, today, r->reference_date ? r->reference_date :

@@ -38,7 +38,8 @@ static const struct cr_jsonv_field service_spec[] = {
 	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
 	{ "subject_kind", CR_JV_STRING, 0, 15, 0, 0 },
-	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
+	{ "params", CR_JV_ANY, 0, 0, 0, 0 },
 	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
 	CR_JSONV_END
 };
@@ -48,7 +49,7 @@ static const struct cr_jsonv_field authz_spec[] = {
 	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "legal_basis", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
-	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
+	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
 	{ "capacities", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
 	{ "valid_from", CR_JV_DATE, 0, 0, 0, 0 },
 	{ "valid_to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
@@ -230,6 +231,7 @@ check_services(struct cr_store *st, const json_t *doc, char *err,
     size_t errlen)
 {
 	const char *id, *kind, *url, *provider;
+	char msg[256];
 	json_t *e;
 	size_t i;
 	int rc;
@@ -251,6 +253,12 @@ check_services(struct cr_store *st, const json_t *doc, char *err,
 		    strncmp(url, "https://", 8) != 0)
 			return elem_error(err, errlen, "services", i, id,
 			    "endpoint must be an http:// or https:// URL");
+		if (cr_authz_fields_check(json_object_get(e, "fields"), msg,
+		    sizeof(msg)) == -1 ||
+		    cr_authz_params_decl_check(json_object_get(e, "params"),
+		    msg, sizeof(msg)) == -1)
+			return elem_error(err, errlen, "services", i, id, "%s",
+			    msg);
 		if (find_in(doc, "services", "id", id, i) != NULL)
 			return elem_error(err, errlen, "services", i, id,
 			    "duplicate service id");
@@ -299,9 +307,10 @@ check_authorizations(struct cr_store *st, const json_t *doc, char *err,
     size_t errlen)
 {
 	const char *consumer, *service, *from, *to;
+	char msg[256];
 	json_t *e, *fields;
 	size_t i;
-	int rc, subset;
+	int rc, granted;
 
 	json_array_foreach(json_object_get(doc, "authorizations"), i, e) {
 		consumer = jstr(e, "consumer");
@@ -318,13 +327,12 @@ check_authorizations(struct cr_store *st, const json_t *doc, char *err,
 		if (fields == NULL)
 			return elem_error(err, errlen, "authorizations", i,
 			    service, "no service '%s'", service);
-		subset = cr_authz_fields_subset(json_object_get(e, "fields"),
-		    fields);
+		granted = cr_authz_grant_check(json_object_get(e, "fields"),
+		    fields, service, msg, sizeof(msg));
 		json_decref(fields);
-		if (!subset)
+		if (granted == -1)
 			return elem_error(err, errlen, "authorizations", i,
-			    service, "fields must be a subset of the service's "
-			    "fields");
+			    service, "%s", msg);
 		if (*from && *to && strcmp(to, from) < 0)
 			return elem_error(err, errlen, "authorizations", i,
 			    service, "valid_to is before valid_from");
@@ -414,6 +422,7 @@ load_services(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(svc.subject_kind, *jstr(e, "subject_kind") ?
 		    jstr(e, "subject_kind") : "person", sizeof(svc.subject_kind));
 		svc.fields = json_object_get(e, "fields");	/* borrowed */
+		svc.params = json_object_get(e, "params");
 		to = json_object_get(e, "timeout_ms");
 		svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
 		rc = st->registry->ops->service_add(st->registry, &svc);

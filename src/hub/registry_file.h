@@ -7,7 +7,7 @@
  *   {"institutions":[{"id","name","sector"}],
  *    "clients":[{"institution","name","token"}],
  *    "services":[{"id","provider","endpoint","subject_kind","fields",
- *                 "timeout_ms"}],
+ *                 "params","timeout_ms"}],
  *    "authorizations":[{"consumer","service","purpose","legal_basis",
  *                 "fields","capacities","valid_from","valid_to"}]}
  */

@@ -138,7 +138,28 @@ cr_xlog_entry_hash(const struct cr_xlog_entry *e, uint8_t out[CR_HASH_LEN])
 	HASH_FIELD(&st, e, legal_basis);
 	HASH_FIELD(&st, e, outcome);
 	HASH_FIELD(&st, e, error_code);
+	/* Only when present: entries from before params keep their hash. */
+	if (e->params[0] != '\0')
+		HASH_FIELD(&st, e, params);
 	crypto_generichash_final(&st, out, CR_HASH_LEN);
+}
+
+int
+cr_xlog_params(const json_t *params, char *out, size_t outlen)
+{
+	size_t n;
+
+	out[0] = '\0';
+	if (params == NULL || (json_is_object(params) &&
+	    json_object_size(params) == 0))
+		return 0;
+	n = json_dumpb(params, out, outlen - 1, JSON_COMPACT | JSON_SORT_KEYS);
+	if (n == 0 || n > outlen - 1) {
+		out[0] = '\0';
+		return -1;
+	}
+	out[n] = '\0';
+	return 0;
 }
 
 /*
@@ -448,6 +469,22 @@ text_json(const char *s, size_t size)
 			(r) = -1;					\
 	} while (0)
 
+/* The object the params text encodes; the text itself if it is not one. */
+static json_t *
+params_json(const struct cr_xlog_entry *e)
+{
+	json_t *j;
+
+	if (e->params[0] == '\0')
+		return json_null();
+	j = json_loadb(e->params, strnlen(e->params, sizeof(e->params)), 0,
+	    NULL);
+	if (json_is_object(j))
+		return j;
+	json_decref(j);
+	return text_json(e->params, sizeof(e->params));
+}
+
 json_t *
 cr_xlog_entry_json(const struct cr_xlog_entry *e)
 {
@@ -474,6 +511,8 @@ cr_xlog_entry_json(const struct cr_xlog_entry *e)
 	if (json_object_set_new(o, "status", json_integer(e->status)) != 0)
 		r = -1;
 	SET_TEXT(o, e, error_code, r);
+	if (json_object_set_new(o, "params", params_json(e)) != 0)
+		r = -1;
 	cr_util_hex(e->hash, CR_HASH_LEN, hex);
 	if (json_object_set_new(o, "hash", json_string(hex)) != 0)
 		r = -1;

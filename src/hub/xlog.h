@@ -8,8 +8,9 @@
  * was being written). Submitting never blocks on I/O.
  *
  * Hash chain: entry.hash = BLAKE2b-256(prev_hash || canonical encoding of
- * the entry's fields, seq included); the first entry's prev_hash is 32 zero
- * bytes. The canonical encoding is documented in docs/exchange-log.md.
+ * the entry's fields, seq included, params only when not empty); the first
+ * entry's prev_hash is 32 zero bytes. The canonical encoding is documented
+ * in docs/exchange-log.md.
  */
 #ifndef CR_XLOG_H
 #define CR_XLOG_H
@@ -50,6 +51,13 @@ void	cr_xlog_stop(struct cr_xlog *);
 /* Computes e->hash from e->prev_hash and the entry's fields. */
 void	cr_xlog_entry_hash(const struct cr_xlog_entry *e,
 	    uint8_t out[CR_HASH_LEN]);
+
+/*
+ * A consultation's params as an entry holds them (and as they are
+ * hashed): compact JSON with the keys sorted, "" for NULL or {}. 0, or -1
+ * with out "" when the text needs outlen bytes or more.
+ */
+int	cr_xlog_params(const json_t *params, char *out, size_t outlen);
 
 /*
  * Walks the whole chain in the store. Returns 0 when intact (*count set),

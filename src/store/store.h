@@ -10,8 +10,8 @@
  * connection per thread).
  *
  * Ownership: structs passed in are borrowed. Structs filled out are the
- * caller's; their json_t members (fields, capacities) are new references
- * the caller releases with cr_service_clear()/cr_authz_clear(). json_t
+ * caller's; their json_t members (fields, params, capacities) are new
+ * references the caller releases with cr_service_clear()/cr_authz_clear(). json_t
  * lists returned through `out` are new references (json_decref).
  *
  * Return values: CR_STORE_OK (0), CR_STORE_NOTFOUND, CR_STORE_EXISTS, or
@@ -37,6 +37,8 @@
 #define CR_TEXT_MAX		256	/* names, legal bases */
 #define CR_URL_MAX		1024
 #define CR_HASH_LEN		32
+#define CR_PARAMS_MAX		1024	/* a consultation's params as logged
+					   (canonical JSON), with the NUL */
 
 struct cr_institution {
 	char	id[CR_NAME_MAX];
@@ -55,7 +57,9 @@ struct cr_service {
 	char	 provider[CR_NAME_MAX];	/* institution id */
 	char	 endpoint[CR_URL_MAX];
 	char	 subject_kind[16];	/* "person" or "enterprise" */
-	json_t	*fields;		/* array of strings */
+	json_t	*fields;		/* array of field paths (authz.h) */
+	json_t	*params;		/* [{"name","type"}], maybe empty;
+					   NULL when written: none */
 	int	 timeout_ms;
 };
 
@@ -100,6 +104,7 @@ struct cr_xlog_entry {
 	char	 outcome[8];		/* CR_OUTCOME_* */
 	int	 status;		/* HTTP status sent to the consumer */
 	char	 error_code[32];	/* "" when granted */
+	char	 params[CR_PARAMS_MAX];	/* "" when none (cr_xlog_params) */
 	uint8_t	 prev_hash[CR_HASH_LEN];
 	uint8_t	 hash[CR_HASH_LEN];
 };
@@ -207,7 +212,7 @@ struct cr_batch_item {
  * object that implements it, so that a backend can be written concern by
  * concern and a wrapper (the registry cache) replaces one concern and
  * passes the others through untouched. Every operation takes its concern's
- * handle: st->directory->directory->ops->dir_active(st->directory->directory, ...).
+ * handle: st->directory->ops->dir_active(st->directory, ...).
  */
 struct cr_registry_store;
 struct cr_directory_store;
@@ -238,7 +243,8 @@ struct cr_registry_ops {
 	int	(*service_add)(struct cr_registry_store *, const struct cr_service *);
 	int	(*service_get)(struct cr_registry_store *, const char *id,
 		    struct cr_service *);
-	/* out: [{"id","provider","endpoint","subject_kind","fields","timeout_ms"}] */
+	/* out: [{"id","provider","endpoint","subject_kind","fields","params",
+	   "timeout_ms"}] */
 	int	(*service_list)(struct cr_registry_store *, json_t **out);
 
 	/* Authorizations. */

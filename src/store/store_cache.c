@@ -188,6 +188,7 @@ load_services(struct cr_registry_store *inner, struct snapshot *s)
 		cr_util_strlcpy(v->subject_kind, jstr(o, "subject_kind"),
 		    sizeof(v->subject_kind));
 		v->fields = json_incref(json_object_get(o, "fields"));
+		v->params = json_incref(json_object_get(o, "params"));
 		v->timeout_ms = (int)json_integer_value(json_object_get(o,
 		    "timeout_ms"));
 	}
@@ -363,6 +364,7 @@ cache_service_get(struct cr_registry_store *st, const char *id, struct cr_servic
 		return CR_STORE_NOTFOUND;
 	*out = *found;
 	json_incref(out->fields);
+	json_incref(out->params);
 	return CR_STORE_OK;
 }
 

@@ -246,7 +246,8 @@ bind_xlog(sqlite3_stmt *s, const struct cr_xlog_entry *e)
 	    sqlite3_bind_blob(s, 15, e->prev_hash, CR_HASH_LEN,
 	    SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 16, e->hash, CR_HASH_LEN, SQLITE_STATIC) !=
-	    SQLITE_OK)
+	    SQLITE_OK ||
+	    BIND_TEXT(s, 17, e->params) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -284,6 +285,7 @@ xlog_row(sqlite3_stmt *s, struct cr_xlog_entry *e)
 	cr_sqlite_col_str(s, 13, e->error_code, sizeof(e->error_code));
 	col_hash(s, 14, e->prev_hash);
 	col_hash(s, 15, e->hash);
+	cr_sqlite_col_str(s, 16, e->params, sizeof(e->params));
 }
 
 static int

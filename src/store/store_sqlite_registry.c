@@ -222,25 +222,29 @@ sq_service_add(struct cr_registry_store *base, const struct cr_service *svc)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	char *fields;
-	int rc;
+	char *fields = NULL, *params = NULL;
+	int rc = CR_STORE_ERR;
 
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_SVC_ADD)) == NULL)
 		return CR_STORE_ERR;
-	if ((fields = dump_json(svc->fields)) == NULL)
-		return CR_STORE_ERR;
+	if ((fields = dump_json(svc->fields)) == NULL ||
+	    (params = dump_json(svc->params)) == NULL)
+		goto out;
 	if (BIND_TEXT(s, 1, svc->id) != SQLITE_OK ||
 	    BIND_TEXT(s, 2, svc->provider) != SQLITE_OK ||
 	    BIND_TEXT(s, 3, svc->endpoint) != SQLITE_OK ||
 	    BIND_TEXT(s, 4, svc->subject_kind) != SQLITE_OK ||
 	    BIND_TEXT(s, 5, fields) != SQLITE_OK ||
-	    sqlite3_bind_int(s, 6, svc->timeout_ms) != SQLITE_OK) {
+	    sqlite3_bind_int(s, 6, svc->timeout_ms) != SQLITE_OK ||
+	    BIND_TEXT(s, 7, params) != SQLITE_OK) {
 		cr_sqlite_done(s);
 		rc = cr_sqlite_err(c, "service_add");
 	} else
 		rc = cr_sqlite_step_write(c, s, "service_add");
+ out:
 	free(fields);
+	free(params);
 	return rc;
 }
 
@@ -265,8 +269,13 @@ sq_service_get(struct cr_registry_store *base, const char *id,
 		cr_sqlite_col_str(s, 3, out->subject_kind,
 		    sizeof(out->subject_kind));
 		out->timeout_ms = sqlite3_column_int(s, 5);
-		rc = (out->fields = col_json(s, 4)) != NULL ? CR_STORE_OK :
-		    CR_STORE_ERR;
+		out->fields = col_json(s, 4);
+		out->params = col_json(s, 6);
+		rc = CR_STORE_OK;
+		if (out->fields == NULL || out->params == NULL) {
+			cr_service_clear(out);
+			rc = CR_STORE_ERR;
+		}
 	} else if (rc == SQLITE_DONE)
 		rc = CR_STORE_NOTFOUND;
 	else
@@ -278,16 +287,21 @@ sq_service_get(struct cr_registry_store *base, const char *id,
 static json_t *
 service_row(sqlite3_stmt *s)
 {
-	json_t *fields;
+	json_t *fields, *params;
 
 	if ((fields = col_json(s, 4)) == NULL)
 		return NULL;
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}",
+	if ((params = col_json(s, 6)) == NULL) {
+		json_decref(fields);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i}",
 	    "id", (const char *)sqlite3_column_text(s, 0),
 	    "provider", (const char *)sqlite3_column_text(s, 1),
 	    "endpoint", (const char *)sqlite3_column_text(s, 2),
 	    "subject_kind", (const char *)sqlite3_column_text(s, 3),
 	    "fields", fields,
+	    "params", params,
 	    "timeout_ms", sqlite3_column_int(s, 5));
 }
 

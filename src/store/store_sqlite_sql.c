@@ -207,13 +207,21 @@ const char *const cr_sqlite_migrations[] = {
 	"  result TEXT,"
 	"  PRIMARY KEY (batch, line)"
 	");",
+
+	/*
+	 * 6: the params a service declares ([{"name","type"}]), and those of
+	 * each consultation in its log entry ('' when none: the entries
+	 * written before keep their hash, docs/exchange-log.md).
+	 */
+	"ALTER TABLE services ADD COLUMN params TEXT NOT NULL DEFAULT '[]';"
+	"ALTER TABLE xlog ADD COLUMN params TEXT NOT NULL DEFAULT '';",
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
 	"capacities, valid_from, valid_to"
 #define XLOG_COLS "seq, ts, request_id, consumer, client, end_user, " \
 	"service, provider, subject, purpose, legal_basis, outcome, status, " \
-	"error_code, prev_hash, hash"
+	"error_code, prev_hash, hash, params"
 
 #define SUB_COLS "id, institution, client, event_type, capacities, url, " \
 	"feed, secret, created_at"
@@ -241,13 +249,13 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
-	    " fields, timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    " fields, timeout_ms, params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQ_SVC_GET] =
-	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms"
-	    " FROM services WHERE id = ?1",
+	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms,"
+	    " params FROM services WHERE id = ?1",
 	[SQ_SVC_LIST] =
-	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms"
-	    " FROM services ORDER BY id",
+	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms,"
+	    " params FROM services ORDER BY id",
 	[SQ_AZ_ADD] =
 	    "INSERT INTO authorizations (" AZ_COLS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -294,7 +302,7 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    " LIMIT 1",
 	[SQ_XLOG_INSERT] =
 	    "INSERT INTO xlog (" XLOG_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-	    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	    " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	[SQ_XLOG_TAIL] = "SELECT seq, hash FROM xlog ORDER BY seq DESC LIMIT 1",
 	[SQ_XLOG_QUERY] =
 	    "SELECT " XLOG_COLS " FROM xlog"

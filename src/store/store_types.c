@@ -12,7 +12,9 @@ cr_service_clear(struct cr_service *svc)
 	if (svc == NULL)
 		return;
 	json_decref(svc->fields);
+	json_decref(svc->params);
 	svc->fields = NULL;
+	svc->params = NULL;
 }
 
 void

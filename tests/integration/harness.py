@@ -452,9 +452,11 @@ class Hub:
 		return r.json
 
 	def service(self, sid, provider, endpoint, fields, timeout_ms=None,
-	    subject_kind=None):
+	    subject_kind=None, params=None):
 		body = {"id": sid, "provider": provider, "endpoint": endpoint,
 		    "fields": fields}
+		if params is not None:
+			body["params"] = params
 		if timeout_ms is not None:
 			body["timeout_ms"] = timeout_ms
 		if subject_kind is not None:
@@ -549,6 +551,13 @@ class Fixture:
 
 	def url(self, path="/source"):
 		return "http://127.0.0.1:%d%s" % (self.port, path)
+
+	def last(self):
+		"""What the source last received: {"count","x_request_id","body"}."""
+		r = http_request(self.port, "GET", "/last")
+		if r.status != 200:
+			raise RuntimeError("GET /last: %r" % (r,))
+		return r.json
 
 	def start(self):
 		data_path = os.path.join(self.workdir, self.name + ".json")

@@ -11,6 +11,8 @@ so tests do not see each other's log entries or directory records.
 
 import itertools
 import os
+import sqlite3
+import subprocess
 import sys
 import time
 import unittest
@@ -25,19 +27,60 @@ FAST = None		# answers from a data file
 SLOW = None		# --delay-ms 2000
 FAIL = None		# --status 500
 GARBAGE = None		# --garbage
+NESTED = None		# answers with nested keys the service does not declare
 DOWN_URL = None		# nothing listens there
 SUBJECTS = H.SubjectPool(1)
 _ids = itertools.count(1)
 
 PERSON_FIELDS = ["name", "birth_date", "address", "household", "death_date"]
+PERSON_PARAMS = [{"name": "detail", "type": "string"}]
 KBO_FIELDS = ["name", "legal_form", "address", "nace"]
+
+# A service declaring the shape of its answer as paths: address is an object
+# of two declared members, household a list of objects, tags a list of
+# scalars (a leaf), contact an object whose phone is a declared object.
+NESTED_FIELDS = ["name", "address", "address.street", "address.city", "household",
+    "household.name",
+    "household.birth_date", "tags", "contact.phone.number", "death_date"]
+NESTED_PARAMS = [{"name": "year", "type": "integer"},
+    {"name": "on", "type": "date"}, {"name": "ratio", "type": "number"},
+    {"name": "full", "type": "boolean"}, {"name": "unit", "type": "string"}]
+
+
+def nested_data(subject):
+	"""An answer that drifted from the declaration at every depth: four
+	undeclared keys (address.secret, household[].medical twice, the
+	top-level internal) and, named like declared fields at another depth,
+	address.name and household[].street."""
+	return {
+		"name": "Person %s" % subject,
+		"address": {"street": "Rue de la Loi 16", "city": "Brussels",
+		    "secret": "door code 1234", "name": "not the person's name"},
+		"household": [
+		    {"name": "A", "birth_date": "1980-01-01",
+		    "medical": "diabetes"},
+		    {"name": "B", "birth_date": None, "medical": "asthma",
+		    "street": "elsewhere"},
+		    None],
+		"tags": ["x", 1, {"deep": True}],
+		"contact": {"phone": None},
+		"death_date": None,
+		"internal": "source-internal",
+	}
+
+
+# Undeclared keys in one answer of nested_data (counted whatever is granted).
+NESTED_UNDECLARED = 6
 
 
 def setUpModule():
-	global W, HUB, FAST, SLOW, FAIL, GARBAGE, DOWN_URL
+	global W, HUB, FAST, SLOW, FAIL, GARBAGE, NESTED, DOWN_URL
 	W = H.make_tmpdir()
 	try:
 		FAST = H.Fixture(W, H.fixture_dataset(), name="fast").start()
+		NESTED = H.Fixture(W, {s: nested_data(s) for s in
+		    [H.person(k) for k in range(1, H.N_KNOWN + 1)]},
+		    name="nested").start()
 		SLOW = H.Fixture(W, H.fixture_dataset(), delay_ms=2000,
 		    name="slow").start()
 		FAIL = H.Fixture(W, H.fixture_dataset(), status=500,
@@ -50,7 +93,9 @@ def setUpModule():
 		HUB.institution("KBO", "Crossroads Bank for Enterprises",
 		    "enterprises")
 		HUB.service("population.person", "RN", FAST.url("/person"),
-		    PERSON_FIELDS)
+		    PERSON_FIELDS, params=PERSON_PARAMS)
+		HUB.service("nested.person", "RN", NESTED.url("/person"),
+		    NESTED_FIELDS, params=NESTED_PARAMS)
 		HUB.service("enterprise.basic", "KBO", FAST.url("/kbo"),
 		    KBO_FIELDS, subject_kind="enterprise")
 		HUB.service("slow.person", "RN", SLOW.url("/person"),
@@ -69,7 +114,7 @@ def setUpModule():
 
 
 def tearDownModule():
-	for p in (HUB, FAST, SLOW, FAIL, GARBAGE):
+	for p in (HUB, FAST, SLOW, FAIL, GARBAGE, NESTED):
 		if p is not None:
 			p.kill()
 	if W is not None:
@@ -999,6 +1044,303 @@ class MetricsTests(Base):
 
 
 
+def metric(name, **labels):
+	"""The value of one sample of GET /metrics (0 when absent)."""
+	r = HUB.request("GET", "/metrics")
+	assert r.status == 200, r
+	samples = MetricsTests.samples(r.body.decode())
+	return MetricsTests.total(None, samples, name, **labels)
+
+
+class NestedFieldTests(Base):
+	"""Fields are paths: the hub drops what is not granted at every depth,
+	and never passes on what the service does not declare."""
+
+	def setUp(self):
+		self.iid, self.tok, self.cid = self.consumer()
+
+	def grant(self, fields, purpose=None):
+		purpose = purpose or "p%d" % next(_ids)
+		HUB.authorize(self.iid, "nested.person", purpose, fields)
+		return purpose
+
+	def data(self, fields):
+		s = SUBJECTS.known()
+		r = HUB.consult(self.tok, "nested.person", s, self.grant(fields))
+		self.assertGranted(r, s)
+		return r.json["data"]
+
+	def test_parent_grants_its_declared_children_only(self):
+		d = self.data(["name", "address", "household"])
+		self.assertEqual(set(d), {"name", "address", "household"})
+		# Not address.secret, not address.name (declared only at the top).
+		self.assertEqual(d["address"], {"street": "Rue de la Loi 16",
+		    "city": "Brussels"})
+		# Element by element; a null element stays null.
+		self.assertEqual(d["household"], [
+		    {"name": "A", "birth_date": "1980-01-01"},
+		    {"name": "B", "birth_date": None}, None])
+
+	def test_sub_paths_grant_only_themselves(self):
+		d = self.data(["address.street", "household.name",
+		    "contact.phone.number"])
+		self.assertEqual(d, {"address": {"street": "Rue de la Loi 16"},
+		    "household": [{"name": "A"}, {"name": "B"}, None],
+		    "contact": {"phone": None}})
+		d = self.data(["household.birth_date"])
+		self.assertEqual(d, {"household": [{"birth_date": "1980-01-01"},
+		    {"birth_date": None}, None]})
+
+	def test_leaf_passes_whole(self):
+		# tags has no declared sub-field: it is a value, passed as is.
+		d = self.data(["tags", "death_date"])
+		self.assertEqual(d, {"tags": ["x", 1, {"deep": True}],
+		    "death_date": None})
+
+	def test_undeclared_keys_counted_never_passed(self):
+		name = "crossroads_source_undeclared_fields_total"
+		before = metric(name, service="nested.person")
+		d1 = self.data(["name"])
+		d2 = self.data(NESTED_FIELDS)
+		after = metric(name, service="nested.person")
+		# Counted on every answer, whatever the consumer is granted.
+		self.assertEqual(after - before, 2 * NESTED_UNDECLARED)
+		self.assertEqual(set(d1), {"name"})
+		self.assertNotIn("internal", d2)
+		self.assertNotIn("secret", d2["address"])
+		self.assertNotIn("name", d2["address"])
+		for m in d2["household"][:2]:
+			self.assertNotIn("medical", m)
+			self.assertNotIn("street", m)
+		# The operator's log names the service and the first such key.
+		err = HUB.stderr()
+		self.assertIn("nested.person", err)
+		self.assertIn("address.secret", err)
+
+	def test_authorization_grants_declared_paths_only(self):
+		for bad in ("address.secret", "address..street", "address.",
+		    ".address", "address street", "household[].name",
+		    "household.name.first", "tags.x", "nope"):
+			r = HUB.admin("POST", "/v1/authorizations", {"consumer":
+			    self.iid, "service": "nested.person", "purpose": "p",
+			    "legal_basis": "L", "fields": ["name", bad]})
+			self.assertError(r, 400, "BAD_REQUEST")
+			self.assertIn("'%s'" % bad, r.json["error"]["message"])
+		r = HUB.admin("GET", "/v1/authorizations?consumer=" + self.iid)
+		self.assertEqual(r.json["authorizations"], [])
+		# A parent declared through its children is declared.
+		for ok in (["address"], ["contact.phone"], ["contact"]):
+			r = HUB.admin("POST", "/v1/authorizations", {"consumer":
+			    self.iid, "service": "nested.person", "purpose": "p",
+			    "legal_basis": "L", "fields": ok})
+			self.assertEqual(r.status, 201, r)
+			self.assertEqual(r.json["fields"], ok)
+
+	def test_service_fields_are_paths(self):
+		sid = "svc%d.nested" % next(_ids)
+		body = {"id": sid, "provider": "RN", "endpoint": NESTED.url(),
+		    "fields": ["name", "address.street", "household.name"]}
+		r = HUB.admin("POST", "/v1/services", body)
+		self.assertEqual(r.status, 201, r)
+		self.assertEqual(r.json["params"], [])
+		r = HUB.admin("GET", "/v1/services")
+		svc = [x for x in r.json["services"] if x["id"] == sid][0]
+		self.assertEqual(svc["fields"], body["fields"])
+		self.assertEqual(svc["params"], [])
+		for bad in ("a..b", "a.", ".a", "a b", "a/b", "h[].n", "é"):
+			r = HUB.admin("POST", "/v1/services", dict(body,
+			    id=sid + "x", fields=["name", bad]))
+			self.assertError(r, 400, "BAD_REQUEST")
+			self.assertIn("'%s'" % bad, r.json["error"]["message"])
+
+	def test_service_params_declaration(self):
+		sid = "svc%d.params" % next(_ids)
+		decl = [{"name": "year", "type": "integer"},
+		    {"name": "on", "type": "date"}]
+		body = {"id": sid, "provider": "RN", "endpoint": NESTED.url(),
+		    "fields": ["name"], "params": decl}
+		r = HUB.admin("POST", "/v1/services", body)
+		self.assertEqual(r.status, 201, r)
+		self.assertEqual(r.json["params"], decl)
+		r = HUB.request("GET", "/v1/services", token=self.tok)
+		svc = [x for x in r.json["services"] if x["id"] == sid][0]
+		self.assertEqual(svc["params"], decl)
+		for bad in ("year", {"name": "year"}, [1], [{"name": "year"}],
+		    [{"type": "date"}],
+		    [{"name": "year", "type": "float"}],
+		    [{"name": "a b", "type": "string"}],
+		    [{"name": "", "type": "string"}],
+		    [{"name": "a", "type": "string"}, {"name": "a",
+		    "type": "integer"}],
+		    [{"name": "a", "type": "string", "required": True}],
+		    [{"name": "\u00e9" * 40, "type": "string"}]):
+			r = HUB.admin("POST", "/v1/services", dict(body,
+			    id=sid + "x", params=bad))
+			self.assertError(r, 400, "BAD_REQUEST")
+		r = HUB.admin("GET", "/v1/services")
+		self.assertNotIn(sid + "x", [x["id"] for x in r.json["services"]])
+
+
+class ParamsTests(Base):
+	"""A consultation's params are checked against the service's
+	declaration, passed to the source, and logged."""
+
+	def setUp(self):
+		self.iid, self.tok, self.cid = self.consumer()
+		HUB.authorize(self.iid, "nested.person", "benefit", ["name"])
+
+	def test_undeclared_or_wrong_type_refused_and_logged(self):
+		bad = [({"month": 3}, "month"), ({"year": "2024"}, "year"),
+		    ({"year": 2024.5}, "year"), ({"year": None}, "year"),
+		    ({"year": [2024]}, "year"), ({"on": "2024-02-30"}, "on"),
+		    ({"on": 20240201}, "on"), ({"full": "yes"}, "full"),
+		    ({"full": 1}, "full"), ({"ratio": "0.5"}, "ratio"),
+		    ({"unit": 5}, "unit"), ({"year": 2024, "x": 1}, "x")]
+		seen = NESTED.last()["count"]
+		for params, name in bad:
+			s = SUBJECTS.known()
+			rid = H.new_request_id("param")
+			r = HUB.consult(self.tok, "nested.person", s, "benefit",
+			    params=params, request_id=rid)
+			self.assertError(r, 400, "BAD_REQUEST")
+			self.assertIn("params.%s" % name, r.json["error"]["message"])
+			e = self.entry(s, rid, self.iid)
+			self.assertEqual((e["outcome"], e["status"], e["error_code"]),
+			    ("denied", 400, "BAD_REQUEST"))
+			self.assertEqual(e["params"], params)
+		# A name no service could declare, long and not ASCII: a 400
+		# whose message is still valid UTF-8.
+		r = HUB.consult(self.tok, "nested.person", SUBJECTS.known(),
+		    "benefit", params={"\u00e9" * 40: 1})
+		self.assertError(r, 400, "BAD_REQUEST")
+		# None of them reached the source.
+		self.assertEqual(NESTED.last()["count"], seen)
+		# A service that declares no params takes none.
+		HUB.authorize(self.iid, "enterprise.basic", "check", ["name"])
+		r = HUB.consult(self.tok, "enterprise.basic", H.KBO_VALID, "check",
+		    params={"detail": "full"})
+		self.assertError(r, 400, "BAD_REQUEST")
+		self.assertGranted(HUB.consult(self.tok, "enterprise.basic",
+		    H.KBO_VALID, "check", params={}))
+		# Checked once the service is known, before the authorization.
+		other, tok2, _ = self.consumer()
+		r = HUB.consult(tok2, "nested.person", SUBJECTS.known(), "benefit",
+		    params={"month": 3})
+		self.assertError(r, 400, "BAD_REQUEST")
+
+	def test_declared_params_passed_and_logged(self):
+		s = SUBJECTS.known()
+		params = {"year": 2024, "on": "2024-02-29", "ratio": 1,
+		    "full": False, "unit": "EUR \u20ac"}
+		rid = H.new_request_id("param")
+		r = HUB.consult(self.tok, "nested.person", s, "benefit",
+		    params=params, request_id=rid)
+		self.assertGranted(r, s)
+		last = NESTED.last()
+		self.assertEqual(last["x_request_id"], rid)
+		self.assertEqual(last["body"]["params"], params)
+		e = self.entry(s, rid, self.iid)
+		self.assertEqual(e["params"], params)
+		# Some of them, or none: null in the log when none were sent.
+		for sent, logged in (({"ratio": 0.25}, {"ratio": 0.25}),
+		    ({}, None), (None, None)):
+			rid = H.new_request_id("param")
+			r = HUB.consult(self.tok, "nested.person", s, "benefit",
+			    params=sent, request_id=rid)
+			self.assertGranted(r, s)
+			self.assertEqual(self.entry(s, rid, self.iid)["params"],
+			    logged)
+		# The stored text is canonical: compact, keys sorted.
+		rows = H.db_query(HUB.db, "SELECT params FROM xlog WHERE "
+		    "request_id = ?", (e["request_id"],))
+		self.assertEqual(rows, [('{"full":false,"on":"2024-02-29",'
+		    '"ratio":1,"unit":"EUR \u20ac","year":2024}',)])
+
+	def test_params_too_large_refused(self):
+		s = SUBJECTS.known()
+		rid = H.new_request_id("param")
+		r = HUB.consult(self.tok, "nested.person", s, "benefit",
+		    params={"unit": "u" * 2000}, request_id=rid)
+		self.assertError(r, 400, "BAD_REQUEST")
+		self.assertIn("params", r.json["error"]["message"])
+		e = self.entry(s, rid, self.iid)
+		self.assertEqual((e["status"], e["error_code"], e["params"]),
+		    (400, "BAD_REQUEST", None))
+
+
+class OldLogTests(Base):
+	"""A log written before entries had params still verifies, and
+	extends."""
+
+	def test_entries_without_params_still_verify(self):
+		d = os.path.join(W, "oldlog")
+		os.mkdir(d)
+		hub = H.Hub(d, name="oldhub").start()
+		try:
+			hub.institution("RN", "National Register", "population")
+			hub.institution("ONEM", "Employment", "unemployment")
+			tok = hub.client("ONEM")["token"]
+			hub.service("population.person", "RN", FAST.url("/person"),
+			    PERSON_FIELDS)
+			hub.authorize("ONEM", "population.person", "benefit",
+			    ["name"])
+			for k in range(3):
+				r = hub.consult(tok, "population.person",
+				    H.INSZ_VALID[k], "benefit")
+				self.assertEqual(r.status, 200, r)
+			r = hub.consult(tok, "population.person", H.INSZ_VALID[0],
+			    "other")
+			self.assertEqual(r.status, 403, r)
+			self.assertEqual(hub.terminate(), 0)
+		finally:
+			hub.kill()
+		# Back to the schema of before (version 5): no params anywhere.
+		conn = sqlite3.connect(hub.db)
+		try:
+			conn.execute("ALTER TABLE xlog DROP COLUMN params")
+			conn.execute("ALTER TABLE services DROP COLUMN params")
+			conn.execute("PRAGMA user_version = 5")
+			conn.commit()
+		finally:
+			conn.close()
+		r = H.log_verify(hub.db)
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		self.assertIn("4", r.stdout + r.stderr)
+		# The hub migrates it and appends entries with params after them.
+		hub = H.Hub(d, name="oldhub2").start()
+		try:
+			r = hub.admin("GET", "/v1/services")
+			self.assertEqual(r.json["services"][0]["params"], [])
+			r = hub.consult(hub.client("ONEM")["token"],
+			    "population.person", H.INSZ_VALID[0], "benefit",
+			    params={"x": 1})
+			self.assertEqual((r.status, r.error_code),
+			    (400, "BAD_REQUEST"), r)
+			self.assertEqual(hub.terminate(), 0)
+		finally:
+			hub.kill()
+		self.assertEqual(H.db_query(hub.db, "SELECT params FROM xlog "
+		    "ORDER BY seq"), [("",)] * 4 + [('{"x":1}',)])
+		r = H.log_verify(hub.db)
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		self.assertEqual(run_doc_verifier(hub.db).returncode, 0)
+
+
+def run_doc_verifier(db):
+	"""Runs the independent verifier printed in docs/exchange-log.md."""
+	doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+	    "..", "docs", "exchange-log.md")
+	with open(doc) as f:
+		text = f.read()
+	code = text.split("```python\n", 1)[1].split("```", 1)[0]
+	path = os.path.join(W, "verify_xlog.py")
+	with open(path, "w") as f:
+		f.write(code)
+	return subprocess.run([sys.executable, path, db], stdin=subprocess.DEVNULL,
+	    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+	    timeout=120)
+
+
 class ZZShutdownTests(Base):
 	"""Runs last (classes run in name order): the shared hub, after every
 	other test, stops cleanly, without sanitizer reports, chain intact."""
@@ -1008,6 +1350,12 @@ class ZZShutdownTests(Base):
 		self.assertEqual(HUB.sanitizer_reports(), [])
 		r = H.log_verify(HUB.db)
 		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		# With entries that carry params, and others that do not.
+		self.assertGreater(H.db_query(HUB.db, "SELECT count(*) FROM xlog "
+		    "WHERE params <> ''")[0][0], 0)
+		r = run_doc_verifier(HUB.db)
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		self.assertTrue(r.stdout.startswith("OK "), r.stdout)
 
 
 if __name__ == "__main__":

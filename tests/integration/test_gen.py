@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -44,6 +45,41 @@ def digests(d):
 def gen(out, *extra):
 	return H.run_cli(["gen", "--out", out, "--persons", str(PERSONS), "-q"]
 	    + list(extra), timeout=300)
+
+
+def declared_paths(fields):
+	"""Every declared path and every path above one."""
+	out = set()
+	for f in fields:
+		parts = f.split(".")
+		for i in range(1, len(parts) + 1):
+			out.add(".".join(parts[:i]))
+	return out
+
+
+def undeclared_keys(fields, data):
+	"""Paths of data that the fields do not declare (docs/api.md,
+	"Fields": a leaf passes whole, lists are walked element by element)."""
+	declared = declared_paths(fields)
+	parents = {p.rsplit(".", 1)[0] for p in declared if "." in p}
+	out = []
+
+	def walk(prefix, v):
+		if isinstance(v, list):
+			for e in v:
+				walk(prefix, e)
+		elif isinstance(v, dict):
+			for k, x in v.items():
+				p = prefix + "." + k if prefix else k
+				if p not in declared:
+					out.append(p)
+				elif p in parents:
+					walk(p, x)
+		elif v is not None:
+			out.append(prefix + " (not an object)")
+
+	walk("", data)
+	return out
 
 
 class State:
@@ -123,10 +159,20 @@ class TestGenerate(unittest.TestCase):
 			self.assertRegex(c["token"], r"^crt_[0-9a-f]{64}$")
 		for s in svcs.values():
 			self.assertIn(s["provider"], insts)
+		for s in svcs.values():
+			self.assertEqual(s["params"], [])
 		for a in reg["authorizations"]:
 			self.assertIn(a["consumer"], insts)
-			self.assertTrue(set(a["fields"]) <= set(svcs[a["service"]]
-			    ["fields"]), a)
+			# A declared path, or a path above declared ones.
+			declared = declared_paths(svcs[a["service"]]["fields"])
+			self.assertTrue(set(a["fields"]) <= declared, a)
+		# Nested shapes: the address is an object, the household a
+		# list of members, wages lists of contracts and payslips.
+		self.assertTrue({"address.street", "address.postcode",
+		    "household.subject", "household.role"} <=
+		    set(svcs["population.person"]["fields"]))
+		self.assertTrue({"contracts.employer", "pay.gross"} <=
+		    set(svcs["employment.wages"]["fields"]))
 		with open(os.path.join(State.out, "directory.csv")) as f:
 			rows = csv.DictReader(f)
 			self.assertEqual(rows.fieldnames, ["subject", "capacity",
@@ -243,12 +289,111 @@ class TestHub(unittest.TestCase):
 		r = cls.hub.consult(cpas, "population.person", sorted(others)[0],
 		    "social-assistance")
 		self.assertEqual((r.status, r.error_code), (403, "NOT_INTEGRATED"))
+		# The address is an object of the register's address table.
+		conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(State.out,
+		    "population.db"), uri=True)
+		try:
+			addr = conn.execute("SELECT a.street, a.number, a.postcode, "
+			    "a.municipality FROM person p JOIN household h ON h.id = "
+			    "p.household_id JOIN address a ON a.id = h.address_id "
+			    "WHERE p.id = ?", (subject,)).fetchone()
+		finally:
+			conn.close()
+		self.assertEqual(data["address"], dict(zip(("street", "number",
+		    "postcode", "municipality"), addr)))
 		entries = cls.hub.log_entries(subject, consumer="ONEM")
 		self.assertEqual(sorted(e["outcome"] for e in entries),
 		    ["denied", "granted"])
+		# The generated declarations match what the adapter answers.
+		r = cls.hub.request("GET", "/metrics")
+		self.assertNotIn("crossroads_source_undeclared_fields_total{",
+		    r.body.decode())
 		self.assertEqual(cls.hub.terminate(), 0)
 		self.assertEqual(cls.hub.sanitizer_reports(), [])
 		cls.hub = None
+
+
+# A subject each service holds something on: (source, service, SQL).
+HELD = [
+	("population", "population.person", "SELECT p.id FROM person p JOIN "
+	    "member m ON m.person = p.id ORDER BY p.id LIMIT 1"),
+	("employment", "employment.wages", "SELECT person FROM contract "
+	    "ORDER BY person LIMIT 1"),
+	("employment", "employment.employer", "SELECT kbo FROM employer "
+	    "ORDER BY kbo LIMIT 1"),
+	("unemployment", "unemployment.benefits", "SELECT person FROM claim "
+	    "ORDER BY person LIMIT 1"),
+	("pensions", "pensions.pension", "SELECT person FROM pension "
+	    "ORDER BY person LIMIT 1"),
+	("family", "family.allowances", "SELECT beneficiary FROM allowance "
+	    "ORDER BY beneficiary LIMIT 1"),
+	("family", "family.allowances", "SELECT child FROM allowance "
+	    "ORDER BY child LIMIT 1"),
+	("disability", "disability.recognition", "SELECT person FROM "
+	    "recognition ORDER BY person LIMIT 1"),
+	("vehicles", "vehicles.owned", "SELECT owner FROM vehicle "
+	    "ORDER BY owner LIMIT 1"),
+	("land", "property.parcels", "SELECT owner FROM parcel "
+	    "ORDER BY owner LIMIT 1"),
+	("borders", "border.crossings", "SELECT person FROM crossing "
+	    "ORDER BY person LIMIT 1"),
+]
+
+
+class TestDeclaredShapes(unittest.TestCase):
+	"""Every generated adapter answers exactly the shape its service
+	declares: nothing a hub would count as undeclared."""
+
+	def test_adapters_answer_the_declared_shape(self):
+		svcs = {s["id"]: s for s in State.registry["services"]}
+		procs = {}
+		try:
+			for src, sid, sql in HELD:
+				if src not in procs:
+					procs[src] = self.start(src)
+				p, port = procs[src]
+				subject = H.db_query(os.path.join(State.out, src +
+				    ".db"), sql)[0][0]
+				path = "/" + svcs[sid]["endpoint"].split("/", 3)[3]
+				r = H.http_request(port, "POST", path, {"subject":
+				    subject, "params": {}})
+				self.assertEqual(r.status, 200, (sid, r))
+				data = r.json["data"]
+				self.assertTrue(data, sid)
+				self.assertEqual(undeclared_keys(svcs[sid]["fields"],
+				    data), [], (sid, data))
+		finally:
+			for p, _ in procs.values():
+				p.kill()
+				p.wait(timeout=10)
+
+	def start(self, src):
+		"""The source's adapter on a port of the OS's choosing."""
+		with open(os.path.join(State.out, src + ".conf")) as f:
+			conf = f.read()
+		conf = re.sub(r"(?m)^listen = .*$", "listen = 127.0.0.1:0", conf)
+		conf = re.sub(r"(?m)^database = sqlite:(.*)$", lambda m:
+		    "database = sqlite:" + os.path.join(State.out, m.group(1)),
+		    conf)
+		d = os.path.join(State.work, "shapes")
+		os.makedirs(d, exist_ok=True)
+		path = os.path.join(d, src + ".conf")
+		with open(path, "w") as f:
+			f.write(conf)
+		out = os.path.join(State.work, src + ".shape.out")
+		err = os.path.join(State.work, src + ".shape.err")
+		p = H._spawn([H.binaries()[0], "source", "--config", path],
+		    dict(os.environ), out, err)
+		deadline = time.monotonic() + H.READY_TIMEOUT
+		while True:
+			m = re.search(r"source listening on [0-9.]+:(\d+)",
+			    H._read(out))
+			if m:
+				return p, int(m.group(1))
+			if p.poll() is not None or time.monotonic() > deadline:
+				p.kill()
+				self.fail("%s did not start: %s" % (src, H._read(err)))
+			time.sleep(0.05)
 
 
 if __name__ == "__main__":

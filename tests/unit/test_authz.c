@@ -1,4 +1,7 @@
-/* Authorization decisions against a real SQLite store: deny by default. */
+/*
+ * Authorization decisions against a real SQLite store (deny by default);
+ * field paths and data minimization at every depth; params.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +13,7 @@
 #include <cmocka.h>
 
 #include "authz.h"
+#include "metrics.h"
 #include "util.h"
 
 #define SUBJECT "85073003328"
@@ -220,6 +224,363 @@ test_fields_subset(void **state)
 	json_decref(empty);
 }
 
+/* The JSON text of j, keys sorted, for comparisons; static buffer. */
+static const char *
+dump(const json_t *j)
+{
+	static char buf[4096];
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+	assert_non_null(s);
+	cr_util_strlcpy(buf, s, sizeof(buf));
+	free(s);
+	return buf;
+}
+
+/*
+ * Minimizes data (JSON text) under declared and granted (JSON arrays as
+ * text); checks the result and the drift.
+ */
+static void
+check_minimize(const char *declared, const char *granted, const char *data,
+    const char *want, unsigned long undeclared, const char *first)
+{
+	json_t *d = json_loads(declared, 0, NULL), *g = json_loads(granted, 0,
+	    NULL), *in = json_loads(data, 0, NULL), *out;
+	struct cr_authz_drift drift;
+
+	assert_non_null(d);
+	assert_non_null(g);
+	assert_non_null(in);
+	out = cr_authz_minimize(d, g, in, &drift);
+	assert_non_null(out);
+	assert_string_equal(dump(out), want);
+	assert_int_equal(drift.undeclared, undeclared);
+	assert_string_equal(drift.first, first);
+	/* Without a drift to fill, the same answer. */
+	json_decref(out);
+	out = cr_authz_minimize(d, g, in, NULL);
+	assert_string_equal(dump(out), want);
+	json_decref(out);
+	json_decref(d);
+	json_decref(g);
+	json_decref(in);
+}
+
+static void
+test_minimize_objects(void **state)
+{
+	const char *decl = "[\"name\",\"address.street\",\"address.city\"]";
+	const char *data = "{\"name\":\"Jan\",\"address\":{\"street\":\"Rue 1\","
+	    "\"city\":\"Brussels\",\"secret\":\"1234\"},\"note\":\"x\"}";
+
+	(void)state;
+	/* Granting the parent grants its declared members, not the rest. */
+	check_minimize(decl, "[\"name\",\"address\"]", data,
+	    "{\"address\":{\"city\":\"Brussels\",\"street\":\"Rue 1\"},"
+	    "\"name\":\"Jan\"}", 2, "address.secret");
+	/* Granting a member grants that member only. */
+	check_minimize(decl, "[\"address.city\"]", data,
+	    "{\"address\":{\"city\":\"Brussels\"}}", 2, "address.secret");
+	/* Declared and not granted: dropped, not counted. */
+	check_minimize(decl, "[]", data, "{}", 2, "address.secret");
+	/* Deeper: an object in an object. */
+	check_minimize("[\"a.b.c\",\"a.b.d\",\"a.e\"]", "[\"a.b\"]",
+	    "{\"a\":{\"b\":{\"c\":1,\"d\":{\"any\":true},\"z\":0},\"e\":2,"
+	    "\"f\":3}}", "{\"a\":{\"b\":{\"c\":1,\"d\":{\"any\":true}}}}", 2,
+	    "a.b.z");
+}
+
+static void
+test_minimize_lists_of_objects(void **state)
+{
+	const char *decl = "[\"household.name\",\"household.birth_date\"]";
+	const char *data = "{\"household\":[{\"name\":\"A\",\"birth_date\":"
+	    "\"1980-01-01\",\"medical\":\"m\"},{\"name\":\"B\",\"medical\":"
+	    "\"n\"},null,\"scalar\",[{\"name\":\"C\",\"x\":1}],{}]}";
+
+	(void)state;
+	/* Element by element; a nested list with the same paths; null kept;
+	   an element that is not an object is dropped and counted. */
+	check_minimize(decl, "[\"household.name\"]", data,
+	    "{\"household\":[{\"name\":\"A\"},{\"name\":\"B\"},null,"
+	    "[{\"name\":\"C\"}],{}]}", 4, "household[].medical");
+	check_minimize(decl, "[\"household\"]", data,
+	    "{\"household\":[{\"birth_date\":\"1980-01-01\",\"name\":\"A\"},"
+	    "{\"name\":\"B\"},null,[{\"name\":\"C\"}],{}]}", 4,
+	    "household[].medical");
+	check_minimize(decl, "[\"household\"]", "{\"household\":[]}",
+	    "{\"household\":[]}", 0, "");
+}
+
+static void
+test_minimize_leaves_and_scalars(void **state)
+{
+	(void)state;
+	/* A leaf passes whole: a list of scalars, an object, anything. */
+	check_minimize("[\"tags\",\"extra\"]", "[\"tags\",\"extra\"]",
+	    "{\"tags\":[\"a\",1,{\"k\":\"v\"}],\"extra\":{\"deep\":{\"x\":1}}}",
+	    "{\"extra\":{\"deep\":{\"x\":1}},\"tags\":[\"a\",1,{\"k\":\"v\"}]}",
+	    0, "");
+	/* A list of scalars where objects are declared: dropped, counted. */
+	check_minimize("[\"tags.name\"]", "[\"tags\"]",
+	    "{\"tags\":[\"a\",\"b\"]}", "{\"tags\":[]}", 2, "tags[]");
+}
+
+static void
+test_minimize_nulls(void **state)
+{
+	const char *decl = "[\"address.street\",\"death_date\"]";
+
+	(void)state;
+	check_minimize(decl, "[\"address\",\"death_date\"]",
+	    "{\"address\":null,\"death_date\":null}",
+	    "{\"address\":null,\"death_date\":null}", 0, "");
+	check_minimize(decl, "[\"address.street\"]",
+	    "{\"address\":{\"street\":null}}", "{\"address\":{\"street\":null}}",
+	    0, "");
+	/* A scalar where an object is declared has not the declared shape. */
+	check_minimize(decl, "[\"address\"]", "{\"address\":\"Rue 1\"}", "{}",
+	    1, "address");
+}
+
+static void
+test_minimize_same_name_other_depth(void **state)
+{
+	const char *decl = "[\"name\",\"household.name\","
+	    "\"household.address.street\"]";
+	const char *data = "{\"name\":\"A\",\"address\":{\"name\":\"x\"},"
+	    "\"household\":[{\"name\":\"B\",\"street\":\"s0\",\"address\":"
+	    "{\"street\":\"s\",\"name\":\"y\"}}],\"address.street\":\"dotted\"}";
+
+	(void)state;
+	/* name is declared at the top and in household[], street only in
+	   household[].address: elsewhere they are undeclared. A key with a
+	   dot is a name of its own, not a path. */
+	check_minimize(decl, "[\"name\",\"household.name\"]", data,
+	    "{\"household\":[{\"name\":\"B\"}],\"name\":\"A\"}", 4, "address");
+	check_minimize(decl, "[\"household\"]", data,
+	    "{\"household\":[{\"address\":{\"street\":\"s\"},\"name\":\"B\"}]}",
+	    4, "address");
+}
+
+static void
+test_minimize_grants_only_declared(void **state)
+{
+	(void)state;
+	/* A grant the service does not declare (refused at creation, but
+	   the store is not trusted for it) grants nothing. */
+	check_minimize("[\"name\"]", "[\"secret\",\"name.x\",\"a..b\"]",
+	    "{\"name\":\"A\",\"secret\":\"s\"}", "{}", 1, "secret");
+	/* Source keys are shown to the operator with safe bytes only. */
+	check_minimize("[\"name\"]", "[\"name\"]",
+	    "{\"name\":\"A\",\"b\\\"ad\\n\\u00e9\":1}", "{\"name\":\"A\"}", 1,
+	    "b?ad???");
+}
+
+static void
+test_minimize_fields_of_before_paths(void **state)
+{
+	json_t *decl = json_pack("[s,s,s]", "first name", "a..b",
+	    "address.street"), *g;
+	char err[256];
+
+	(void)state;
+	/* A field stored before fields were paths keeps its meaning: a
+	   top-level name, passed whole. */
+	check_minimize("[\"first name\",\"a..b\",\"address.street\"]",
+	    "[\"first name\",\"address\"]", "{\"first name\":{\"x\":1},"
+	    "\"a..b\":2,\"a\":{\"\":{\"b\":3}},\"address\":{\"street\":\"s\","
+	    "\"no\":4}}", "{\"address\":{\"street\":\"s\"},\"first name\":"
+	    "{\"x\":1}}", 2, "a");
+	/* It may still be granted as it is; no other string that is not a
+	   path may. */
+	g = json_pack("[s]", "first name");
+	assert_int_equal(cr_authz_grant_check(g, decl, "svc", err,
+	    sizeof(err)), 0);
+	json_decref(g);
+	g = json_pack("[s]", "last name");
+	assert_int_equal(cr_authz_grant_check(g, decl, "svc", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "'last name' is not a path"));
+	json_decref(g);
+	json_decref(decl);
+}
+
+static void
+test_path_valid(void **state)
+{
+	const char *good[] = { "a", "name", "address.street", "a_b-1.C2.d",
+	    NULL };
+	const char *bad[] = { "", ".", "a.", ".a", "a..b", "a b", "a/b",
+	    "h[].n", "\xc3\xa9", "a.b\n", NULL };
+	char longp[CR_FIELD_PATH_MAX + 1];
+	int i;
+
+	(void)state;
+	for (i = 0; good[i] != NULL; i++)
+		assert_true(cr_authz_path_valid(good[i]));
+	for (i = 0; bad[i] != NULL; i++)
+		assert_false(cr_authz_path_valid(bad[i]));
+	memset(longp, 'a', sizeof(longp));
+	longp[CR_FIELD_PATH_MAX - 1] = '\0';
+	assert_true(cr_authz_path_valid(longp));
+	longp[CR_FIELD_PATH_MAX - 1] = 'a';
+	longp[CR_FIELD_PATH_MAX] = '\0';
+	assert_false(cr_authz_path_valid(longp));
+}
+
+static void
+test_fields_and_grant_checks(void **state)
+{
+	json_t *decl = json_pack("[s,s,s]", "name", "address.street",
+	    "household.name");
+	json_t *j;
+	char err[256];
+	struct { const char *granted; int ok; const char *named; } cases[] = {
+		{ "[\"name\",\"address\"]", 1, NULL },
+		{ "[\"address.street\",\"household\"]", 1, NULL },
+		{ "[]", 1, NULL },
+		{ "[\"address.secret\"]", 0, "'address.secret'" },
+		{ "[\"address.street.x\"]", 0, "'address.street.x'" },
+		{ "[\"name\",\"street\"]", 0, "'street'" },
+		{ "[\"address..street\"]", 0, "'address..street'" },
+		{ "[\"household[].name\"]", 0, "'household[].name'" },
+		{ NULL, 0, NULL }
+	};
+	int i;
+
+	(void)state;
+	assert_int_equal(cr_authz_fields_check(decl, err, sizeof(err)), 0);
+	for (i = 0; cases[i].granted != NULL; i++) {
+		j = json_loads(cases[i].granted, 0, NULL);
+		assert_int_equal(cr_authz_grant_check(j, decl, "svc", err,
+		    sizeof(err)), cases[i].ok ? 0 : -1);
+		if (!cases[i].ok)
+			assert_non_null(strstr(err, cases[i].named));
+		json_decref(j);
+	}
+	j = json_pack("[s,s]", "name", "a..b");
+	assert_int_equal(cr_authz_fields_check(j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "'a..b'"));
+	json_decref(j);
+	json_decref(decl);
+}
+
+static void
+test_params_declaration(void **state)
+{
+	const char *good[] = { "[]",
+	    "[{\"name\":\"year\",\"type\":\"integer\"},{\"name\":\"on\","
+	    "\"type\":\"date\"},{\"name\":\"r\",\"type\":\"number\"},"
+	    "{\"name\":\"b\",\"type\":\"boolean\"},{\"name\":\"s_1-x\","
+	    "\"type\":\"string\"}]", NULL };
+	const char *bad[] = { "{}", "\"x\"", "null", "[1]", "[{}]",
+	    "[{\"name\":\"a\"}]", "[{\"type\":\"string\"}]",
+	    "[{\"name\":\"a\",\"type\":\"float\"}]",
+	    "[{\"name\":\"a b\",\"type\":\"string\"}]",
+	    "[{\"name\":\"\",\"type\":\"string\"}]",
+	    "[{\"name\":\"a.b\",\"type\":\"string\"}]",
+	    "[{\"name\":5,\"type\":\"string\"}]",
+	    "[{\"name\":\"a\",\"type\":\"string\",\"required\":true}]",
+	    "[{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"a\","
+	    "\"type\":\"date\"}]", NULL };
+	char err[256];
+	json_t *j;
+	int i;
+
+	(void)state;
+	assert_int_equal(cr_authz_params_decl_check(NULL, err, sizeof(err)), 0);
+	for (i = 0; good[i] != NULL; i++) {
+		j = json_loads(good[i], JSON_DECODE_ANY, NULL);
+		assert_int_equal(cr_authz_params_decl_check(j, err, sizeof(err)),
+		    0);
+		json_decref(j);
+	}
+	for (i = 0; bad[i] != NULL; i++) {
+		j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		assert_non_null(j);
+		assert_int_equal(cr_authz_params_decl_check(j, err, sizeof(err)),
+		    -1);
+		json_decref(j);
+	}
+}
+
+static void
+test_params_check(void **state)
+{
+	json_t *decl = json_loads("[{\"name\":\"year\",\"type\":\"integer\"},"
+	    "{\"name\":\"on\",\"type\":\"date\"},{\"name\":\"r\",\"type\":"
+	    "\"number\"},{\"name\":\"b\",\"type\":\"boolean\"},{\"name\":\"s\","
+	    "\"type\":\"string\"}]", 0, NULL), *none = json_array(), *p;
+	const char *good[] = { "{}", "{\"year\":2024}", "{\"on\":\"2024-02-29\"}",
+	    "{\"r\":1}", "{\"r\":0.5}", "{\"b\":false}", "{\"s\":\"\"}",
+	    "{\"year\":-1,\"on\":\"1999-12-31\",\"r\":-2.5,\"b\":true,"
+	    "\"s\":\"x\"}", NULL };
+	struct { const char *params, *named; } bad[] = {
+		{ "{\"month\":1}", "params.month" },
+		{ "{\"year\":\"2024\"}", "params.year" },
+		{ "{\"year\":2024.0}", "params.year" },
+		{ "{\"year\":null}", "params.year" },
+		{ "{\"year\":true}", "params.year" },
+		{ "{\"on\":\"2023-02-29\"}", "params.on" },
+		{ "{\"on\":\"today\"}", "params.on" },
+		{ "{\"on\":20240101}", "params.on" },
+		{ "{\"r\":\"1\"}", "params.r" },
+		{ "{\"b\":0}", "params.b" },
+		{ "{\"s\":[\"x\"]}", "params.s" },
+		{ "{\"s\":{}}", "params.s" },
+		{ NULL, NULL }
+	};
+	char err[256];
+	int i;
+
+	(void)state;
+	assert_int_equal(cr_authz_params_check(decl, NULL, "svc", err,
+	    sizeof(err)), 0);
+	for (i = 0; good[i] != NULL; i++) {
+		p = json_loads(good[i], 0, NULL);
+		assert_int_equal(cr_authz_params_check(decl, p, "svc", err,
+		    sizeof(err)), 0);
+		json_decref(p);
+	}
+	for (i = 0; bad[i].params != NULL; i++) {
+		p = json_loads(bad[i].params, 0, NULL);
+		assert_int_equal(cr_authz_params_check(decl, p, "svc", err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i].named));
+		json_decref(p);
+	}
+	/* Nothing declared: nothing accepted but {}. */
+	p = json_pack("{s:i}", "year", 2024);
+	assert_int_equal(cr_authz_params_check(none, p, "svc", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "takes none"));
+	json_decref(p);
+	json_decref(decl);
+	json_decref(none);
+}
+
+static void
+test_undeclared_counted_by_service(void **state)
+{
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(cr_metrics_source_undeclared("svc.a", 3), 1);
+	assert_int_equal(cr_metrics_source_undeclared("svc.b", 1), 1);
+	assert_int_equal(cr_metrics_source_undeclared("svc.a", 2), 0);
+	assert_int_equal(cr_metrics_render(&text, &len), 0);
+	assert_non_null(strstr(text, "# TYPE "
+	    "crossroads_source_undeclared_fields_total counter\n"));
+	assert_non_null(strstr(text, "\ncrossroads_source_undeclared_fields_"
+	    "total{service=\"svc.a\"} 5\n"));
+	assert_non_null(strstr(text, "\ncrossroads_source_undeclared_fields_"
+	    "total{service=\"svc.b\"} 1\n"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -234,6 +595,18 @@ main(void)
 		    test_capacities_need_integration, setup, teardown),
 		cmocka_unit_test(test_filter_keeps_granted_fields_only),
 		cmocka_unit_test(test_fields_subset),
+		cmocka_unit_test(test_minimize_objects),
+		cmocka_unit_test(test_minimize_lists_of_objects),
+		cmocka_unit_test(test_minimize_leaves_and_scalars),
+		cmocka_unit_test(test_minimize_nulls),
+		cmocka_unit_test(test_minimize_same_name_other_depth),
+		cmocka_unit_test(test_minimize_grants_only_declared),
+		cmocka_unit_test(test_minimize_fields_of_before_paths),
+		cmocka_unit_test(test_path_valid),
+		cmocka_unit_test(test_fields_and_grant_checks),
+		cmocka_unit_test(test_params_declaration),
+		cmocka_unit_test(test_params_check),
+		cmocka_unit_test(test_undeclared_counted_by_service),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /*
  * The registry file loader (registry_file.c) against a real SQLite store:
  * what it adds is what the hub then finds (institutions, tokens, services,
- * authorizations); loading twice adds nothing; bad files are refused whole
- * with a message naming the element; the generated registry.json loads.
+ * authorizations, fields as paths, params); loading twice adds nothing;
+ * bad files are refused whole with a message naming the element; the
+ * generated registry.json loads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,7 +92,8 @@ static const char good[] =
     " \"token\":\"" TOKEN_A "\"}],"
     "\"services\":[{\"id\":\"population.person\",\"provider\":\"RN\","
     " \"endpoint\":\"http://127.0.0.1:9101/person\",\"subject_kind\":\"person\","
-    " \"fields\":[\"name\",\"birth_date\",\"address\"],\"timeout_ms\":1500}],"
+    " \"fields\":[\"name\",\"birth_date\",\"address.street\",\"address.city\"],"
+    " \"params\":[{\"name\":\"on\",\"type\":\"date\"}],\"timeout_ms\":1500}],"
     "\"authorizations\":["
     " {\"consumer\":\"ONEM\",\"service\":\"population.person\","
     "  \"purpose\":\"unemployment-benefit\",\"legal_basis\":\"ISC 09/016\","
@@ -158,7 +160,9 @@ test_load_twice(void **state)
 	    &svc), CR_STORE_OK);
 	assert_string_equal(svc.provider, "RN");
 	assert_int_equal(svc.timeout_ms, 1500);
-	assert_int_equal(json_array_size(svc.fields), 3);
+	assert_int_equal(json_array_size(svc.fields), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    svc.params, 0), "name")), "on");
 	cr_service_clear(&svc);
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(f->st->registry->ops->authz_find(f->st->registry, "ONEM",
@@ -233,8 +237,22 @@ static const struct bad bads[] = {
 	{ "{" INSTS ",\"services\":[{\"id\":\"svc\",\"provider\":\"RN\","
 	  "\"endpoint\":\"http://h/x\",\"fields\":[\"a\"],\"timeout_ms\":0}]}",
 	  "services[0] (svc): " },
-	{ AZ("\"fields\":[\"a\",\"c\"]"), "authorizations[0] (svc): fields "
-	  "must be a subset" },
+	{ AZ("\"fields\":[\"a\",\"c\"]"), "authorizations[0] (svc): field "
+	  "'c' is not declared by service svc" },
+	{ AZ("\"fields\":[\"a.x\"]"), "authorizations[0] (svc): field 'a.x' "
+	  "is not declared" },
+	{ AZ("\"fields\":[\"a..b\"]"), "authorizations[0] (svc): field "
+	  "'a..b' is not a path" },
+	{ "{" INSTS ",\"services\":[{\"id\":\"svc\",\"provider\":\"RN\","
+	  "\"endpoint\":\"http://h/x\",\"fields\":[\"a\",\"b.\"]}]}",
+	  "services[0] (svc): field 'b.' is not a path" },
+	{ "{" INSTS ",\"services\":[{\"id\":\"svc\",\"provider\":\"RN\","
+	  "\"endpoint\":\"http://h/x\",\"fields\":[\"a\"],\"params\":"
+	  "[{\"name\":\"y\",\"type\":\"float\"}]}]}",
+	  "services[0] (svc): params[0] (y): type must be" },
+	{ "{" INSTS ",\"services\":[{\"id\":\"svc\",\"provider\":\"RN\","
+	  "\"endpoint\":\"http://h/x\",\"fields\":[\"a\"],\"params\":"
+	  "{}}]}", "services[0] (svc): params must be an array" },
 	{ AZ("\"fields\":[\"a\"],\"valid_from\":\"2020-13-01\""),
 	  "authorizations[0] (svc): " },
 	{ AZ("\"fields\":[\"a\"],\"valid_from\":\"2021-01-01\","

@@ -160,6 +160,8 @@ test_services(void **state)
 	s1 = svc("population.person", "RN");
 	s2 = svc("a.first", "RN");
 	s2.timeout_ms = 500;
+	s2.params = json_pack("[{s:s,s:s}]", "name", "year", "type",
+	    "integer");
 	assert_int_equal(st->registry->ops->service_add(st->registry, &s1), CR_STORE_OK);
 	assert_int_equal(st->registry->ops->service_add(st->registry, &s2), CR_STORE_OK);
 	assert_int_equal(st->registry->ops->service_add(st->registry, &s1), CR_STORE_EXISTS);
@@ -176,8 +178,16 @@ test_services(void **state)
 	assert_int_equal(got.timeout_ms, 2000);
 	assert_true(json_equal(got.fields, s1.fields));
 	assert_true(got.fields != s1.fields);
+	/* Written without params: none. */
+	assert_true(json_is_array(got.params));
+	assert_int_equal(json_array_size(got.params), 0);
 	cr_service_clear(&got);
 	assert_null(got.fields);
+	assert_null(got.params);
+	assert_int_equal(st->registry->ops->service_get(st->registry, "a.first", &got),
+	    CR_STORE_OK);
+	assert_true(json_equal(got.params, s2.params));
+	cr_service_clear(&got);
 	cr_service_clear(&got);		/* safe twice */
 	assert_int_equal(st->registry->ops->service_get(st->registry, "nope", &got),
 	    CR_STORE_NOTFOUND);
@@ -189,7 +199,10 @@ test_services(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "timeout_ms")),
 	    500);
 	assert_true(json_equal(json_object_get(o, "fields"), s2.fields));
+	assert_true(json_equal(json_object_get(o, "params"), s2.params));
 	assert_string_equal(JSTR(o, "subject_kind"), "person");
+	o = json_object_get(json_array_get(list, 1), "params");
+	assert_true(json_is_array(o) && json_array_size(o) == 0);
 	json_decref(list);
 	cr_service_clear(&s1);
 	cr_service_clear(&s2);

@@ -81,7 +81,8 @@ setup(void **state)
 	cr_util_strlcpy(svc.endpoint, "http://127.0.0.1:1/p",
 	    sizeof(svc.endpoint));
 	cr_util_strlcpy(svc.subject_kind, "person", sizeof(svc.subject_kind));
-	svc.fields = json_pack("[s,s]", "name", "address");
+	svc.fields = json_pack("[s,s]", "name", "address.street");
+	svc.params = json_pack("[{s:s,s:s}]", "name", "on", "type", "date");
 	svc.timeout_ms = 1500;
 	assert_int_equal(f->cached->registry->ops->service_add(f->cached->registry, &svc), 0);
 	cr_service_clear(&svc);
@@ -124,6 +125,8 @@ test_service_from_cache(void **state)
 	assert_string_equal(svc.provider, "RN");
 	assert_int_equal(svc.timeout_ms, 1500);
 	assert_int_equal(json_array_size(svc.fields), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    svc.params, 0), "type")), "date");
 	cr_service_clear(&svc);
 	assert_int_equal(f->cached->registry->ops->service_get(f->cached->registry, "nope", &svc),
 	    CR_STORE_NOTFOUND);

@@ -124,6 +124,9 @@ make_entry(struct cr_xlog_entry *e, int thread, int i)
 	SET(*e, outcome, i % 5 == 4 ? CR_OUTCOME_DENIED : CR_OUTCOME_GRANTED);
 	e->status = i % 5 == 4 ? 403 : 200;
 	SET(*e, error_code, i % 5 == 4 ? "NOT_INTEGRATED" : "");
+	if (i % 4 == 1)
+		snprintf(e->params, sizeof(e->params), "{\"year\":%d}",
+		    2000 + i);
 	/* Garbage the writer must overwrite. */
 	e->seq = 999999;
 	memset(e->prev_hash, 0xaa, CR_HASH_LEN);
@@ -221,6 +224,12 @@ test_hash_known_answer(void **state)
 	cr_xlog_entry_hash(&e, h);
 	hex_equal(h, "3c8c01d627d2b7e31ca3bdb7015a0530"
 	    "fff9ff1653ce2534e234a39167f0bdba");
+	/* With params: LV(params) follows; without, the hash of before. */
+	SET(e, params, "{\"on\":\"2026-01-01\",\"year\":2026}");
+	cr_xlog_entry_hash(&e, h);
+	hex_equal(h, "ae2f31df048f837906e58c7bbe9bf19e"
+	    "3b17e27abaea9e5ee6cbae58d678102b");
+	e.params[0] = '\0';
 
 	/* First entry: zero prev_hash, empty optional fields. */
 	memset(&e2, 0, sizeof(e2));
@@ -287,7 +296,8 @@ test_entry_json(void **state)
 		e.hash[i] = (uint8_t)(0xf0 + i % 16);
 	j = cr_xlog_entry_json(&e);
 	assert_non_null(j);
-	assert_int_equal(json_object_size(j), 15);
+	assert_int_equal(json_object_size(j), 16);
+	assert_true(json_is_null(json_object_get(j, "params")));
 	assert_int_equal(jint(j, "seq"), (json_int_t)1 << 40);
 	assert_string_equal(jstr(j, "ts"), e.ts);
 	assert_string_equal(jstr(j, "request_id"), "req-0-3");
@@ -322,6 +332,48 @@ test_entry_json(void **state)
 	assert_string_equal(jstr(j, "error_code"), "NOT_INTEGRATED");
 	assert_int_equal(jint(j, "status"), 403);
 	json_decref(j);
+
+	/* Params are shown as the object they encode. */
+	make_entry(&e, 0, 5);
+	j = cr_xlog_entry_json(&e);
+	assert_non_null(j);
+	assert_int_equal(jint(json_object_get(j, "params"), "year"), 2005);
+	assert_int_equal(json_object_size(json_object_get(j, "params")), 1);
+	json_decref(j);
+}
+
+static void
+test_params_text(void **state)
+{
+	char out[64];
+	json_t *p;
+
+	(void)state;
+	memset(out, 'x', sizeof(out));
+	assert_int_equal(cr_xlog_params(NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	p = json_object();
+	assert_int_equal(cr_xlog_params(p, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	json_decref(p);
+	/* Compact, keys sorted, UTF-8 as sent. */
+	p = json_loads("{ \"year\": 2024, \"on\": \"2024-02-29\", "
+	    "\"b\": true, \"s\": \"\u20ac\" }", 0, NULL);
+	assert_int_equal(cr_xlog_params(p, out, sizeof(out)), 0);
+	assert_string_equal(out, "{\"b\":true,\"on\":\"2024-02-29\","
+	    "\"s\":\"\xe2\x82\xac\",\"year\":2024}");
+	json_decref(p);
+	/* 63 bytes fit in 64; 64 do not, and leave "". */
+	p = json_pack("{s:s}", "s", "0123456789012345678901234567890123456789"
+	    "012345678901234");
+	assert_int_equal(cr_xlog_params(p, out, sizeof(out)), 0);
+	assert_int_equal(strlen(out), 63);
+	json_decref(p);
+	p = json_pack("{s:s}", "s", "0123456789012345678901234567890123456789"
+	    "0123456789012345");
+	assert_int_equal(cr_xlog_params(p, out, sizeof(out)), -1);
+	assert_string_equal(out, "");
+	json_decref(p);
 }
 
 /*
@@ -816,6 +868,17 @@ static const struct tamper_case tamper_status = {	/* denied -> granted */
 static const struct tamper_case tamper_absent = {	/* "" was absent */
 	"UPDATE xlog SET end_user = 'x' WHERE seq = 2", 2, "hash mismatch"
 };
+static const struct tamper_case tamper_params_removed = {
+	"UPDATE xlog SET params = '' WHERE seq = 5", 5, "hash mismatch"
+};
+static const struct tamper_case tamper_params_added = {
+	"UPDATE xlog SET params = '{\"year\":1}' WHERE seq = 6", 6,
+	"hash mismatch"
+};
+static const struct tamper_case tamper_params_changed = {
+	"UPDATE xlog SET params = '{\"year\":1999}' WHERE seq = 9", 9,
+	"hash mismatch"
+};
 static const struct tamper_case tamper_delete = {
 	"DELETE FROM xlog WHERE seq = 7", 7, "sequence gap after 6"
 };
@@ -913,6 +976,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_known_answer),
 		cmocka_unit_test(test_entry_json),
+		cmocka_unit_test(test_params_text),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup,
@@ -929,6 +993,9 @@ main(void)
 		TAMPER(tamper_field),
 		TAMPER(tamper_status),
 		TAMPER(tamper_absent),
+		TAMPER(tamper_params_removed),
+		TAMPER(tamper_params_added),
+		TAMPER(tamper_params_changed),
 		TAMPER(tamper_delete),
 		TAMPER(tamper_delete_first),
 		TAMPER(tamper_hash),
