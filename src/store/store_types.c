@@ -6,13 +6,38 @@
 
 #include "store.h"
 
+/*
+ * json_decref() for the registry's values, which threads share: the cache
+ * (store_cache.c) hands the same fields and capacities arrays to every
+ * lookup with json_incref(), and their holders drop them in other threads
+ * (the log writer drops a consultation's, a worker drops an old snapshot's).
+ * jansson's inline decrement is release-only, so the thread that drops the
+ * last reference and frees the value was not ordered after the others'
+ * reads of it: a data race, which make check-tsan reported as a free in
+ * json_delete() against the source thread reading a field name
+ * (test_store_cache: values_outlive_snapshot_in_other_thread). Decrementing
+ * with acquire-release orders the free after every earlier holder's use.
+ * The field is jansson's plain volatile size_t, hence the __atomic builtins
+ * (what jansson itself uses) rather than <stdatomic.h>; (size_t)-1 marks
+ * jansson's immortal constants, as in its json_decref().
+ */
+static void
+shared_decref(json_t *j)
+{
+	if (j == NULL ||
+	    __atomic_load_n(&j->refcount, __ATOMIC_RELAXED) == (size_t)-1)
+		return;
+	if (__atomic_sub_fetch(&j->refcount, 1, __ATOMIC_ACQ_REL) == 0)
+		json_delete(j);
+}
+
 void
 cr_service_clear(struct cr_service *svc)
 {
 	if (svc == NULL)
 		return;
-	json_decref(svc->fields);
-	json_decref(svc->params);
+	shared_decref(svc->fields);
+	shared_decref(svc->params);
 	svc->fields = NULL;
 	svc->params = NULL;
 }
@@ -22,9 +47,9 @@ cr_authz_clear(struct cr_authz *az)
 {
 	if (az == NULL)
 		return;
-	json_decref(az->fields);
+	shared_decref(az->fields);
 	az->fields = NULL;
-	json_decref(az->capacities);
+	shared_decref(az->capacities);
 	az->capacities = NULL;
 }
 

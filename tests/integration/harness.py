@@ -9,6 +9,7 @@ Python 3 standard library only.
 
 import atexit
 import datetime
+import glob
 import http.client
 import itertools
 import json
@@ -49,11 +50,98 @@ def _cleanup():
 				p.wait(timeout=10)
 			except Exception:
 				pass
+	# What no remove_tmpdir() looked at (a test that failed before its
+	# tear-down, a directory left in place): a report still fails the run.
+	found = _collect_reports()
 	for d in _tmpdirs:
 		shutil.rmtree(d, ignore_errors=True)
+	if found:
+		sys.stderr.write(_format_reports(found) + "\n")
+		sys.stderr.flush()
+		os._exit(1)
 
 
 atexit.register(_cleanup)
+
+
+# --- sanitizer reports -----------------------------------------------------
+#
+# The suite also runs on sanitizer builds: `make check-asan` (AddressSanitizer,
+# LeakSanitizer, UBSan) and `make check-tsan` (ThreadSanitizer). A report from
+# any process a test started fails the run, whether or not that test looks at
+# the process's stderr: every stderr file of a process started through this
+# module is watched, and scanned when its directory is removed
+# (remove_tmpdir(), at the end of the test or module that made it: the
+# AssertionError fails that test's tear-down) and at exit (exit status 1);
+# run_cli() checks the output of the command it ran. The processes inherit
+# the environment, hence ASAN_OPTIONS / TSAN_OPTIONS (halt_on_error=1 under
+# `make check-tsan`: the process stops at its first report).
+
+# "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING:
+# ThreadSanitizer: data race", "FATAL: ThreadSanitizer: unexpected memory
+# mapping", ...; UBSan's reports say "runtime error:".
+_SANITIZER_MARKS = ("Sanitizer", "runtime error:")
+# Not a report: the count of suppressed ones that TSAN_OPTIONS
+# print_suppressions=1 prints at exit (tests/tsan.supp).
+_NOT_REPORTS = ("ThreadSanitizer: Matched ",)
+
+_watched = []			# [label, glob pattern]
+_watched_lock = threading.Lock()
+
+
+def sanitizer_lines(text):
+	"""The lines of text that belong to a sanitizer report's headline."""
+	return [l for l in text.splitlines() if _is_report_line(l)]
+
+
+def _is_report_line(l):
+	return any(m in l for m in _SANITIZER_MARKS) and \
+	    not any(l.startswith(m) for m in _NOT_REPORTS)
+
+
+def watch_stderr(pattern, label=None):
+	"""Scans the file(s) matching pattern (a path or a glob) for sanitizer
+	reports when their directory is removed and at exit."""
+	with _watched_lock:
+		_watched.append([label or os.path.basename(pattern), pattern])
+
+
+def _report_excerpt(text, nlines=40):
+	"""From the first report line on: the report with its stacks."""
+	lines = text.splitlines()
+	for i, l in enumerate(lines):
+		if _is_report_line(l):
+			return "\n".join(lines[max(0, i - 1):i + nlines])
+	return ""
+
+
+def _collect_reports(under=None):
+	"""[(label, path, excerpt)] of the watched files (those below `under`
+	when given, which are then no longer watched) holding a report."""
+	with _watched_lock:
+		if under is None:
+			mine = list(_watched)
+		else:
+			root = os.path.join(os.path.abspath(under), "")
+			mine = [w for w in _watched
+			    if os.path.abspath(w[1]).startswith(root)]
+			for w in mine:
+				_watched.remove(w)
+	found = []
+	for label, pattern in mine:
+		for path in sorted(glob.glob(pattern)):
+			text = _read(path)
+			if sanitizer_lines(text):
+				found.append((label, path, _report_excerpt(text)))
+	return found
+
+
+def _format_reports(found):
+	out = ["sanitizer report(s) from %d process(es):" % len(found)]
+	for label, path, excerpt in found:
+		out.append("--- %s (%s):" % (label, path))
+		out.append(excerpt)
+	return "\n".join(out)
 
 
 def binaries():
@@ -79,7 +167,12 @@ def make_tmpdir(prefix="crossroads-itest-"):
 
 
 def remove_tmpdir(d):
+	"""Removes d; raises AssertionError, after removing it, when a process
+	whose stderr was in d printed a sanitizer report (see above)."""
+	found = _collect_reports(under=d)
 	shutil.rmtree(d, ignore_errors=True)
+	if found:
+		raise AssertionError(_format_reports(found))
 
 
 def free_port():
@@ -302,6 +395,8 @@ def _spawn(args, env, out_path, err_path):
 		err.close()
 	with _procs_lock:
 		_procs.append(p)
+	watch_stderr(err_path, "%s (pid %d)" % (" ".join(
+	    os.path.basename(a) for a in args[:2]), p.pid))
 	return p
 
 
@@ -417,10 +512,9 @@ class Hub:
 			return None
 
 	def sanitizer_reports(self):
-		"""Lines of AddressSanitizer/LeakSanitizer/UBSan reports, if any
-		(the suite also runs on a -Db_sanitize=address,undefined build)."""
-		return [l for l in self.stderr().splitlines()
-		    if "Sanitizer" in l or "runtime error:" in l]
+		"""Lines of AddressSanitizer/LeakSanitizer/UBSan/ThreadSanitizer
+		reports, if any (the suite also runs on sanitizer builds)."""
+		return sanitizer_lines(self.stderr())
 
 	def request(self, method, path, body=None, token=None, **kw):
 		return http_request(self.port, method, path, body=body, token=token,
@@ -598,14 +692,19 @@ class Fixture:
 
 
 def run_cli(args, timeout=120, env=None):
-	"""Runs `crossroads ARGS...`; CompletedProcess with text output."""
+	"""Runs `crossroads ARGS...`; CompletedProcess with text output.
+	Raises AssertionError when the command printed a sanitizer report."""
 	hub, _ = binaries()
 	e = dict(os.environ)
 	if env:
 		e.update(env)
-	return subprocess.run([hub] + list(args), env=e, stdin=subprocess.DEVNULL,
+	p = subprocess.run([hub] + list(args), env=e, stdin=subprocess.DEVNULL,
 	    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
 	    text=True)
+	if sanitizer_lines(p.stderr):
+		raise AssertionError(_format_reports([("crossroads " +
+		    " ".join(args[:2]), "stderr", _report_excerpt(p.stderr))]))
+	return p
 
 
 def log_verify(db):

@@ -67,6 +67,12 @@ class DemoTest(unittest.TestCase):
                 "--port", str(cls.port), "--base-port", str(cls.base)],
                 stdout=cls.out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True)
+            # The demo's own output and its children's logs (the hub, the
+            # adapters, the loading steps): a sanitizer report in any of
+            # them fails the tear-down.
+            H.watch_stderr(cls.out.name, "crossroads demo")
+            H.watch_stderr(os.path.join(cls.dir, "country", "logs", "*.log"),
+                           "crossroads demo child")
             deadline = time.monotonic() + 120
             text = ""
             while time.monotonic() < deadline:

@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +269,65 @@ test_pass_through(void **state)
 	json_decref(caps);
 }
 
+/*
+ * What a lookup returns outlives, in another thread, the snapshot it came
+ * from: the hub hands an authorization found by an HTTP worker to the
+ * source thread (which reads its fields) and to the log writer (which
+ * drops it), while the worker, at its first lookup after a registry
+ * change, drops the old snapshot and so frees what nobody holds any more.
+ * That free must be ordered after the other thread's use of the values:
+ * under ThreadSanitizer (make check-tsan) this test fails with a data race
+ * otherwise; every build checks the values.
+ */
+struct holder {
+	struct cr_authz	 a;
+	char		 seen[32];
+	atomic_int	 done;
+};
+
+static void *
+use_and_drop(void *arg)
+{
+	struct holder *h = arg;
+
+	cr_util_strlcpy(h->seen, json_string_value(json_array_get(h->a.fields,
+	    0)), sizeof(h->seen));
+	cr_authz_clear(&h->a);
+	/* Relaxed: says "done" but orders nothing, so that only the values'
+	   reference counts order this thread's use before the free. */
+	atomic_store_explicit(&h->done, 1, memory_order_relaxed);
+	return NULL;
+}
+
+static void
+test_values_outlive_snapshot_in_other_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct holder *h;
+	struct cr_authz again;
+	pthread_t t;
+
+	assert_non_null(h = calloc(1, sizeof(*h)));
+	authz(f->cached, "a1", "p", "2020-01-01", "");
+	assert_int_equal(f->cached->registry->ops->authz_find(
+	    f->cached->registry, "ONEM", "population.person", "p", "2024-05-01",
+	    &h->a), CR_STORE_OK);
+	assert_int_equal(pthread_create(&t, NULL, use_and_drop, h), 0);
+	while (!atomic_load_explicit(&h->done, memory_order_relaxed))
+		sched_yield();
+	/* A registry change, then a lookup: this thread lets go of the old
+	   snapshot, the last holder of a1's fields. */
+	authz(f->cached, "a2", "q", "2020-01-01", "");
+	assert_int_equal(f->cached->registry->ops->authz_find(
+	    f->cached->registry, "ONEM", "population.person", "q", "2024-05-01",
+	    &again), CR_STORE_OK);
+	assert_string_equal(again.id, "a2");
+	cr_authz_clear(&again);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_string_equal(h->seen, "name");
+	free(h);
+}
+
 int
 main(void)
 {
@@ -281,6 +343,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_other_process_changes_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_through, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_values_outlive_snapshot_in_other_thread, setup,
 		    teardown),
 	};
 
