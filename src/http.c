@@ -357,12 +357,14 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	cr_metrics_request(req->route_index, req->status);
 	/* Why a 401, for the operator: no token, or one that matches none. */
-	if (req->status == 401) {
+	if (req->status == 401 && (req->auth_failure == CR_AUTH_NO_TOKEN ||
+	    req->auth_failure == CR_AUTH_UNKNOWN_TOKEN)) {
 		auth = req->auth_failure == CR_AUTH_UNKNOWN_TOKEN ?
 		    "unknown_token" : "missing_token";
 		cr_metrics_unauthenticated(req->auth_failure ==
 		    CR_AUTH_UNKNOWN_TOKEN);
-	}
+	} else if (req->auth_failure == CR_AUTH_STORE_ERROR)
+		auth = "store_error";
 	if (h->hub->cfg.access_log) {
 		struct cr_access_line a = {
 			.request_id = req->request_id,

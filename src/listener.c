@@ -135,8 +135,7 @@ cr_listener_open(const char *spec, struct cr_listener **out)
 	    sizeof(one)) == -1 ||
 	    (ss.ss_family == AF_INET6 && setsockopt(l->fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
-	    bind(l->fd, (struct sockaddr *)&ss, sslen) == -1 ||
-	    listen(l->fd, LISTEN_BACKLOG) == -1) {
+	    bind(l->fd, (struct sockaddr *)&ss, sslen) == -1) {
 		log_warnx("cannot listen on %s: %s", l->address,
 		    strerror(errno));
 		goto fail;
@@ -175,6 +174,13 @@ cr_listener_start(struct cr_listener *l, const struct cr_listener_config *c)
 {
 	unsigned threads = c->threads, flags;
 
+	/* Only now: until the daemon runs, connections are refused rather
+	   than left waiting in the backlog. */
+	if (listen(l->fd, LISTEN_BACKLOG) == -1) {
+		log_warnx("cannot listen on %s: %s", l->address,
+		    strerror(errno));
+		return -1;
+	}
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 

@@ -9,7 +9,7 @@
  *
  * The socket is bound by cr_listener_open(), before the daemon starts, so
  * that a command can fail on a busy address before it touches any file,
- * and say which address and why.
+ * and say which address and why; it listens from cr_listener_start() on.
  *
  * Shutdown: cr_listener_drain() stops accepting and waits for requests in
  * flight; cr_listener_free() stops the daemon and only then closes the
@@ -37,9 +37,8 @@ int	cr_listener_parse(const char *spec, struct sockaddr_storage *ss,
 struct cr_listener;
 
 /*
- * Parses spec, binds and listens. 0, or -1 logged as "cannot listen on
- * ADDRESS: why" (or the parse error). Connections wait in the backlog
- * until cr_listener_start().
+ * Parses spec and binds the socket (the port is known from then on). 0, or
+ * -1 logged as "cannot listen on ADDRESS: why" (or the parse error).
  */
 int	cr_listener_open(const char *spec, struct cr_listener **out);
 
@@ -52,7 +51,7 @@ struct cr_listener_config {
 	void		*cls;			/* for both */
 };
 
-/* Starts the daemon on the bound socket. 0 or -1 (logged). */
+/* Listens and starts the daemon on the socket. 0 or -1 (logged). */
 int	cr_listener_start(struct cr_listener *,
 	    const struct cr_listener_config *);
 
