@@ -186,7 +186,8 @@ struct cr_adapter {
 /* One request, from its headers to its access line. */
 struct ad_req {
 	const struct cr_adapter_service	*svc;
-	size_t				 index;		/* in counters */
+	size_t				 index;		/* in counters, or
+							   SIZE_MAX: none */
 	const char			*route;		/* logged */
 	char				 method[16];
 	char				 request_id[64];
