@@ -156,7 +156,9 @@ CONF=$COUNTRY/bench-population.conf
 grep -q '^listen = ' "$COUNTRY/population.conf" ||
     die "no listen line in $COUNTRY/population.conf"
 # Port 0: the adapter says which port it took, no race for a free one.
-sed 's/^listen = .*/listen = 127.0.0.1:0/' "$COUNTRY/population.conf" >"$CONF"
+# No access log, like nginx below.
+sed 's/^listen = .*/listen = 127.0.0.1:0\naccess_log = off/' \
+    "$COUNTRY/population.conf" >"$CONF"
 "$BIN" source --config "$CONF" >"$TMP/adapter.out" 2>"$TMP/adapter.err" &
 AD_PID=$!
 PIDS="$AD_PID"

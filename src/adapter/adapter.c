@@ -4,22 +4,17 @@
  * (thread pool, one epoll loop per thread). Queries run synchronously on the
  * worker thread, on that thread's own read-only connection.
  */
-#include <sys/socket.h>
-
-#include <netdb.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "adapter.h"
 #include "jsonv.h"
+#include "listener.h"
 #include "log.h"
 #include "util.h"
 
@@ -182,22 +177,26 @@ struct ad_counters {
 /* Server ------------------------------------------------------------------ */
 
 struct cr_adapter {
-	struct MHD_Daemon		*daemon;
+	struct cr_listener		*listener;
 	const struct cr_adapter_config	*cfg;
-	unsigned			 port;
-	atomic_int			 inflight;
 	struct ad_counters		*counters;	/* nservices + 1
 							   (unmatched) */
 };
 
+/* One request, from its headers to its access line. */
 struct ad_req {
 	const struct cr_adapter_service	*svc;
-	size_t				 index;		/* in counters */
+	size_t				 index;		/* in counters, or
+							   SIZE_MAX: none */
+	const char			*route;		/* logged */
+	char				 method[16];
+	char				 request_id[64];
+	double				 start_ms;
+	int				 status;	/* answered */
 	char				*body;
 	size_t				 len;
 	size_t				 cap;
 	int				 too_large;
-	char				 request_id[64];
 };
 
 static void
@@ -295,12 +294,13 @@ render_metrics(struct cr_adapter *ad, size_t *len)
 }
 
 static enum MHD_Result
-reply(struct MHD_Connection *conn, int status, const char *type, char *body,
-    size_t len, const char *allow)
+reply(struct MHD_Connection *conn, struct ad_req *r, int status,
+    const char *type, char *body, size_t len, const char *allow)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	r->status = status;
 	resp = MHD_create_response_from_buffer(len, body,
 	    MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
@@ -315,10 +315,11 @@ reply(struct MHD_Connection *conn, int status, const char *type, char *body,
 	return ret;
 }
 
-/* Answers with json (stolen); counts the answer under index. */
+/* Answers with json (stolen); counts the answer under the request's
+   service unless it is a built-in path. */
 static enum MHD_Result
 reply_json(struct cr_adapter *ad, struct MHD_Connection *conn,
-    size_t index, int status, json_t *j, const char *allow)
+    struct ad_req *r, int status, json_t *j, const char *allow)
 {
 	char *s;
 
@@ -331,40 +332,38 @@ reply_json(struct cr_adapter *ad, struct MHD_Connection *conn,
 		if ((s = strdup("{\"error\":\"out of memory\"}")) == NULL)
 			return MHD_NO;
 	}
-	if (index != SIZE_MAX)
-		count(ad, index, status);
-	return reply(conn, status, "application/json", s, strlen(s), allow);
+	if (r->index != SIZE_MAX)
+		count(ad, r->index, status);
+	return reply(conn, r, status, "application/json", s, strlen(s), allow);
 }
 
 static enum MHD_Result
 reply_error(struct cr_adapter *ad, struct MHD_Connection *conn,
-    size_t index, int status, const char *msg, const char *allow)
+    struct ad_req *r, int status, const char *msg, const char *allow)
 {
-	return reply_json(ad, conn, index, status,
+	return reply_json(ad, conn, r, status,
 	    json_pack("{s:s}", "error", msg), allow);
 }
 
-/* GET /healthz, GET /metrics; MHD_YES/MHD_NO, or -1 when not such a path. */
-static int
+/* GET (or HEAD) /healthz and /metrics. */
+static enum MHD_Result
 serve_builtin(struct cr_adapter *ad, struct MHD_Connection *conn,
-    const char *url, const char *method)
+    struct ad_req *r, const char *method)
 {
 	char *body;
 	size_t len;
-	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-	if (strcmp(url, "/healthz") != 0 && strcmp(url, "/metrics") != 0)
-		return -1;
-	if (!get)
-		return reply_error(ad, conn, SIZE_MAX, 405,
-		    "method not allowed", "GET");
-	if (strcmp(url, "/healthz") == 0)
-		return reply_json(ad, conn, SIZE_MAX, 200,
+	/* MHD leaves the body out of the answer to a HEAD. */
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply_error(ad, conn, r, 405, "method not allowed",
+		    "GET, HEAD");
+	if (strcmp(r->route, "healthz") == 0)
+		return reply_json(ad, conn, r, 200,
 		    json_pack("{s:s}", "status", "ok"), NULL);
 	if ((body = render_metrics(ad, &len)) == NULL)
-		return reply_error(ad, conn, SIZE_MAX, 500, "out of memory",
-		    NULL);
-	return reply(conn, 200, "text/plain; version=0.0.4", body, len, NULL);
+		return reply_error(ad, conn, r, 500, "out of memory", NULL);
+	return reply(conn, r, 200, "text/plain; version=0.0.4", body, len,
+	    NULL);
 }
 
 static void
@@ -387,24 +386,24 @@ serve_lookup(struct cr_adapter *ad, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 
 	if (r->too_large)
-		return reply_error(ad, conn, r->index, 413,
-		    "request body too large", NULL);
+		return reply_error(ad, conn, r, 413, "request body too large",
+		    NULL);
 	if (cr_jsonv_parse_object(r->body != NULL ? r->body : "", r->len,
 	    &body, err, sizeof(err)) == -1)
-		return reply_error(ad, conn, r->index, 400, err, NULL);
+		return reply_error(ad, conn, r, 400, err, NULL);
 	subject = json_object_get(body, "subject");
 	params = json_object_get(body, "params");
 	if (!json_is_string(subject) || json_string_length(subject) == 0 ||
 	    json_string_length(subject) > CR_ADAPTER_SUBJECT_MAX ||
 	    strlen(json_string_value(subject)) != json_string_length(subject)) {
-		ret = reply_error(ad, conn, r->index, 400, "field 'subject': "
+		ret = reply_error(ad, conn, r, 400, "field 'subject': "
 		    "expected a non-empty string", NULL);
 		goto out;
 	}
 	if (json_is_null(params))
 		params = NULL;
 	if (params != NULL && !json_is_object(params)) {
-		ret = reply_error(ad, conn, r->index, 400, "field 'params': "
+		ret = reply_error(ad, conn, r, 400, "field 'params': "
 		    "expected an object", NULL);
 		goto out;
 	}
@@ -413,22 +412,50 @@ serve_lookup(struct cr_adapter *ad, struct MHD_Connection *conn,
 	    params, &data, err, sizeof(err));
 	observe(ad, r->index, (cr_util_mono_ms() - t0) / 1e3);
 	if (status == 200)
-		ret = reply_json(ad, conn, r->index, 200,
+		ret = reply_json(ad, conn, r, 200,
 		    json_pack("{s:o}", "data", data), NULL);
 	else if (status == 404)
-		ret = reply_error(ad, conn, r->index, 404, "no data", NULL);
+		ret = reply_error(ad, conn, r, 404, "no data", NULL);
 	else if (status == 400)
-		ret = reply_error(ad, conn, r->index, 400, err, NULL);
+		ret = reply_error(ad, conn, r, 400, err, NULL);
 	else {
 		/* The request id, not the subject: no personal data here. */
 		log_warnx("service %s, request %s: %s", r->svc->name,
 		    r->request_id[0] != '\0' ? r->request_id : "-", err);
-		ret = reply_error(ad, conn, r->index, 500, "database error",
-		    NULL);
+		ret = reply_error(ad, conn, r, 500, "database error", NULL);
 	}
 out:
 	json_decref(body);
 	return ret;
+}
+
+/* First call, headers only: anything but a lookup is answered now. */
+static enum MHD_Result
+ad_begin(struct cr_adapter *ad, struct MHD_Connection *conn,
+    struct ad_req *r, const char *url, const char *method)
+{
+	const char *v;
+	unsigned long long n;
+
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0) {
+		r->index = SIZE_MAX;
+		r->route = url + 1;
+		return serve_builtin(ad, conn, r, method);
+	}
+	if ((r->svc = cr_adapter_service_by_path(ad->cfg, url)) == NULL)
+		return reply_error(ad, conn, r, 404, "no such path", NULL);
+	r->index = (size_t)(r->svc - ad->cfg->services);
+	r->route = r->svc->name;
+	if (strcmp(method, "POST") != 0)
+		return reply_error(ad, conn, r, 405, "method not allowed",
+		    "POST");
+	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (v != NULL && cr_util_parse_ull(v, 0, ~0ULL, &n) == 0 &&
+	    n > ad->cfg->body_limit)
+		return reply_error(ad, conn, r, 413, "request body too large",
+		    NULL);
+	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -439,47 +466,38 @@ ad_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct cr_adapter *ad = cls;
 	struct ad_req *r = *con_cls;
 	const char *v;
-	unsigned long long n;
-	int rc;
 
-	if (r != NULL) {
-		if (*upload_data_size != 0) {
-			body_append(r, ad->cfg->body_limit, upload_data,
-			    *upload_data_size);
-			*upload_data_size = 0;
-			return MHD_YES;
-		}
-		return serve_lookup(ad, conn, r);
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		cr_listener_enter(ad->listener);
+		r->start_ms = cr_util_mono_ms();
+		r->index = ad->cfg->nservices;		/* unmatched */
+		r->route = "-";
+		cr_util_strlcpy(r->method, method, sizeof(r->method));
+		v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "X-Request-Id");
+		/* Only a plain id reaches the logs. */
+		if (v != NULL && strlen(v) < sizeof(r->request_id) &&
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == strlen(v))
+			cr_util_strlcpy(r->request_id, v,
+			    sizeof(r->request_id));
+		return ad_begin(ad, conn, r, url, method);
 	}
-	/* First call: headers only. Anything but a lookup is answered now. */
-	if ((rc = serve_builtin(ad, conn, url, method)) != -1)
-		return (enum MHD_Result)rc;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return MHD_NO;
-	r->index = ad->cfg->nservices;
-	if ((r->svc = cr_adapter_service_by_path(ad->cfg, url)) != NULL)
-		r->index = (size_t)(r->svc - ad->cfg->services);
-	*con_cls = r;
-	atomic_fetch_add(&ad->inflight, 1);
-	if (r->svc == NULL)
-		return reply_error(ad, conn, r->index, 404, "no such path",
-		    NULL);
-	if (strcmp(method, "POST") != 0)
-		return reply_error(ad, conn, r->index, 405,
-		    "method not allowed", "POST");
-	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (v != NULL && cr_util_parse_ull(v, 0, ~0ULL, &n) == 0 &&
-	    n > ad->cfg->body_limit)
-		return reply_error(ad, conn, r->index, 413,
-		    "request body too large", NULL);
-	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-	/* Only a plain id reaches the log. */
-	if (v != NULL && strlen(v) < sizeof(r->request_id) &&
-	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-_.:") == strlen(v))
-		cr_util_strlcpy(r->request_id, v, sizeof(r->request_id));
-	return MHD_YES;
+	if (r->status != 0) {
+		/* Answered at the first call: the body is not needed. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		body_append(r, ad->cfg->body_limit, upload_data,
+		    *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return serve_lookup(ad, conn, r);
 }
 
 static void
@@ -492,79 +510,31 @@ ad_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (ad->cfg->access_log) {
+		struct cr_access_line a = {
+			.request_id = r->request_id,
+			.method = r->method,
+			.route = r->route,
+			.status = r->status,
+			.ms = cr_util_mono_ms() - r->start_ms,
+			.aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+		};
+
+		cr_listener_access_log(&a);
+	}
 	free(r->body);
 	free(r);
-	atomic_fetch_sub(&ad->inflight, 1);
-}
-
-static void
-ad_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	log_warnx("http: %s", msg);
-}
-
-int
-cr_adapter_listen_addr(const char *listen, struct sockaddr_storage *ss,
-    socklen_t *sslen)
-{
-	char host[128];
-	const char *port;
-	struct addrinfo hints, *res = NULL;
-	unsigned long long n;
-	size_t hl;
-
-	if (listen[0] == '[') {
-		const char *rb = strchr(listen, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			return -1;
-		hl = (size_t)(rb - listen - 1);
-		port = rb + 2;
-		listen++;
-	} else {
-		const char *colon = strrchr(listen, ':');
-
-		if (colon == NULL)
-			return -1;
-		hl = (size_t)(colon - listen);
-		port = colon + 1;
-	}
-	if (hl == 0 || hl >= sizeof(host) ||
-	    cr_util_parse_ull(port, 0, 65535, &n) == -1)
-		return -1;
-	memcpy(host, listen, hl);
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
-		return -1;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sslen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	cr_listener_leave(ad->listener);
 }
 
 int
 cr_adapter_start(const struct cr_adapter_config *cfg,
     struct cr_adapter **out)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen;
+	struct cr_listener_config lc;
 	struct cr_adapter *ad;
-	const union MHD_DaemonInfo *info;
-	unsigned threads = cfg->threads, flags;
 
 	*out = NULL;
-	if (cr_adapter_listen_addr(cfg->listen, &ss, &sslen) == -1) {
-		log_warnx("listen address '%s': expected HOST:PORT with a "
-		    "numeric host", cfg->listen);
-		return -1;
-	}
 	if ((ad = calloc(1, sizeof(*ad))) == NULL ||
 	    (ad->counters = calloc(cfg->nservices + 1,
 	    sizeof(*ad->counters))) == NULL) {
@@ -573,61 +543,38 @@ cr_adapter_start(const struct cr_adapter_config *cfg,
 		return -1;
 	}
 	ad->cfg = cfg;
-	if (threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = n > 0 ? (unsigned)n : 1;
-	}
-	/* ITC lets MHD_quiesce_daemon() stop the listener at shutdown. */
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	ad->daemon = MHD_start_daemon(flags, 0, NULL, NULL, ad_access, ad,
-	    MHD_OPTION_EXTERNAL_LOGGER, ad_mhd_log, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, ad_completed, ad,
-	    MHD_OPTION_END);
-	if (ad->daemon == NULL) {
-		log_warnx("cannot listen on %s", cfg->listen);
-		free(ad->counters);
-		free(ad);
-		return -1;
-	}
-	info = MHD_get_daemon_info(ad->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	ad->port = info != NULL ? info->port : 0;
+	if (cr_listener_open(cfg->listen, &ad->listener) == -1)
+		goto fail;
+	memset(&lc, 0, sizeof(lc));
+	lc.threads = cfg->threads;
+	lc.connection_limit = cfg->connection_limit;
+	lc.access = ad_access;
+	lc.completed = ad_completed;
+	lc.cls = ad;
+	if (cr_listener_start(ad->listener, &lc) == -1)
+		goto fail;
 	*out = ad;
 	return 0;
+fail:
+	cr_listener_free(ad->listener);
+	free(ad->counters);
+	free(ad);
+	return -1;
 }
 
-unsigned
-cr_adapter_port(const struct cr_adapter *ad)
+const char *
+cr_adapter_address(const struct cr_adapter *ad)
 {
-	return ad->port;
+	return cr_listener_address(ad->listener);
 }
 
 void
 cr_adapter_stop(struct cr_adapter *ad, unsigned drain_ms)
 {
-	double deadline;
-	MHD_socket fd;
-
 	if (ad == NULL)
 		return;
-	deadline = cr_util_mono_ms() + drain_ms;
-	if ((fd = MHD_quiesce_daemon(ad->daemon)) != MHD_INVALID_SOCKET)
-		close(fd);
-	while (atomic_load(&ad->inflight) > 0 &&
-	    cr_util_mono_ms() < deadline) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	MHD_stop_daemon(ad->daemon);
+	cr_listener_drain(ad->listener, drain_ms);
+	cr_listener_free(ad->listener);
 	free(ad->counters);
 	free(ad);
 }

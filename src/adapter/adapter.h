@@ -11,11 +11,10 @@
 #ifndef CR_ADAPTER_H
 #define CR_ADAPTER_H
 
-#include <sys/socket.h>
-
 #include <stddef.h>
 #include <jansson.h>
 
+#include "listener.h"
 #include "srcdb.h"
 
 #define CR_ADAPTER_NAME_MAX	128
@@ -61,7 +60,8 @@ struct cr_adapter_service {
 
 struct cr_adapter_config {
 	char			*file;		/* as given */
-	char			 listen[128];
+	char			 listen[CR_LISTEN_MAX];
+	int			 access_log;	/* on stderr */
 	char			*database;	/* URI, path made absolute */
 	unsigned		 threads;
 	unsigned		 connection_limit;
@@ -97,20 +97,18 @@ int	cr_adapter_lookup(const struct cr_adapter_config *,
 	    const struct cr_adapter_service *svc, const char *subject,
 	    const json_t *params, json_t **data, char *err, size_t errlen);
 
-/*
- * Parses HOST:PORT or [V6]:PORT with a numeric host (port 0: any free
- * port) into ss. 0 or -1.
- */
-int	cr_adapter_listen_addr(const char *listen,
-	    struct sockaddr_storage *ss, socklen_t *sslen);
-
-/* The HTTP server. */
+/* The HTTP server (listener.h), one JSON access line a request on stderr
+   unless access_log is off. */
 struct cr_adapter;
 
+/* Listens on cfg->listen and serves. 0 or -1 (logged: "cannot listen on
+   ADDRESS: why"). */
 int	cr_adapter_start(const struct cr_adapter_config *,
 	    struct cr_adapter **out);
-unsigned cr_adapter_port(const struct cr_adapter *);
-/* Stops accepting, waits up to drain_ms for requests in flight, frees. */
+/* The address bound, with the real port ("127.0.0.1:43210"). */
+const char *cr_adapter_address(const struct cr_adapter *);
+/* Stops accepting, waits up to drain_ms for requests in flight, stops,
+   frees. NULL is fine. */
 void	cr_adapter_stop(struct cr_adapter *, unsigned drain_ms);
 
 #endif

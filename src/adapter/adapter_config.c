@@ -5,8 +5,6 @@
  * parsed first, then the database is opened and every query prepared, so
  * that each mistake is reported at start-up as "FILE:LINE: what is wrong".
  */
-#include <sys/socket.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -127,16 +125,26 @@ set_global(struct ac_parse *p, int line, const char *key, const char *v)
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	unsigned long long n;
+	char why[CR_LISTEN_MAX + 160];
+	int b;
 
 	if (strcmp(key, "listen") == 0) {
-		if (strlen(v) >= sizeof(c->listen) ||
-		    cr_adapter_listen_addr(v, &ss, &sslen) == -1) {
-			ac_error(p, line, key, "bad listen address '%s': "
-			    "expected HOST:PORT with a numeric host, as in "
-			    "127.0.0.1:9001", v);
+		if (strlen(v) >= sizeof(c->listen)) {
+			ac_error(p, line, key, "expected at most %zu "
+			    "characters", sizeof(c->listen) - 1);
+			return -1;
+		}
+		if (cr_addr_parse(v, &ss, &sslen, why, sizeof(why)) == -1) {
+			ac_error(p, line, key, "%s", why);
 			return -1;
 		}
 		cr_util_strlcpy(c->listen, v, sizeof(c->listen));
+	} else if (strcmp(key, "access_log") == 0) {
+		if ((b = cr_util_parse_bool(v)) == -1) {
+			ac_error(p, line, key, "expected on or off");
+			return -1;
+		}
+		c->access_log = b;
 	} else if (strcmp(key, "database") == 0) {
 		if (p->database_line != 0) {
 			ac_error(p, line, key, "set twice (first at line %d)",
@@ -176,7 +184,7 @@ static int
 is_global_key(const char *key)
 {
 	static const char *const keys[] = { "listen", "database", "threads",
-	    "connection_limit", "body_limit", "max_rows", NULL };
+	    "connection_limit", "body_limit", "max_rows", "access_log", NULL };
 	size_t i;
 
 	for (i = 0; keys[i] != NULL; i++)
@@ -612,6 +620,7 @@ cr_adapter_config_load(struct cr_adapter_config *c, const char *path,
 	c->connection_limit = 1024;
 	c->body_limit = 64 * 1024;
 	c->max_rows = 1000;
+	c->access_log = 1;
 	memset(&p, 0, sizeof(p));
 	p.cfg = c;
 	p.file = path;

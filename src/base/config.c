@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "ident.h"
+#include "addr.h"
 #include "util.h"
 
 void
@@ -47,14 +48,10 @@ set_size(const char *v, unsigned long long min, unsigned long long max,
 static int
 set_bool(const char *v, int *out, char *err, size_t errlen)
 {
-	if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
-	    strcmp(v, "yes") == 0) {
-		*out = 1;
-		return 0;
-	}
-	if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
-	    strcmp(v, "no") == 0) {
-		*out = 0;
+	int b;
+
+	if ((b = cr_util_parse_bool(v)) != -1) {
+		*out = b;
 		return 0;
 	}
 	snprintf(err, errlen, "expected on or off");
@@ -80,8 +77,16 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	unsigned long long n;
 	int rc = -1;
 
-	if (strcmp(key, "listen") == 0)
+	if (strcmp(key, "listen") == 0) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+
+		/* Checked now: a bad address stops the start before any
+		   file is touched. */
+		if (cr_addr_parse(v, &ss, &sslen, err, errlen) == -1)
+			return -1;
 		rc = set_string(v, c->listen, sizeof(c->listen), err, errlen);
+	}
 	else if (strcmp(key, "db") == 0)
 		rc = set_string(v, c->db, sizeof(c->db), err, errlen);
 	else if (strcmp(key, "id_scheme") == 0) {

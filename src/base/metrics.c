@@ -35,6 +35,8 @@ static const double batch_bounds[] = {
 static const char *const *metrics_routes;
 static size_t metrics_nroutes;
 static _Atomic uint64_t metrics_requests[CR_METRICS_MAX_ROUTES][NSTATUS];
+/* 401s: [0] no bearer token, [1] a token that matches nobody. */
+static _Atomic uint64_t metrics_unauthenticated[2];
 /*
  * Source errors by service: slots filled once, in order, under the mutex;
  * published by the release store of nservices, so that readers scan the
@@ -105,6 +107,13 @@ cr_metrics_request(size_t route, int status)
 		;
 	atomic_fetch_add_explicit(&metrics_requests[route][i], 1,
 	    memory_order_relaxed);
+}
+
+void
+cr_metrics_unauthenticated(int unknown_token)
+{
+	atomic_fetch_add_explicit(&metrics_unauthenticated[unknown_token != 0],
+	    1, memory_order_relaxed);
 }
 
 void
@@ -287,6 +296,15 @@ cr_metrics_render(char **out, size_t *len)
 			    (unsigned long long)v);
 		}
 	}
+	fprintf(f, "# HELP crossroads_http_unauthenticated_total 401 answers "
+	    "by reason.\n"
+	    "# TYPE crossroads_http_unauthenticated_total counter\n"
+	    "crossroads_http_unauthenticated_total{reason=\"missing_token\"} "
+	    "%llu\n"
+	    "crossroads_http_unauthenticated_total{reason=\"unknown_token\"} "
+	    "%llu\n", (unsigned long long)atomic_load(
+	    &metrics_unauthenticated[0]), (unsigned long long)atomic_load(
+	    &metrics_unauthenticated[1]));
 	histogram_render(f, "crossroads_consult_duration_seconds",
 	    "Consultations from request to reply.", &h_consult);
 	histogram_render(f, "crossroads_source_duration_seconds",

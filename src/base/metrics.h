@@ -21,6 +21,8 @@ enum cr_metrics_source_error {
 void	cr_metrics_init(const char *const *route_names, size_t nroutes);
 
 void	cr_metrics_request(size_t route, int status);
+/* A 401: no bearer token (0), or a token that matches nobody (1). */
+void	cr_metrics_unauthenticated(int unknown_token);
 void	cr_metrics_consult(double ms);
 void	cr_metrics_source(double ms);
 /*

@@ -311,6 +311,18 @@ cr_util_buf_append(char **buf, size_t *len, size_t *cap, size_t limit,
 	return 0;
 }
 
+int
+cr_util_parse_bool(const char *s)
+{
+	if (strcmp(s, "on") == 0 || strcmp(s, "true") == 0 ||
+	    strcmp(s, "yes") == 0)
+		return 1;
+	if (strcmp(s, "off") == 0 || strcmp(s, "false") == 0 ||
+	    strcmp(s, "no") == 0)
+		return 0;
+	return -1;
+}
+
 char *
 cr_util_trim(char *s)
 {

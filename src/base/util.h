@@ -81,6 +81,9 @@ void	cr_util_ms_timespec(double at_ms, struct timespec *ts);
 int	cr_util_buf_append(char **buf, size_t *len, size_t *cap, size_t limit,
 	    const void *data, size_t n);
 
+/* "on", "true", "yes" -> 1; "off", "false", "no" -> 0; else -1. */
+int	cr_util_parse_bool(const char *s);
+
 /* Strips leading and trailing white space in place; returns the start. */
 char	*cr_util_trim(char *s);
 

@@ -1,6 +1,71 @@
-/* Subcommands of the crossroads binary; each returns the exit status. */
+/*
+ * Subcommands of the crossroads binary; each returns the exit status: 0,
+ * 1 when the work failed, 2 for a usage error (and what the command's
+ * header says beyond that).
+ *
+ * Each command describes its options once, in a struct cr_cmd; cmd_args.c
+ * derives from it getopt_long's tables, `--help` (one line per option, on
+ * stdout, exit 0) and the usage errors ("crossroads CMD: missing --db"
+ * with the short usage, on stderr, exit 2).
+ */
 #ifndef CR_CMD_H
 #define CR_CMD_H
+
+#include "log.h"
+
+/* The option letter of --help, reserved in every command. */
+#define CR_CMD_HELP	'h'
+/* getopt values of options without a short letter start here. */
+#define CR_CMD_LONG	256
+
+struct cr_cmd_opt {
+	const char	*name;		/* long name, without "--" */
+	int		 val;		/* letter, or CR_CMD_LONG + n */
+	const char	*arg;		/* value ("PATH"); NULL: a flag */
+	const char	*help;		/* one line */
+};
+
+struct cr_cmd {
+	const char		*name;		/* "log verify" */
+	const char		*synopsis;	/* after it: "--db PATH" */
+	const char		*about;		/* one line */
+	/* Until a NULL name; --help is added. */
+	const struct cr_cmd_opt	*opts;
+	const char		*more;		/* after the options */
+};
+
+/*
+ * Call first, with argv[0] the command's name: 1 when --help or -h is
+ * among the options (the help is then printed on stdout: exit 0), else 0
+ * with getopt reset for cr_cmd_getopt().
+ */
+int	cr_cmd_help_asked(const struct cr_cmd *, int argc, char **argv);
+/*
+ * The next option as getopt_long() would give it (value in optarg), -1
+ * after the last one (optind is then the first operand), or '?' after a
+ * usage error, already said on stderr: exit 2.
+ */
+int	cr_cmd_getopt(const struct cr_cmd *, int argc, char **argv);
+/* "crossroads CMD: WHAT" and the short usage on stderr; returns 2. */
+int	cr_cmd_usage_error(const struct cr_cmd *, const char *fmt, ...)
+	    CR_PRINTF(2, 3);
+/* 2 unless optind == argc, after saying which argument is too many. */
+int	cr_cmd_no_operands(const struct cr_cmd *, int argc, char **argv);
+
+/* A command made of sub-commands ("log verify", "batch run"). */
+struct cr_cmd_sub {
+	const struct cr_cmd	*cmd;
+	/* argv[0] is the sub-command's own name. */
+	int			(*run)(int argc, char **argv);
+};
+
+/*
+ * argv[0] is the group ("log"), argv[1] the sub-command: runs it with
+ * argv + 1, prints the group's help (--help, -h), or says what is wrong
+ * (exit 2). subs ends with a NULL cmd.
+ */
+int	cr_cmd_group(const char *group, const struct cr_cmd_sub *subs,
+	    int argc, char **argv);
 
 int	cr_cmd_serve(int argc, char **argv);
 int	cr_cmd_log(int argc, char **argv);

@@ -27,16 +27,34 @@
 #define ANSWER_MAX	(1024 * 1024)
 #define UNREACHABLE_S	300	/* give up polling after this long */
 
-static const char batch_usage[] =
-    "usage: crossroads batch run FILE --bundle B --purpose P [--hub URL]\n"
-    "           [--token T] [--out FILE] [--household] "
-    "[--reference-date D]\n"
-    "           [--interval MS] [--quiet]\n"
-    "\n"
-    "FILE holds the subjects: NDJSON ({\"subject\":\"...\"} a line) or CSV\n"
-    "with a subject column. The hub is $CROSSROADS_HUB or "
-    "http://127.0.0.1:8080,\n"
-    "the token $CROSSROADS_TOKEN. Results go to FILE.results.ndjson.\n";
+#define OPT_HOUSEHOLD	CR_CMD_LONG
+
+static const struct cr_cmd_opt run_opts[] = {
+	{ "bundle", 'b', "B", "the bundle to verify each subject against" },
+	{ "purpose", 'p', "P", "the purpose of the verifications" },
+	{ "hub", 'H', "URL", "the hub (default $CROSSROADS_HUB, else "
+	    "http://127.0.0.1:8080)" },
+	{ "token", 't', "T", "a client token (default $CROSSROADS_TOKEN)" },
+	{ "out", 'o', "FILE", "the results (default FILE.results.ndjson)" },
+	{ "household", OPT_HOUSEHOLD, NULL,
+	    "verify each subject's household too" },
+	{ "reference-date", 'r', "D", "the rules' date, YYYY-MM-DD" },
+	{ "interval", 'i', "MS", "progress polling interval, 10 to 60000 ms" },
+	{ "quiet", 'q', NULL, "no progress on stderr" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct cr_cmd run_cmd = {
+	"batch run", "FILE --bundle B --purpose P [--hub URL] [--token T]\n"
+	    "           [--out FILE] [--household] [--reference-date D]\n"
+	    "           [--interval MS] [--quiet]",
+	"verify every subject of FILE on a hub, as one batch", run_opts,
+	"FILE holds the subjects: NDJSON ({\"subject\":\"...\"} a line) or\n"
+	"CSV with a subject column (docs/batches.md).\n"
+	"Exit status: 0 every line verified; 3 some lines failed (their\n"
+	"result lines say why); 1 the hub refused or failed the batch, or\n"
+	"could not be reached; 2 usage.\n"
+};
 
 struct opts {
 	const char	*file, *bundle, *purpose, *hub, *token, *out;
@@ -211,21 +229,10 @@ progress(uint64_t done, uint64_t total, double rate, int final)
 	fflush(stderr);
 }
 
+/* 0, 1 after --help, or 2 after a usage error (said). */
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option longopts[] = {
-		{ "bundle", required_argument, NULL, 'b' },
-		{ "purpose", required_argument, NULL, 'p' },
-		{ "hub", required_argument, NULL, 'H' },
-		{ "token", required_argument, NULL, 't' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "household", no_argument, NULL, 'h' },
-		{ "reference-date", required_argument, NULL, 'r' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 }
-	};
 	unsigned long long n;
 	int ch;
 
@@ -233,9 +240,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->interval_ms = 500;
 	o->hub = getenv("CROSSROADS_HUB");
 	o->token = getenv("CROSSROADS_TOKEN");
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "b:p:H:t:o:hr:i:q", longopts,
-	    NULL)) != -1) {
+	if (cr_cmd_help_asked(&run_cmd, argc, argv))
+		return 1;
+	while ((ch = cr_cmd_getopt(&run_cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'b':
 			o->bundle = optarg;
@@ -252,7 +259,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'o':
 			o->out = optarg;
 			break;
-		case 'h':
+		case OPT_HOUSEHOLD:
 			o->household = 1;
 			break;
 		case 'r':
@@ -260,26 +267,31 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'i':
 			if (cr_util_parse_ull(optarg, 10, 60000, &n) == -1)
-				return -1;
+				return cr_cmd_usage_error(&run_cmd,
+				    "--interval: expected 10 to 60000");
 			o->interval_ms = (long)n;
 			break;
 		case 'q':
 			o->quiet = 1;
 			break;
 		default:
-			return -1;
+			return 2;
 		}
 	}
-	if (optind != argc - 1 || o->bundle == NULL || o->purpose == NULL)
-		return -1;
-	o->file = argv[optind];
+	if (o->bundle == NULL)
+		return cr_cmd_usage_error(&run_cmd, "missing --bundle");
+	if (o->purpose == NULL)
+		return cr_cmd_usage_error(&run_cmd, "missing --purpose");
+	if (optind == argc)
+		return cr_cmd_usage_error(&run_cmd, "missing FILE");
+	o->file = argv[optind++];
+	if (cr_cmd_no_operands(&run_cmd, argc, argv) != 0)
+		return 2;
 	if (o->hub == NULL || *o->hub == '\0')
 		o->hub = "http://127.0.0.1:8080";
-	if (o->token == NULL || *o->token == '\0') {
-		fprintf(stderr, "crossroads: no token: --token or "
-		    "CROSSROADS_TOKEN\n");
-		return -1;
-	}
+	if (o->token == NULL || *o->token == '\0')
+		return cr_cmd_usage_error(&run_cmd, "missing --token (or "
+		    "CROSSROADS_TOKEN)");
 	return 0;
 }
 
@@ -469,8 +481,8 @@ out:
 	return rc;
 }
 
-int
-cr_cmd_batch(int argc, char **argv)
+static int
+batch_run(int argc, char **argv)
 {
 	struct opts o;
 	char id[64], *out = NULL;
@@ -478,14 +490,9 @@ cr_cmd_batch(int argc, char **argv)
 	size_t len;
 	int rc = 1;
 
-	if (argc < 2 || strcmp(argv[1], "run") != 0) {
-		fputs(batch_usage, stderr);
-		return 2;
-	}
-	if (parse_opts(argc - 1, argv + 1, &o) == -1) {
-		fputs(batch_usage, stderr);
-		return 2;
-	}
+	if ((rc = parse_opts(argc, argv, &o)) != 0)
+		return rc == 1 ? 0 : rc;
+	rc = 1;
 	if (o.out == NULL) {
 		len = strlen(o.file) + sizeof(".results.ndjson");
 		if ((out = malloc(len)) == NULL)
@@ -518,4 +525,15 @@ cleanup:
 out:
 	free(out);
 	return rc;
+}
+
+int
+cr_cmd_batch(int argc, char **argv)
+{
+	static const struct cr_cmd_sub subs[] = {
+		{ &run_cmd, batch_run },
+		{ NULL, NULL }
+	};
+
+	return cr_cmd_group("batch", subs, argc, argv);
 }

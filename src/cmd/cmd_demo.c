@@ -38,9 +38,23 @@ extern char **environ;
 #define DEMO_MAX_CHILDREN	32
 #define DEMO_READY_MS		15000
 
-static const char demo_usage[] =
-    "usage: crossroads demo [--dir DIR] [--persons N] [--seed S] "
-    "[--port PORT] [--base-port PORT]\n";
+static const struct cr_cmd_opt demo_opts[] = {
+	{ "dir", 'd', "DIR", "the country and logs (crossroads-demo)" },
+	{ "persons", 'n', "N", "persons in the country (5000)" },
+	{ "seed", 's', "S", "random seed (1)" },
+	{ "port", 'p', "PORT", "the hub's port on 127.0.0.1 (8080)" },
+	{ "base-port", 'b', "PORT", "the first source's port (9101)" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct cr_cmd demo_cmd = {
+	"demo", "[--dir DIR] [--persons N] [--seed S] [--port PORT]\n"
+	    "           [--base-port PORT]",
+	"run a synthetic country: its sources and the hub", demo_opts,
+	"Generates the country, loads the hub's registry and reference\n"
+	"directory, starts one source adapter per registry and the hub on\n"
+	"127.0.0.1, and prints commands to try. Ctrl-C stops everything.\n"
+};
 
 struct demo {
 	char		 exe[PATH_MAX];
@@ -441,17 +455,10 @@ demo_banner(struct demo *d, json_t *reg, const struct example *ex)
 	fflush(stdout);
 }
 
+/* 0, 1 after --help, or 2 after a usage error (said). */
 static int
 demo_options(int argc, char **argv, struct demo *d)
 {
-	static const struct option longopts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "persons", required_argument, NULL, 'n' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "base-port", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 }
-	};
 	unsigned long long v;
 	int ch;
 
@@ -460,41 +467,41 @@ demo_options(int argc, char **argv, struct demo *d)
 	cr_util_strlcpy(d->seed, "1", sizeof(d->seed));
 	d->port = 8080;
 	d->base_port = 9101;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:n:s:p:b:", longopts, NULL)) !=
-	    -1) {
+	if (cr_cmd_help_asked(&demo_cmd, argc, argv))
+		return 1;
+	while ((ch = cr_cmd_getopt(&demo_cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'd':
 			d->dir = optarg;
 			break;
 		case 'n':
 			if (cr_util_parse_ull(optarg, 1, 100000000, &v) == -1)
-				goto bad;
+				return cr_cmd_usage_error(&demo_cmd,
+				    "--persons: expected 1 to 100000000");
 			cr_util_strlcpy(d->persons, optarg, sizeof(d->persons));
 			break;
 		case 's':
 			if (cr_util_parse_ull(optarg, 0, ~0ULL, &v) == -1)
-				goto bad;
+				return cr_cmd_usage_error(&demo_cmd, "--seed: "
+				    "expected a whole number");
 			cr_util_strlcpy(d->seed, optarg, sizeof(d->seed));
 			break;
 		case 'p':
 		case 'b':
 			if (cr_util_parse_ull(optarg, 1, 65535, &v) == -1)
-				goto bad;
+				return cr_cmd_usage_error(&demo_cmd, "--%s: "
+				    "expected 1 to 65535", ch == 'p' ? "port" :
+				    "base-port");
 			if (ch == 'p')
 				d->port = (unsigned)v;
 			else
 				d->base_port = (unsigned)v;
 			break;
 		default:
-			goto bad;
+			return 2;
 		}
 	}
-	if (optind == argc)
-		return 0;
-bad:
-	fputs(demo_usage, stderr);
-	return -1;
+	return cr_cmd_no_operands(&demo_cmd, argc, argv);
 }
 
 int
@@ -513,12 +520,11 @@ cr_cmd_demo(int argc, char **argv)
 	ssize_t len;
 	int sig, rc = 1;
 
-	if (demo_options(argc, argv, &d) == -1)
-		return 2;
-	if (strlen(d.dir) > PATH_MAX - 64) {
-		fprintf(stderr, "crossroads demo: --dir is too long\n");
-		return 2;
-	}
+	if ((rc = demo_options(argc, argv, &d)) != 0)
+		return rc == 1 ? 0 : rc;
+	rc = 1;
+	if (strlen(d.dir) > PATH_MAX - 64)
+		return cr_cmd_usage_error(&demo_cmd, "--dir is too long");
 	log_init("crossroads demo", 0);
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return 1;

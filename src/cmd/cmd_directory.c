@@ -18,8 +18,23 @@
 
 #define IMPORT_CHUNK	10000
 
-static const char dir_usage[] = "usage: crossroads directory import FILE "
-    "--db PATH [--institution ID] [--id-scheme NAME]\n";
+static const struct cr_cmd_opt import_opts[] = {
+	{ "db", 'd', "PATH", "the hub's database" },
+	{ "institution", 'i', "ID",
+	    "institution of the records without an institution column" },
+	{ "id-scheme", 's', "NAME",
+	    "person identifier scheme (default be-insz)" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct cr_cmd import_cmd = {
+	"directory import", "FILE --db PATH [--institution ID]\n"
+	    "           [--id-scheme NAME]",
+	"load reference-directory records into the hub's store", import_opts,
+	"FILE is CSV with the header subject,capacity,from,to[,institution],\n"
+	"or NDJSON. Exit status: 0 all loaded; 3 some records were refused\n"
+	"(each is reported); 1 failure; 2 usage.\n"
+};
 
 enum { COL_SUBJECT, COL_CAPACITY, COL_FROM, COL_TO, COL_INSTITUTION, NCOLS };
 static const char *const col_names[NCOLS] = {
@@ -252,19 +267,14 @@ out:
 static int
 directory_import(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "institution", required_argument, NULL, 'i' },
-		{ "id-scheme", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 }
-	};
 	static struct import im;
-	const char *db = NULL, *scheme = "be-insz";
+	const char *db = NULL, *scheme = "be-insz", *file;
 	FILE *f = NULL;
 	int ch, rc = 1;
 
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "d:i:s:", longopts, NULL)) != -1) {
+	if (cr_cmd_help_asked(&import_cmd, argc, argv))
+		return 0;
+	while ((ch = cr_cmd_getopt(&import_cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'd':
 			db = optarg;
@@ -276,23 +286,23 @@ directory_import(int argc, char **argv)
 			scheme = optarg;
 			break;
 		default:
-			fputs(dir_usage, stderr);
 			return 2;
 		}
 	}
-	if (db == NULL || optind != argc - 1) {
-		fputs(dir_usage, stderr);
+	if (db == NULL)
+		return cr_cmd_usage_error(&import_cmd, "missing --db");
+	if (optind == argc)
+		return cr_cmd_usage_error(&import_cmd, "missing FILE");
+	file = argv[optind++];
+	if (cr_cmd_no_operands(&import_cmd, argc, argv) != 0)
 		return 2;
-	}
 	im.hub.person_scheme = cr_ident_find(scheme);
 	im.hub.enterprise_scheme = cr_ident_default_enterprise();
-	if (im.hub.person_scheme == NULL) {
-		fprintf(stderr, "crossroads: unknown identifier scheme %s\n",
-		    scheme);
-		return 2;
-	}
-	if ((f = fopen(argv[optind], "r")) == NULL) {
-		log_warn("%s", argv[optind]);
+	if (im.hub.person_scheme == NULL)
+		return cr_cmd_usage_error(&import_cmd, "--id-scheme: unknown "
+		    "identifier scheme '%s'", scheme);
+	if ((f = fopen(file, "r")) == NULL) {
+		log_warn("%s", file);
 		return 1;
 	}
 	im.batch = calloc(IMPORT_CHUNK, sizeof(*im.batch));
@@ -314,8 +324,10 @@ out:
 int
 cr_cmd_directory(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "import") == 0)
-		return directory_import(argc, argv);
-	fputs(dir_usage, stderr);
-	return 2;
+	static const struct cr_cmd_sub subs[] = {
+		{ &import_cmd, directory_import },
+		{ NULL, NULL }
+	};
+
+	return cr_cmd_group("directory", subs, argc, argv);
 }

@@ -611,24 +611,31 @@ cr_gen_write_adapter_configs(const struct cr_gen_opts *o)
 
 /* --- the command ----------------------------------------------------------- */
 
-static const char gen_usage[] = "usage: crossroads gen --out DIR "
-    "[--persons N] [--seed S]\n"
-    "           [--scheme be-insz|ee-isikukood|tr-tckn] [--base-port P] "
-    "[--as-of YYYY-MM-DD] [-q]\n";
+static const struct cr_cmd_opt gen_opts[] = {
+	{ "out", 'o', "DIR", "where the registries and hub files go" },
+	{ "persons", 'n', "N", "how many persons to generate" },
+	{ "seed", 's', "S", "random seed: the same seed, the same country" },
+	{ "scheme", 'S', "SCHEME",
+	    "identifiers: be-insz (default), ee-isikukood or tr-tckn" },
+	{ "base-port", 'p', "P", "first port of the sources' configs" },
+	{ "as-of", 'a', "YYYY-MM-DD", "the country's date (default "
+	    CR_GEN_DEFAULT_AS_OF ")" },
+	{ "quiet", 'q', NULL, "no progress on stderr" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct cr_cmd gen_cmd = {
+	"gen", "--out DIR [--persons N] [--seed S] [--scheme SCHEME]\n"
+	    "           [--base-port P] [--as-of YYYY-MM-DD] [-q]",
+	"generate a synthetic country", gen_opts,
+	"One SQLite database per authentic source with its adapter config,\n"
+	"the hub's registry and reference directory\n"
+	"(docs/synthetic-country.md).\n"
+};
 
 int
 cr_cmd_gen(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "persons", required_argument, NULL, 'n' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "scheme", required_argument, NULL, 'S' },
-		{ "base-port", required_argument, NULL, 'p' },
-		{ "as-of", required_argument, NULL, 'a' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct cr_gen_opts o;
 	struct cr_gen_stats st;
 	unsigned long long v;
@@ -642,69 +649,60 @@ cr_cmd_gen(int argc, char **argv)
 	o.base_port = CR_GEN_DEFAULT_PORT;
 	o.progress = 1;
 	cr_util_strlcpy(o.as_of, CR_GEN_DEFAULT_AS_OF, sizeof(o.as_of));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "o:n:s:S:p:a:q", longopts,
-	    NULL)) != -1) {
+	if (cr_cmd_help_asked(&gen_cmd, argc, argv))
+		return 0;
+	while ((ch = cr_cmd_getopt(&gen_cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'o':
 			o.out_dir = optarg;
 			break;
 		case 'n':
 			if (cr_util_parse_ull(optarg, 1, CR_GEN_MAX_PERSONS,
-			    &v) == -1) {
-				fprintf(stderr, "crossroads: --persons: expected "
-				    "1 to %lu\n", CR_GEN_MAX_PERSONS);
-				return 2;
-			}
+			    &v) == -1)
+				return cr_cmd_usage_error(&gen_cmd,
+				    "--persons: expected 1 to %lu",
+				    CR_GEN_MAX_PERSONS);
 			o.persons = (unsigned long)v;
 			break;
 		case 's':
-			if (cr_util_parse_ull(optarg, 0, UINT64_MAX, &v) == -1) {
-				fprintf(stderr, "crossroads: --seed: expected a "
-				    "whole number\n");
-				return 2;
-			}
+			if (cr_util_parse_ull(optarg, 0, UINT64_MAX, &v) == -1)
+				return cr_cmd_usage_error(&gen_cmd, "--seed: "
+				    "expected a whole number");
 			o.seed = v;
 			break;
 		case 'S':
 			o.scheme = cr_ident_find(optarg);
 			if (o.scheme == NULL ||
-			    cr_ident_gen_serials(o.scheme) == 0) {
-				fprintf(stderr, "crossroads: --scheme: expected "
-				    "be-insz, ee-isikukood or tr-tckn\n");
-				return 2;
-			}
+			    cr_ident_gen_serials(o.scheme) == 0)
+				return cr_cmd_usage_error(&gen_cmd,
+				    "--scheme: expected be-insz, ee-isikukood "
+				    "or tr-tckn");
 			break;
 		case 'p':
 			if (cr_util_parse_ull(optarg, 1, 65535 -
-			    CR_GEN_NSOURCES, &v) == -1) {
-				fprintf(stderr, "crossroads: --base-port: "
-				    "expected 1 to %d\n", 65535 -
-				    CR_GEN_NSOURCES);
-				return 2;
-			}
+			    CR_GEN_NSOURCES, &v) == -1)
+				return cr_cmd_usage_error(&gen_cmd,
+				    "--base-port: expected 1 to %d",
+				    65535 - CR_GEN_NSOURCES);
 			o.base_port = (unsigned)v;
 			break;
 		case 'a':
-			if (cr_date_valid(optarg) == -1) {
-				fprintf(stderr, "crossroads: --as-of: expected "
-				    "YYYY-MM-DD\n");
-				return 2;
-			}
+			if (cr_date_valid(optarg) == -1)
+				return cr_cmd_usage_error(&gen_cmd, "--as-of: "
+				    "expected YYYY-MM-DD");
 			cr_util_strlcpy(o.as_of, optarg, sizeof(o.as_of));
 			break;
 		case 'q':
 			o.progress = 0;
 			break;
 		default:
-			fputs(gen_usage, stderr);
 			return 2;
 		}
 	}
-	if (o.out_dir == NULL || optind != argc) {
-		fputs(gen_usage, stderr);
+	if (o.out_dir == NULL)
+		return cr_cmd_usage_error(&gen_cmd, "missing --out");
+	if (cr_cmd_no_operands(&gen_cmd, argc, argv) != 0)
 		return 2;
-	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "crossroads: libsodium failed to start\n");
 		return 1;

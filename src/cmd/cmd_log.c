@@ -1,5 +1,6 @@
 /* crossroads log verify --db PATH: checks the exchange log's hash chain. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,37 +11,38 @@
 #include "store.h"
 #include "xlog.h"
 
-static const char log_usage[] = "usage: crossroads log verify --db PATH\n";
+static const struct cr_cmd_opt verify_opts[] = {
+	{ "db", 'd', "PATH", "the hub's database (a file, or sqlite:PATH)" },
+	{ NULL, 0, NULL, NULL }
+};
 
-int
-cr_cmd_log(int argc, char **argv)
+static const struct cr_cmd verify_cmd = {
+	"log verify", "--db PATH",
+	"check the exchange log's hash chain", verify_opts,
+	"Exit status: 0 intact; 1 broken (the first bad entry is named);\n"
+	"2 usage, or the log cannot be read.\n"
+};
+
+static int
+log_verify(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct cr_store *st = NULL;
 	const char *db = NULL;
 	char why[256] = "";
 	uint64_t count = 0, bad = 0;
 	int ch, rc;
 
-	if (argc < 2 || strcmp(argv[1], "verify") != 0) {
-		fputs(log_usage, stderr);
-		return 2;
-	}
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
-		if (ch != 'd') {
-			fputs(log_usage, stderr);
+	if (cr_cmd_help_asked(&verify_cmd, argc, argv))
+		return 0;
+	while ((ch = cr_cmd_getopt(&verify_cmd, argc, argv)) != -1) {
+		if (ch != 'd')
 			return 2;
-		}
 		db = optarg;
 	}
-	if (db == NULL || optind != argc) {
-		fputs(log_usage, stderr);
+	if (db == NULL)
+		return cr_cmd_usage_error(&verify_cmd, "missing --db");
+	if (cr_cmd_no_operands(&verify_cmd, argc, argv) != 0)
 		return 2;
-	}
 	if (sodium_init() < 0 || cr_store_open(db, &st) == -1) {
 		fprintf(stderr, "crossroads: cannot open %s\n", db);
 		return 2;
@@ -59,4 +61,15 @@ cr_cmd_log(int argc, char **argv)
 	}
 	fprintf(stderr, "crossroads: cannot read the exchange log: %s\n", why);
 	return 2;
+}
+
+int
+cr_cmd_log(int argc, char **argv)
+{
+	static const struct cr_cmd_sub subs[] = {
+		{ &verify_cmd, log_verify },
+		{ NULL, NULL }
+	};
+
+	return cr_cmd_group("log", subs, argc, argv);
 }

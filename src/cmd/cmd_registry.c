@@ -14,37 +14,41 @@
 #include "cmd.h"
 #include "registry_file.h"
 
-static const char reg_usage[] =
-    "usage: crossroads registry import FILE --db PATH\n";
+static const struct cr_cmd_opt import_opts[] = {
+	{ "db", 'd', "PATH", "the hub's database" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct cr_cmd import_cmd = {
+	"registry import", "FILE --db PATH",
+	"load institutions, clients, services and authorizations", import_opts,
+	"FILE is a registry file (registry.json, as `crossroads gen` writes\n"
+	"it). What is already there is skipped: importing twice is harmless.\n"
+};
 
 static int
 registry_import(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct cr_registry_counts c;
 	struct cr_store *st = NULL;
-	const char *db = NULL;
+	const char *db = NULL, *file;
 	char err[768];
 	int ch, rc = 1;
 
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			db = optarg;
-			break;
-		default:
-			fputs(reg_usage, stderr);
+	if (cr_cmd_help_asked(&import_cmd, argc, argv))
+		return 0;
+	while ((ch = cr_cmd_getopt(&import_cmd, argc, argv)) != -1) {
+		if (ch != 'd')
 			return 2;
-		}
+		db = optarg;
 	}
-	if (db == NULL || optind != argc - 1) {
-		fputs(reg_usage, stderr);
+	if (db == NULL)
+		return cr_cmd_usage_error(&import_cmd, "missing --db");
+	if (optind == argc)
+		return cr_cmd_usage_error(&import_cmd, "missing FILE");
+	file = argv[optind++];
+	if (cr_cmd_no_operands(&import_cmd, argc, argv) != 0)
 		return 2;
-	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "crossroads: libsodium failed to start\n");
 		return 1;
@@ -53,7 +57,7 @@ registry_import(int argc, char **argv)
 		fprintf(stderr, "crossroads: cannot open the store %s\n", db);
 		return 1;
 	}
-	if (cr_registry_load_file(st, argv[optind], &c, err, sizeof(err))
+	if (cr_registry_load_file(st, file, &c, err, sizeof(err))
 	    == -1) {
 		fprintf(stderr, "crossroads: %s\n", err);
 		goto out;
@@ -74,8 +78,10 @@ out:
 int
 cr_cmd_registry(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "import") == 0)
-		return registry_import(argc, argv);
-	fputs(reg_usage, stderr);
-	return 2;
+	static const struct cr_cmd_sub subs[] = {
+		{ &import_cmd, registry_import },
+		{ NULL, NULL }
+	};
+
+	return cr_cmd_group("registry", subs, argc, argv);
 }

@@ -17,6 +17,7 @@
 #include "delivery.h"
 #include "events.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -24,9 +25,27 @@
 /* How soon registry changes made by another process are seen. */
 #define REGISTRY_REFRESH_MS	1000
 
-static const char serve_usage[] =
-    "usage: crossroads serve [--config FILE] [--listen HOST:PORT] "
-    "[--db PATH] [--threads N] [-v]\n";
+static const struct cr_cmd_opt serve_opts[] = {
+	{ "config", 'c', "FILE", "a config file (docs/configuration.md)" },
+	{ "listen", 'l', "HOST:PORT", "address and port (127.0.0.1:8080)" },
+	{ "db", 'd', "PATH", "the store (./data/crossroads.db)" },
+	{ "threads", 't', "N", "HTTP worker threads (one per core)" },
+	{ "verbose", 'v', NULL, "debug diagnostics" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static const struct cr_cmd serve_cmd = {
+	"serve", "[--config FILE] [--listen HOST:PORT] [--db PATH]\n"
+	    "           [--threads N] [-v]",
+	"run the hub", serve_opts,
+	"Settings: the defaults, then the config file, then these flags\n"
+	"(docs/configuration.md). The operator token is read from\n"
+	"CROSSROADS_ADMIN_TOKEN. SIGTERM or SIGINT: stop accepting, finish\n"
+	"what is in flight, exit 0.\n"
+	"Exit status: 0 stopped by a signal; 1 it could not start (the\n"
+	"address is busy, the store cannot be opened...); 2 usage or a bad\n"
+	"setting.\n"
+};
 
 /* Creates the directory that will hold the database file, if missing. */
 static void
@@ -56,31 +75,29 @@ serve_routed(void *arg)
 		cr_delivery_notify(hub->deliveries);
 }
 
+/* 0, 1 after --help, or 2 after a usage error or a bad setting (said). */
 static int
 serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 }
-	};
 	char err[512];
-	int ch, i;
+	int ch;
 
-	/* The config file first, so that flags override it. */
-	for (i = 1; i < argc - 1; i++) {
-		if (strcmp(argv[i], "--config") == 0 &&
-		    cr_config_load(cfg, argv[i + 1], err, sizeof(err)) == -1) {
-			fprintf(stderr, "crossroads: %s\n", err);
-			return -1;
+	if (cr_cmd_help_asked(&serve_cmd, argc, argv))
+		return 1;
+	/* The config files first, so that flags override them. */
+	while ((ch = cr_cmd_getopt(&serve_cmd, argc, argv)) != -1) {
+		if (ch == '?')
+			return 2;
+		if (ch == 'c' && cr_config_load(cfg, optarg, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "crossroads serve: %s\n", err);
+			return 2;
 		}
 	}
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:l:d:t:v", longopts, NULL))
-	    != -1) {
+	if (cr_cmd_no_operands(&serve_cmd, argc, argv) != 0)
+		return 2;
+	optind = 0;		/* glibc: start afresh */
+	while ((ch = cr_cmd_getopt(&serve_cmd, argc, argv)) != -1) {
 		const char *key = NULL;
 
 		switch (ch) {
@@ -99,17 +116,11 @@ serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
 			*verbose = 1;
 			continue;
 		default:
-			fputs(serve_usage, stderr);
-			return -1;
+			return 2;
 		}
-		if (cr_config_set(cfg, key, optarg, err, sizeof(err)) == -1) {
-			fprintf(stderr, "crossroads: --%s: %s\n", key, err);
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fputs(serve_usage, stderr);
-		return -1;
+		if (cr_config_set(cfg, key, optarg, err, sizeof(err)) == -1)
+			return cr_cmd_usage_error(&serve_cmd, "--%s: %s", key,
+			    err);
 	}
 	return 0;
 }
@@ -124,6 +135,7 @@ cr_cmd_serve(int argc, char **argv)
 	struct cr_events_config ecfg;
 	struct cr_delivery_config dcfg;
 	struct cr_http *http = NULL;
+	struct cr_listener *listener;
 	struct cr_store *inner;
 	const char *token;
 	sigset_t sigs;
@@ -131,9 +143,13 @@ cr_cmd_serve(int argc, char **argv)
 	int verbose = 0, sig, rc = 1;
 
 	cr_config_defaults(&hub.cfg);
-	if (serve_options(argc, argv, &hub.cfg, &verbose) == -1)
-		return 2;
+	if ((rc = serve_options(argc, argv, &hub.cfg, &verbose)) != 0)
+		return rc == 1 ? 0 : rc;
+	rc = 1;
 	log_init("crossroads", verbose);
+	/* Before any file: a busy address fails here, saying which. */
+	if (cr_listener_open(hub.cfg.listen, &listener) == -1)
+		return 1;
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -200,11 +216,12 @@ cr_cmd_serve(int argc, char **argv)
 		names[i] = cr_api_routes[i].name;
 	names[i] = "unmatched";
 	cr_metrics_init(names, i + 1);
-	if (cr_http_start(&hub, cr_api_routes, cr_api_nroutes, &http) == -1)
+	if (cr_http_start(&hub, listener, cr_api_routes, cr_api_nroutes,
+	    &http) == -1)
 		goto out;
 	atomic_store(&hub.ready, 1);
-	log_info("listening on %s (port %u), store %s", hub.cfg.listen,
-	    cr_http_port(http), hub.cfg.db);
+	log_info("listening on %s, store %s", cr_http_address(http),
+	    hub.cfg.db);
 
 	if (sigwait(&sigs, &sig) != 0)
 		log_warnx("sigwait failed");

@@ -8,48 +8,60 @@
 
 #include "adapter.h"
 #include "cmd.h"
+#include "listener.h"
 #include "log.h"
+#include "util.h"
 
 #define SOURCE_DRAIN_MS	5000
 
-static const char source_usage[] =
-    "usage: crossroads source --config FILE [-v]\n"
-    "       crossroads source --check --config FILE\n";
+static const struct cr_cmd_opt source_opts[] = {
+	{ "config", 'c', "FILE", "the config file (docs/source-adapter.md)" },
+	{ "listen", 'l', "HOST:PORT", "instead of the file's listen" },
+	{ "check", 'n', NULL, "check the file and its queries, then exit" },
+	{ "verbose", 'v', NULL, "debug diagnostics" },
+	{ NULL, 0, NULL, NULL }
+};
 
-/* The host part of HOST:PORT or [V6]:PORT, brackets kept. */
-static void
-listen_host(const char *listen, char *host, size_t size)
-{
-	const char *colon = strrchr(listen, ':');
-	size_t n = colon != NULL ? (size_t)(colon - listen) : strlen(listen);
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(host, listen, n);
-	host[n] = '\0';
-}
+static const struct cr_cmd source_cmd = {
+	"source", "--config FILE [--listen HOST:PORT] [--check] [-v]",
+	"serve an SQL database as an authentic source", source_opts,
+	"The config file maps services to SELECT statements\n"
+	"(docs/source-adapter.md). Prints 'source listening on HOST:PORT'\n"
+	"once it listens; SIGTERM or SIGINT stops it.\n"
+	"Exit status: 0 stopped by a signal (or --check passed); 1 a bad\n"
+	"config file or an address it cannot listen on; 2 usage.\n"
+};
 
 int
 cr_cmd_source(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	struct cr_adapter_config cfg;
 	struct cr_adapter *ad = NULL;
-	const char *file = NULL;
-	char err[1024], host[128];
+	const char *file = NULL, *listen = NULL;
+	char err[1024];
 	sigset_t sigs;
 	int ch, sig, verbose = 0, check = 0, rc = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:nv", longopts, NULL)) != -1) {
+	if (cr_cmd_help_asked(&source_cmd, argc, argv))
+		return 0;
+	while ((ch = cr_cmd_getopt(&source_cmd, argc, argv)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'l':
+			/* Checked before the file is read or the database
+			   opened. */
+			if (cr_addr_parse(optarg, &ss, &sslen, err,
+			    sizeof(err)) == -1)
+				return cr_cmd_usage_error(&source_cmd,
+				    "--listen: %s", err);
+			if (strlen(optarg) >= sizeof(cfg.listen))
+				return cr_cmd_usage_error(&source_cmd,
+				    "--listen: too long");
+			listen = optarg;
 			break;
 		case 'n':
 			check = 1;
@@ -58,20 +70,21 @@ cr_cmd_source(int argc, char **argv)
 			verbose = 1;
 			break;
 		default:
-			fputs(source_usage, stderr);
 			return 2;
 		}
 	}
-	if (file == NULL || optind != argc) {
-		fputs(source_usage, stderr);
+	if (file == NULL)
+		return cr_cmd_usage_error(&source_cmd, "missing --config");
+	if (cr_cmd_no_operands(&source_cmd, argc, argv) != 0)
 		return 2;
-	}
 	log_init("crossroads", verbose);
 	if (cr_adapter_config_load(&cfg, file, err, sizeof(err)) == -1) {
 		fprintf(stderr, "crossroads: %s\n", err);
 		cr_adapter_config_free(&cfg);
 		return 1;
 	}
+	if (listen != NULL)
+		cr_util_strlcpy(cfg.listen, listen, sizeof(cfg.listen));
 	if (check) {
 		printf("%s: %zu services, configuration OK\n", file,
 		    cfg.nservices);
@@ -88,8 +101,7 @@ cr_cmd_source(int argc, char **argv)
 
 	if (cr_adapter_start(&cfg, &ad) == -1)
 		goto out;
-	listen_host(cfg.listen, host, sizeof(host));
-	printf("source listening on %s:%u\n", host, cr_adapter_port(ad));
+	printf("source listening on %s\n", cr_adapter_address(ad));
 	fflush(stdout);
 	log_info("%zu services from %s, database %s", cfg.nservices, file,
 	    cfg.database);

@@ -56,6 +56,7 @@ cr_api_consult(struct cr_req *req)
 
 	memset(&cr, 0, sizeof(cr));
 	cr.who = cr_http_principal(req);
+	cr.unauthenticated = cr_http_auth_message(req);
 	cr.consumer = req->client.institution;
 	cr.client_id = req->client.id;
 	cr.service = req->params[0];

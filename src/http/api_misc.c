@@ -52,7 +52,7 @@ const struct cr_route cr_api_routes[] = {
 	    0, "subscriptions.dead_letters" },
 	{ "POST", "/v1/subscriptions/{}/dead-letters/redeliver",
 	    cr_api_dead_letters_redeliver, 0, "subscriptions.redeliver" },
-	{ "GET", "/v1/feed", cr_api_feed, 0, "feed" },
+	{ "GET", "/v1/feed", cr_api_feed, CR_ROUTE_NO_HEAD, "feed" },
 	{ "POST", "/v1/bundles", cr_api_bundle_create, 0, "bundles.create" },
 	{ "GET", "/v1/bundles", cr_api_bundle_list, 0, "bundles.list" },
 	{ "GET", "/v1/bundles/{}", cr_api_bundle_get, 0, "bundles.get" },

@@ -1,27 +1,23 @@
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
 
 #include "http.h"
 #include "jsonv.h"
+#include "listener.h"
 #include "metrics.h"
 #include "util.h"
 
 struct cr_http {
-	struct MHD_Daemon	*daemon;
+	struct cr_listener	*listener;
 	struct cr_hub		*hub;
 	const struct cr_route	*routes;
 	size_t			 nroutes;
-	unsigned		 port;
 };
 
 /* Index for requests that match no route, in the metrics. */
@@ -95,25 +91,38 @@ req_params(struct cr_req *req, const size_t off[], const size_t len[],
 	return 0;
 }
 
+/* Adds a method to the Allow list of a 405. */
+static void
+allow_add(struct cr_req *req, const char *method)
+{
+	size_t len = strlen(req->allow);
+
+	snprintf(req->allow + len, sizeof(req->allow) - len, "%s%s",
+	    len > 0 ? ", " : "", method);
+}
+
 static void
 req_route(struct cr_http *h, struct cr_req *req)
 {
+	const struct cr_route *r;
 	size_t off[CR_HTTP_MAX_PARAMS], len[CR_HTTP_MAX_PARAMS];
-	int path_matched = 0;
+	int path_matched = 0, head = strcmp(req->method, "HEAD") == 0;
 	size_t i, np;
 
 	for (i = 0; i < h->nroutes; i++) {
-		if (!route_match(h->routes[i].pattern, req->path, off, len,
-		    &np))
+		r = &h->routes[i];
+		if (!route_match(r->pattern, req->path, off, len, &np))
 			continue;
 		path_matched = 1;
-		if (req->allow[0] != '\0')
-			strncat(req->allow, ", ", sizeof(req->allow) -
-			    strlen(req->allow) - 1);
-		strncat(req->allow, h->routes[i].method, sizeof(req->allow) -
-		    strlen(req->allow) - 1);
-		if (strcmp(h->routes[i].method, req->method) == 0) {
-			req->route = &h->routes[i];
+		allow_add(req, r->method);
+		/* HEAD is GET without the body (MHD leaves it out). */
+		if (strcmp(r->method, "GET") == 0 &&
+		    !(r->flags & CR_ROUTE_NO_HEAD))
+			allow_add(req, "HEAD");
+		if (strcmp(r->method, req->method) == 0 || (head &&
+		    strcmp(r->method, "GET") == 0 &&
+		    !(r->flags & CR_ROUTE_NO_HEAD))) {
+			req->route = r;
 			req->route_index = i;
 			if (req_params(req, off, len, np) == -1)
 				cr_http_error(req, 500, "INTERNAL",
@@ -129,37 +138,6 @@ req_route(struct cr_http *h, struct cr_req *req)
 	else
 		cr_http_error(req, 404, "NOT_FOUND", "no such resource: %s",
 		    req->path);
-}
-
-/*
- * MHD's unescaper for the path and query arguments: %HH decoded, except
- * %00, which stays as it is. MHD hands the path and arguments on as C
- * strings: a decoded NUL would cut "/v1/consult/a%00b" to the service
- * "a" silently; kept, it is one more byte the handler refuses.
- */
-static size_t
-http_unescape(void *cls, struct MHD_Connection *conn, char *s)
-{
-	char *r = s, *w = s, hex[3];
-	uint8_t b;
-
-	(void)cls;
-	(void)conn;
-	while (*r != '\0') {
-		if (r[0] == '%' && r[1] != '\0') {
-			hex[0] = r[1];
-			hex[1] = r[2];
-			hex[2] = '\0';
-			if (cr_util_unhex(hex, &b, 1) == 0 && b != 0) {
-				*w++ = (char)b;
-				r += 3;
-				continue;
-			}
-		}
-		*w++ = *r++;
-	}
-	*w = '\0';
-	return (size_t)(w - s);
 }
 
 /*
@@ -227,7 +205,7 @@ req_new(struct cr_http *h, struct MHD_Connection *conn, const char *url,
 	 * request sees the drain. Without it a request on a kept-alive
 	 * connection could start work on parts already stopped.
 	 */
-	atomic_fetch_add(&h->hub->inflight, 1);
+	cr_listener_enter(h->listener);
 	if (!atomic_load(&h->hub->ready)) {
 		req->route_index = ROUTE_UNMATCHED(h);
 		cr_http_error(req, 503, "UNAVAILABLE", "the hub is starting or "
@@ -420,156 +398,84 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct cr_http *h = cls;
 	struct cr_req *req = *con_cls;
-	double ms;
+	const char *auth = NULL;
 
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	ms = cr_util_mono_ms() - req->start_ms;
 	cr_metrics_request(req->route_index, req->status);
+	/* Why a 401, for the operator: no token, or one that matches none. */
+	if (req->status == 401 && (req->auth_failure == CR_AUTH_NO_TOKEN ||
+	    req->auth_failure == CR_AUTH_UNKNOWN_TOKEN)) {
+		auth = req->auth_failure == CR_AUTH_UNKNOWN_TOKEN ?
+		    "unknown_token" : "missing_token";
+		cr_metrics_unauthenticated(req->auth_failure ==
+		    CR_AUTH_UNKNOWN_TOKEN);
+	} else if (req->auth_failure == CR_AUTH_STORE_ERROR)
+		auth = "store_error";
 	if (h->hub->cfg.access_log) {
-		char ts[CR_TS_LEN + 1];
+		struct cr_access_line a = {
+			.request_id = req->request_id,
+			.method = req->method,
+			.route = req->route != NULL ? req->route->name : "-",
+			.status = req->status,
+			.ms = cr_util_mono_ms() - req->start_ms,
+			.institution = req->principal == CR_PRINCIPAL_CLIENT ?
+			    req->client.institution : (req->principal ==
+			    CR_PRINCIPAL_OPERATOR ? "operator" : ""),
+			.auth = auth,
+			.aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+		};
 
-		cr_util_now_rfc3339(ts);
-		fprintf(stderr, "{\"ts\":\"%s\",\"request_id\":\"%s\","
-		    "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,"
-		    "\"ms\":%.3f,\"institution\":\"%s\"%s}\n", ts,
-		    req->request_id, req->method,
-		    req->route != NULL ? req->route->name : "-", req->status,
-		    ms, req->principal == CR_PRINCIPAL_CLIENT ?
-		    req->client.institution : (req->principal ==
-		    CR_PRINCIPAL_OPERATOR ? "operator" : ""),
-		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-		    ",\"aborted\":true");
+		cr_listener_access_log(&a);
 	}
 	req_free(req);
-	atomic_fetch_sub(&h->hub->inflight, 1);
-}
-
-static int
-parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *colon, *port;
-	struct addrinfo hints, *res = NULL;
-	size_t hl;
-
-	if (listen[0] == '[') {
-		const char *rb = strchr(listen, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			return -1;
-		hl = (size_t)(rb - listen - 1);
-		if (hl >= sizeof(host))
-			return -1;
-		memcpy(host, listen + 1, hl);
-		port = rb + 2;
-	} else {
-		if ((colon = strrchr(listen, ':')) == NULL)
-			return -1;
-		hl = (size_t)(colon - listen);
-		if (hl >= sizeof(host))
-			return -1;
-		memcpy(host, listen, hl);
-		port = colon + 1;
-	}
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0 ||
-	    res == NULL)
-		return -1;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-static void
-http_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	log_warnx("http: %s", msg);
+	cr_listener_leave(h->listener);
 }
 
 int
-cr_http_start(struct cr_hub *hub, const struct cr_route *routes,
-    size_t nroutes, struct cr_http **out)
+cr_http_start(struct cr_hub *hub, struct cr_listener *listener,
+    const struct cr_route *routes, size_t nroutes, struct cr_http **out)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen;
+	struct cr_listener_config lc;
 	struct cr_http *h;
-	const union MHD_DaemonInfo *info;
-	unsigned threads = hub->cfg.threads;
-	unsigned flags;
 
-	if (parse_listen(hub->cfg.listen, &ss, &sslen) == -1) {
-		log_warnx("listen address '%s': expected HOST:PORT with a "
-		    "numeric host", hub->cfg.listen);
+	*out = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		cr_listener_free(listener);
 		return -1;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		return -1;
+	h->listener = listener;
 	h->hub = hub;
 	h->routes = routes;
 	h->nroutes = nroutes;
-	if (threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = n > 0 ? (unsigned)n : 1;
-	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	/* The logger first: MHD reports problems with later options to it. */
-	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, http_access, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, hub->cfg.connection_limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_END);
-	if (h->daemon == NULL) {
-		log_warnx("cannot listen on %s", hub->cfg.listen);
+	memset(&lc, 0, sizeof(lc));
+	lc.threads = hub->cfg.threads;
+	lc.connection_limit = hub->cfg.connection_limit;
+	lc.suspend_resume = 1;
+	lc.access = http_access;
+	lc.completed = http_completed;
+	lc.cls = h;
+	if (cr_listener_start(listener, &lc) == -1) {
+		cr_listener_free(listener);
 		free(h);
 		return -1;
 	}
-	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = info != NULL ? info->port : 0;
 	*out = h;
 	return 0;
 }
 
-unsigned
-cr_http_port(const struct cr_http *h)
+const char *
+cr_http_address(const struct cr_http *h)
 {
-	return h->port;
+	return cr_listener_address(h->listener);
 }
 
 void
 cr_http_drain(struct cr_http *h, unsigned drain_ms)
 {
-	double deadline = cr_util_mono_ms() + drain_ms;
-	MHD_socket fd;
-
-	fd = MHD_quiesce_daemon(h->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
-	while (atomic_load(&h->hub->inflight) > 0 &&
-	    cr_util_mono_ms() < deadline) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
+	if (h != NULL)
+		cr_listener_drain(h->listener, drain_ms);
 }
 
 void
@@ -577,7 +483,7 @@ cr_http_stop(struct cr_http *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->daemon);
+	cr_listener_free(h->listener);
 	free(h);
 }
 
@@ -686,6 +592,21 @@ cr_http_query(struct cr_req *req, const char *key)
 	    key);
 }
 
+/*
+ * The token of "Authorization: Bearer TOKEN", or NULL. The scheme is
+ * case-insensitive (RFC 9110, 11.1); one or more spaces follow it.
+ */
+static const char *
+bearer_token(const char *auth)
+{
+	if (auth == NULL || strncasecmp(auth, "Bearer", 6) != 0 ||
+	    auth[6] != ' ')
+		return NULL;
+	for (auth += 6; *auth == ' '; auth++)
+		;
+	return *auth != '\0' ? auth : NULL;
+}
+
 enum cr_principal_kind
 cr_http_principal(struct cr_req *req)
 {
@@ -693,30 +614,52 @@ cr_http_principal(struct cr_req *req)
 	uint8_t hash[CR_HASH_LEN];
 	const char *token;
 	size_t len;
+	int rc;
 
 	if (req->principal_resolved)
 		return req->principal;
 	req->principal_resolved = 1;
 	req->principal = CR_PRINCIPAL_NONE;
-	if (req->auth == NULL || strncmp(req->auth, "Bearer ", 7) != 0)
+	req->auth_failure = CR_AUTH_NO_TOKEN;
+	if ((token = bearer_token(req->auth)) == NULL)
 		return req->principal;
-	token = req->auth + 7;
-	len = strlen(token);
-	if (len == 0 || len >= CR_TOKEN_MAX)
+	req->auth_failure = CR_AUTH_UNKNOWN_TOKEN;
+	if ((len = strlen(token)) >= CR_TOKEN_MAX)
 		return req->principal;
 	if (hub->admin_token_len == len &&
 	    sodium_memcmp(token, hub->admin_token, len) == 0) {
 		req->principal = CR_PRINCIPAL_OPERATOR;
+		req->auth_failure = CR_AUTH_OK;
 		cr_util_strlcpy(req->client.id, "operator",
 		    sizeof(req->client.id));
 		return req->principal;
 	}
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)token,
 	    len, NULL, 0);
-	if (hub->store->registry->ops->client_by_token(hub->store->registry, hash,
-	    &req->client) == CR_STORE_OK)
+	rc = hub->store->registry->ops->client_by_token(
+	    hub->store->registry, hash, &req->client);
+	if (rc == CR_STORE_OK) {
 		req->principal = CR_PRINCIPAL_CLIENT;
+		req->auth_failure = CR_AUTH_OK;
+	} else if (rc != CR_STORE_NOTFOUND) {
+		log_warnx("request %s: cannot look up its token",
+		    req->request_id);
+		req->auth_failure = CR_AUTH_STORE_ERROR;
+	}
 	return req->principal;
+}
+
+const char *
+cr_http_auth_message(const struct cr_req *req)
+{
+	switch (req->auth_failure) {
+	case CR_AUTH_UNKNOWN_TOKEN:
+		return "unknown or revoked token";
+	case CR_AUTH_STORE_ERROR:
+		return "the token could not be checked";
+	default:
+		return "missing bearer token";
+	}
 }
 
 int
@@ -724,8 +667,13 @@ cr_http_require_any(struct cr_req *req)
 {
 	if (cr_http_principal(req) != CR_PRINCIPAL_NONE)
 		return 0;
-	cr_http_error(req, 401, "UNAUTHENTICATED",
-	    "a valid 'Authorization: Bearer <token>' header is required");
+	/* The hub failed, not the caller. */
+	if (req->auth_failure == CR_AUTH_STORE_ERROR)
+		cr_http_error(req, 500, "INTERNAL", "%s",
+		    cr_http_auth_message(req));
+	else
+		cr_http_error(req, 401, "UNAUTHENTICATED", "%s",
+		    cr_http_auth_message(req));
 	return -1;
 }
 

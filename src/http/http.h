@@ -29,6 +29,9 @@ struct cr_req;
 /* The handler itself refuses oversized bodies and bad headers (it checks
    body_too_large and end_user_error), so that the refusal is logged. */
 #define CR_ROUTE_SELF_CHECKS	0x2
+/* A GET route that HEAD must not reach: its GET has effects beyond the
+   answer (the feed logs each event it hands out). */
+#define CR_ROUTE_NO_HEAD	0x4
 #define CR_HTTP_MAX_PARAMS	3
 /* json_dumps flags of every answer. 15 significant digits: 17 would show
    binary noise such as 2660.2600000000002 in amounts read from a source. */
@@ -40,6 +43,14 @@ struct cr_route {
 	void		(*handler)(struct cr_req *);
 	unsigned	 flags;
 	const char	*name;		/* metrics label */
+};
+
+/* Why the principal is CR_PRINCIPAL_NONE. */
+enum cr_auth_failure {
+	CR_AUTH_OK = 0,
+	CR_AUTH_NO_TOKEN,		/* no "Authorization: Bearer ..." */
+	CR_AUTH_UNKNOWN_TOKEN,		/* a token that matches nobody */
+	CR_AUTH_STORE_ERROR,		/* the lookup failed */
 };
 
 struct cr_req {
@@ -59,13 +70,14 @@ struct cr_req {
 	char			 end_user[128];
 	/* Why X-End-User is refused (too long, not UTF-8 text); "" if not. */
 	char			 end_user_error[64];
-	char			 allow[32];	/* methods of the matched path */
+	char			 allow[64];	/* methods of the path */
 	const char		*content_type;	/* borrowed from MHD */
 	const char		*auth;		/* borrowed from MHD */
 
 	/* Who is calling, resolved lazily by cr_http_principal(). */
 	int			 principal_resolved;
 	enum cr_principal_kind	 principal;
+	enum cr_auth_failure	 auth_failure;
 	struct cr_client	 client;
 
 	/* Request body. */
@@ -92,14 +104,24 @@ struct cr_req {
 
 struct cr_http;
 
-/* Starts listening (cfg.listen, cfg.threads); 0 or -1 (logged). */
-int	cr_http_start(struct cr_hub *, const struct cr_route *routes,
-	    size_t nroutes, struct cr_http **out);
-/* Stops accepting; waits up to drain_ms for in-flight requests. */
+struct cr_listener;
+
+/*
+ * Serves routes on listener (opened by cr_listener_open(), so that a bad
+ * or busy address fails before anything else starts), with cfg.threads
+ * and cfg.connection_limit. Takes the listener, even on failure. 0 or -1
+ * (logged).
+ */
+int	cr_http_start(struct cr_hub *, struct cr_listener *listener,
+	    const struct cr_route *routes, size_t nroutes,
+	    struct cr_http **out);
+/* Stops accepting (new connections are refused); waits up to drain_ms
+   for in-flight requests. */
 void	cr_http_drain(struct cr_http *, unsigned drain_ms);
+/* Stops the daemon, then closes the listener; frees. NULL is fine. */
 void	cr_http_stop(struct cr_http *);
-/* The port actually bound (useful with port 0). */
-unsigned cr_http_port(const struct cr_http *);
+/* The address bound, with the real port (useful with port 0). */
+const char *cr_http_address(const struct cr_http *);
 
 /* Answers: each sets the answer once; the first one wins. */
 void	cr_http_reply(struct cr_req *, int status, const char *type,
@@ -128,8 +150,14 @@ void	cr_http_resume(struct cr_req *);
 /* A query-string argument, or NULL. */
 const char *cr_http_query(struct cr_req *, const char *key);
 
-/* Resolves the bearer token once; returns the principal kind. */
+/*
+ * Resolves the bearer token once ("Bearer" in any case); returns the
+ * principal kind, and sets req->auth_failure.
+ */
 enum cr_principal_kind cr_http_principal(struct cr_req *);
+/* After cr_http_principal() gave CR_PRINCIPAL_NONE: the 401's message,
+   "missing bearer token" or "unknown or revoked token". Static. */
+const char *cr_http_auth_message(const struct cr_req *);
 /* Answer 401/403 and return -1 unless the caller is the operator. */
 int	cr_http_require_operator(struct cr_req *);
 /* Answer 401/403 and return -1 unless the caller is a client. */

@@ -334,8 +334,9 @@ cr_consult_start(struct cr_hub *hub, const struct cr_consult_req *r,
 	    sizeof(op->res->service));
 
 	if (r->who == CR_PRINCIPAL_NONE) {
-		consult_finish(op, 401, "UNAUTHENTICATED", "a valid "
-		    "'Authorization: Bearer <token>' header is required");
+		consult_finish(op, 401, "UNAUTHENTICATED", "%s",
+		    r->unauthenticated != NULL ? r->unauthenticated :
+		    "missing bearer token");
 		return;
 	}
 	if (r->who != CR_PRINCIPAL_CLIENT) {

@@ -16,6 +16,8 @@
 
 struct cr_consult_req {
 	enum cr_principal_kind	 who;
+	const char		*unauthenticated;	/* who is NONE: the
+							   401's message */
 	const char		*consumer;	/* institution of the client */
 	const char		*client_id;
 	const char		*service;

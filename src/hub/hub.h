@@ -40,8 +40,6 @@ struct cr_hub {
 	const struct cr_ident_scheme	*enterprise_scheme;
 	char				 admin_token[CR_TOKEN_MAX];
 	size_t				 admin_token_len;	/* 0: none */
-	atomic_long			 inflight;	/* requests not yet
-							   answered */
 	atomic_int			 ready;		/* /healthz */
 	struct cr_batch_runner		*batches;	/* batch.h; NULL
 							   until started */

@@ -408,6 +408,139 @@ def _read(path):
 		return ""
 
 
+def access_lines(path):
+	"""The access-log lines of a stderr file, parsed. Every line that
+	starts with '{' must be one JSON object in valid UTF-8, whatever the
+	requests carried: anything else raises AssertionError."""
+	try:
+		with open(path, "rb") as f:
+			data = f.read()
+	except OSError:
+		return []
+	out = []
+	for raw in data.split(b"\n"):
+		if not raw.startswith(b"{"):
+			continue
+		try:
+			j = json.loads(raw.decode("utf-8"))
+		except (UnicodeDecodeError, ValueError) as e:
+			raise AssertionError("access-log line is not valid JSON "
+			    "(%s): %r" % (e, raw))
+		if not isinstance(j, dict):
+			raise AssertionError("access-log line is not an object: %r"
+			    % raw)
+		out.append(j)
+	return out
+
+
+def wait_access_line(path, request_id, timeout=10):
+	"""The access line of request_id: it is written once the server is
+	done with the request, which may be just after the client read the
+	answer."""
+	deadline = time.monotonic() + timeout
+	while True:
+		lines = [x for x in access_lines(path)
+		    if x.get("request_id") == request_id]
+		if lines or time.monotonic() > deadline:
+			break
+		time.sleep(0.02)
+	if len(lines) != 1:
+		raise AssertionError("%d access lines for %s" % (len(lines),
+		    request_id))
+	return lines[0]
+
+
+def raw_send(port, data, timeout=HTTP_TIMEOUT):
+	"""Sends bytes as they are on a new connection; returns every byte
+	of the answer (the server closes the connection)."""
+	s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+	try:
+		s.sendall(data)
+		out = b""
+		while True:
+			b = s.recv(65536)
+			if not b:
+				return out
+			out += b
+	finally:
+		s.close()
+
+
+def listen_inode(pid, port):
+	"""The inode of the IPv4 socket LISTENing on 127.0.0.1:port in pid's
+	network namespace, from /proc."""
+	want = "0100007F:%04X" % port
+	with open("/proc/%d/net/tcp" % pid) as f:
+		for line in f.readlines()[1:]:
+			cols = line.split()
+			if cols[1] == want and cols[3] == "0A":
+				return int(cols[9])
+	return None
+
+
+def open_socket_inodes(pid):
+	"""The inodes of the sockets that pid holds open."""
+	out = set()
+	d = "/proc/%d/fd" % pid
+	for fd in os.listdir(d):
+		try:
+			t = os.readlink(os.path.join(d, fd))
+		except OSError:
+			continue
+		if t.startswith("socket:["):
+			out.add(int(t[8:-1]))
+	return out
+
+
+def connect_refused(port):
+	"""True when a connection to 127.0.0.1:port is refused."""
+	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	s.settimeout(5)
+	try:
+		s.connect(("127.0.0.1", port))
+		return False
+	except ConnectionRefusedError:
+		return True
+	finally:
+		s.close()
+
+
+def start_slow_upload(port, path, headers=b""):
+	"""Starts a POST whose body never completes: the server has read the
+	headers (it answered 100 Continue), so the request is in flight until
+	finish_slow_upload. Returns the socket."""
+	s = socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT)
+	s.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+	    b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+	    b"Expect: 100-continue\r\nConnection: close\r\n" + headers +
+	    b"\r\n")
+	got = b""
+	while b"\r\n\r\n" not in got:
+		b = s.recv(4096)
+		if not b:
+			break
+		got += b
+	if not got.startswith(b"HTTP/1.1 100"):
+		s.close()
+		raise AssertionError("expected 100 Continue, got %r" % got)
+	return s
+
+
+def finish_slow_upload(s):
+	"""Sends the body of start_slow_upload; returns the status."""
+	try:
+		s.sendall(b"{}")
+		out = b""
+		while True:
+			b = s.recv(65536)
+			if not b:
+				break
+			out += b
+	finally:
+		s.close()
+	return int(out.split(b" ", 2)[1]) if out.startswith(b"HTTP/") else None
+
+
 def _healthy(port):
 	try:
 		r = http_request(port, "GET", "/healthz", timeout=2)
@@ -479,16 +612,7 @@ class Hub:
 
 	def access_log(self):
 		"""The JSON access-log lines of the current process."""
-		out = []
-		for line in self.stderr().splitlines():
-			line = line.strip()
-			if not line.startswith("{"):
-				continue
-			try:
-				out.append(json.loads(line))
-			except ValueError:
-				pass
-		return out
+		return access_lines(self.stderr_path)
 
 	def running(self):
 		return self.proc is not None and self.proc.poll() is None

@@ -266,6 +266,25 @@ class BadRequests(unittest.TestCase):
 		self.assertEqual(r.status, 404, r)
 		r = SRC.post("/healthz", {"subject": P1})
 		self.assertEqual(r.status, 405, r)
+		self.assertEqual(r.header("allow"), "GET, HEAD")
+		r = H.http_request(SRC.port, "HEAD", "/person")
+		self.assertEqual(r.status, 405, r)
+		self.assertEqual(r.header("allow"), "POST")
+
+	def test_head_as_get(self):
+		for path in ("/healthz", "/metrics", "/nothing"):
+			g = H.http_request(SRC.port, "GET", path)
+			h = H.http_request(SRC.port, "HEAD", path)
+			self.assertEqual(h.status, g.status, path)
+			self.assertEqual(h.body, b"", path)
+			self.assertEqual(set(h.headers) - {"date"},
+			    set(g.headers) - {"date"}, path)
+			self.assertEqual(h.header("content-type"),
+			    g.header("content-type"), path)
+		g = H.http_request(SRC.port, "GET", "/healthz")
+		h = H.http_request(SRC.port, "HEAD", "/healthz")
+		self.assertEqual(h.header("content-length"),
+		    g.header("content-length"))
 
 	def test_database_error(self):
 		r = SRC.lookup("/arith", P1, {"n": -5})
@@ -352,6 +371,31 @@ class Operations(unittest.TestCase):
 		self.assertIn('crossroads_source_query_duration_seconds_bucket{'
 		    'service="finance.income",le="+Inf"}', text)
 
+	def test_listener_held_until_stopped(self):
+		"""SIGTERM: new connections are refused at once, requests in flight
+		finish, and the listening socket stays open until the daemon has
+		stopped (libmicrohttpd forbids closing it earlier)."""
+		s = Source(W, CONFIG, name="drain").start()
+		try:
+			pid = s.proc.pid
+			inode = H.listen_inode(pid, s.port)
+			self.assertIsNotNone(inode)
+			up = H.start_slow_upload(s.port, "/person")
+			s.proc.send_signal(signal.SIGTERM)
+			deadline = time.monotonic() + 10
+			while not H.connect_refused(s.port):
+				self.assertLess(time.monotonic(), deadline,
+				    "still accepting after SIGTERM")
+				time.sleep(0.02)
+			self.assertIsNone(s.proc.poll(), s.stderr())
+			self.assertIn(inode, H.open_socket_inodes(pid))
+			# "{}" has no subject.
+			self.assertEqual(H.finish_slow_upload(up), 400)
+			self.assertEqual(s.proc.wait(timeout=15), 0, s.stderr())
+			self.assertNotIn("Sanitizer", s.stderr())
+		finally:
+			s.kill()
+
 	def test_sigterm_and_sigint_exit_0(self):
 		for sig in (signal.SIGTERM, signal.SIGINT):
 			s = Source(W, CONFIG, name="sig%d" % sig).start()
@@ -366,6 +410,60 @@ class Operations(unittest.TestCase):
 			    "/metrics").status, 200)
 			self.assertEqual(s.signal(sig), 0, s.stderr())
 			self.assertNotIn("Sanitizer", s.stderr())
+
+
+class AccessLog(unittest.TestCase):
+	"""One JSON line a request on stderr, valid whatever bytes the request
+	carries."""
+
+	def test_lines(self):
+		cases = [("POST", "/person", {"subject": P1}, 200,
+		    "population.person"),
+		    ("POST", "/person", {"subject": UNKNOWN}, 404,
+		    "population.person"),
+		    ("POST", "/income", {"subject": P1}, 400, "finance.income"),
+		    ("GET", "/person", None, 405, "population.person"),
+		    ("POST", "/nothing", {"subject": P1}, 404, "-"),
+		    ("GET", "/healthz", None, 200, "healthz"),
+		    ("HEAD", "/metrics", None, 200, "metrics")]
+		for method, path, body, status, route in cases:
+			rid = H.new_request_id("ad")
+			r = H.http_request(SRC.port, method, path, body=body,
+			    headers={"X-Request-Id": rid})
+			self.assertEqual(r.status, status, (method, path, r))
+			line = H.wait_access_line(SRC.err, rid)
+			self.assertEqual((line["method"], line["route"],
+			    line["status"]), (method, route, status), line)
+			self.assertEqual(set(line), {"ts", "request_id", "method",
+			    "route", "status", "ms"}, line)
+			self.assertIsInstance(line["ms"], float)
+
+	def test_methods_escaped(self):
+		sent = {}
+		for i, m in enumerate([b'GE"T', b'G\\T', b'G\x01T', b'\xff\xfe',
+		    b'G\xc3\xa9T', b'"}{"x":"', b'G\xe2\x82T']):
+			for path in (b"/healthz", b"/person"):
+				rid = H.new_request_id("adinj%d" % i)
+				r = H.raw_send(SRC.port, m + b" " + path +
+				    b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " +
+				    rid.encode() + b"\r\nConnection: close\r\n\r\n")
+				self.assertTrue(r.startswith(b"HTTP/1.1 405"), (m, r))
+				sent[rid] = m
+		for rid, m in sent.items():
+			line = H.wait_access_line(SRC.err, rid)
+			self.assertEqual(line["method"], m.decode("utf-8", "replace"))
+			self.assertEqual(line["status"], 405)
+
+	def test_off(self):
+		s = Source(W, "access_log = off\n" + CONFIG, name="quiet").start()
+		try:
+			self.assertEqual(s.lookup("/person", P1).status, 200)
+			self.assertEqual(H.http_request(s.port, "GET",
+			    "/healthz").status, 200)
+			self.assertEqual(s.signal(signal.SIGTERM), 0, s.stderr())
+			self.assertEqual(H.access_lines(s.err), [])
+		finally:
+			s.kill()
 
 
 class BadConfig(unittest.TestCase):

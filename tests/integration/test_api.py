@@ -221,15 +221,65 @@ class GeneralTests(Base):
 			self.assertError(r, 404, "NOT_FOUND")
 
 	def test_method_not_allowed(self):
-		cases = [("DELETE", "/v1/institutions"),
-		    ("PUT", "/v1/services"),
-		    ("GET", "/v1/consult/population.person"),
-		    ("POST", "/v1/log"),
-		    ("POST", "/healthz")]
-		for method, path in cases:
+		# Allow lists HEAD wherever GET is allowed.
+		cases = [("DELETE", "/v1/institutions", {"GET", "HEAD", "POST"}),
+		    ("PUT", "/v1/services", {"GET", "HEAD", "POST"}),
+		    ("GET", "/v1/consult/population.person", {"POST"}),
+		    ("POST", "/v1/log", {"GET", "HEAD"}),
+		    ("POST", "/healthz", {"GET", "HEAD"}),
+		    ("POST", "/v1/batches/x/results", {"GET", "HEAD"}),
+		    # Reading the feed logs what it hands out: GET only.
+		    ("POST", "/v1/feed", {"GET"})]
+		for method, path, allow in cases:
 			r = HUB.request(method, path, token=H.ADMIN_TOKEN,
 			    body=b"{}" if method in ("POST", "PUT") else None)
 			self.assertError(r, 405, "METHOD_NOT_ALLOWED")
+			self.assertEqual(set(r.header("Allow").split(", ")), allow,
+			    (method, path))
+		r = HUB.request("HEAD", "/v1/consult/population.person",
+		    token=H.ADMIN_TOKEN)
+		self.assertEqual(r.status, 405, r)
+		self.assertEqual(r.header("Allow"), "POST")
+		_, tok, _ = self.consumer()
+		r = HUB.request("HEAD", "/v1/feed", token=tok)
+		self.assertEqual(r.status, 405, r)
+		self.assertEqual(r.header("Allow"), "GET")
+
+	def test_head_as_get(self):
+		"""HEAD answers what GET would, status and headers, without a
+		body."""
+		_, tok, _ = self.consumer()
+		cases = [("/healthz", None), ("/openapi.json", None),
+		    ("/v1/services", H.ADMIN_TOKEN), ("/v1/services", tok),
+		    ("/v1/institutions", H.ADMIN_TOKEN),
+		    ("/v1/log?subject=" + H.INSZ_VALID[0], H.ADMIN_TOKEN),
+		    ("/v1/bundles", tok),
+		    # Errors too: 401, 403, 404 and 400.
+		    ("/v1/services", None), ("/v1/institutions", tok),
+		    ("/v1/no-such-thing", H.ADMIN_TOKEN),
+		    ("/v1/log", H.ADMIN_TOKEN)]
+		for path, token in cases:
+			g = HUB.request("GET", path, token=token)
+			h = HUB.request("HEAD", path, token=token)
+			what = (path, token is not None)
+			self.assertEqual(h.status, g.status, what)
+			self.assertEqual(h.body, b"", what)
+			self.assertEqual(set(h.headers) - {"date"},
+			    set(g.headers) - {"date"}, what)
+			for k in ("content-type", "content-length"):
+				self.assertEqual(h.header(k), g.header(k), what)
+		# /metrics changes between two requests: same status and type.
+		g = HUB.request("GET", "/metrics")
+		h = HUB.request("HEAD", "/metrics")
+		self.assertEqual((h.status, h.body), (200, b""))
+		self.assertEqual(h.header("content-type"), g.header("content-type"))
+		# The access log says HEAD, and the route it took.
+		rid = H.new_request_id("head")
+		HUB.request("HEAD", "/v1/services", token=H.ADMIN_TOKEN,
+		    headers={"X-Request-Id": rid})
+		line = H.wait_access_line(HUB.stderr_path, rid)
+		self.assertEqual((line["method"], line["route"], line["status"]),
+		    ("HEAD", "services.list", 200))
 
 	def test_openapi(self):
 		r = HUB.request("GET", "/openapi.json")
@@ -252,6 +302,68 @@ class AuthTests(Base):
 				r = HUB.request(method, path, headers=h,
 				    body=b"{}" if method == "POST" else None)
 				self.assertError(r, 401, "UNAUTHENTICATED")
+
+	def test_bearer_case_insensitive(self):
+		_, tok, _ = self.consumer()
+		for scheme in ("bearer", "BEARER", "Bearer", "bEaReR"):
+			for token, path in ((H.ADMIN_TOKEN, "/v1/institutions"),
+			    (tok, "/v1/services")):
+				r = HUB.request("GET", path, headers={"Authorization":
+				    scheme + " " + token})
+				self.assertEqual(r.status, 200, (scheme, r))
+		# Not the scheme: still refused.
+		for hdr in ("bearer-" + H.ADMIN_TOKEN, "Bearer:" + H.ADMIN_TOKEN,
+		    "Bearers " + H.ADMIN_TOKEN):
+			r = HUB.request("GET", "/v1/institutions",
+			    headers={"Authorization": hdr})
+			self.assertError(r, 401, "UNAUTHENTICATED")
+
+	def test_missing_and_unknown_token_told_apart(self):
+		# Well-formed like a client token, but never issued.
+		tok = "crt_" + "0123456789abcdef" * 4
+		missing = (None, "Bearer", "Bearer ", "Basic " + H.ADMIN_TOKEN,
+		    "bearer-" + H.ADMIN_TOKEN)
+		unknown = ("Bearer wrong-token-0123456789", "bearer " + tok,
+		    "Bearer " + H.ADMIN_TOKEN + "x", "Bearer " + "t" * 300)
+		before = MetricsTests.samples(HUB.request("GET",
+		    "/metrics").body.decode())
+		rids = {}
+		for hdrs, message, reason in ((missing, "missing bearer token",
+		    "missing_token"), (unknown, "unknown or revoked token",
+		    "unknown_token")):
+			for hdr in hdrs:
+				for method, path in (("GET", "/v1/services"),
+				    ("POST", "/v1/consult/population.person")):
+					rid = H.new_request_id("auth")
+					h = {"X-Request-Id": rid}
+					if hdr is not None:
+						h["Authorization"] = hdr
+					r = HUB.request(method, path, headers=h,
+					    body={"subject": H.INSZ_VALID[0],
+					    "purpose": "p"} if method == "POST" else None)
+					self.assertError(r, 401, "UNAUTHENTICATED")
+					self.assertEqual(r.json["error"]["message"],
+					    message, (hdr, path))
+					rids[rid] = (reason, path)
+		# The access log and the metrics say which.
+		for rid, (reason, _) in rids.items():
+			line = H.wait_access_line(HUB.stderr_path, rid)
+			self.assertEqual((line["status"], line.get("auth")),
+			    (401, reason), rid)
+		after = MetricsTests.samples(HUB.request("GET",
+		    "/metrics").body.decode())
+		name = "crossroads_http_unauthenticated_total"
+		for reason in ("missing_token", "unknown_token"):
+			key = (name, frozenset({("reason", reason)}))
+			self.assertEqual(after.get(key, 0) - before.get(key, 0),
+			    sum(1 for v, _ in rids.values() if v == reason), reason)
+		# Refused consultations are in the exchange log, as before.
+		for rid, (_, path) in rids.items():
+			if not path.startswith("/v1/consult/"):
+				continue
+			rows = H.db_query(HUB.db, "SELECT status, error_code FROM xlog "
+			    "WHERE request_id = ?", (rid,))
+			self.assertEqual(rows, [(401, "UNAUTHENTICATED")], rid)
 
 	def test_client_token_on_operator_endpoints(self):
 		iid, tok, _ = self.consumer()

@@ -149,6 +149,15 @@ class BatchTests(unittest.TestCase):
 		    ("pop-synth", PURPOSE, False))
 		res = e.results(bid)
 		self.assertEqual(len(res), 30)
+		# HEAD: the streamed answer's status and headers, no body.
+		g = e.hub.request("GET", "/v1/batches/%s/results" % bid,
+		    token=e.tok["CPAS"])
+		h = e.hub.request("HEAD", "/v1/batches/%s/results" % bid,
+		    token=e.tok["CPAS"])
+		self.assertEqual((h.status, h.body), (200, b""))
+		self.assertEqual(h.header("content-type"), g.header("content-type"))
+		self.assertEqual(set(h.headers) - {"date"},
+		    set(g.headers) - {"date"})
 		for i, (s, got) in enumerate(zip(subjects, res)):
 			want = e.verify("pop-synth", s)
 			if s == H.INSZ_INVALID:

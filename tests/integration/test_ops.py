@@ -6,6 +6,7 @@ the `directory import` command, and graceful shutdown on SIGTERM.
 
 import concurrent.futures
 import os
+import signal
 import sys
 import threading
 import time
@@ -304,6 +305,45 @@ class ImportTests(unittest.TestCase):
 			self.assertEqual(r.json["entries"], [])
 
 
+class AccessLogTests(HubCase):
+	"""Every access line is one JSON object in valid UTF-8, whatever bytes
+	the request line carries (the method used to be written unescaped)."""
+
+	METHODS = [b'GE"T', b'G\\T', b'G\x01T', b'G\x1fT', b'G\x7fT',
+	    b'"}{"x":"', b'G\xc3\xa9T', b'\xff\xfe', b'G\xe2\x82T',
+	    b'G\xed\xa0\x80T', b'G\xc0\xafT', b'\\u0000']
+
+	def test_methods_escaped(self):
+		h = self.hub
+		sent = {}
+		for i, m in enumerate(self.METHODS):
+			for path in (b"/healthz", b"/v1/services"):
+				rid = H.new_request_id("inj%d" % i)
+				r = H.raw_send(h.port, m + b" " + path +
+				    b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " +
+				    rid.encode() + b"\r\nAuthorization: Bearer " +
+				    self.token.encode() + b"\r\nConnection: close\r\n"
+				    b"\r\n")
+				self.assertTrue(r.startswith(b"HTTP/1.1 "), (m, r))
+				sent[rid] = m
+		for rid, m in sent.items():
+			line = H.wait_access_line(h.stderr_path, rid)
+			# What was sent, invalid UTF-8 shown as U+FFFD.
+			self.assertEqual(line["method"], m.decode("utf-8", "replace"),
+			    m)
+			self.assertEqual(set(line), {"ts", "request_id", "method",
+			    "route", "status", "ms", "institution"}, line)
+		# A long method is cut, never in the middle of the JSON.
+		rid = H.new_request_id("long")
+		H.raw_send(h.port, b"ABCDEFGHIJKLMN\xc3\xa9\xc3\xa9 /healthz "
+		    b"HTTP/1.1\r\nX-Request-Id: " + rid.encode() +
+		    b"\r\nConnection: close\r\n\r\n")
+		line = H.wait_access_line(h.stderr_path, rid)
+		self.assertTrue(line["method"].startswith("ABCDEFGHIJKLMN"), line)
+		# Every line of the log parses (access_lines raises otherwise).
+		self.assertGreater(len(h.access_log()), len(sent))
+
+
 class SigtermTests(unittest.TestCase):
 
 	def setUp(self):
@@ -410,6 +450,30 @@ class SigtermTests(unittest.TestCase):
 		self.assertTrue(set(statuses) <= {200, 503}, set(statuses))
 		v = H.log_verify(h.db)
 		self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+
+	def test_listener_held_until_stopped(self):
+		"""On SIGTERM the hub stops accepting at once (a new connection is
+		refused, not left waiting in the backlog) but holds its listening
+		socket open until the HTTP daemon has stopped, as libmicrohttpd
+		requires of the socket MHD_quiesce_daemon returns."""
+		h = self.hub
+		pid = h.proc.pid
+		inode = H.listen_inode(pid, h.port)
+		self.assertIsNotNone(inode)
+		self.assertIn(inode, H.open_socket_inodes(pid))
+		# A request in flight keeps the hub draining.
+		s = H.start_slow_upload(h.port, "/v1/directory")
+		h.proc.send_signal(signal.SIGTERM)
+		deadline = time.monotonic() + 10
+		while not H.connect_refused(h.port):
+			self.assertLess(time.monotonic(), deadline,
+			    "still accepting after SIGTERM")
+			time.sleep(0.02)
+		self.assertTrue(h.running(), h.stderr()[-2000:])
+		self.assertIn(inode, H.open_socket_inodes(pid))
+		self.assertEqual(H.finish_slow_upload(s), 401)
+		self.assertEqual(h.terminate(timeout=30), 0, h.stderr()[-2000:])
+		self.assertEqual(h.sanitizer_reports(), [])
 
 	def test_sigterm_idle(self):
 		t0 = time.monotonic()

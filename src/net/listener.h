@@ -1,0 +1,91 @@
+/*
+ * The HTTP listener shared by the hub (http.c) and the source adapter
+ * (adapter.c): the `--listen` syntax, the listening socket, the
+ * libmicrohttpd daemon with the options both run with (a thread pool, one
+ * epoll loop per thread, the inter-thread channel that quiescing needs,
+ * connection limits, diagnostics through log.c), the count of requests in
+ * flight, the shutdown in the order libmicrohttpd requires, and the JSON
+ * access line.
+ *
+ * The socket is bound by cr_listener_open(), before the daemon starts, so
+ * that a command can fail on a busy address before it touches any file,
+ * and say which address and why; it listens from cr_listener_start() on.
+ *
+ * Shutdown: cr_listener_drain() stops accepting and waits for requests in
+ * flight; cr_listener_free() stops the daemon and only then closes the
+ * socket (the manual forbids closing the socket MHD_quiesce_daemon()
+ * returns while the daemon's threads may still use it).
+ */
+#ifndef CR_LISTENER_H
+#define CR_LISTENER_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <microhttpd.h>
+
+#include "addr.h"
+
+#define CR_LISTEN_MAX	128	/* a --listen value, NUL included */
+
+struct cr_listener;
+
+/*
+ * Parses spec and binds the socket (the port is known from then on). 0, or
+ * -1 logged as "cannot listen on ADDRESS: why" (or the parse error).
+ */
+int	cr_listener_open(const char *spec, struct cr_listener **out);
+
+struct cr_listener_config {
+	unsigned	 threads;		/* 0: one per core */
+	unsigned	 connection_limit;
+	int		 suspend_resume;	/* MHD_ALLOW_SUSPEND_... */
+	MHD_AccessHandlerCallback	access;
+	MHD_RequestCompletedCallback	completed;
+	void		*cls;			/* for both */
+};
+
+/* Listens and starts the daemon on the socket. 0 or -1 (logged). */
+int	cr_listener_start(struct cr_listener *,
+	    const struct cr_listener_config *);
+
+/* The address bound, with the real port ("127.0.0.1:43210", "[::1]:80");
+   owned by the listener. */
+const char *cr_listener_address(const struct cr_listener *);
+unsigned cr_listener_port(const struct cr_listener *);
+
+/* A request begins (counted before anything else looks at it) / ends. */
+void	cr_listener_enter(struct cr_listener *);
+void	cr_listener_leave(struct cr_listener *);
+
+/*
+ * Stops accepting (new connections are refused at once, not left in the
+ * backlog) and waits up to drain_ms for the requests in flight.
+ */
+void	cr_listener_drain(struct cr_listener *, unsigned drain_ms);
+
+/* Stops the daemon (closing what is still open), then the socket; frees.
+   NULL is fine. */
+void	cr_listener_free(struct cr_listener *);
+
+/* One line of the access log. Strings are borrowed; NULL ones (but
+   method and route) are left out of the line. */
+struct cr_access_line {
+	const char	*request_id;
+	const char	*method;
+	const char	*route;
+	int		 status;
+	double		 ms;
+	const char	*institution;
+	const char	*auth;		/* a 401's reason */
+	int		 aborted;
+};
+
+/*
+ * Writes the line on stderr as one JSON object in valid UTF-8, whatever
+ * the strings hold: quotes, backslashes and control characters escaped,
+ * ill-formed UTF-8 replaced by U+FFFD, over-long strings cut.
+ */
+void	cr_listener_access_log(const struct cr_access_line *);
+
+#endif
