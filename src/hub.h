@@ -20,6 +20,7 @@
 struct cr_events;
 struct cr_delivery_engine;
 struct cr_batch_runner;
+struct cr_verifier;
 
 struct cr_hub {
 	struct cr_config		 cfg;
@@ -37,6 +38,8 @@ struct cr_hub {
 							   answered */
 	atomic_int			 ready;		/* /healthz */
 	struct cr_batch_runner		*batches;	/* batch.h; NULL
+							   until started */
+	struct cr_verifier		*verifier;	/* verify.h; NULL
 							   until started */
 };
 

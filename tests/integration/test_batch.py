@@ -339,6 +339,44 @@ class CrashTests(unittest.TestCase):
 		self.assertEqual(rows[0], (2 * n, n))
 
 
+class ShortDrainTests(unittest.TestCase):
+	"""drain_timeout_ms = 0 and verifications slower than that: SIGTERM
+	cuts them short; their lines keep no result and are verified at the
+	next start."""
+
+	def setUp(self):
+		self.env = Env(config={"batch_concurrency": 4,
+		    "drain_timeout_ms": 0}, delay_ms=1500)
+
+	def tearDown(self):
+		self.env.close()
+
+	def test_sigterm_leaves_lines_in_flight_pending(self):
+		e = self.env
+		n = 12
+		subjects = [H.person(k) for k in range(1, n + 1)]
+		r = e.create(ndjson(subjects), bundle="synth2")
+		self.assertEqual(r.status, 202, r)
+		bid = r.json["id"]
+		deadline = time.monotonic() + 60
+		while e.status(bid).json["status"] != "running":
+			self.assertLess(time.monotonic(), deadline)
+			time.sleep(0.01)
+		self.assertEqual(e.hub.terminate(), 0)
+		self.assertEqual(e.hub.sanitizer_reports(), [])
+		rows = H.db_query(e.hub.db, "SELECT b.status, b.done, "
+		    "count(i.line) FROM batches AS b JOIN batch_items AS i ON "
+		    "i.batch = b.seq WHERE b.id = ? AND i.state = 0", (bid,))
+		self.assertEqual(rows[0], ("running", 0, n))
+		e.hub.start()
+		st, _ = e.wait(bid)
+		self.assertEqual((st["status"], st["done"], st["failed"]),
+		    ("done", n, 0))
+		res = e.results(bid)
+		self.assertEqual([x["subject"] for x in res], subjects)
+		self.assertTrue(all(x["complete"] for x in res), res)
+
+
 class CliTests(unittest.TestCase):
 
 	@classmethod
