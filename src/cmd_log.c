@@ -41,7 +41,8 @@ cr_cmd_log(int argc, char **argv)
 		fputs(log_usage, stderr);
 		return 2;
 	}
-	if (sodium_init() < 0 || cr_store_open(db, &st) == -1) {
+	/* An auditor's copy may be read-only; a wrong path is not created. */
+	if (sodium_init() < 0 || cr_store_open_readonly(db, &st) == -1) {
 		fprintf(stderr, "crossroads: cannot open %s\n", db);
 		return 2;
 	}

@@ -94,6 +94,9 @@ struct sq_conn {
 struct sq_store {
 	struct cr_store	 base;		/* first: callers see a cr_store */
 	char		*path;
+	char		*uri;		/* read-only copy: file:...?immutable=1;
+					   NULL: path */
+	int		 rdonly;
 	pthread_key_t	 key;		/* this thread's struct sq_conn */
 	pthread_mutex_t	 lock;		/* protects conns */
 	struct sq_conn	*conns;		/* every open connection */
