@@ -428,6 +428,33 @@ class CliTests(unittest.TestCase):
 		p = H.run_cli(["batch", "run", path])
 		self.assertEqual(p.returncode, 2)
 
+	def test_cli_every_line_refused(self):
+		"""Nothing verified is not a success: every line failed, or
+		every consultation of every line denied, exits 4."""
+		e = self.env
+		path = os.path.join(e.w, "refused.csv")
+		out = os.path.join(e.w, "refused.ndjson")
+		with open(path, "w") as f:
+			f.write("subject\n%s\n%s\n" % (H.person(1), H.person(2)))
+		# OTHER has no authorization at all.
+		p = self.run_cli(path, "--out", out, token=e.tok["OTHER"])
+		self.assertEqual(p.returncode, 4, p.stderr)
+		self.assertIn("every line was refused", p.stderr)
+		with open(out, "rb") as f:
+			res = parse_ndjson(f.read())
+		self.assertEqual([r["members"][0]["results"]["synth.a"]["status"]
+		    for r in res], ["denied", "denied"])
+		with open(path, "w") as f:
+			f.write("subject\n%s\n%s\n" % (H.INSZ_INVALID,
+			    H.KBO_INVALID))
+		p = self.run_cli(path, "--out", out)
+		self.assertEqual(p.returncode, 4, p.stderr)
+		# One line verified is enough for the usual statuses.
+		with open(path, "w") as f:
+			f.write("subject\n%s\n" % H.person(3))
+		p = self.run_cli(path, "--out", out)
+		self.assertEqual(p.returncode, 0, p.stderr)
+
 
 if __name__ == "__main__":
 	unittest.main(verbosity=2)
