@@ -1,6 +1,6 @@
 """
 Integration tests of the hub's HTTP API against the contract
-(docs: /work/shared/api-v1.md): registry, authentication, reference
+(docs/api.md): registry, authentication, reference
 directory, consultation checks and their order, field filtering, source
 failures, the exchange log, request ids and metrics.
 
@@ -353,6 +353,9 @@ class RegistryTests(Base):
 		    "fields": ["name"], "timeout_ms": "fast"},
 		    {"id": sid + "y", "provider": "RN", "endpoint": FAST.url(),
 		    "fields": ["name"], "color": "blue"},
+		    # Not a member of a service (docs/api.md), not stored.
+		    {"id": sid + "y", "provider": "RN", "endpoint": FAST.url(),
+		    "fields": ["name"], "description": "The register"},
 		    {"provider": "RN", "endpoint": FAST.url(), "fields": ["name"]}]
 		for body in bad:
 			r = HUB.admin("POST", "/v1/services", body)
