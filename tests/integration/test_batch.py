@@ -7,7 +7,9 @@ per line, none missing, equal to a clean run), and `crossroads batch run`
 end to end.
 """
 
+import contextlib
 import os
+import signal
 import sys
 import time
 import unittest
@@ -62,8 +64,11 @@ class Env:
 		self.tok = {i: h.client(i)["token"] for i in ("CPAS", "OTHER")}
 		h.service("population.person", "RN", self.pop.url(),
 		    ["name", "household", "death_date"])
-		h.service("synth.a", "RN", self.syn.url("/a"), SYNTH)
-		h.service("synth.b", "RN", self.syn.url("/b"), SYNTH)
+		# Room for hold_sources() below.
+		h.service("synth.a", "RN", self.syn.url("/a"), SYNTH,
+		    timeout_ms=15000)
+		h.service("synth.b", "RN", self.syn.url("/b"), SYNTH,
+		    timeout_ms=15000)
 		h.authorize("CPAS", "population.person", PURPOSE,
 		    ["name", "household", "death_date"])
 		h.authorize("CPAS", "synth.a", PURPOSE, SYNTH)
@@ -78,6 +83,17 @@ class Env:
 		r = h.admin("POST", "/v1/bundles", {"id": "synth2",
 		    "services": ["synth.a", "synth.b"]})
 		assert r.status == 201, r
+
+	@contextlib.contextmanager
+	def hold_sources(self):
+		"""The synthetic source stopped (SIGSTOP): no verification of the
+		synth2 bundle can finish until the block ends, well within the
+		services' timeout."""
+		os.kill(self.syn.proc.pid, signal.SIGSTOP)
+		try:
+			yield
+		finally:
+			os.kill(self.syn.proc.pid, signal.SIGCONT)
 
 	def close(self):
 		self.hub.kill()
@@ -226,13 +242,15 @@ class BatchTests(unittest.TestCase):
 	def test_access_and_progress(self):
 		e = self.env
 		subjects = [H.person(k) for k in range(100, 400)]
-		r = e.create(ndjson(subjects), bundle="synth2")
-		self.assertEqual(r.status, 202, r)
-		bid = r.json["id"]
-		r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
-		    token=e.tok["CPAS"])
-		if r.status == 409:
-			self.assertEqual(r.error_code, "CONFLICT")
+		with e.hold_sources():
+			r = e.create(ndjson(subjects), bundle="synth2")
+			self.assertEqual(r.status, 202, r)
+			bid = r.json["id"]
+			# Not done: no results yet.
+			r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
+			    token=e.tok["CPAS"])
+			self.assertEqual((r.status, r.error_code), (409,
+			    "CONFLICT"), r)
 		r = e.status(bid, token=e.tok["OTHER"])
 		self.assertEqual(r.status, 404, r)
 		r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
@@ -283,10 +301,14 @@ class CrashTests(unittest.TestCase):
 		    "batch_items WHERE state <> 0")[0][0]
 		self.assertGreaterEqual(done_at_kill, before)
 		self.assertLess(done_at_kill, n)
-		e.hub.start()
-		r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
-		    token=e.tok["CPAS"])
-		self.assertIn(r.status, (200, 409))
+		with e.hold_sources():
+			e.hub.start()
+			# Resumed, not done: no results yet.
+			r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
+			    token=e.tok["CPAS"])
+			self.assertEqual((r.status, r.error_code), (409,
+			    "CONFLICT"), r)
+			self.assertEqual(e.status(bid).json["status"], "running")
 		st, _ = e.wait(bid)
 		self.assertEqual((st["status"], st["done"], st["failed"]),
 		    ("done", n, 0))
