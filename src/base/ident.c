@@ -62,12 +62,14 @@ digits_value(const char *s, size_t n)
  * Belgian INSZ/NISS (national register) and BIS numbers: YYMMDD SSS CC.
  * The check is 97 - (YYMMDDSSS mod 97); from 2000 on, the modulus is taken
  * of 2YYMMDDSSS instead, so both forms are tried (the two-digit year alone
- * does not say the century). BIS numbers add 20 or 40 to the month, and
- * month or day 00 stands for a partly unknown birth date.
+ * does not say the century), the 2000+ one only when 20YY is not after
+ * `year`: nobody is born in the future. BIS numbers add 20 or 40 to the
+ * month, and month or day 00 stands for a partly unknown birth date.
  */
 static int
-insz_normalize(const char *in, char *out, size_t outlen)
+insz_check(const char *in, int year, char *out, size_t outlen)
 {
+	char today[CR_DATE_LEN + 1];
 	unsigned long long n, check;
 	int month, day;
 
@@ -84,9 +86,27 @@ insz_normalize(const char *in, char *out, size_t outlen)
 	check = digits_value(out + 9, 2);
 	if (97 - n % 97 == check)
 		return 0;
-	if (97 - (2000000000ULL + n) % 97 == check)
-		return 0;
-	return -1;
+	if (97 - (2000000000ULL + n) % 97 != check)
+		return -1;
+	/* 0: this year, read only when it matters. */
+	if (year == 0) {
+		cr_date_today(today);
+		year = (int)digits_value(today, 4);
+	}
+	return 2000 + (int)digits_value(out, 2) <= year ? 0 : -1;
+}
+
+int
+cr_ident_insz_normalize_at(const char *in, int year, char *out,
+    size_t outlen)
+{
+	return year > 0 ? insz_check(in, year, out, outlen) : -1;
+}
+
+static int
+insz_normalize(const char *in, char *out, size_t outlen)
+{
+	return insz_check(in, 0, out, outlen);
 }
 
 /*

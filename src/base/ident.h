@@ -33,6 +33,13 @@ const struct cr_ident_scheme *cr_ident_default_enterprise(void);	/* be-kbo */
 /* NULL-terminated list of every scheme, for `crossroads --help`. */
 const struct cr_ident_scheme *const *cr_ident_all(void);
 
+/*
+ * The be-insz scheme's normalize with the current year given: the 2000+
+ * check is only tried for birth years up to `year`. 0 or -1.
+ */
+int	cr_ident_insz_normalize_at(const char *in, int year, char *out,
+	    size_t outlen);
+
 /* The Estonian check digit of the first 10 digits of an isikukood. */
 int	cr_ident_ee_check(const char *digits);
 
@@ -57,6 +64,15 @@ unsigned	cr_ident_gen_serials(const struct cr_ident_scheme *);
 int	cr_ident_gen_person(const struct cr_ident_scheme *,
 	    const char *birth_date, int female, unsigned serial, char *out,
 	    size_t outlen);
+
+/*
+ * A Belgian BIS number (valid in be-insz) of someone born on birth_date:
+ * female 0 or 1 when the sex was known at attribution (month + 40), -1
+ * when it was not (month + 20); serial < cr_ident_gen_serials(be-insz),
+ * distinct per birth date and female. Never equal to an INSZ. 0 or -1.
+ */
+int	cr_ident_gen_bis(const char *birth_date, int female, unsigned serial,
+	    char *out, size_t outlen);
 
 /* The serial-th valid KBO enterprise number (serial < 15,000,000). */
 int	cr_ident_gen_kbo(unsigned long serial, char *out, size_t outlen);

@@ -28,23 +28,55 @@ split_date(const char *date, int *y, int *m, int *d)
 	return 0;
 }
 
-/* YYMMDD SSS CC; from 2000 on the check is taken of 2YYMMDDSSS. */
+/*
+ * YYMMDD SSS CC, the month plus `month_add` (20 or 40 for BIS numbers);
+ * from 2000 on the check is taken of 2YYMMDDSSS.
+ */
 static int
-gen_insz(const char *date, int female, unsigned serial, char *out,
+insz_digits(const char *date, int month_add, unsigned sss, char *out,
     size_t outlen)
 {
 	unsigned long long n, check;
 	int y, m, d, len;
 
 	if (split_date(date, &y, &m, &d) == -1 || y < 1900 || y > 2099 ||
-	    serial >= INSZ_SERIALS)
+	    sss < 1 || sss > 998)
 		return -1;
 	n = (unsigned long long)(y % 100) * 10000000ULL +
-	    (unsigned long long)m * 100000ULL + (unsigned long long)d * 1000ULL +
-	    (female ? 2 * serial + 2 : 2 * serial + 1);
+	    (unsigned long long)(m + month_add) * 100000ULL +
+	    (unsigned long long)d * 1000ULL + sss;
 	check = 97 - (y >= 2000 ? 2000000000ULL + n : n) % 97;
 	len = snprintf(out, outlen, "%09llu%02llu", n, check);
 	return len == 11 ? 0 : -1;
+}
+
+/* Odd serials 001-997 for men, even 002-996 for women. */
+static int
+gen_insz(const char *date, int female, unsigned serial, char *out,
+    size_t outlen)
+{
+	if (serial >= INSZ_SERIALS)
+		return -1;
+	return insz_digits(date, 0, female ? 2 * serial + 2 : 2 * serial + 1,
+	    out, outlen);
+}
+
+/*
+ * BIS numbers (the Crossroads Bank's register of persons the National
+ * Register does not hold): the month plus 40 when the sex was known when
+ * the number was given, with the serial's parity as in the INSZ; plus 20
+ * when it was not, the serials then odd in order (001-995).
+ */
+int
+cr_ident_gen_bis(const char *birth_date, int female, unsigned serial,
+    char *out, size_t outlen)
+{
+	if (serial >= INSZ_SERIALS || out == NULL)
+		return -1;
+	if (female < 0)
+		return insz_digits(birth_date, 20, 2 * serial + 1, out, outlen);
+	return insz_digits(birth_date, 40, female ? 2 * serial + 2 :
+	    2 * serial + 1, out, outlen);
 }
 
 /* G YYMMDD SSS C: G is 1-8 by century and sex (odd for men). */

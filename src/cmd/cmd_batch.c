@@ -5,8 +5,10 @@
  * restarts meanwhile resumes the batch; the command keeps polling.
  *
  * Exit status: 0 done, every line verified; 3 done, some lines failed
- * (their result lines say why); 1 the hub refused the batch, the batch
- * failed, or the hub could not be reached; 2 usage.
+ * (their result lines say why); 4 done, but every line was refused
+ * (failed, or every consultation denied): nothing was verified; 1 the hub
+ * refused the batch, the batch failed, or the hub could not be reached;
+ * 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -429,16 +431,45 @@ out:
 }
 
 /* Downloads the results into o->out (through a temporary file). */
+/*
+ * Whether a result line was refused: a failed line, or a verification
+ * whose every consultation was denied (a wrong purpose, no authorization).
+ */
 static int
-fetch_results(const struct opts *o, const char *id, uint64_t *lines)
+line_refused(const char *line)
+{
+	json_t *j, *m, *res, *r;
+	const char *st, *key;
+	size_t i;
+	int refused = 1;
+
+	if ((j = json_loads(line, 0, NULL)) == NULL)
+		return 1;
+	json_array_foreach(json_object_get(j, "members"), i, m) {
+		res = json_object_get(m, "results");
+		json_object_foreach(res, key, r) {
+			st = json_string_value(json_object_get(r, "status"));
+			if (st != NULL && strcmp(st, "denied") != 0)
+				refused = 0;
+		}
+	}
+	json_decref(j);
+	return refused;
+}
+
+static int
+fetch_results(const struct opts *o, const char *id, uint64_t *lines,
+    uint64_t *refused)
 {
 	struct answer a = { 0 };
 	char url[2048], tmp[4096];
 	long status;
 	FILE *f;
+	char *line = NULL;
+	size_t linecap = 0;
 	int rc = -1, c;
 
-	*lines = 0;
+	*lines = *refused = 0;
 	snprintf(url, sizeof(url), "%s/v1/batches/%s/results", o->hub, id);
 	snprintf(tmp, sizeof(tmp), "%s.part", o->out);
 	if ((f = fopen(tmp, "w+")) == NULL) {
@@ -459,9 +490,10 @@ fetch_results(const struct opts *o, const char *id, uint64_t *lines)
 		goto out;
 	}
 	rewind(f);
-	while ((c = fgetc(f)) != EOF)
-		if (c == '\n')
-			(*lines)++;
+	while (getline(&line, &linecap, f) != -1) {
+		(*lines)++;
+		*refused += line_refused(line);
+	}
 	if (fflush(f) != 0 || ferror(f)) {
 		fprintf(stderr, "crossroads: %s: write error\n", tmp);
 		goto out;
@@ -477,6 +509,7 @@ out:
 	}
 	if (rc == -1)
 		unlink(tmp);
+	free(line);
 	free(a.buf);
 	return rc;
 }
@@ -486,7 +519,7 @@ batch_run(int argc, char **argv)
 {
 	struct opts o;
 	char id[64], *out = NULL;
-	uint64_t total = 0, done = 0, failed = 0, lines;
+	uint64_t total = 0, done = 0, failed = 0, lines, refused;
 	size_t len;
 	int rc = 1;
 
@@ -509,7 +542,7 @@ batch_run(int argc, char **argv)
 	if (!o.quiet)
 		fprintf(stderr, "batch %s: %" PRIu64 " subjects\n", id, total);
 	if (wait_done(&o, id, &done, &failed) == -1 ||
-	    fetch_results(&o, id, &lines) == -1)
+	    fetch_results(&o, id, &lines, &refused) == -1)
 		goto cleanup;
 	if (lines != total) {
 		fprintf(stderr, "crossroads: %" PRIu64 " results for %" PRIu64
@@ -519,7 +552,13 @@ batch_run(int argc, char **argv)
 	if (!o.quiet)
 		fprintf(stderr, "batch %s: %" PRIu64 " results (%" PRIu64
 		    " failed) in %s\n", id, lines, failed, o.out);
-	rc = failed > 0 ? 3 : 0;
+	if (lines > 0 && refused == lines) {
+		fprintf(stderr, "crossroads: every line was refused (%" PRIu64
+		    " failed, the others denied every consultation): nothing "
+		    "was verified; see %s\n", failed, o.out);
+		rc = 4;
+	} else
+		rc = failed > 0 ? 3 : 0;
 cleanup:
 	curl_global_cleanup();
 out:

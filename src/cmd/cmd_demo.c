@@ -2,8 +2,11 @@
  * crossroads demo: a whole country on 127.0.0.1 in seconds. Generates a
  * synthetic country (crossroads gen), loads its registry and reference
  * directory into a fresh hub database, starts one source adapter per
- * registry and the hub, then prints the URLs, the tokens and three
- * commands to paste. Ctrl-C (or SIGTERM) stops every process it started.
+ * registry and the hub, loads the social-assistance bundle and an event
+ * type through the hub's API, then prints the URLs, the tokens and the
+ * commands to paste: consultations, the exchange log, an event to publish
+ * and read, a verification. Ctrl-C (or SIGTERM) stops every process it
+ * started.
  *
  * Each step runs this same binary as a child (/proc/self/exe), so the
  * demo is exactly what an operator would run by hand.
@@ -37,6 +40,9 @@ extern char **environ;
 
 #define DEMO_MAX_CHILDREN	32
 #define DEMO_READY_MS		15000
+#define DEMO_ANSWER_MAX		(1 << 20)
+#define DEMO_BUNDLE		"bundle-social-assistance.json"
+#define DEMO_EVENT_TYPE		"population.address_changed"
 
 static const struct cr_cmd_opt demo_opts[] = {
 	{ "dir", 'd', "DIR", "the country and logs (crossroads-demo)" },
@@ -172,30 +178,99 @@ demo_stop_all(struct demo *d)
 	d->nchildren = 0;
 }
 
+struct answer {
+	char	*buf;
+	size_t	 len, cap;
+};
+
 static size_t
-discard(char *ptr, size_t size, size_t nmemb, void *arg)
+collect(char *ptr, size_t size, size_t nmemb, void *arg)
 {
+	struct answer *a = arg;
+
+	if (cr_util_buf_append(&a->buf, &a->len, &a->cap, DEMO_ANSWER_MAX, ptr,
+	    size * nmemb) == -1)
+		return 0;
 	return size * nmemb;
+}
+
+/*
+ * One request to a child: GET without body, else POST of body's JSON,
+ * with the token when given. The HTTP status (0: no answer) and, when
+ * answer is not NULL, the JSON answer (new reference, NULL if none).
+ */
+static long
+http_call(const char *url, const char *token, const json_t *body,
+    json_t **answer)
+{
+	struct curl_slist *h = NULL;
+	struct answer a = { NULL, 0, 0 };
+	char auth[256], *text = NULL;
+	long code = 0;
+	CURL *c;
+
+	if (answer != NULL)
+		*answer = NULL;
+	if ((c = curl_easy_init()) == NULL)
+		return 0;
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	if (body != NULL) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		if ((text = json_dumps(body, JSON_COMPACT)) == NULL)
+			goto out;
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
+		code = 0;
+	if (answer != NULL && a.len > 0)
+		*answer = json_loadb(a.buf, a.len, 0, NULL);
+out:
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(text);
+	free(a.buf);
+	return code;
 }
 
 static int
 http_ok(const char *url)
 {
-	CURL *c;
-	long code = 0;
-	int ok;
+	return http_call(url, NULL, NULL, NULL) == 200;
+}
 
-	if ((c = curl_easy_init()) == NULL)
-		return 0;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	ok = curl_easy_perform(c) == CURLE_OK &&
-	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-	    code == 200;
-	curl_easy_cleanup(c);
-	return ok;
+/*
+ * A call to the hub that must answer `want`; the answer (new reference)
+ * or NULL, said on stderr. Takes body.
+ */
+static json_t *
+hub_call(struct demo *d, const char *token, const char *path, json_t *body,
+    long want)
+{
+	char url[512], *text;
+	json_t *ans;
+	long code;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", d->port, path);
+	code = http_call(url, token, body, &ans);
+	json_decref(body);
+	if (code == want && ans != NULL)
+		return ans;
+	text = ans != NULL ? json_dumps(ans, JSON_COMPACT) : NULL;
+	fprintf(stderr, "crossroads demo: %s: HTTP %ld %s\n", path, code,
+	    text != NULL ? text : "");
+	free(text);
+	json_decref(ans);
+	return NULL;
 }
 
 /* Waits until every child answers /healthz, or one of them died. */
@@ -290,8 +365,18 @@ struct example {
 	const char	*service;
 	const char	*purpose;
 	const char	*token;
+	const json_t	*caps;
 	char		 granted[64];
 	char		 refused[64];
+};
+
+/* What the demo adds through the API, for the banner. */
+struct extras {
+	char		 provider[64];		/* the event type's */
+	char		 provider_token[160];
+	char		 occurred_at[32];
+	struct example	 verify;		/* the bundle's purpose */
+	int		 has_verify;		/* the bundle was found */
 };
 
 /* Does the consumer have subject integrated in one of caps today? */
@@ -329,24 +414,30 @@ str_cmp(const void *a, const void *b)
 
 /*
  * Picks a consumer with a client and an authorization that requires a
- * capacity, a subject it has integrated (granted) and one it has not
- * (NOT_INTEGRATED), from registry.json and directory.csv: one pass
- * collects what the consumer integrates, a second finds a subject
- * outside that set.
+ * capacity (for `service` and `purpose` when not NULL), a subject it has
+ * integrated (granted) and one it has not (NOT_INTEGRATED), from
+ * registry.json and directory.csv: one pass collects what the consumer
+ * integrates, a second finds a subject outside that set.
  */
 static int
-demo_example(struct demo *d, json_t *reg, struct example *ex)
+demo_example(struct demo *d, json_t *reg, const char *service,
+    const char *purpose, struct example *ex)
 {
 	char path[PATH_MAX + 64], line[512], subject[64];
 	char today[CR_DATE_LEN + 1], *key, **mine = NULL, **grown;
 	size_t nmine = 0, capmine = 0, i, j;
-	json_t *a, *cl, *caps = NULL;
+	json_t *a, *cl;
+	const json_t *caps = NULL;
 	FILE *f = NULL;
 	int r, rc = -1;
 
 	memset(ex, 0, sizeof(*ex));
 	json_array_foreach(json_object_get(reg, "authorizations"), i, a) {
-		if (json_array_size(json_object_get(a, "capacities")) == 0)
+		if (json_array_size(json_object_get(a, "capacities")) == 0 ||
+		    (service != NULL && strcmp(service, json_string_value(
+		    json_object_get(a, "service"))) != 0) ||
+		    (purpose != NULL && strcmp(purpose, json_string_value(
+		    json_object_get(a, "purpose"))) != 0))
 			continue;
 		json_array_foreach(json_object_get(reg, "clients"), j, cl) {
 			if (json_equal(json_object_get(cl, "institution"),
@@ -362,7 +453,7 @@ demo_example(struct demo *d, json_t *reg, struct example *ex)
 		    "consumer"));
 		ex->service = json_string_value(json_object_get(a, "service"));
 		ex->purpose = json_string_value(json_object_get(a, "purpose"));
-		caps = json_object_get(a, "capacities");
+		caps = ex->caps = json_object_get(a, "capacities");
 		break;
 	}
 	if (caps == NULL)
@@ -412,8 +503,95 @@ out:
 	return rc;
 }
 
+/* The demo's bundle: in the source tree of this binary, or ./demo. */
+static json_t *
+demo_bundle(struct demo *d)
+{
+	char path[PATH_MAX + 64], *slash;
+	json_t *b;
+
+	cr_util_strlcpy(path, d->exe, sizeof(path));
+	if ((slash = strrchr(path, '/')) != NULL) {
+		snprintf(slash, sizeof(path) - (size_t)(slash - path),
+		    "/../demo/%s", DEMO_BUNDLE);
+		if ((b = json_load_file(path, 0, NULL)) != NULL)
+			return b;
+	}
+	return json_load_file("demo/" DEMO_BUNDLE, 0, NULL);
+}
+
+/*
+ * Through the hub's API, as an operator would: the social-assistance
+ * bundle, an event type of the population register with a client to
+ * publish it, an authorization and a feed subscription for the example's
+ * consumer (which follows the subject the event is about). 0 or -1.
+ */
+static int
+demo_setup(struct demo *d, json_t *reg, const struct example *ex,
+    struct extras *x)
+{
+	char path[128], today[CR_DATE_LEN + 1];
+	const char *provider = NULL;
+	json_t *bundle, *ans, *svc;
+	size_t i;
+
+	memset(x, 0, sizeof(*x));
+	json_array_foreach(json_object_get(reg, "services"), i, svc)
+		if (strcmp(json_string_value(json_object_get(svc, "id")),
+		    "population.person") == 0)
+			provider = json_string_value(json_object_get(svc,
+			    "provider"));
+	if (provider == NULL)
+		return -1;
+	cr_util_strlcpy(x->provider, provider, sizeof(x->provider));
+	cr_date_today(today);
+	snprintf(x->occurred_at, sizeof(x->occurred_at), "%sT09:00:00Z",
+	    today);
+
+	if ((bundle = demo_bundle(d)) == NULL)
+		fprintf(stderr, "crossroads demo: %s not found (demo/ of the "
+		    "source tree): no verification example\n", DEMO_BUNDLE);
+	else {
+		if ((ans = hub_call(d, d->admin, "/v1/bundles", bundle, 201)) ==
+		    NULL)
+			return -1;
+		json_decref(ans);
+		/* The purpose the bundle is written for. */
+		x->has_verify = demo_example(d, reg, "population.person",
+		    "social-assistance", &x->verify) == 0;
+	}
+	if ((ans = hub_call(d, d->admin, "/v1/event-types", json_pack(
+	    "{s:s,s:s,s:[sss]}", "id", DEMO_EVENT_TYPE, "provider", provider,
+	    "fields", "street", "postcode", "city"), 201)) == NULL)
+		return -1;
+	json_decref(ans);
+	snprintf(path, sizeof(path), "/v1/institutions/%s/clients", provider);
+	if ((ans = hub_call(d, d->admin, path, json_pack("{s:s}", "name",
+	    "demo-publisher"), 201)) == NULL)
+		return -1;
+	cr_util_strlcpy(x->provider_token, json_string_value(json_object_get(
+	    ans, "token")) ? json_string_value(json_object_get(ans, "token")) :
+	    "", sizeof(x->provider_token));
+	json_decref(ans);
+	if ((ans = hub_call(d, d->admin, "/v1/authorizations", json_pack(
+	    "{s:s,s:s,s:s,s:s,s:[sss],s:O,s:s,s:n}", "consumer", ex->consumer,
+	    "service", DEMO_EVENT_TYPE, "purpose", ex->purpose, "legal_basis",
+	    "Law of 8 August 1983 on the National Register, art. 5",
+	    "fields", "street", "postcode", "city", "capacities", ex->caps,
+	    "valid_from", "2020-01-01", "valid_to"), 201)) == NULL)
+		return -1;
+	json_decref(ans);
+	if ((ans = hub_call(d, ex->token, "/v1/subscriptions", json_pack(
+	    "{s:s,s:{s:b},s:s}", "event_type", DEMO_EVENT_TYPE, "delivery",
+	    "feed", 1, "purpose", ex->purpose), 201)) == NULL)
+		return -1;
+	json_decref(ans);
+	return 0;
+}
+
 static void
-demo_banner(struct demo *d, json_t *reg, const struct example *ex)
+demo_banner(struct demo *d, json_t *reg, const struct example *ex,
+    const struct extras *x)
 {
 	const char *h = "http://127.0.0.1";
 	json_t *cl;
@@ -450,6 +628,32 @@ demo_banner(struct demo *d, json_t *reg, const struct example *ex)
 		    "  curl -s -H 'Authorization: Bearer %s' "
 		    "'%s:%u/v1/log?subject=%s'\n", d->admin, h, d->port,
 		    ex->granted);
+	}
+	if (ex != NULL && x != NULL) {
+		printf("\nA provider's client token (%s publishes %s):\n"
+		    "  %s\n", x->provider, DEMO_EVENT_TYPE, x->provider_token);
+		printf("\nAn event to publish (%s moved; %s follows %s and "
+		    "has a feed subscription):\n"
+		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "'{\"type\":\"%s\",\"subject\":\"%s\",\"occurred_at\":"
+		    "\"%s\",\"data\":{\"street\":\"Kerkstraat 12\","
+		    "\"postcode\":\"2000\",\"city\":\"Antwerpen\"}}' "
+		    "%s:%u/v1/events\n", ex->granted, ex->consumer,
+		    ex->granted, x->provider_token, DEMO_EVENT_TYPE,
+		    ex->granted, x->occurred_at, h, d->port);
+		printf("\n%s reads it from its feed:\n"
+		    "  curl -s -H 'Authorization: Bearer %s' "
+		    "'%s:%u/v1/feed?after=0'\n", ex->consumer, ex->token, h,
+		    d->port);
+	}
+	if (x != NULL && x->has_verify) {
+		printf("\nA verification (%s: the bundle social-assistance "
+		    "for %s and the household):\n"
+		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "'{\"subject\":\"%s\",\"purpose\":\"%s\","
+		    "\"household\":true}' %s:%u/v1/verify/social-assistance\n",
+		    x->verify.consumer, x->verify.granted, x->verify.token,
+		    x->verify.granted, x->verify.purpose, h, d->port);
 	}
 	printf("\nPress Ctrl-C to stop.\n");
 	fflush(stdout);
@@ -513,6 +717,7 @@ cr_cmd_demo(int argc, char **argv)
 	char genlog[PATH_MAX + 64], reg_path[PATH_MAX];
 	char listen[32], base[16], envtok[96];
 	struct example ex;
+	struct extras x;
 	json_error_t jerr;
 	json_t *reg = NULL;
 	sigset_t sigs;
@@ -607,7 +812,12 @@ cr_cmd_demo(int argc, char **argv)
 	}
 	if (demo_wait_ready(&d) == -1)
 		goto out;
-	demo_banner(&d, reg, demo_example(&d, reg, &ex) == 0 ? &ex : NULL);
+	if (demo_example(&d, reg, NULL, NULL, &ex) == 0) {
+		if (demo_setup(&d, reg, &ex, &x) == -1)
+			goto out;
+		demo_banner(&d, reg, &ex, &x);
+	} else
+		demo_banner(&d, reg, NULL, NULL);
 	if (sigwait(&sigs, &sig) == 0)
 		printf("\nstopping ...\n");
 	rc = 0;

@@ -100,7 +100,8 @@ write_summary(struct cr_gen *g)
 	    "  \"unemployed_18_64\": %lu,\n  \"pensioners\": %lu,\n"
 	    "  \"pensioners_65\": %lu,\n  \"children_allowance\": %lu,\n"
 	    "  \"disabled\": %lu,\n  \"social_assistance\": %lu,\n"
-	    "  \"marriages\": %lu,\n  \"employers\": %lu,\n"
+	    "  \"marriages\": %lu,\n  \"bis_numbers\": %lu,\n"
+	    "  \"employers\": %lu,\n"
 	    "  \"vehicles\": %lu,\n  \"parcels\": %lu,\n"
 	    "  \"border_crossings\": %lu,\n  \"pay_rows\": %llu,\n"
 	    "  \"directory_records\": %llu,\n"
@@ -112,7 +113,7 @@ write_summary(struct cr_gen *g)
 	    s->hh_size[6], s->age_0_17, s->age_18_64, s->age_65, s->employed,
 	    s->self_employed, s->unemployed, s->pensioners, s->pensioners_65,
 	    s->children_allowance, s->disabled, s->social_assistance,
-	    s->marriages, s->employers, s->vehicles, s->parcels, s->crossings,
+	    s->marriages, s->bis, s->employers, s->vehicles, s->parcels, s->crossings,
 	    s->pay_rows, s->dir_records,
 	    s->persons ? (double)s->dir_records / (double)s->persons : 0.0,
 	    s->living ? (double)s->sector_sum / (double)s->living : 0.0);

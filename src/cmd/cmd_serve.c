@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "verify.h"
 
 /* How soon registry changes made by another process are seen. */
 #define REGISTRY_REFRESH_MS	1000
@@ -139,6 +140,7 @@ cr_cmd_serve(int argc, char **argv)
 	struct cr_store *inner;
 	const char *token;
 	sigset_t sigs;
+	double drain_end = 0, left;
 	size_t i;
 	int verbose = 0, sig, rc = 1;
 
@@ -207,7 +209,10 @@ cr_cmd_serve(int argc, char **argv)
 	dcfg.max_in_flight = hub.cfg.delivery_max_in_flight;
 	if (cr_delivery_start(&hub, &dcfg, &hub.deliveries) == -1)
 		fatalx("cannot start webhook delivery");
-	/* Batches resume here: they need the log and the sources. */
+	if (cr_verifier_start(&hub.verifier) == -1)
+		fatalx("cannot start verification");
+	/* Batches resume here: they need the log, the sources and the
+	   verifier. */
 	if (cr_batch_runner_start(&hub, hub.cfg.batch_concurrency,
 	    &hub.batches) == -1)
 		fatalx("cannot start the batch runner");
@@ -229,9 +234,18 @@ cr_cmd_serve(int argc, char **argv)
 	atomic_store(&hub.ready, 0);
 	/* Parked feed long polls are answered now, not after the drain. */
 	cr_events_quiesce(hub.events);
+	drain_end = cr_util_mono_ms() + hub.cfg.drain_timeout_ms;
 	cr_http_drain(http, hub.cfg.drain_timeout_ms);
 	rc = 0;
 out:
+	/*
+	 * Verification first: it starts consultations and fires deadlines
+	 * from its own thread, so it must be quiet before what it calls
+	 * stops. Batches' verifications in flight get what is left of the
+	 * drain; then whatever is pending is answered UNAVAILABLE.
+	 */
+	left = drain_end - cr_util_mono_ms();
+	cr_verifier_stop(hub.verifier, left > 0 ? (unsigned)left : 0);
 	/*
 	 * Queued publishes are written and answered (the publisher notifies
 	 * the webhook engine, so it stops first), webhooks in flight finish
@@ -240,13 +254,14 @@ out:
 	 */
 	cr_events_stop(hub.events);
 	cr_delivery_stop(hub.deliveries);
-	/* Verifications in flight finish (their consultations are logged)
-	   and their results are written; the rest resumes at the next
-	   start. */
+	/* The results of the verifications that completed are written;
+	   the lines cut short by the stop resume at the next start. */
 	cr_batch_runner_stop(hub.batches);
 	hub.sources->ops->stop(hub.sources);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);
+	/* Nothing calls cr_verify_start() any more. */
+	cr_verifier_free(hub.verifier);
 	cr_store_close(hub.store);
 	curl_global_cleanup();
 	log_info("stopped");

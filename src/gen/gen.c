@@ -135,10 +135,16 @@ age_on(const char *birth, const char *date)
 	return strcmp(date + 5, birth + 5) < 0 ? y - 1 : y;
 }
 
-/* A person aged `age` on the as-of date (or at death, `died` days ago). */
+/*
+ * A person aged `age` on the as-of date (or at death, `died` days ago),
+ * numbered in the National Register (bis 0) or in the BIS register, the
+ * sex known (1) or not (2) when the number was given. A BIS number takes
+ * its serial from the same counters (the man's for an unknown sex): its
+ * month differs from an INSZ's, so the numbers stay distinct.
+ */
 static int
-make_person(struct cr_gen *g, struct cr_gen_person *p, int age, int female,
-    int32_t died_ago)
+make_numbered(struct cr_gen *g, struct cr_gen_person *p, int age, int female,
+    int32_t died_ago, int bis)
 {
 	char asof[CR_DATE_LEN + 1];
 	unsigned max = cr_ident_gen_serials(g->o->scheme);
@@ -150,7 +156,8 @@ make_person(struct cr_gen *g, struct cr_gen_person *p, int age, int female,
 	p->bdays = ref - (int32_t)(age * 36525LL / 100) -
 	    cr_gen_range(&g->r, 0, 364);
 	for (tries = 0; ; tries++, p->bdays--) {
-		slot = (p->bdays - CR_GEN_EPOCH_DAYS) * 2 + female;
+		slot = (p->bdays - CR_GEN_EPOCH_DAYS) * 2 +
+		    (bis == 2 ? 0 : female);
 		if (tries > 3650 || slot < 0 || slot >= CR_GEN_SERIAL_SLOTS) {
 			log_warnx("gen: no identifier left near age %d", age);
 			return -1;
@@ -159,8 +166,10 @@ make_person(struct cr_gen *g, struct cr_gen_person *p, int age, int female,
 			break;
 	}
 	cr_gen_date(p->bdays, p->birth);
-	if (cr_ident_gen_person(g->o->scheme, p->birth, female,
-	    g->serials[slot]++, p->id, sizeof(p->id)) == -1) {
+	if ((bis ? cr_ident_gen_bis(p->birth, bis == 2 ? -1 : female,
+	    g->serials[slot]++, p->id, sizeof(p->id)) :
+	    cr_ident_gen_person(g->o->scheme, p->birth, female,
+	    g->serials[slot]++, p->id, sizeof(p->id))) == -1) {
 		log_warnx("gen: cannot number a person born %s", p->birth);
 		return -1;
 	}
@@ -176,6 +185,13 @@ make_person(struct cr_gen *g, struct cr_gen_person *p, int age, int female,
 	p->family = family_names[cr_gen_range(&g->r, 0,
 	    NELEM(family_names) - 1)];
 	return 0;
+}
+
+static int
+make_person(struct cr_gen *g, struct cr_gen_person *p, int age, int female,
+    int32_t died_ago)
+{
+	return make_numbered(g, p, age, female, died_ago, 0);
 }
 
 static void
@@ -374,6 +390,61 @@ count_person(struct cr_gen *g, const struct cr_gen_person *p)
 		s->sector_sum++;
 }
 
+/* Households followed by a cross-border worker (be-insz only). */
+#define FRONTIER_SHARE	0.02
+
+/* Where cross-border workers live, and the region they work in. */
+static const struct {
+	const char	*nationality, *street, *town;
+	int		 region;
+} abroad[] = {
+	{ "FR", "Rue Nationale", "59000 Lille, France", 1 },
+	{ "FR", "Grand Rue", "59100 Roubaix, France", 1 },
+	{ "FR", "Rue du Theatre", "08000 Charleville-Mezieres, France", 1 },
+	{ "NL", "Ginnekenweg", "4811 Breda, Netherlands", 2 },
+	{ "NL", "Wycker Brugstraat", "6221 Maastricht, Netherlands", 2 },
+	{ "DE", "Pontstrasse", "52062 Aachen, Germany", 1 },
+	{ "LU", "Rue de l'Alzette", "4011 Esch-sur-Alzette, Luxembourg", 1 },
+};
+
+/*
+ * Someone who lives abroad and works here: the National Register does
+ * not hold them, so they are numbered in the BIS register (the month
+ * + 40, or + 20 for the 15% whose sex was not known then), which the
+ * population register's service answers for too (docs/synthetic-
+ * country.md). No household, an address abroad, a job and health
+ * insurance here.
+ */
+static int
+frontier_worker(struct cr_gen *g)
+{
+	sqlite3_stmt **ins = g->ins[CR_GEN_SRC_POPULATION];
+	struct cr_gen_person p;
+	char address[160];
+	int k, female;
+
+	k = cr_gen_range(&g->r, 0, NELEM(abroad) - 1);
+	female = cr_gen_chance(&g->r, 0.4);
+	/* Old enough for a career to have started (at 18-24). */
+	if (make_numbered(g, &p, cr_gen_range(&g->r, 25, 60), female, 0,
+	    cr_gen_chance(&g->r, 0.15) ? 2 : 1) == -1)
+		return -1;
+	p.frontier = 1;
+	p.role = CR_GEN_ROLE_HEAD;
+	p.region = abroad[k].region;
+	p.cpas_inst = CR_GI_CPAS_LGE;
+	snprintf(address, sizeof(address), "%s %d, %s", abroad[k].street,
+	    cr_gen_range(&g->r, 1, 120), abroad[k].town);
+	if (cr_gen_person_records(g, &p, &p, 1) == -1 ||
+	    cr_gen_insert(ins[2], "sssssssLnn", p.id, p.family, p.given,
+	    p.female ? "F" : "M", p.birth, abroad[k].nationality, "single",
+	    0LL, address, p.death) == -1)
+		return -1;
+	count_person(g, &p);
+	g->st->bis++;
+	return 0;
+}
+
 int
 cr_gen_household(struct cr_gen *g)
 {
@@ -456,6 +527,10 @@ cr_gen_household(struct cr_gen *g)
 	}
 	g->st->households++;
 	g->st->hh_size[n < 6 ? n : 6]++;
+	if (strcmp(g->o->scheme->name, "be-insz") == 0 &&
+	    g->st->persons < g->o->persons &&
+	    cr_gen_chance(&g->r, FRONTIER_SHARE))
+		return frontier_worker(g);
 	return 0;
 }
 

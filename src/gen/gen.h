@@ -46,6 +46,8 @@ struct cr_gen_stats {
 	unsigned long		children_allowance, disabled, social_assistance;
 	unsigned long		employers, vehicles, parcels, crossings;
 	unsigned long		marriages;
+	unsigned long		bis;		/* cross-border workers, with
+						   BIS numbers (be-insz) */
 	unsigned long long	dir_records, sector_sum;  /* over the living */
 	unsigned long long	pay_rows;
 };
@@ -166,6 +168,7 @@ struct cr_gen_person {
 	int		 employed, self_employed, unemployed, pensioner;
 	int		 student, disabled, cpas, incapacity, blue_collar;
 	int		 region;		/* 0 BXL, 1 WAL, 2 VLA */
+	int		 frontier;		/* lives abroad, works here */
 	int		 cpas_inst;
 	long long	 monthly_cents;		/* current gross pay */
 	uint32_t	 sectors;		/* bit per directory sector */

@@ -643,6 +643,19 @@ cr_gen_person_records(struct cr_gen *g, struct cr_gen_person *p,
 	int32_t from;
 	int i;
 
+	if (p->frontier) {
+		/* Lives abroad: a job here and the insurance that goes with
+		   it, nothing else. */
+		p->mutuality = mutuality_of(g, p->region);
+		p->employed = 1;
+		p->blue_collar = cr_gen_chance(&g->r, 0.5);
+		if (cr_gen_dir(g, p, p->mutuality, "insured", cr_gen_at_age(
+		    p->bdays, cr_gen_range(&g->r, 19, 24)), -1) == -1 ||
+		    career(g, p) == -1)
+			return -1;
+		st->employed += p->age < 65;
+		return 0;
+	}
 	if (health_insurance(g, p, &m[0]) == -1)
 		return -1;
 	if (p->role == CR_GEN_ROLE_CHILD && (p->age < 18 ||

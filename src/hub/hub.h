@@ -27,6 +27,7 @@ enum cr_principal_kind {
 struct cr_events;
 struct cr_delivery_engine;
 struct cr_batch_runner;
+struct cr_verifier;
 
 struct cr_hub {
 	struct cr_config		 cfg;
@@ -42,6 +43,8 @@ struct cr_hub {
 	size_t				 admin_token_len;	/* 0: none */
 	atomic_int			 ready;		/* /healthz */
 	struct cr_batch_runner		*batches;	/* batch.h; NULL
+							   until started */
+	struct cr_verifier		*verifier;	/* verify.h; NULL
 							   until started */
 };
 

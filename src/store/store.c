@@ -20,8 +20,15 @@ static const char *const unbuilt_backends[] = {
 	NULL
 };
 
-int
-cr_store_open(const char *uri, struct cr_store **out)
+static int
+sqlite_open(const char *path, int rdonly, struct cr_store **out)
+{
+	return rdonly ? cr_store_sqlite_open_readonly(path, out) :
+	    cr_store_sqlite_open(path, out);
+}
+
+static int
+store_open(const char *uri, int rdonly, struct cr_store **out)
 {
 	const char *sep;
 	size_t i;
@@ -32,7 +39,7 @@ cr_store_open(const char *uri, struct cr_store **out)
 		return -1;
 	}
 	if (strncmp(uri, SQLITE_PREFIX, strlen(SQLITE_PREFIX)) == 0)
-		return cr_store_sqlite_open(uri + strlen(SQLITE_PREFIX), out);
+		return sqlite_open(uri + strlen(SQLITE_PREFIX), rdonly, out);
 	for (i = 0; unbuilt_backends[i] != NULL; i++) {
 		if (strncmp(uri, unbuilt_backends[i],
 		    strlen(unbuilt_backends[i])) == 0) {
@@ -50,7 +57,19 @@ cr_store_open(const char *uri, struct cr_store **out)
 		    uri);
 		return -1;
 	}
-	return cr_store_sqlite_open(uri, out);
+	return sqlite_open(uri, rdonly, out);
+}
+
+int
+cr_store_open(const char *uri, struct cr_store **out)
+{
+	return store_open(uri, 0, out);
+}
+
+int
+cr_store_open_readonly(const char *uri, struct cr_store **out)
+{
+	return store_open(uri, 1, out);
 }
 
 void

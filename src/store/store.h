@@ -436,9 +436,18 @@ struct cr_store {
 
 /*
  * Opens (creating and migrating as needed) the store at `uri`: a plain
- * path or "sqlite:PATH" for the embedded SQLite backend. 0 or -1.
+ * path or "sqlite:PATH" for the embedded SQLite backend. An existing file
+ * must be a hub database (or empty): someone else's, a source's, is
+ * refused as it is. 0 or -1 (logged).
  */
 int	cr_store_open(const char *uri, struct cr_store **out);
+/*
+ * Opens an existing hub database to read it only (the offline commands
+ * that read, an auditor's copy on read-only media): nothing is created,
+ * migrated or converted, and every write fails. A missing file, or one
+ * without the hub's tables, is refused. 0 or -1 (logged).
+ */
+int	cr_store_open_readonly(const char *uri, struct cr_store **out);
 void	cr_store_close(struct cr_store *);
 
 /* Release the json members of filled-out structs; safe on zeroed ones. */
@@ -452,8 +461,9 @@ void	cr_deliveries_clear(struct cr_delivery *, size_t n);
 /* Frees each item's result. */
 void	cr_batch_items_clear(struct cr_batch_item *, size_t n);
 
-/* SQLite backend constructor (store_sqlite.c). */
+/* SQLite backend constructors (store_sqlite.c). */
 int	cr_store_sqlite_open(const char *path, struct cr_store **out);
+int	cr_store_sqlite_open_readonly(const char *path, struct cr_store **out);
 
 /*
  * Wraps a store with an in-memory snapshot of the registry (clients,

@@ -97,11 +97,14 @@ conn_open(struct sq_store *st, int create)
 		return NULL;
 	}
 	c->st = st;
-	flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-	if (create)
+	flags = (st->rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+	    SQLITE_OPEN_NOMUTEX;
+	if (create && !st->rdonly)
 		flags |= SQLITE_OPEN_CREATE;
-	if ((rc = sqlite3_open_v2(st->path, &c->db, flags, NULL)) !=
-	    SQLITE_OK) {
+	if (st->uri != NULL)
+		flags |= SQLITE_OPEN_URI;
+	if ((rc = sqlite3_open_v2(st->uri != NULL ? st->uri : st->path,
+	    &c->db, flags, NULL)) != SQLITE_OK) {
 		log_warnx("store: %s: %s", st->path, c->db != NULL ?
 		    sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		goto fail;
@@ -121,6 +124,10 @@ conn_open(struct sq_store *st, int create)
 	if (cr_sqlite_exec(c, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;"
 	    "PRAGMA cache_size = -16384;", "pragmas") == -1)
+		goto fail;
+	if (st->rdonly && ((st->compat != NULL && cr_sqlite_exec(c,
+	    st->compat, "compat") == -1) || cr_sqlite_exec(c,
+	    "PRAGMA query_only = ON", "query_only") == -1))
 		goto fail;
 	return c;
  fail:
@@ -400,6 +407,7 @@ cr_sqlite_store_free(struct sq_store *st)
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->wmtx);
 	pthread_cond_destroy(&st->wcond);
+	free(st->uri);
 	free(st->path);
 	free(st);
 }

@@ -89,6 +89,8 @@ enum sq_stmt {
 extern const char *const	cr_sqlite_stmt_sql[SQ_NSTMT];
 extern const char *const	cr_sqlite_migrations[];
 extern const size_t		cr_sqlite_nmigrations;
+/* Read-only opens of the previous schema version: temp views (SQL). */
+extern const char *const	cr_sqlite_readonly_previous;
 
 /* One connection, used by one thread only (SQLITE_OPEN_NOMUTEX). */
 struct sq_conn {
@@ -101,6 +103,11 @@ struct sq_conn {
 
 struct sq_store {
 	struct cr_store	 base;		/* first: callers see a cr_store */
+	char		*uri;		/* read-only copy: file:...?immutable=1;
+					   NULL: path */
+	int		 rdonly;
+	const char	*compat;	/* read-only: SQL run on every new
+					   connection first, or NULL */
 	/* The concerns' handles: each operation finds the store from the
 	   one it is given (sq_of). */
 	struct cr_registry_store	registry;

@@ -432,3 +432,15 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 
 const size_t cr_sqlite_nmigrations =
     sizeof(cr_sqlite_migrations) / sizeof(cr_sqlite_migrations[0]);
+
+/*
+ * A store opened to read only is not migrated, yet the version before
+ * this program's still reads: temp views, which unqualified names find
+ * before main's tables, give the columns that the last migration added,
+ * with the values it gives rows written before it. Kept in step with the
+ * last migration while it only adds columns; NULL otherwise.
+ */
+const char *const cr_sqlite_readonly_previous =
+    "CREATE TEMP VIEW services AS SELECT *, '[]' AS params"
+    " FROM main.services;"
+    "CREATE TEMP VIEW xlog AS SELECT *, '' AS params FROM main.xlog;";

@@ -300,6 +300,8 @@ struct job {
 	size_t			 nwq;
 	double			 wq_since;
 	char			 fail[CR_TEXT_MAX];	/* "": fine */
+	int			 halted;	/* the verifier stopped: start
+						   nothing, never close */
 };
 
 struct added {
@@ -383,6 +385,14 @@ item_finish(struct item *it)
 	char *txt = NULL, rid[64];
 	int state = CR_BATCH_ITEM_DONE;
 
+	if (it->v != NULL && cr_verify_aborted(it->v)) {
+		/* Cut short by the shutdown: the line stays pending. */
+		j->halted = 1;
+		cr_verify_release(it->v);
+		j->inflight--;
+		free(it);
+		return;
+	}
 	if (it->v != NULL && (ans = cr_verify_answer(it->v)) != NULL) {
 		/* As cr_http_reply_json: the same bytes as POST /v1/verify. */
 		txt = json_dumps(ans, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -464,7 +474,7 @@ job_fill(struct cr_batch_runner *r, struct job *j, double now)
 	size_t n;
 	int rc;
 
-	while (j->fail[0] == '\0' && j->inflight < r->k &&
+	while (j->fail[0] == '\0' && !j->halted && j->inflight < r->k &&
 	    j->nwq < FLUSH_MAX) {
 		if (j->ibuf == j->nbuf) {
 			if (j->exhausted || now < j->retry_at)
@@ -573,7 +583,7 @@ job_close(struct cr_batch_runner *r, struct job *j)
 {
 	struct cr_store *st = r->hub->store;
 
-	if (j->inflight > 0 || j->nwq > 0)
+	if (j->inflight > 0 || j->nwq > 0 || j->halted)
 		return 0;
 	if (cr_util_mono_ms() < j->retry_at)
 		return 0;
@@ -613,12 +623,12 @@ runnable(struct cr_batch_runner *r, double now, double *wake)
 			t = j->retry_at;
 		if (t > 0 && (*wake == 0 || t < *wake))
 			*wake = t;
-		if (j->fail[0] == '\0' && j->inflight < r->k &&
+		if (j->fail[0] == '\0' && !j->halted && j->inflight < r->k &&
 		    j->nwq < FLUSH_MAX && (j->ibuf < j->nbuf ||
 		    (!j->exhausted && now >= j->retry_at)))
 			run = 1;
 		if (j->inflight == 0 && j->nwq == 0 && now >= j->retry_at &&
-		    (j->fail[0] != '\0' || (j->exhausted &&
+		    !j->halted && (j->fail[0] != '\0' || (j->exhausted &&
 		    j->ibuf == j->nbuf)))
 			run = 1;
 	}
@@ -634,14 +644,15 @@ runner_main(void *arg)
 	struct job *j, **pp;
 	struct timespec ts;
 	double now, wake;
-	int stopping;
+	int stopping = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mtx);
 		for (;;) {
 			now = cr_util_mono_ms();
+			/* A pass once stopping: halted jobs are idle. */
 			if (r->completed != NULL || r->added != NULL ||
-			    (r->stopping && r->jobs == NULL) ||
+			    (r->stopping && (r->jobs == NULL || !stopping)) ||
 			    (!r->stopping && runnable(r, now, &wake)))
 				break;
 			if (r->stopping)

@@ -11,16 +11,20 @@
  *
  * Consultation callbacks run on the exchange-log writer thread, which
  * must not wait; starting a household's consultations there would put
- * a few dozen authorization checks (directory reads) in its way. So one
- * thread of this module does that, and keeps the deadlines: a list
- * sorted by deadline, a condition variable on the monotonic clock. It
- * is started on first use and lives as long as the process, idle.
+ * a few dozen authorization checks (directory reads) in its way. So the
+ * verifier's thread does that, and keeps the deadlines: a list of every
+ * verification not yet complete, sorted by deadline, a condition
+ * variable on the monotonic clock. The hub owns the verifier and stops
+ * it before anything a verification uses (the batch runner, the source
+ * transport, the exchange log, HTTP): what is still pending then is
+ * answered at once, and nothing of this module calls into the hub after
+ * cr_verifier_stop() has returned.
  *
  * Lifetime: a reference for the completion (handed to done's callee), one
  * for each consultation in flight, one while on the deadline list, one
  * while a household job is queued. A consultation answering after the
- * deadline thus finds the verification alive, sees it finished, frees
- * its result and lets go.
+ * deadline (or the stop) thus finds the verification alive, sees it
+ * finished, frees its result and lets go.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,9 +62,11 @@ struct cr_verification {
 	int			 finished;
 	char			 hh_problem[256];	/* "": household known */
 	double			 deadline;	/* cr_util_mono_ms() */
+	int			 aborted;	/* finished by the stop */
 	cr_verify_done_fn	 done;
 	void			*arg;
-	/* Protected by vt.mtx. */
+	struct cr_verifier	*vf;
+	/* Protected by vf->mtx. */
 	struct cr_verification	*tnext, *jnext;
 	int			 in_timer;
 };
@@ -70,19 +76,26 @@ struct sub {
 	size_t			 member, svc;
 };
 
-/* The module's thread: deadlines and household jobs. */
-static struct {
-	pthread_once_t		 once;
+/* The verifier's thread: deadlines and household jobs. */
+struct cr_verifier {
+	pthread_t		 thread;
 	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cond;
-	struct cr_verification	*timers;	/* by deadline */
+	pthread_cond_t		 cond;		/* the thread waits on it */
+	pthread_cond_t		 idle;		/* the stop waits on it */
+	/* Protected by mtx. */
+	struct cr_verification	*timers;	/* by deadline: every one
+						   not yet complete */
 	struct cr_verification	*jobs, **jtail;
-	int			 ok;
-} vt = { PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-    NULL, NULL, NULL, 0 };
+	unsigned		 starting;	/* cr_verify_start()s still
+						   starting consultations */
+	int			 stopping;	/* no new verification */
+	int			 closed;	/* no new job; thread exits */
+};
 
 static void	verify_phase2(struct cr_verification *);
 static void	verify_expire(struct cr_verification *);
+static void	complete(struct cr_verification *);
+static void	finish_locked(struct cr_verification *, int);
 
 static void
 ver_ref(struct cr_verification *v)
@@ -109,46 +122,62 @@ cr_verify_release(struct cr_verification *v)
  * The thread.
  */
 
-static void *
-vt_main(void *arg)
+/* A CLOCK_MONOTONIC deadline for pthread_cond_timedwait. */
+static struct timespec
+mono_ts(double at_ms)
 {
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(at_ms / 1e3);
+	ts.tv_nsec = (long)((at_ms - (double)ts.tv_sec * 1e3) * 1e6);
+	if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
+		ts.tv_nsec = 0;
+	return ts;
+}
+
+static void *
+vf_main(void *arg)
+{
+	struct cr_verifier *vf = arg;
 	struct cr_verification *jobs, *expired, *v, **pp;
 	struct timespec ts;
-	double now, at;
+	double now;
 
 	for (;;) {
-		pthread_mutex_lock(&vt.mtx);
+		pthread_mutex_lock(&vf->mtx);
 		for (;;) {
 			now = cr_util_mono_ms();
-			if (vt.jobs != NULL || (vt.timers != NULL &&
-			    vt.timers->deadline <= now))
+			if (vf->closed || vf->jobs != NULL ||
+			    (vf->timers != NULL && vf->timers->deadline <= now))
 				break;
-			if (vt.timers == NULL) {
-				pthread_cond_wait(&vt.cond, &vt.mtx);
+			if (vf->timers == NULL) {
+				pthread_cond_wait(&vf->cond, &vf->mtx);
 				continue;
 			}
-			at = vt.timers->deadline;
-			ts.tv_sec = (time_t)(at / 1e3);
-			ts.tv_nsec = (long)((at - (double)ts.tv_sec * 1e3) *
-			    1e6);
-			if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
-				ts.tv_nsec = 0;
-			pthread_cond_timedwait(&vt.cond, &vt.mtx, &ts);
+			ts = mono_ts(vf->timers->deadline);
+			pthread_cond_timedwait(&vf->cond, &vf->mtx, &ts);
 		}
-		jobs = vt.jobs;
-		vt.jobs = NULL;
-		vt.jtail = &vt.jobs;
+		if (vf->closed) {
+			/* The stop drops the queued jobs. */
+			pthread_mutex_unlock(&vf->mtx);
+			break;
+		}
+		jobs = vf->jobs;
+		vf->jobs = NULL;
+		vf->jtail = &vf->jobs;
 		expired = NULL;
 		pp = &expired;
-		while (vt.timers != NULL && vt.timers->deadline <= now) {
-			v = vt.timers;
-			vt.timers = v->tnext;
+		while (vf->timers != NULL && vf->timers->deadline <= now) {
+			v = vf->timers;
+			vf->timers = v->tnext;
 			v->in_timer = 0;
 			v->tnext = NULL;
 			*pp = v;
 			pp = &v->tnext;
 		}
-		pthread_mutex_unlock(&vt.mtx);
+		if (vf->timers == NULL)
+			pthread_cond_broadcast(&vf->idle);
+		pthread_mutex_unlock(&vf->mtx);
 		while ((v = jobs) != NULL) {
 			jobs = v->jnext;
 			v->jnext = NULL;
@@ -162,66 +191,168 @@ vt_main(void *arg)
 			cr_verify_release(v);
 		}
 	}
-	return arg;
+	return NULL;
 }
 
-static void
-vt_init(void)
+int
+cr_verifier_start(struct cr_verifier **out)
 {
+	struct cr_verifier *vf;
 	pthread_condattr_t ca;
-	pthread_t t;
 	int err;
 
-	vt.jtail = &vt.jobs;
-	if (pthread_condattr_init(&ca) != 0)
-		return;
+	*out = NULL;
+	if ((vf = calloc(1, sizeof(*vf))) == NULL) {
+		log_warn("verify: calloc");
+		return -1;
+	}
+	vf->jtail = &vf->jobs;
+	pthread_mutex_init(&vf->mtx, NULL);
+	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_destroy(&vt.cond);
-	err = pthread_cond_init(&vt.cond, &ca);
+	pthread_cond_init(&vf->cond, &ca);
+	pthread_cond_init(&vf->idle, &ca);
 	pthread_condattr_destroy(&ca);
-	if (err != 0)
-		return;
-	if ((err = pthread_create(&t, NULL, vt_main, NULL)) != 0) {
+	if ((err = pthread_create(&vf->thread, NULL, vf_main, vf)) != 0) {
 		errno = err;
 		log_warn("verify: pthread_create");
-		return;
+		pthread_cond_destroy(&vf->idle);
+		pthread_cond_destroy(&vf->cond);
+		pthread_mutex_destroy(&vf->mtx);
+		free(vf);
+		return -1;
 	}
-	pthread_setname_np(t, "cr-verify");
-	pthread_detach(t);
-	vt.ok = 1;
+	pthread_setname_np(vf->thread, "cr-verify");
+	*out = vf;
+	return 0;
 }
 
-/* Puts v on the deadline list (a reference goes with it); 0 or -1. */
+void
+cr_verifier_stop(struct cr_verifier *vf, unsigned wait_ms)
+{
+	struct cr_verification *jobs, *v;
+	struct timespec ts;
+	double until;
+	int fin;
+
+	if (vf == NULL)
+		return;
+	until = cr_util_mono_ms() + (double)wait_ms;
+	pthread_mutex_lock(&vf->mtx);
+	vf->stopping = 1;
+	ts = mono_ts(until);
+	while (vf->timers != NULL && cr_util_mono_ms() < until)
+		pthread_cond_timedwait(&vf->idle, &vf->mtx, &ts);
+	vf->closed = 1;
+	pthread_cond_signal(&vf->cond);
+	pthread_mutex_unlock(&vf->mtx);
+	pthread_join(vf->thread, NULL);
+
+	/* Household jobs not run: their verifications are failed below. */
+	pthread_mutex_lock(&vf->mtx);
+	jobs = vf->jobs;
+	vf->jobs = NULL;
+	vf->jtail = &vf->jobs;
+	pthread_mutex_unlock(&vf->mtx);
+	while ((v = jobs) != NULL) {
+		jobs = v->jnext;
+		v->jnext = NULL;
+		cr_verify_release(v);
+	}
+
+	/*
+	 * What is still pending is answered now. One that another thread
+	 * has just finished is completed by that thread: wait for it to
+	 * leave the list. Then wait for every cr_verify_start() still
+	 * starting consultations, so that none starts after this returns.
+	 */
+	pthread_mutex_lock(&vf->mtx);
+	while ((v = vf->timers) != NULL) {
+		ver_ref(v);
+		pthread_mutex_unlock(&vf->mtx);
+		pthread_mutex_lock(&v->mtx);
+		fin = !v->finished;
+		if (fin)
+			finish_locked(v, 1);
+		pthread_mutex_unlock(&v->mtx);
+		if (fin)
+			complete(v);
+		pthread_mutex_lock(&vf->mtx);
+		while (v->in_timer)
+			pthread_cond_wait(&vf->idle, &vf->mtx);
+		pthread_mutex_unlock(&vf->mtx);
+		cr_verify_release(v);
+		pthread_mutex_lock(&vf->mtx);
+	}
+	while (vf->starting > 0)
+		pthread_cond_wait(&vf->idle, &vf->mtx);
+	pthread_mutex_unlock(&vf->mtx);
+}
+
+void
+cr_verifier_free(struct cr_verifier *vf)
+{
+	if (vf == NULL)
+		return;
+	pthread_cond_destroy(&vf->idle);
+	pthread_cond_destroy(&vf->cond);
+	pthread_mutex_destroy(&vf->mtx);
+	free(vf);
+}
+
+/*
+ * Puts v on the deadline list (a reference goes with it) and counts its
+ * start; 0, or -1 when the verifier is stopping (v is then answered at
+ * once).
+ */
 static int
 timer_add(struct cr_verification *v)
 {
+	struct cr_verifier *vf = v->vf;
 	struct cr_verification **pp;
 
-	pthread_once(&vt.once, vt_init);
-	if (!vt.ok)
+	if (vf == NULL)
 		return -1;
+	pthread_mutex_lock(&vf->mtx);
+	if (vf->stopping) {
+		pthread_mutex_unlock(&vf->mtx);
+		return -1;
+	}
 	ver_ref(v);
-	pthread_mutex_lock(&vt.mtx);
-	for (pp = &vt.timers; *pp != NULL && (*pp)->deadline <= v->deadline;
+	for (pp = &vf->timers; *pp != NULL && (*pp)->deadline <= v->deadline;
 	    pp = &(*pp)->tnext)
 		;
 	v->tnext = *pp;
 	*pp = v;
 	v->in_timer = 1;
-	pthread_cond_signal(&vt.cond);
-	pthread_mutex_unlock(&vt.mtx);
+	vf->starting++;
+	pthread_cond_signal(&vf->cond);
+	pthread_mutex_unlock(&vf->mtx);
 	return 0;
+}
+
+/* cr_verify_start() has started every consultation of the applicant. */
+static void
+started(struct cr_verifier *vf)
+{
+	pthread_mutex_lock(&vf->mtx);
+	if (--vf->starting == 0)
+		pthread_cond_broadcast(&vf->idle);
+	pthread_mutex_unlock(&vf->mtx);
 }
 
 static void
 timer_cancel(struct cr_verification *v)
 {
+	struct cr_verifier *vf = v->vf;
 	struct cr_verification **pp;
 	int found = 0;
 
-	pthread_mutex_lock(&vt.mtx);
+	if (vf == NULL)
+		return;
+	pthread_mutex_lock(&vf->mtx);
 	if (v->in_timer) {
-		for (pp = &vt.timers; *pp != NULL; pp = &(*pp)->tnext)
+		for (pp = &vf->timers; *pp != NULL; pp = &(*pp)->tnext)
 			if (*pp == v) {
 				*pp = v->tnext;
 				break;
@@ -229,26 +360,34 @@ timer_cancel(struct cr_verification *v)
 		v->in_timer = 0;
 		v->tnext = NULL;
 		found = 1;
+		/* The stop may wait for this one, or for an empty list. */
+		pthread_cond_broadcast(&vf->idle);
 	}
-	pthread_mutex_unlock(&vt.mtx);
+	pthread_mutex_unlock(&vf->mtx);
 	if (found)
 		cr_verify_release(v);
 }
 
-/* Queues the household's consultations for the thread; 0 or -1. */
+/*
+ * Queues the household's consultations for the thread; 0, or -1 when
+ * the verifier is closing (it then fails v itself).
+ */
 static int
 job_add(struct cr_verification *v)
 {
-	pthread_once(&vt.once, vt_init);
-	if (!vt.ok)
+	struct cr_verifier *vf = v->vf;
+
+	pthread_mutex_lock(&vf->mtx);
+	if (vf->closed) {
+		pthread_mutex_unlock(&vf->mtx);
 		return -1;
+	}
 	ver_ref(v);
-	pthread_mutex_lock(&vt.mtx);
 	v->jnext = NULL;
-	*vt.jtail = v;
-	vt.jtail = &v->jnext;
-	pthread_cond_signal(&vt.cond);
-	pthread_mutex_unlock(&vt.mtx);
+	*vf->jtail = v;
+	vf->jtail = &v->jnext;
+	pthread_cond_signal(&vf->cond);
+	pthread_mutex_unlock(&vf->mtx);
 	return 0;
 }
 
@@ -297,24 +436,39 @@ status_of(const json_t *res)
 	return s != NULL ? s : "error";
 }
 
-/* Marks what is missing as timed out; the caller then completes. */
+/*
+ * Marks what is missing as timed out (the deadline) or unavailable (the
+ * hub is stopping); the caller then completes. Locked.
+ */
 static void
-finish_locked(struct cr_verification *v)
+finish_locked(struct cr_verification *v, int stopping)
 {
 	char msg[128];
+	const char *status, *code;
 	size_t m, s;
+	int hh_missing;
 
 	v->finished = 1;
-	snprintf(msg, sizeof(msg), "no answer within the bundle's deadline "
-	    "of %ld ms", v->bundle->deadline_ms);
+	v->aborted = stopping;
+	if (stopping) {
+		status = "error";
+		code = "UNAVAILABLE";
+		snprintf(msg, sizeof(msg), "the hub is shutting down");
+	} else {
+		status = "timeout";
+		code = "SOURCE_TIMEOUT";
+		snprintf(msg, sizeof(msg), "no answer within the bundle's "
+		    "deadline of %ld ms", v->bundle->deadline_ms);
+	}
+	hh_missing = v->household && v->results[0][v->hh_index] == NULL;
 	for (m = 0; m < v->nmembers; m++)
 		for (s = 0; s < v->bundle->nservices; s++)
 			if (v->results[m][s] == NULL)
-				v->results[m][s] = result_error("timeout",
-				    "SOURCE_TIMEOUT", msg);
-	if (v->household && v->hh_problem[0] == '\0' && v->nmembers == 1 &&
-	    strcmp(status_of(v->results[0][v->hh_index]), "timeout") == 0)
-		snprintf(v->hh_problem, sizeof(v->hh_problem), "%s: timeout",
+				v->results[m][s] = result_error(status, code,
+				    msg);
+	if (hh_missing && v->hh_problem[0] == '\0')
+		snprintf(v->hh_problem, sizeof(v->hh_problem), stopping ?
+		    "%s: error (UNAVAILABLE)" : "%s: timeout",
 		    v->bundle->services[v->hh_index]);
 }
 
@@ -333,7 +487,7 @@ pending_done_unlock(struct cr_verification *v)
 	int fin = 0;
 
 	if (--v->pending == 0 && !v->finished) {
-		finish_locked(v);
+		finish_locked(v, 0);
 		fin = 1;
 	}
 	pthread_mutex_unlock(&v->mtx);
@@ -415,9 +569,10 @@ sub_done(void *arg, struct cr_consult_result *res)
 		more = 1;
 	}
 	if (more && job_add(v) == -1) {
-		/* No thread: start them here, on the log writer's. */
-		pending_done_unlock(v);
-		verify_phase2(v);
+		/* The verifier is closing: answered now, as it would be. */
+		finish_locked(v, 1);
+		pthread_mutex_unlock(&v->mtx);
+		complete(v);
 		goto out;
 	}
 	pending_done_unlock(v);
@@ -491,7 +646,7 @@ verify_expire(struct cr_verification *v)
 
 	pthread_mutex_lock(&v->mtx);
 	if (!v->finished) {
-		finish_locked(v);
+		finish_locked(v, 0);
 		fin = 1;
 	}
 	pthread_mutex_unlock(&v->mtx);
@@ -504,6 +659,7 @@ cr_verify_start(struct cr_hub *hub, struct cr_bundle *bundle,
     const struct cr_verify_req *r, cr_verify_done_fn done, void *arg)
 {
 	struct cr_verification *v;
+	struct cr_verifier *vf;
 	size_t s;
 
 	if ((v = calloc(1, sizeof(*v))) == NULL) {
@@ -546,15 +702,29 @@ cr_verify_start(struct cr_hub *hub, struct cr_bundle *bundle,
 	v->nmembers = 1;
 	v->deadline = cr_util_mono_ms() + (double)bundle->deadline_ms;
 
+	v->vf = vf = hub->verifier;
+	if (timer_add(v) == -1) {
+		/* Stopping: nothing is consulted. */
+		pthread_mutex_lock(&v->mtx);
+		finish_locked(v, 1);
+		pthread_mutex_unlock(&v->mtx);
+		v->done(v->arg, v);
+		return;
+	}
 	/* A guard: nothing completes before every consultation started. */
 	v->pending = 1 + bundle->nservices;
-	if (timer_add(v) == -1)
-		log_warnx("verify: no deadline thread; relying on the "
-		    "sources' timeouts");
 	for (s = 0; s < bundle->nservices; s++)
 		sub_start(v, 0, s);
 	pthread_mutex_lock(&v->mtx);
 	pending_done_unlock(v);
+	/* v may be gone already. */
+	started(vf);
+}
+
+int
+cr_verify_aborted(const struct cr_verification *v)
+{
+	return v->aborted;
 }
 
 json_t *

@@ -32,6 +32,27 @@ struct cr_verify_req {
 };
 
 struct cr_verification;
+struct cr_verifier;
+
+/*
+ * The verifier: the thread that keeps the verifications' deadlines and
+ * starts household members' consultations. The hub starts one
+ * (hub->verifier) before anything verifies; 0 or -1.
+ */
+int	cr_verifier_start(struct cr_verifier **);
+
+/*
+ * Stops verifying, first of the hub's parts at shutdown: a verification
+ * started from now on is answered at once, every result "error"
+ * UNAVAILABLE; those in flight get up to wait_ms to complete, then what
+ * is still missing is answered so (cr_verify_aborted() is then true).
+ * Their consultations still in flight complete later and are dropped.
+ * When it returns, this module starts nothing more and no deadline
+ * fires. The structure stays valid until cr_verifier_free(), called once
+ * nothing can call cr_verify_start() any more.
+ */
+void	cr_verifier_stop(struct cr_verifier *, unsigned wait_ms);
+void	cr_verifier_free(struct cr_verifier *);
 
 /*
  * Called exactly once, from any thread (maybe before cr_verify_start
@@ -42,7 +63,10 @@ struct cr_verification;
  */
 typedef void (*cr_verify_done_fn)(void *arg, struct cr_verification *v);
 
-/* Takes ownership of bundle. Copies what it needs from *r. */
+/*
+ * Takes ownership of bundle. Copies what it needs from *r. Uses
+ * hub->verifier; without one (NULL) it answers as when stopping.
+ */
 void	cr_verify_start(struct cr_hub *, struct cr_bundle *bundle,
 	    const struct cr_verify_req *r, cr_verify_done_fn done, void *arg);
 
@@ -54,5 +78,12 @@ void	cr_verify_start(struct cr_hub *, struct cr_bundle *bundle,
 json_t	*cr_verify_answer(struct cr_verification *);
 
 void	cr_verify_release(struct cr_verification *);
+
+/*
+ * 1 when the verification was cut short by cr_verifier_stop() (what it
+ * had not received is UNAVAILABLE), so that a batch line can be verified
+ * again at the next start rather than keep this result.
+ */
+int	cr_verify_aborted(const struct cr_verification *);
 
 #endif

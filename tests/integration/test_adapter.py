@@ -331,7 +331,8 @@ class Injection(unittest.TestCase):
 		for y in ["2020 OR 1=1", "2020; DROP TABLE income",
 		    "0 UNION SELECT 1, 2", "' OR ''='"]:
 			r = SRC.lookup("/income", P1, {"year": y})
-			self.assertIn(r.status, (400, 404), (y, r))
+			# Bound as a value: it matches no year, nothing runs.
+			self.assertEqual(r.status, 404, (y, r))
 		r = SRC.lookup("/income", "' OR 1=1 --", {"year": 2020})
 		self.assertEqual(r.status, 404, r)
 		self.assertEqual(file_hash(DB), before)

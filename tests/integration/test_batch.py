@@ -7,7 +7,9 @@ per line, none missing, equal to a clean run), and `crossroads batch run`
 end to end.
 """
 
+import contextlib
 import os
+import signal
 import sys
 import time
 import unittest
@@ -62,8 +64,11 @@ class Env:
 		self.tok = {i: h.client(i)["token"] for i in ("CPAS", "OTHER")}
 		h.service("population.person", "RN", self.pop.url(),
 		    ["name", "household", "death_date"])
-		h.service("synth.a", "RN", self.syn.url("/a"), SYNTH)
-		h.service("synth.b", "RN", self.syn.url("/b"), SYNTH)
+		# Room for hold_sources() below.
+		h.service("synth.a", "RN", self.syn.url("/a"), SYNTH,
+		    timeout_ms=15000)
+		h.service("synth.b", "RN", self.syn.url("/b"), SYNTH,
+		    timeout_ms=15000)
 		h.authorize("CPAS", "population.person", PURPOSE,
 		    ["name", "household", "death_date"])
 		h.authorize("CPAS", "synth.a", PURPOSE, SYNTH)
@@ -78,6 +83,17 @@ class Env:
 		r = h.admin("POST", "/v1/bundles", {"id": "synth2",
 		    "services": ["synth.a", "synth.b"]})
 		assert r.status == 201, r
+
+	@contextlib.contextmanager
+	def hold_sources(self):
+		"""The synthetic source stopped (SIGSTOP): no verification of the
+		synth2 bundle can finish until the block ends, well within the
+		services' timeout."""
+		os.kill(self.syn.proc.pid, signal.SIGSTOP)
+		try:
+			yield
+		finally:
+			os.kill(self.syn.proc.pid, signal.SIGCONT)
 
 	def close(self):
 		self.hub.kill()
@@ -235,13 +251,15 @@ class BatchTests(unittest.TestCase):
 	def test_access_and_progress(self):
 		e = self.env
 		subjects = [H.person(k) for k in range(100, 400)]
-		r = e.create(ndjson(subjects), bundle="synth2")
-		self.assertEqual(r.status, 202, r)
-		bid = r.json["id"]
-		r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
-		    token=e.tok["CPAS"])
-		if r.status == 409:
-			self.assertEqual(r.error_code, "CONFLICT")
+		with e.hold_sources():
+			r = e.create(ndjson(subjects), bundle="synth2")
+			self.assertEqual(r.status, 202, r)
+			bid = r.json["id"]
+			# Not done: no results yet.
+			r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
+			    token=e.tok["CPAS"])
+			self.assertEqual((r.status, r.error_code), (409,
+			    "CONFLICT"), r)
 		r = e.status(bid, token=e.tok["OTHER"])
 		self.assertEqual(r.status, 404, r)
 		r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
@@ -292,10 +310,14 @@ class CrashTests(unittest.TestCase):
 		    "batch_items WHERE state <> 0")[0][0]
 		self.assertGreaterEqual(done_at_kill, before)
 		self.assertLess(done_at_kill, n)
-		e.hub.start()
-		r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
-		    token=e.tok["CPAS"])
-		self.assertIn(r.status, (200, 409))
+		with e.hold_sources():
+			e.hub.start()
+			# Resumed, not done: no results yet.
+			r = e.hub.request("GET", "/v1/batches/%s/results" % bid,
+			    token=e.tok["CPAS"])
+			self.assertEqual((r.status, r.error_code), (409,
+			    "CONFLICT"), r)
+			self.assertEqual(e.status(bid).json["status"], "running")
 		st, _ = e.wait(bid)
 		self.assertEqual((st["status"], st["done"], st["failed"]),
 		    ("done", n, 0))
@@ -348,6 +370,44 @@ class CrashTests(unittest.TestCase):
 		self.assertEqual(rows[0], (2 * n, n))
 
 
+class ShortDrainTests(unittest.TestCase):
+	"""drain_timeout_ms = 0 and verifications slower than that: SIGTERM
+	cuts them short; their lines keep no result and are verified at the
+	next start."""
+
+	def setUp(self):
+		self.env = Env(config={"batch_concurrency": 4,
+		    "drain_timeout_ms": 0}, delay_ms=1500)
+
+	def tearDown(self):
+		self.env.close()
+
+	def test_sigterm_leaves_lines_in_flight_pending(self):
+		e = self.env
+		n = 12
+		subjects = [H.person(k) for k in range(1, n + 1)]
+		r = e.create(ndjson(subjects), bundle="synth2")
+		self.assertEqual(r.status, 202, r)
+		bid = r.json["id"]
+		deadline = time.monotonic() + 60
+		while e.status(bid).json["status"] != "running":
+			self.assertLess(time.monotonic(), deadline)
+			time.sleep(0.01)
+		self.assertEqual(e.hub.terminate(), 0)
+		self.assertEqual(e.hub.sanitizer_reports(), [])
+		rows = H.db_query(e.hub.db, "SELECT b.status, b.done, "
+		    "count(i.line) FROM batches AS b JOIN batch_items AS i ON "
+		    "i.batch = b.seq WHERE b.id = ? AND i.state = 0", (bid,))
+		self.assertEqual(rows[0], ("running", 0, n))
+		e.hub.start()
+		st, _ = e.wait(bid)
+		self.assertEqual((st["status"], st["done"], st["failed"]),
+		    ("done", n, 0))
+		res = e.results(bid)
+		self.assertEqual([x["subject"] for x in res], subjects)
+		self.assertTrue(all(x["complete"] for x in res), res)
+
+
 class CliTests(unittest.TestCase):
 
 	@classmethod
@@ -398,6 +458,33 @@ class CliTests(unittest.TestCase):
 		self.assertIn("401", p.stderr)
 		p = H.run_cli(["batch", "run", path])
 		self.assertEqual(p.returncode, 2)
+
+	def test_cli_every_line_refused(self):
+		"""Nothing verified is not a success: every line failed, or
+		every consultation of every line denied, exits 4."""
+		e = self.env
+		path = os.path.join(e.w, "refused.csv")
+		out = os.path.join(e.w, "refused.ndjson")
+		with open(path, "w") as f:
+			f.write("subject\n%s\n%s\n" % (H.person(1), H.person(2)))
+		# OTHER has no authorization at all.
+		p = self.run_cli(path, "--out", out, token=e.tok["OTHER"])
+		self.assertEqual(p.returncode, 4, p.stderr)
+		self.assertIn("every line was refused", p.stderr)
+		with open(out, "rb") as f:
+			res = parse_ndjson(f.read())
+		self.assertEqual([r["members"][0]["results"]["synth.a"]["status"]
+		    for r in res], ["denied", "denied"])
+		with open(path, "w") as f:
+			f.write("subject\n%s\n%s\n" % (H.INSZ_INVALID,
+			    H.KBO_INVALID))
+		p = self.run_cli(path, "--out", out)
+		self.assertEqual(p.returncode, 4, p.stderr)
+		# One line verified is enough for the usual statuses.
+		with open(path, "w") as f:
+			f.write("subject\n%s\n" % H.person(3))
+		p = self.run_cli(path, "--out", out)
+		self.assertEqual(p.returncode, 0, p.stderr)
 
 
 if __name__ == "__main__":

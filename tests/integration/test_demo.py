@@ -1,7 +1,8 @@
 """The demo's own flow, end to end: `crossroads demo` generates a country,
-loads the hub, starts the nine source adapters and the hub, and prints
-three commands; they must do what they say, and Ctrl-C must stop
-everything."""
+loads the hub, starts the nine source adapters and the hub, loads a bundle
+and an event type, and prints commands (consultations, the exchange log,
+an event to publish and its feed, a verification); each must give exactly
+the answer it says, and Ctrl-C must stop everything."""
 import json
 import os
 import random
@@ -108,7 +109,7 @@ class DemoTest(unittest.TestCase):
         H.remove_tmpdir(cls.dir)
 
     def commands(self):
-        """The three curl commands, parsed: (token, body, url)."""
+        """The curl commands, parsed: (token, body, url)."""
         out = []
         for m in re.finditer(r"curl -s -H 'Authorization: Bearer (\S+)'"
                              r"(?: -d '(\{[^']*\})')? '?(http://[^'\s]+)'?",
@@ -122,6 +123,18 @@ class DemoTest(unittest.TestCase):
                               body=json.loads(body) if body else None,
                               token=token)
 
+    def registry(self):
+        with open(os.path.join(self.dir, "country", "registry.json")) as f:
+            return json.load(f)
+
+    def source_answer(self, endpoint, subject, consumer, purpose):
+        """What the adapter itself answers: the truth the hub passes on."""
+        port = int(endpoint.split(":")[2].split("/")[0])
+        path = "/" + endpoint.split("/", 3)[3]
+        return H.http_request(port, "POST", path, body={
+            "subject": subject, "params": {}, "request_id": "test-demo",
+            "consumer": consumer, "purpose": purpose})
+
     def test_1_flow(self):
         self.assertIn("Press Ctrl-C", self.text, self.text[-3000:])
         # Every adapter and the hub are up.
@@ -129,8 +142,8 @@ class DemoTest(unittest.TestCase):
         for p in range(self.base, self.base + N_SOURCES):
             self.assertTrue(port_open(p), "source on port %d" % p)
         cmds = self.commands()
-        self.assertEqual(len(cmds), 3, self.text)
-        granted, refused, log = cmds
+        self.assertEqual(len(cmds), 6, self.text)
+        granted, refused, log, event, feed, verify = cmds
         r = self.call(*granted)
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["data"], r)
@@ -142,29 +155,109 @@ class DemoTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         outcomes = [e["outcome"] for e in r.json["entries"]
                     if e["subject"] == subject]
-        self.assertIn("granted", outcomes)
-        # The country's other registries answer through the hub too: any
-        # authorization without capacities can be used on any valid person.
-        reg = json.load(open(os.path.join(self.dir, "country",
-                                          "registry.json")))
+        self.assertEqual(outcomes, ["granted"])
+        reg = self.registry()
         tokens = {c["institution"]: c["token"] for c in reg["clients"]}
-        persons = {s["id"] for s in reg["services"]
-                   if s.get("subject_kind", "person") == "person"}
+        services = {s["id"]: s for s in reg["services"]}
+        # The country's other registries answer through the hub exactly
+        # as the adapter behind each does: any authorization without
+        # capacities can be used on any valid person.
         served = set()
         for a in reg["authorizations"]:
+            svc = services.get(a["service"])
             if (a["capacities"] or a["consumer"] not in tokens or
-                    a["service"] not in persons):
+                    svc is None or svc["subject_kind"] != "person"):
                 continue
+            src = self.source_answer(svc["endpoint"], subject,
+                                     a["consumer"], a["purpose"])
             r = H.http_request(self.port, "POST",
                                "/v1/consult/" + a["service"],
                                body={"subject": subject,
                                      "purpose": a["purpose"]},
                                token=tokens[a["consumer"]])
-            self.assertIn(r.status, (200, 404), r)
-            if r.status == 404:
-                self.assertEqual(r.json["error"]["code"], "NO_DATA")
-            served.add(a["service"].split(".")[0])
+            self.assertEqual(r.status, src.status, (a, r, src))
+            if src.status == 404:
+                self.assertEqual(r.error_code, "NO_DATA")
+                continue
+            want = {k: v for k, v in src.json["data"].items()
+                    if k in a["fields"]}
+            self.assertEqual(set(r.json["data"]), set(want), a)
+            for k, v in want.items():
+                if not isinstance(v, (dict, list)):
+                    self.assertEqual(r.json["data"][k], v, (a, k))
+            served.add(a["service"])
         self.assertGreaterEqual(len(served), 1)
+        self.check_event(event, feed)
+        self.check_verification(verify)
+
+    def check_event(self, event, feed):
+        """The event is stored (id 1, the first) and routed to the feed
+        of the institution that follows its subject."""
+        token, body, url = event
+        self.assertRegex(self.text, r"provider's client token \(RN "
+                         r"publishes population.address_changed\):\n  " +
+                         token + "\n")
+        r = self.call(*event)
+        self.assertEqual((r.status, r.json), (201, {"id": "1"}), r)
+        ftoken, _, _ = feed
+        subs = H.http_request(self.port, "GET", "/v1/subscriptions",
+                              token=ftoken)
+        self.assertEqual(subs.status, 200, subs)
+        self.assertEqual(len(subs.json["subscriptions"]), 1, subs)
+        sent = json.loads(body)
+        r = self.call(*feed)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"events": [{
+            "id": "1", "cursor": "1", "type": sent["type"],
+            "subject": sent["subject"], "occurred_at": sent["occurred_at"],
+            "data": sent["data"],
+            "subscription": subs.json["subscriptions"][0]["id"]}],
+            "next": "1"})
+
+    def check_verification(self, verify):
+        """The verification answers, for the applicant and each member of
+        the household, what each consultation on its own answers."""
+        token, body, url = verify
+        asked = json.loads(body)
+        self.assertTrue(url.endswith("/v1/verify/social-assistance"), url)
+        with open(os.path.join(os.path.dirname(os.path.dirname(
+                os.path.dirname(os.path.abspath(__file__)))), "demo",
+                "bundle-social-assistance.json")) as f:
+            bundle = json.load(f)
+        r = self.call(*verify)
+        self.assertEqual(r.status, 200, r)
+        v = r.json
+        self.assertEqual((v["bundle"], v["subject"], v["household"]),
+                         ("social-assistance", asked["subject"], True))
+        pop = H.http_request(self.port, "POST",
+                             "/v1/consult/population.person",
+                             body={"subject": asked["subject"],
+                                   "purpose": asked["purpose"]},
+                             token=token)
+        self.assertEqual(pop.status, 200, pop)
+        others = [m["subject"] for m in pop.json["data"]["household"]
+                  if m["subject"] != asked["subject"]]
+        self.assertEqual([m["subject"] for m in v["members"]],
+                         [asked["subject"]] + others)
+        complete = True
+        for m in v["members"]:
+            self.assertEqual(sorted(m["results"]),
+                             sorted(bundle["services"]))
+            for sid, res in m["results"].items():
+                c = H.http_request(self.port, "POST", "/v1/consult/" + sid,
+                                   body={"subject": m["subject"],
+                                         "purpose": asked["purpose"]},
+                                   token=token)
+                if c.status == 200:
+                    self.assertEqual(res, {"status": "ok",
+                                           "data": c.json["data"]})
+                    continue
+                status = {404: "no_data", 403: "denied"}[c.status]
+                self.assertEqual(res, {"status": status, "error": {
+                    "code": c.error_code,
+                    "message": c.json["error"]["message"]}})
+                complete = complete and status == "no_data"
+        self.assertEqual(v["complete"], complete)
 
     def test_2_ctrl_c_stops_everything(self):
         self.assertIsNone(self.proc.poll())

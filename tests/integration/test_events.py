@@ -548,31 +548,43 @@ class LongPollTests(Base):
 	def test_wakes_on_publish(self):
 		tid = event_type()
 		authorize("ONEM", tid, ["city"])
-		sub = subscribe("ONEM", tid).json["id"]
-		s = subject()
+		# Two feeds of one institution, told apart by capacity.
+		sub = subscribe("ONEM", tid, ["jobseeker"]).json["id"]
+		other = subscribe("ONEM", tid, ["trainee"]).json["id"]
+		s, s2 = subject(), subject()
 		HUB.integrate(TOK["ONEM"], s, "jobseeker")
+		HUB.integrate(TOK["ONEM"], s2, "trainee")
 		res = {}
 
-		def poll():
-			res["r"] = feed("ONEM", "0", sub=sub, wait=10)
-			res["t"] = time.monotonic()
+		def poll(key, on):
+			t0 = time.monotonic()
+			res[key] = feed("ONEM", "0", sub=on, wait=10)
+			res[key + "_t"] = (t0, time.monotonic())
 
-		t = threading.Thread(target=poll)
+		t = threading.Thread(target=poll, args=("r", sub))
 		t.start()
-		time.sleep(0.7)
-		self.assertTrue(t.is_alive(), "the long poll answered at once")
-		# An event for someone else does not answer it.
-		publish_ok(tid, subject(), {"city": "x"})
-		time.sleep(0.3)
-		self.assertTrue(t.is_alive())
+		t2 = threading.Thread(target=poll, args=("r2", other))
+		t2.start()
+		# An event for someone else: it reaches the other feed (the
+		# proof it was published, routed and its waiters tried) and
+		# does not answer this one.
+		eid2 = publish_ok(tid, s2, {"city": "x"})
+		t2.join(15)
+		self.assertFalse(t2.is_alive())
+		self.assertEqual([e["id"] for e in res["r2"].json["events"]],
+		    [eid2])
+		self.assertTrue(t.is_alive(), res.get("r"))
 		t0 = time.monotonic()
 		eid = publish_ok(tid, s, {"city": "Liège"})
 		t.join(15)
 		self.assertFalse(t.is_alive())
 		r = res["r"]
 		self.assertEqual(r.status, 200, r)
+		# Only this feed's event, answered once it was published (not
+		# when the wait of 10 s ran out: that answer would be empty).
 		self.assertEqual([e["id"] for e in r.json["events"]], [eid])
-		self.assertLess(res["t"] - t0, 1.0)
+		self.assertLess(res["r_t"][0], t0)
+		self.assertGreater(res["r_t"][1], t0)
 
 	def test_expires_empty(self):
 		tid = event_type()

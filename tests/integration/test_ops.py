@@ -6,7 +6,9 @@ the `directory import` command, and graceful shutdown on SIGTERM.
 
 import concurrent.futures
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -299,10 +301,163 @@ class ImportTests(unittest.TestCase):
 		self.assertEqual([(e["institution"], e["capacity"], e["from"],
 		    e["to"]) for e in r.json["entries"]],
 		    [("ONEM", "jobseeker", "2022-01-01", None)])
+		# The import refused it: it is not there, and cannot be asked for.
 		r = h.admin("GET", "/v1/directory/" + H.INSZ_INVALID)
-		self.assertIn(r.status, (200, 400), r)
-		if r.status == 200:
-			self.assertEqual(r.json["entries"], [])
+		self.assertEqual((r.status, r.error_code), (400,
+		    "INVALID_SUBJECT"), r)
+
+
+class OfflineCommandTests(unittest.TestCase):
+	"""The commands that work on a database file without a hub: `log
+	verify` reads only (a missing file, a wrong one or a source's is
+	refused and left as it was; a read-only copy verifies); `registry
+	import` and `directory import` write, may create a new hub database,
+	but never turn someone else's database into one."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.w = H.make_tmpdir()
+		cls.fx = H.Fixture(cls.w, H.fixture_dataset()).start()
+		h = cls.hub = H.Hub(cls.w).start()
+		h.institution("RN", "National Register", "population")
+		h.institution("ONEM", "Employment", "unemployment")
+		tok = h.client("ONEM")["token"]
+		h.service("population.person", "RN", cls.fx.url("/person"),
+		    PERSON_FIELDS)
+		h.authorize("ONEM", "population.person", "benefit", ["name"])
+		for k in range(3):
+			r = h.consult(tok, "population.person", H.person(k + 1),
+			    "benefit")
+			assert r.status == 200, r
+		assert h.terminate() == 0
+		cls.fx.kill()
+		cls.country = os.path.join(cls.w, "country")
+		p = H.run_cli(["gen", "--out", cls.country, "--persons", "20",
+		    "-q"])
+		assert p.returncode == 0, p.stderr
+		cls.source_db = os.path.join(cls.country, "population.db")
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.hub.kill()
+		cls.fx.kill()
+		for root, dirs, _ in os.walk(cls.w):
+			for d in dirs:
+				os.chmod(os.path.join(root, d), 0o755)
+		H.remove_tmpdir(cls.w)
+
+	def listing(self, d):
+		return sorted(os.listdir(d))
+
+	def schema(self, db):
+		return H.db_query(db, "SELECT type, name, sql FROM sqlite_master "
+		    "ORDER BY name") + H.db_query(db, "PRAGMA journal_mode")
+
+	def refused(self, args, path, what):
+		"""Runs a command that must fail on path and leave its directory
+		and the file as they were."""
+		d = os.path.dirname(path)
+		before = self.listing(d)
+		content = None
+		if os.path.isfile(path):
+			with open(path, "rb") as f:
+				content = f.read()
+		p = H.run_cli(args)
+		self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+		self.assertIn(path, p.stderr)
+		self.assertIn(what, p.stderr)
+		self.assertNotIn("intact", p.stdout)
+		self.assertEqual(self.listing(d), before)
+		if content is not None:
+			with open(path, "rb") as f:
+				self.assertEqual(f.read(), content)
+		return p
+
+	def verify_intact(self, db):
+		p = H.log_verify(db)
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+		self.assertEqual(p.stdout, "exchange log intact: 3 entries\n")
+
+	def verify_intact_unprivileged(self, db):
+		"""As an auditor who may write nothing there: root writes
+		anywhere, so when the suite runs as root, as nobody too."""
+		if os.geteuid() != 0 or shutil.which("setpriv") is None:
+			return
+		hub, _ = H.binaries()
+		os.chmod(self.w, 0o755)
+		p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+		    "--clear-groups", hub, "log", "verify", "--db", db],
+		    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+		    stderr=subprocess.PIPE, timeout=120, text=True)
+		self.assertEqual((p.returncode, p.stdout), (0,
+		    "exchange log intact: 3 entries\n"), p.stderr)
+
+	def test_log_verify_the_hub_database(self):
+		self.verify_intact(self.hub.db)
+
+	def test_log_verify_missing_file(self):
+		path = os.path.join(self.w, "no-such.db")
+		self.refused(["log", "verify", "--db", path], path,
+		    "no such file")
+		self.assertFalse(os.path.exists(path))
+
+	def test_log_verify_wrong_files(self):
+		cfg = os.path.join(self.country, "population.conf")
+		self.refused(["log", "verify", "--db", cfg], cfg,
+		    "not a Crossroads hub database")
+		self.refused(["log", "verify", "--db", self.country],
+		    self.country, "not a regular file")
+		empty = os.path.join(self.w, "empty.db")
+		open(empty, "w").close()
+		self.refused(["log", "verify", "--db", empty], empty,
+		    "not a Crossroads hub database")
+		self.assertEqual(os.path.getsize(empty), 0)
+
+	def test_log_verify_source_database(self):
+		before = self.schema(self.source_db)
+		self.refused(["log", "verify", "--db", self.source_db],
+		    self.source_db, "not a Crossroads hub database")
+		self.assertEqual(self.schema(self.source_db), before)
+
+	def test_log_verify_read_only_copies(self):
+		# chmod 0444 in a writable directory.
+		d1 = os.path.join(self.w, "audit1")
+		os.mkdir(d1)
+		c1 = os.path.join(d1, "hub.db")
+		shutil.copy(self.hub.db, c1)
+		os.chmod(c1, 0o444)
+		self.verify_intact(c1)
+		self.verify_intact_unprivileged(c1)
+		self.assertEqual(self.listing(d1), ["hub.db"])
+		# A read-only directory.
+		d2 = os.path.join(self.w, "audit2")
+		os.mkdir(d2)
+		shutil.copy(self.hub.db, os.path.join(d2, "hub.db"))
+		os.chmod(os.path.join(d2, "hub.db"), 0o644)
+		os.chmod(d2, 0o555)
+		self.verify_intact(os.path.join(d2, "hub.db"))
+		self.verify_intact_unprivileged(os.path.join(d2, "hub.db"))
+		self.assertEqual(self.listing(d2), ["hub.db"])
+
+	def test_imports_refuse_a_source_database(self):
+		before = self.schema(self.source_db)
+		reg = os.path.join(self.country, "registry.json")
+		self.refused(["registry", "import", reg, "--db", self.source_db],
+		    self.source_db, "not a Crossroads hub database")
+		csv = os.path.join(self.country, "directory.csv")
+		self.refused(["directory", "import", csv, "--db",
+		    self.source_db], self.source_db,
+		    "not a Crossroads hub database")
+		self.assertEqual(self.schema(self.source_db), before)
+
+	def test_registry_import_creates_a_new_database(self):
+		db = os.path.join(self.w, "new-hub.db")
+		reg = os.path.join(self.country, "registry.json")
+		p = H.run_cli(["registry", "import", reg, "--db", db])
+		self.assertEqual(p.returncode, 0, p.stderr)
+		p = H.log_verify(db)
+		self.assertEqual((p.returncode, p.stdout), (0,
+		    "exchange log intact: 0 entries\n"), p.stderr)
 
 
 class AccessLogTests(HubCase):

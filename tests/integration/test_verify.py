@@ -10,9 +10,12 @@ One hub and a set of fixture sources are shared; each test uses its own
 subjects and bundles.
 """
 
+import http.server
 import itertools
+import json
 import os
 import sys
+import threading
 import time
 import unittest
 
@@ -498,6 +501,170 @@ class RuleTests(unittest.TestCase):
 		self.assertEqual(und, ["household-income"])
 		self.assertNotIn("household-income",
 		    [f["rule"] for f in r.json["flags"]])
+
+
+class _Gate:
+	"""A population source that holds the applicants' requests until
+	released, so that the test knows when all of them are in flight,
+	and the members' ones until it closes."""
+
+	def __init__(self, members):
+		gate = self
+		self.release = threading.Event()
+		self.closing = threading.Event()
+		self.arrived = 0
+		self.lock = threading.Lock()
+
+		class Handler(http.server.BaseHTTPRequestHandler):
+			protocol_version = "HTTP/1.1"
+
+			def log_message(self, *args):
+				pass
+
+			def do_POST(self):
+				n = int(self.headers.get("Content-Length", "0"))
+				subj = json.loads(self.rfile.read(n))["subject"]
+				if subj in members:
+					gate.closing.wait(60)
+				else:
+					with gate.lock:
+						gate.arrived += 1
+					gate.release.wait(60)
+				hh = [{"subject": s} for s in [subj] + members]
+				b = json.dumps({"data": {"name": "N",
+				    "household": hh, "death_date": None}}).encode()
+				self.send_response(200)
+				self.send_header("Content-Type", "application/json")
+				self.send_header("Content-Length", str(len(b)))
+				self.end_headers()
+				self.wfile.write(b)
+
+		class Server(http.server.ThreadingHTTPServer):
+			daemon_threads = True
+			request_queue_size = 256
+
+			def handle_error(self, request, client_address):
+				pass	# the hub closing its kept-alive connections
+
+		self.srv = Server(("127.0.0.1", 0), Handler)
+		self.port = self.srv.server_address[1]
+		threading.Thread(target=self.srv.serve_forever,
+		    daemon=True).start()
+
+	def count(self):
+		with self.lock:
+			return self.arrived
+
+	def close(self):
+		self.release.set()
+		self.closing.set()
+		self.srv.shutdown()
+		self.srv.server_close()
+
+
+class ShutdownTests(unittest.TestCase):
+	"""SIGTERM with verifications in flight and drain_timeout_ms = 0: the
+	household members' consultations are still being started when the
+	hub stops; verification stops first, answers what is pending as
+	UNAVAILABLE, and nothing touches the stopped parts (under ASan: no
+	report)."""
+
+	N = 80			# verifications in flight
+	NSVC = 16		# services consulted for each member
+
+	def setUp(self):
+		self.w = H.make_tmpdir()
+		self.members = [H.person(200 + k) for k in range(15)]
+		self.gate = _Gate(self.members)
+		# Member services: no answer before the hub stops.
+		self.slow = H.Fixture(self.w, synthetic=True, delay_ms=30000,
+		    name="slow").start()
+		self.fast = H.Fixture(self.w, synthetic=True, name="fast").start()
+		self.hub = H.Hub(self.w, name="shutdown",
+		    config={"drain_timeout_ms": 0}).start()
+
+	def tearDown(self):
+		self.hub.kill()
+		self.slow.kill()
+		self.fast.kill()
+		self.gate.close()
+		H.remove_tmpdir(self.w)
+
+	def test_sigterm_while_households_fan_out(self):
+		h = self.hub
+		for iid in ("RN", "CPAS"):
+			h.institution(iid)
+		tok = h.client("CPAS")["token"]
+		h.service("population.person", "RN",
+		    "http://127.0.0.1:%d/person" % self.gate.port,
+		    ["name", "household", "death_date"], timeout_ms=60000)
+		h.authorize("CPAS", "population.person", PURPOSE,
+		    ["name", "household", "death_date"])
+		h.service("marker", "RN", self.fast.url(), ["name"])
+		h.authorize("CPAS", "marker", PURPOSE, ["name"])
+		svcs = ["population.person"]
+		for k in range(self.NSVC):
+			sid = "m.s%d" % k
+			h.service(sid, "RN", self.slow.url("/m%d" % k),
+			    ["name", "birth_date"], timeout_ms=60000)
+			h.authorize("CPAS", sid, PURPOSE, ["name", "birth_date"])
+			svcs.append(sid)
+		r = h.admin("POST", "/v1/bundles", {"id": "fan", "services":
+		    svcs, "deadline_ms": 60000, "household": {"service":
+		    "population.person", "members": "household[].subject"}})
+		self.assertEqual(r.status, 201, r)
+		applicants = [H.person(300 + k) for k in range(self.N)]
+		answers = {}
+
+		def one(subj):
+			try:
+				answers[subj] = h.request("POST", "/v1/verify/fan",
+				    {"subject": subj, "purpose": PURPOSE,
+				    "household": True}, token=tok)
+			except OSError as e:
+				answers[subj] = e
+
+		threads = [threading.Thread(target=one, args=(s,))
+		    for s in applicants]
+		for t in threads:
+			t.start()
+		deadline = time.monotonic() + 60
+		while self.gate.count() < self.N:
+			self.assertLess(time.monotonic(), deadline,
+			    "population calls in flight: %d" % self.gate.count())
+			time.sleep(0.01)
+		self.gate.release.set()
+		while H.db_query(h.db, "SELECT count(*) FROM xlog WHERE "
+		    "service = 'population.person'")[0][0] < self.N:
+			self.assertLess(time.monotonic(), deadline)
+			time.sleep(0.005)
+		# The log writer calls back a group before it writes the next:
+		# once a later consultation is answered, every household is
+		# known, and the members' consultations (15 x (NSVC + 1) each)
+		# are being started as the hub stops.
+		r = h.consult(tok, "marker", H.person(999), PURPOSE)
+		self.assertEqual(r.status, 200, r)
+		self.assertEqual(h.terminate(timeout=120), 0, h.stderr()[-3000:])
+		self.assertEqual(h.sanitizer_reports(), [])
+		for t in threads:
+			t.join(60)
+		for subj in applicants:
+			r = answers.get(subj)
+			self.assertIsInstance(r, H.Response, subj)
+			self.assertEqual(r.status, 200, r)
+			self.assertFalse(r.json["complete"])
+			self.assertEqual([m["subject"] for m in r.json["members"]],
+			    [subj] + self.members)
+			for m in r.json["members"]:
+				for sid, res in m["results"].items():
+					if m["subject"] == subj and \
+					    sid == "population.person":
+						self.assertEqual(res["status"], "ok")
+						continue
+					self.assertEqual((res["status"],
+					    res["error"]["code"]), ("error",
+					    "UNAVAILABLE"), (m["subject"], sid))
+		self.assertEqual(H.log_verify(h.db).returncode, 0)
 
 
 class ZZSanitizerTests(unittest.TestCase):

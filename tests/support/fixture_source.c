@@ -1,7 +1,7 @@
 /*
  * crossroads-fixture-source: a real authentic source for integration tests
- * and benchmarks, speaking the hub's source protocol (docs: api-v1, "Source
- * protocol"): POST <any path> {"subject":...} -> 200 {"data":{...}} or 404.
+ * and benchmarks, speaking the hub's source protocol (docs/api.md, "The
+ * source protocol"): POST <any path> {"subject":...} -> 200 {"data":{...}} or 404.
  *
  *   --listen 127.0.0.1:PORT   required; port 0 picks a free port
  *   --data FILE               {"<subject>": {<data>}, ...}

@@ -92,6 +92,32 @@ static const char *const files[] = {
 	"registry.json", "directory.csv", "summary.json", NULL
 };
 
+/*
+ * Valid in its scheme; be-insz checked in the year of birth (2099-12-31
+ * is a valid INSZ only from 2099 on), and refused the year before for
+ * the 2000+ form.
+ */
+static void
+assert_valid_id(const struct cr_ident_scheme *sc, const char *date,
+    const char *id)
+{
+	char norm[CR_SUBJECT_MAX];
+	int year = atoi(date);
+
+	if (strcmp(sc->name, "be-insz") != 0) {
+		assert_int_equal(cr_ident_normalize(sc, id, norm, sizeof(norm)),
+		    0);
+		assert_string_equal(id, norm);
+		return;
+	}
+	assert_int_equal(cr_ident_insz_normalize_at(id, year, norm,
+	    sizeof(norm)), 0);
+	assert_string_equal(id, norm);
+	if (year >= 2000)
+		assert_int_equal(cr_ident_insz_normalize_at(id, year - 1, norm,
+		    sizeof(norm)), -1);
+}
+
 static void
 test_ident_gen_valid(void **state)
 {
@@ -117,9 +143,7 @@ test_ident_gen_valid(void **state)
 				for (s = 0; s < max; s++) {
 					assert_int_equal(cr_ident_gen_person(sc,
 					    dates[d], fem, s, id, sizeof(id)), 0);
-					assert_int_equal(cr_ident_normalize(sc, id,
-					    norm, sizeof(norm)), 0);
-					assert_string_equal(id, norm);
+					assert_valid_id(sc, dates[d], id);
 					memcpy(seen[n++], id, 12);
 				}
 			/* Distinct for one date: every serial, both sexes. */
@@ -147,6 +171,54 @@ test_ident_gen_valid(void **state)
 		    0);
 	}
 	assert_int_equal(cr_ident_gen_kbo(15000000UL, id, sizeof(id)), -1);
+}
+
+/* BIS numbers: month + 40 (sex known) or + 20, valid, never an INSZ. */
+static void
+test_ident_gen_bis(void **state)
+{
+	static const char *const dates[] = { "1900-01-01", "1968-12-31",
+	    "1999-12-31", "2000-02-29", "2024-07-15", "2099-12-31" };
+	const struct cr_ident_scheme *sc = cr_ident_find("be-insz");
+	char id[CR_SUBJECT_MAX], seen[3 * 498 + 2 * 498][12];
+	unsigned max = cr_ident_gen_serials(sc), s, n, sss;
+	size_t d, a, b;
+	int fem, month;
+
+	(void)state;
+	for (d = 0; d < sizeof(dates) / sizeof(dates[0]); d++) {
+		n = 0;
+		month = atoi(dates[d] + 5);
+		for (fem = -1; fem < 2; fem++)
+			for (s = 0; s < max; s++) {
+				assert_int_equal(cr_ident_gen_bis(dates[d], fem,
+				    s, id, sizeof(id)), 0);
+				assert_valid_id(sc, dates[d], id);
+				assert_int_equal(atoi((char[3]){ id[2], id[3],
+				    '\0' }), month + (fem < 0 ? 20 : 40));
+				sss = (unsigned)atoi((char[4]){ id[6], id[7],
+				    id[8], '\0' });
+				if (fem >= 0)
+					assert_int_equal(sss % 2, fem ? 0 : 1);
+				memcpy(seen[n++], id, 12);
+			}
+		for (fem = 0; fem < 2; fem++)
+			for (s = 0; s < max; s++) {
+				assert_int_equal(cr_ident_gen_person(sc,
+				    dates[d], fem, s, id, sizeof(id)), 0);
+				memcpy(seen[n++], id, 12);
+			}
+		/* Distinct from each other and from the INSZ of that date. */
+		for (a = 0; a < n; a++)
+			for (b = a + 1; b < n; b++)
+				assert_string_not_equal(seen[a], seen[b]);
+		assert_int_equal(cr_ident_gen_bis(dates[d], 0, max, id,
+		    sizeof(id)), -1);
+		assert_int_equal(cr_ident_gen_bis(dates[d], -1, max, id,
+		    sizeof(id)), -1);
+	}
+	assert_int_equal(cr_ident_gen_bis("2001-02-29", 1, 0, id, sizeof(id)),
+	    -1);
 }
 
 static void
@@ -225,6 +297,53 @@ check_register(const struct run *r, const char *scheme)
 	assert_int_equal(lines, r->st.dir_records);
 }
 
+/*
+ * Cross-border workers (be-insz): in the register with a BIS number, no
+ * household, an address abroad, work here.
+ */
+static void
+check_bis(const struct run *r)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	unsigned long n = 0;
+	const char *id;
+	int month, sss;
+
+	snprintf(path, sizeof(path), "%s/population.db", r->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	snprintf(path, sizeof(path), "ATTACH '%s/employment.db' AS e", r->dir);
+	assert_int_equal(sqlite3_exec(db, path, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, sex, household_id "
+	    "IS NULL, nationality IN ('FR', 'NL', 'DE', 'LU'), address LIKE "
+	    "'%, France' OR address LIKE '%, Netherlands' OR address LIKE "
+	    "'%, Germany' OR address LIKE '%, Luxembourg', (SELECT count(*) "
+	    "FROM e.contract AS c WHERE c.person = p.id) > 0 FROM person AS "
+	    "p WHERE CAST(substr(id, 3, 2) AS INTEGER) >= 20", -1, &st, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		id = (const char *)sqlite3_column_text(st, 0);
+		month = (id[2] - '0') * 10 + (id[3] - '0');
+		sss = (id[6] - '0') * 100 + (id[7] - '0') * 10 + (id[8] - '0');
+		assert_true((month >= 21 && month <= 32) ||
+		    (month >= 41 && month <= 52));
+		/* Sex known: its parity, as an INSZ's. */
+		if (month > 40)
+			assert_int_equal(sss % 2, strcmp((const char *)
+			    sqlite3_column_text(st, 1), "F") == 0 ? 0 : 1);
+		assert_int_equal(sqlite3_column_int(st, 2), 1);
+		assert_int_equal(sqlite3_column_int(st, 3), 1);
+		assert_int_equal(sqlite3_column_int(st, 4), 1);
+		assert_int_equal(sqlite3_column_int(st, 5), 1);
+		n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(n, r->st.bis);
+}
+
 static void
 test_identifiers_valid(void **state)
 {
@@ -238,6 +357,13 @@ test_identifiers_valid(void **state)
 		gen_into(&r, schemes[i], 3, i == 0 ? N_PERSONS : 600);
 		assert_int_equal(r.st.persons, i == 0 ? N_PERSONS : 600);
 		check_register(&r, schemes[i]);
+		if (i == 0) {
+			/* About 1% of the register. */
+			assert_true(r.st.bis * 1000 >= r.st.persons * 4);
+			assert_true(r.st.bis * 1000 <= r.st.persons * 20);
+			check_bis(&r);
+		} else
+			assert_int_equal(r.st.bis, 0);
 		rm_dir(r.dir);
 	}
 }
@@ -325,6 +451,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ident_gen_valid),
+		cmocka_unit_test(test_ident_gen_bis),
 		cmocka_unit_test(test_same_seed_same_bytes),
 		cmocka_unit_test(test_identifiers_valid),
 		cmocka_unit_test(test_shape),

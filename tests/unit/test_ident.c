@@ -21,10 +21,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "date.h"
 #include "ident.h"
 
 static const struct cr_ident_scheme *
@@ -283,6 +285,64 @@ test_outlen(void **state)
 	    sizeof(out)), -1);
 }
 
+static int
+insz_at(const char *in, int year)
+{
+	char out[CR_SUBJECT_MAX];
+
+	return cr_ident_insz_normalize_at(in, year, out, sizeof(out));
+}
+
+/*
+ * The 2000+ check (of 2YYMMDDSSS) only for birth years already reached:
+ * otherwise 27000000014 would be someone born in 2027. Computed vectors.
+ */
+static void
+test_insz_future_birth_years(void **state)
+{
+	char out[CR_SUBJECT_MAX], today[16], in[48];
+	unsigned long long base;
+	int year;
+
+	/* 2027-00-00, serial 000: the 2000+ check. */
+	assert_int_equal(insz_at("27000000014", 2026), -1);
+	assert_int_equal(insz_at("27000000014", 2027), 0);
+	assert_int_equal(insz_at("27000000014", 2040), 0);
+	/* The same digits with the 1900 check: 1927. */
+	assert_int_equal(insz_at("27000000082", 2026), 0);
+	assert_int_equal(insz_at("27000000082", 1990), 0);
+	/* Born 2026-01-01: not yet in 2025. */
+	assert_int_equal(insz_at("26010100166", 2026), 0);
+	assert_int_equal(insz_at("26010100166", 2025), -1);
+	/* BIS numbers alike: month + 20 and month + 40. */
+	assert_int_equal(insz_at("26210100112", 2026), 0);
+	assert_int_equal(insz_at("26210100112", 2025), -1);
+	assert_int_equal(insz_at("26410100155", 2026), 0);
+	assert_int_equal(insz_at("26410100155", 2025), -1);
+	/* 2099 is far, 1999 is not. */
+	assert_int_equal(insz_at("99010100147", 2026), -1);
+	assert_int_equal(insz_at("99010100118", 2026), 0);
+	/* Normalized as the scheme does. */
+	assert_int_equal(cr_ident_insz_normalize_at("27.00.00-000.14", 2027,
+	    out, sizeof(out)), 0);
+	assert_string_equal(out, "27000000014");
+
+	/* The scheme itself takes today's year: next year's first born is
+	   refused, this year's accepted. */
+	cr_date_today(today);
+	year = (today[0] - '0') * 1000 + (today[1] - '0') * 100 +
+	    (today[2] - '0') * 10 + (today[3] - '0');
+	base = (unsigned long long)((year + 1) % 100) * 10000000ULL +
+	    101001ULL;
+	snprintf(in, sizeof(in), "%09llu%02llu", base,
+	    97 - (2000000000ULL + base) % 97);
+	expect_invalid("be-insz", in);
+	base = (unsigned long long)(year % 100) * 10000000ULL + 101001ULL;
+	snprintf(in, sizeof(in), "%09llu%02llu", base,
+	    97 - (2000000000ULL + base) % 97);
+	expect_valid("be-insz", in, in);
+}
+
 /* Every single-digit change of a valid number must be caught by INSZ. */
 static void
 test_insz_single_errors(void **state)
@@ -311,6 +371,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insz),
 		cmocka_unit_test(test_insz_separators),
+		cmocka_unit_test(test_insz_future_birth_years),
 		cmocka_unit_test(test_isikukood),
 		cmocka_unit_test(test_tckn),
 		cmocka_unit_test(test_kbo),

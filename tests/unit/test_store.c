@@ -5,6 +5,8 @@
  */
 #include "store_fixture.h"
 
+#include <sys/stat.h>
+
 #include <pthread.h>
 
 #include <sqlite3.h>
@@ -372,6 +374,166 @@ test_future_version(void **state)
 	assert_int_equal(cr_store_open(f->path, &f->st), 0);
 }
 
+/* A database of someone else's (a source's): schema, journal mode. */
+static void
+make_foreign(const char *path)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE people (id TEXT, "
+	    "name TEXT); INSERT INTO people VALUES ('1', 'A')", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* "tables|journal_mode|user_version" of a database, to see it untouched. */
+static void
+describe(const char *path, char *out, size_t outlen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT "
+	    "group_concat(name) FROM sqlite_master), (SELECT journal_mode FROM "
+	    "pragma_journal_mode), (SELECT user_version FROM "
+	    "pragma_user_version)", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	snprintf(out, outlen, "%s|%s|%d", (const char *)sqlite3_column_text(s,
+	    0), (const char *)sqlite3_column_text(s, 1),
+	    sqlite3_column_int(s, 2));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+static int
+exists(const char *path, const char *suffix)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return access(p, F_OK) == 0;
+}
+
+static void
+test_open_refuses_foreign(void **state)
+{
+	struct fx *f = *state;
+	struct cr_store *st = (struct cr_store *)1;
+	char path[160], d[256];
+	FILE *fp;
+
+	/* A source's database is not turned into a hub's. */
+	snprintf(path, sizeof(path), "%s/source.db", f->dir);
+	make_foreign(path);
+	assert_int_equal(cr_store_open(path, &st), -1);
+	assert_null(st);
+	describe(path, d, sizeof(d));
+	assert_string_equal(d, "people|delete|0");
+	assert_false(exists(path, "-wal"));
+	unlink(path);
+
+	/* An empty file is a new database. */
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+	assert_int_equal(cr_store_open(path, &st), 0);
+	add_inst(st, "RN", "population");
+	cr_store_close(st);
+	unlink(path);
+}
+
+static void *
+ro_reader(void *arg)
+{
+	struct cr_store *st = arg;
+	struct cr_institution in;
+
+	return st->registry->ops->institution_get(st->registry, "RN", &in) == CR_STORE_OK ?
+	    st : NULL;
+}
+
+static void
+test_open_readonly(void **state)
+{
+	struct fx *f = *state;
+	struct cr_store *st = (struct cr_store *)1;
+	struct cr_institution in;
+	char path[160], d[256];
+	pthread_t t;
+	void *ok;
+	FILE *fp;
+
+	/* Missing: refused, not created. */
+	snprintf(path, sizeof(path), "%s/missing.db", f->dir);
+	assert_int_equal(cr_store_open_readonly(path, &st), -1);
+	assert_null(st);
+	assert_false(exists(path, ""));
+
+	/* A source's database, an empty file, a text file: refused as
+	   they are. */
+	snprintf(path, sizeof(path), "%s/source.db", f->dir);
+	make_foreign(path);
+	assert_int_equal(cr_store_open_readonly(path, &st), -1);
+	describe(path, d, sizeof(d));
+	assert_string_equal(d, "people|delete|0");
+	assert_false(exists(path, "-wal"));
+	assert_false(exists(path, "-shm"));
+	unlink(path);
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+	assert_int_equal(cr_store_open_readonly(path, &st), -1);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("not a database\n", fp);
+	fclose(fp);
+	assert_int_equal(cr_store_open_readonly(path, &st), -1);
+	unlink(path);
+	assert_int_equal(cr_store_open_readonly(f->dir, &st), -1);
+
+	/* While the hub has it open: sees what it writes. */
+	add_inst(f->st, "RN", "population");
+	assert_int_equal(cr_store_open_readonly(f->path, &st), 0);
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "RN", &in),
+	    CR_STORE_OK);
+	add_inst(f->st, "ONEM", "unemployment");
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "ONEM", &in),
+	    CR_STORE_OK);
+	cr_store_close(st);
+
+	/* A closed copy, read-only on disk: readable, not writable, and
+	   nothing is created beside it, from any thread. */
+	cr_store_close(f->st);
+	f->st = NULL;
+	assert_false(exists(f->path, "-wal"));
+	assert_int_equal(chmod(f->path, 0444), 0);
+	assert_int_equal(cr_store_open_readonly(f->path, &st), 0);
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "ONEM", &in),
+	    CR_STORE_OK);
+	assert_int_equal(pthread_create(&t, NULL, ro_reader, st), 0);
+	assert_int_equal(pthread_join(t, &ok), 0);
+	assert_ptr_equal(ok, st);
+	memset(&in, 0, sizeof(in));
+	cr_util_strlcpy(in.id, "X", sizeof(in.id));
+	cr_util_strlcpy(in.name, "X", sizeof(in.name));
+	cr_util_strlcpy(in.sector, "x", sizeof(in.sector));
+	assert_int_not_equal(st->registry->ops->institution_add(st->registry, &in), CR_STORE_OK);
+	cr_store_close(st);
+	assert_false(exists(f->path, "-wal"));
+	assert_false(exists(f->path, "-shm"));
+	assert_int_equal(chmod(f->path, 0644), 0);
+	/* A name SQLite's URIs would read otherwise. */
+	snprintf(path, sizeof(path), "%s/a b?mode=rwc#%%41.db", f->dir);
+	assert_int_equal(rename(f->path, path), 0);
+	assert_int_equal(cr_store_open_readonly(path, &st), 0);
+	assert_int_equal(st->registry->ops->institution_get(st->registry, "ONEM", &in),
+	    CR_STORE_OK);
+	cr_store_close(st);
+	assert_int_equal(rename(path, f->path), 0);
+	/* The fixture's teardown wants a store to close. */
+	assert_int_equal(cr_store_open(f->path, &f->st), 0);
+}
+
 #ifndef THREAD_OPS
 #define THREAD_OPS	60
 #endif
@@ -490,6 +652,8 @@ main(void)
 		T(test_authz),
 		T(test_reopen),
 		T(test_future_version),
+		T(test_open_refuses_foreign),
+		T(test_open_readonly),
 		T(test_threads),
 	};
 #undef T
