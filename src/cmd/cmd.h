@@ -11,6 +11,9 @@
 #ifndef CR_CMD_H
 #define CR_CMD_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include "log.h"
 
 /* The option letter of --help, reserved in every command. */
@@ -66,6 +69,25 @@ struct cr_cmd_sub {
  */
 int	cr_cmd_group(const char *group, const struct cr_cmd_sub *subs,
 	    int argc, char **argv);
+
+/*
+ * One HTTP request of a command (cmd_http.c): GET, or POST of body[0..len)
+ * with Content-Type ctype when not NULL; the bearer token when not NULL;
+ * timeout_ms 0 for none (a stream). The answer goes to a->out when set,
+ * else into a->buf (NUL-terminated, up to CR_CMD_ANSWER_MAX; free with
+ * cr_cmd_answer_free). *status is 0 when nothing answered. 0 or -1.
+ */
+#define CR_CMD_ANSWER_MAX	(1024 * 1024)
+struct cr_cmd_answer {
+	char	*buf;
+	size_t	 len, cap;
+	FILE	*out;
+	int	 failed;
+};
+int	cr_cmd_http(const char *method, const char *url, const char *token,
+	    const char *ctype, const char *body, size_t len, long timeout_ms,
+	    struct cr_cmd_answer *, long *status);
+void	cr_cmd_answer_free(struct cr_cmd_answer *);
 
 int	cr_cmd_serve(int argc, char **argv);
 int	cr_cmd_log(int argc, char **argv);

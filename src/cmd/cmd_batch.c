@@ -26,7 +26,6 @@
 #include "cmd.h"
 #include "util.h"
 
-#define ANSWER_MAX	(1024 * 1024)
 #define UNREACHABLE_S	300	/* give up polling after this long */
 
 #define OPT_HOUSEHOLD	CR_CMD_LONG
@@ -65,82 +64,19 @@ struct opts {
 	long		 interval_ms;
 };
 
-struct answer {
-	char	*buf;
-	size_t	 len, cap;
-	FILE	*out;		/* non-NULL: the body goes there */
-	int	 failed;
-};
-
-static size_t
-on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct answer *a = arg;
-	size_t n = size * nmemb;
-
-	if (a->out != NULL) {
-		if (fwrite(p, 1, n, a->out) != n) {
-			a->failed = 1;
-			return 0;
-		}
-		return n;
-	}
-	if (cr_util_buf_append(&a->buf, &a->len, &a->cap, ANSWER_MAX, p, n) ==
-	    -1) {
-		a->failed = 1;
-		return 0;
-	}
-	return n;
-}
-
-/* One request; *status 0 when the hub could not be reached. 0 or -1. */
+/* One request to the hub with the caller's token. */
 static int
 request(const struct opts *o, const char *method, const char *url,
-    const char *ctype, const char *body, size_t len, struct answer *a,
+    const char *ctype, const char *body, size_t len, struct cr_cmd_answer *a,
     long *status)
 {
-	struct curl_slist *h = NULL;
-	char auth[512], ct[128];
-	CURL *c;
-	CURLcode rc;
-
-	*status = 0;
-	free(a->buf);
-	a->buf = NULL;
-	a->len = a->cap = 0;
-	a->failed = 0;
-	if ((c = curl_easy_init()) == NULL)
-		return -1;
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token);
-	h = curl_slist_append(h, auth);
-	if (ctype != NULL) {
-		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-		h = curl_slist_append(h, ct);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
-	}
-	if ((rc = curl_easy_perform(c)) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK && !a->failed)
-		return -1;
-	return a->failed ? -1 : 0;
+	return cr_cmd_http(method, url, o->token, ctype, body, len, 0, a,
+	    status);
 }
 
 /* The error message of a hub's answer, or its status. */
 static void
-print_error(const char *what, long status, const struct answer *a)
+print_error(const char *what, long status, const struct cr_cmd_answer *a)
 {
 	json_t *j = a->buf != NULL ? json_loads(a->buf, 0, NULL) : NULL;
 	const char *code, *msg;
@@ -301,7 +237,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 static int
 submit(const struct opts *o, char *id, size_t idlen, uint64_t *total)
 {
-	struct answer a = { 0 };
+	struct cr_cmd_answer a = { 0 };
 	char *body = NULL, *eb = NULL, *ep = NULL, *url = NULL;
 	const char *ctype;
 	json_t *j = NULL;
@@ -351,7 +287,7 @@ static int
 wait_done(const struct opts *o, const char *id, uint64_t *done,
     uint64_t *failed)
 {
-	struct answer a = { 0 };
+	struct cr_cmd_answer a = { 0 };
 	struct timespec ts;
 	char url[2048];
 	const char *st;
@@ -461,7 +397,7 @@ static int
 fetch_results(const struct opts *o, const char *id, uint64_t *lines,
     uint64_t *refused)
 {
-	struct answer a = { 0 };
+	struct cr_cmd_answer a = { 0 };
 	char url[2048], tmp[4096];
 	long status;
 	FILE *f;
@@ -484,7 +420,7 @@ fetch_results(const struct opts *o, const char *id, uint64_t *lines,
 		rewind(f);
 		while ((c = fgetc(f)) != EOF)
 			if (cr_util_buf_append(&a.buf, &a.len, &a.cap,
-			    ANSWER_MAX, &(char){ (char)c }, 1) == -1)
+			    CR_CMD_ANSWER_MAX, &(char){ (char)c }, 1) == -1)
 				break;
 		print_error(url, status, &a);
 		goto out;

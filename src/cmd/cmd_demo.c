@@ -40,7 +40,6 @@ extern char **environ;
 
 #define DEMO_MAX_CHILDREN	32
 #define DEMO_READY_MS		15000
-#define DEMO_ANSWER_MAX		(1 << 20)
 #define DEMO_BUNDLE		"bundle-social-assistance.json"
 #define DEMO_EVENT_TYPE		"population.address_changed"
 
@@ -178,22 +177,6 @@ demo_stop_all(struct demo *d)
 	d->nchildren = 0;
 }
 
-struct answer {
-	char	*buf;
-	size_t	 len, cap;
-};
-
-static size_t
-collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct answer *a = arg;
-
-	if (cr_util_buf_append(&a->buf, &a->len, &a->cap, DEMO_ANSWER_MAX, ptr,
-	    size * nmemb) == -1)
-		return 0;
-	return size * nmemb;
-}
-
 /*
  * One request to a child: GET without body, else POST of body's JSON,
  * with the token when given. The HTTP status (0: no answer) and, when
@@ -203,42 +186,22 @@ static long
 http_call(const char *url, const char *token, const json_t *body,
     json_t **answer)
 {
-	struct curl_slist *h = NULL;
-	struct answer a = { NULL, 0, 0 };
-	char auth[256], *text = NULL;
+	struct cr_cmd_answer a = { 0 };
+	char *text = NULL;
 	long code = 0;
-	CURL *c;
 
 	if (answer != NULL)
 		*answer = NULL;
-	if ((c = curl_easy_init()) == NULL)
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL)
 		return 0;
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	if (body != NULL) {
-		h = curl_slist_append(h, "Content-Type: application/json");
-		if ((text = json_dumps(body, JSON_COMPACT)) == NULL)
-			goto out;
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-	if (curl_easy_perform(c) != CURLE_OK ||
-	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
+	if (cr_cmd_http(body != NULL ? "POST" : "GET", url, token,
+	    body != NULL ? "application/json" : NULL, text,
+	    text != NULL ? strlen(text) : 0, 10000, &a, &code) == -1)
 		code = 0;
 	if (answer != NULL && a.len > 0)
 		*answer = json_loadb(a.buf, a.len, 0, NULL);
-out:
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	cr_cmd_answer_free(&a);
 	free(text);
-	free(a.buf);
 	return code;
 }
 

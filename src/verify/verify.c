@@ -122,19 +122,6 @@ cr_verify_release(struct cr_verification *v)
  * The thread.
  */
 
-/* A CLOCK_MONOTONIC deadline for pthread_cond_timedwait. */
-static struct timespec
-mono_ts(double at_ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(at_ms / 1e3);
-	ts.tv_nsec = (long)((at_ms - (double)ts.tv_sec * 1e3) * 1e6);
-	if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
-		ts.tv_nsec = 0;
-	return ts;
-}
-
 static void *
 vf_main(void *arg)
 {
@@ -154,7 +141,7 @@ vf_main(void *arg)
 				pthread_cond_wait(&vf->cond, &vf->mtx);
 				continue;
 			}
-			ts = mono_ts(vf->timers->deadline);
+			cr_util_ms_timespec(vf->timers->deadline, &ts);
 			pthread_cond_timedwait(&vf->cond, &vf->mtx, &ts);
 		}
 		if (vf->closed) {
@@ -198,7 +185,6 @@ int
 cr_verifier_start(struct cr_verifier **out)
 {
 	struct cr_verifier *vf;
-	pthread_condattr_t ca;
 	int err;
 
 	*out = NULL;
@@ -208,11 +194,8 @@ cr_verifier_start(struct cr_verifier **out)
 	}
 	vf->jtail = &vf->jobs;
 	pthread_mutex_init(&vf->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&vf->cond, &ca);
-	pthread_cond_init(&vf->idle, &ca);
-	pthread_condattr_destroy(&ca);
+	cr_util_cond_init_mono(&vf->cond);
+	cr_util_cond_init_mono(&vf->idle);
 	if ((err = pthread_create(&vf->thread, NULL, vf_main, vf)) != 0) {
 		errno = err;
 		log_warn("verify: pthread_create");
@@ -240,7 +223,7 @@ cr_verifier_stop(struct cr_verifier *vf, unsigned wait_ms)
 	until = cr_util_mono_ms() + (double)wait_ms;
 	pthread_mutex_lock(&vf->mtx);
 	vf->stopping = 1;
-	ts = mono_ts(until);
+	cr_util_ms_timespec(until, &ts);
 	while (vf->timers != NULL && cr_util_mono_ms() < until)
 		pthread_cond_timedwait(&vf->idle, &vf->mtx, &ts);
 	vf->closed = 1;
