@@ -171,48 +171,40 @@ fail:
 }
 
 static int
+batch_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_batch *b = arg;
+
+	cr_sqlite_col_str(s, 0, b->id, sizeof(b->id));
+	cr_sqlite_col_str(s, 1, b->institution, sizeof(b->institution));
+	cr_sqlite_col_str(s, 2, b->client, sizeof(b->client));
+	cr_sqlite_col_str(s, 3, b->end_user, sizeof(b->end_user));
+	cr_sqlite_col_str(s, 4, b->bundle, sizeof(b->bundle));
+	cr_sqlite_col_str(s, 5, b->purpose, sizeof(b->purpose));
+	cr_sqlite_col_str(s, 6, b->reference_date, sizeof(b->reference_date));
+	b->household = sqlite3_column_int(s, 7);
+	cr_sqlite_col_str(s, 8, b->status, sizeof(b->status));
+	cr_sqlite_col_str(s, 9, b->error, sizeof(b->error));
+	b->total = (uint64_t)sqlite3_column_int64(s, 10);
+	b->done = (uint64_t)sqlite3_column_int64(s, 11);
+	b->failed = (uint64_t)sqlite3_column_int64(s, 12);
+	cr_sqlite_col_str(s, 13, b->created_at, sizeof(b->created_at));
+	return CR_STORE_OK;
+}
+
+static int
 sq_batch_get(struct cr_batch_store *base, const char *id,
     struct cr_batch *b)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	memset(b, 0, sizeof(*b));
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_BATCH_GET)) == NULL)
 		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK) {
-		cr_sqlite_done(s);
-		return cr_sqlite_err(c, "batch_get");
-	}
-	switch (sqlite3_step(s)) {
-	case SQLITE_ROW:
-		cr_sqlite_col_str(s, 0, b->id, sizeof(b->id));
-		cr_sqlite_col_str(s, 1, b->institution, sizeof(b->institution));
-		cr_sqlite_col_str(s, 2, b->client, sizeof(b->client));
-		cr_sqlite_col_str(s, 3, b->end_user, sizeof(b->end_user));
-		cr_sqlite_col_str(s, 4, b->bundle, sizeof(b->bundle));
-		cr_sqlite_col_str(s, 5, b->purpose, sizeof(b->purpose));
-		cr_sqlite_col_str(s, 6, b->reference_date,
-		    sizeof(b->reference_date));
-		b->household = sqlite3_column_int(s, 7);
-		cr_sqlite_col_str(s, 8, b->status, sizeof(b->status));
-		cr_sqlite_col_str(s, 9, b->error, sizeof(b->error));
-		b->total = (uint64_t)sqlite3_column_int64(s, 10);
-		b->done = (uint64_t)sqlite3_column_int64(s, 11);
-		b->failed = (uint64_t)sqlite3_column_int64(s, 12);
-		cr_sqlite_col_str(s, 13, b->created_at, sizeof(b->created_at));
-		rc = CR_STORE_OK;
-		break;
-	case SQLITE_DONE:
-		rc = CR_STORE_NOTFOUND;
-		break;
-	default:
-		rc = cr_sqlite_err(c, "batch_get");
-	}
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, id) == SQLITE_OK,
+	    batch_fill, b, "batch_get");
 }
 
 static int

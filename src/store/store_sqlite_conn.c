@@ -351,6 +351,24 @@ cr_sqlite_list_rows(struct sq_conn *c, sqlite3_stmt *s,
 }
 
 int
+cr_sqlite_one_row(struct sq_conn *c, sqlite3_stmt *s, int bound,
+    int (*fill)(sqlite3_stmt *, void *), void *out, const char *what)
+{
+	int rc;
+
+	if (!bound)
+		rc = cr_sqlite_err(c, what);
+	else if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		rc = fill(s, out);
+	else if (rc == SQLITE_DONE)
+		rc = CR_STORE_NOTFOUND;
+	else
+		rc = cr_sqlite_err(c, what);
+	cr_sqlite_done(s);
+	return rc;
+}
+
+int
 cr_sqlite_store_init(struct sq_store *st, const char *path)
 {
 	int rc;

@@ -83,31 +83,30 @@ sq_event_type_add(struct cr_event_store *base, const struct cr_event_type *et)
 }
 
 static int
+event_type_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_event_type *out = arg;
+
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->provider, sizeof(out->provider));
+	out->all_integrations = sqlite3_column_int(s, 3) != 0;
+	return (out->fields = col_json(s, 2, empty_array)) != NULL ?
+	    CR_STORE_OK : CR_STORE_ERR;
+}
+
+static int
 sq_event_type_get(struct cr_event_store *base, const char *id,
     struct cr_event_type *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_ET_GET)) == NULL)
 		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "event_type_get");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->provider, sizeof(out->provider));
-		out->all_integrations = sqlite3_column_int(s, 3) != 0;
-		rc = (out->fields = col_json(s, 2, empty_array)) != NULL ?
-		    CR_STORE_OK : CR_STORE_ERR;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "event_type_get");
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, id) == SQLITE_OK,
+	    event_type_fill, out, "event_type_get");
 }
 
 static json_t *
@@ -179,39 +178,35 @@ sq_subscription_add(struct cr_event_store *base,
 }
 
 static int
+subscription_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_subscription *out = arg;
+
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->institution, sizeof(out->institution));
+	cr_sqlite_col_str(s, 2, out->client, sizeof(out->client));
+	cr_sqlite_col_str(s, 3, out->event_type, sizeof(out->event_type));
+	cr_sqlite_col_str(s, 5, out->url, sizeof(out->url));
+	out->feed = sqlite3_column_int(s, 6) != 0;
+	cr_sqlite_col_str(s, 7, out->secret, sizeof(out->secret));
+	cr_sqlite_col_str(s, 8, out->created_at, sizeof(out->created_at));
+	return (out->capacities = col_json(s, 4, empty_array)) != NULL ?
+	    CR_STORE_OK : CR_STORE_ERR;
+}
+
+static int
 sq_subscription_get(struct cr_event_store *base, const char *id,
     struct cr_subscription *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_SUB_GET)) == NULL)
 		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "subscription_get");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->institution,
-		    sizeof(out->institution));
-		cr_sqlite_col_str(s, 2, out->client, sizeof(out->client));
-		cr_sqlite_col_str(s, 3, out->event_type,
-		    sizeof(out->event_type));
-		cr_sqlite_col_str(s, 5, out->url, sizeof(out->url));
-		out->feed = sqlite3_column_int(s, 6) != 0;
-		cr_sqlite_col_str(s, 7, out->secret, sizeof(out->secret));
-		cr_sqlite_col_str(s, 8, out->created_at,
-		    sizeof(out->created_at));
-		rc = (out->capacities = col_json(s, 4, empty_array)) != NULL ?
-		    CR_STORE_OK : CR_STORE_ERR;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "subscription_get");
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, id) == SQLITE_OK,
+	    subscription_fill, out, "subscription_get");
 }
 
 /* A row of SUB_COLS as the listing shows it: no secret, no client. */

@@ -189,6 +189,15 @@ int		 cr_sqlite_bind_opt(sqlite3_stmt *, int, const char *s);
 	sqlite3_bind_text((s), (i), (v), -1, SQLITE_STATIC)
 /* Copies a text column ("" for NULL) with truncation. */
 void		 cr_sqlite_col_str(sqlite3_stmt *, int, char *dst, size_t);
+/*
+ * Runs a statement that reads one row by its key (bound is 0 when binding
+ * the key failed): fill(s, out) on the row gives CR_STORE_OK or
+ * CR_STORE_ERR; CR_STORE_NOTFOUND without a row; errors are logged with
+ * `what`. Resets the statement.
+ */
+int		 cr_sqlite_one_row(struct sq_conn *, sqlite3_stmt *, int bound,
+		    int (*fill)(sqlite3_stmt *, void *), void *out,
+		    const char *what);
 /* Runs a listing statement (parameters bound): one element of a new array
    in *out per row, built by row(); resets the statement. */
 int		 cr_sqlite_list_rows(struct sq_conn *, sqlite3_stmt *,

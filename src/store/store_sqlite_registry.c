@@ -68,30 +68,29 @@ sq_institution_add(struct cr_registry_store *base,
 }
 
 static int
+institution_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_institution *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
+	cr_sqlite_col_str(s, 2, out->sector, sizeof(out->sector));
+	return CR_STORE_OK;
+}
+
+static int
 sq_institution_get(struct cr_registry_store *base, const char *id,
     struct cr_institution *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_INST_GET)) == NULL)
 		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "institution_get");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
-		cr_sqlite_col_str(s, 2, out->sector, sizeof(out->sector));
-		rc = CR_STORE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "institution_get");
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, id) == SQLITE_OK,
+	    institution_fill, out, "institution_get");
 }
 
 static json_t *
@@ -138,32 +137,30 @@ sq_client_add(struct cr_registry_store *base, const struct cr_client *cl,
 }
 
 static int
+client_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_client *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->institution, sizeof(out->institution));
+	cr_sqlite_col_str(s, 2, out->name, sizeof(out->name));
+	return CR_STORE_OK;
+}
+
+static int
 sq_client_by_token(struct cr_registry_store *base,
     const uint8_t token_hash[CR_HASH_LEN], struct cr_client *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_CLIENT_BY_TOKEN)) == NULL)
 		return CR_STORE_ERR;
-	if (sqlite3_bind_blob(s, 1, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
-	    SQLITE_OK)
-		rc = cr_sqlite_err(c, "client_by_token");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->institution,
-		    sizeof(out->institution));
-		cr_sqlite_col_str(s, 2, out->name, sizeof(out->name));
-		rc = CR_STORE_OK;
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "client_by_token");
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, sqlite3_bind_blob(s, 1, token_hash,
+	    CR_HASH_LEN, SQLITE_STATIC) == SQLITE_OK,
+	    client_fill, out, "client_by_token");
 }
 
 static json_t *
@@ -249,39 +246,37 @@ sq_service_add(struct cr_registry_store *base, const struct cr_service *svc)
 }
 
 static int
+service_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_service *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->provider, sizeof(out->provider));
+	cr_sqlite_col_str(s, 2, out->endpoint, sizeof(out->endpoint));
+	cr_sqlite_col_str(s, 3, out->subject_kind, sizeof(out->subject_kind));
+	out->timeout_ms = sqlite3_column_int(s, 5);
+	out->fields = col_json(s, 4);
+	out->params = col_json(s, 6);
+	if (out->fields == NULL || out->params == NULL) {
+		cr_service_clear(out);
+		return CR_STORE_ERR;
+	}
+	return CR_STORE_OK;
+}
+
+static int
 sq_service_get(struct cr_registry_store *base, const char *id,
     struct cr_service *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_SVC_GET)) == NULL)
 		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, id) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "service_get");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->provider, sizeof(out->provider));
-		cr_sqlite_col_str(s, 2, out->endpoint, sizeof(out->endpoint));
-		cr_sqlite_col_str(s, 3, out->subject_kind,
-		    sizeof(out->subject_kind));
-		out->timeout_ms = sqlite3_column_int(s, 5);
-		out->fields = col_json(s, 4);
-		out->params = col_json(s, 6);
-		rc = CR_STORE_OK;
-		if (out->fields == NULL || out->params == NULL) {
-			cr_service_clear(out);
-			rc = CR_STORE_ERR;
-		}
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "service_get");
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, id) == SQLITE_OK,
+	    service_fill, out, "service_get");
 }
 
 static json_t *
@@ -418,46 +413,43 @@ sq_authz_list(struct cr_registry_store *base, const char *consumer, json_t **out
 }
 
 static int
+authz_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_authz *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->consumer, sizeof(out->consumer));
+	cr_sqlite_col_str(s, 2, out->service, sizeof(out->service));
+	cr_sqlite_col_str(s, 3, out->purpose, sizeof(out->purpose));
+	cr_sqlite_col_str(s, 4, out->legal_basis, sizeof(out->legal_basis));
+	cr_sqlite_col_str(s, 7, out->valid_from, sizeof(out->valid_from));
+	cr_sqlite_col_str(s, 8, out->valid_to, sizeof(out->valid_to));
+	out->fields = col_json(s, 5);
+	out->capacities = col_json(s, 6);
+	if (out->fields == NULL || out->capacities == NULL) {
+		cr_authz_clear(out);
+		return CR_STORE_ERR;
+	}
+	return CR_STORE_OK;
+}
+
+static int
 sq_authz_find(struct cr_registry_store *base, const char *consumer,
     const char *service, const char *purpose, const char *date,
     struct cr_authz *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
-	int rc;
 
 	if ((c = cr_sqlite_conn(base)) == NULL ||
 	    (s = cr_sqlite_stmt(c, SQ_AZ_FIND)) == NULL)
 		return CR_STORE_ERR;
-	if (BIND_TEXT(s, 1, consumer) != SQLITE_OK ||
-	    BIND_TEXT(s, 2, service) != SQLITE_OK ||
-	    BIND_TEXT(s, 3, purpose) != SQLITE_OK ||
-	    BIND_TEXT(s, 4, date) != SQLITE_OK)
-		rc = cr_sqlite_err(c, "authz_find");
-	else if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
-		cr_sqlite_col_str(s, 1, out->consumer, sizeof(out->consumer));
-		cr_sqlite_col_str(s, 2, out->service, sizeof(out->service));
-		cr_sqlite_col_str(s, 3, out->purpose, sizeof(out->purpose));
-		cr_sqlite_col_str(s, 4, out->legal_basis,
-		    sizeof(out->legal_basis));
-		cr_sqlite_col_str(s, 7, out->valid_from,
-		    sizeof(out->valid_from));
-		cr_sqlite_col_str(s, 8, out->valid_to, sizeof(out->valid_to));
-		out->fields = col_json(s, 5);
-		out->capacities = col_json(s, 6);
-		rc = CR_STORE_OK;
-		if (out->fields == NULL || out->capacities == NULL) {
-			cr_authz_clear(out);
-			rc = CR_STORE_ERR;
-		}
-	} else if (rc == SQLITE_DONE)
-		rc = CR_STORE_NOTFOUND;
-	else
-		rc = cr_sqlite_err(c, "authz_find");
-	cr_sqlite_done(s);
-	return rc;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, consumer) == SQLITE_OK &&
+	    BIND_TEXT(s, 2, service) == SQLITE_OK &&
+	    BIND_TEXT(s, 3, purpose) == SQLITE_OK &&
+	    BIND_TEXT(s, 4, date) == SQLITE_OK,
+	    authz_fill, out, "authz_find");
 }
 
 const struct cr_registry_ops cr_sqlite_registry_ops = {
