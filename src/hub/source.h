@@ -79,4 +79,17 @@ struct cr_source_config {
 int	cr_source_http_start(const struct cr_source_config *,
 	    struct cr_source_transport **out);
 
+/*
+ * Request checks every transport applies (source_check.c). A request id
+ * of at most CR_SOURCE_REQID_MAX bytes without control characters: 1 or
+ * 0. Header lines ("Name: value", a token name, no CR, LF or other
+ * control character but tab, at most CR_SOURCE_HEADER_MAX bytes, at most
+ * CR_SOURCE_MAX_HEADERS of them): NULL with *count lines and *bytes
+ * (their lengths plus one each), or the reason they are refused.
+ */
+#define CR_SOURCE_REQID_MAX	128
+int		 cr_source_request_id_ok(const char *id);
+const char	*cr_source_headers_check(const char *const *hdrs, size_t *count,
+		    size_t *bytes);
+
 #endif

@@ -48,7 +48,6 @@
  * transfers still waiting for a free connection (max per host reached).
  */
 #define SRC_GRACE_MS		25
-#define SRC_REQID_MAX		128
 /* The fixed headers, X-Request-Id and the caller's. */
 #define SRC_NHDRS		(4 + CR_SOURCE_MAX_HEADERS)
 #define SRC_NEVENTS		128
@@ -119,69 +118,6 @@ curl_init_once(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static int
-reqid_ok(const char *id)
-{
-	size_t n;
-
-	for (n = 0; id[n] != '\0'; n++) {
-		/* A CR or LF would let a caller inject headers. */
-		if ((unsigned char)id[n] < 0x20 || id[n] == 0x7f)
-			return 0;
-	}
-	return n <= SRC_REQID_MAX;
-}
-
-/* RFC 9110 token characters, the only ones a header name may hold. */
-static int
-tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* A "Name: value" line that cannot inject anything; its length or 0. */
-static size_t
-hdr_ok(const char *line)
-{
-	size_t n, name;
-
-	for (name = 0; tchar((unsigned char)line[name]); name++)
-		;
-	if (name == 0 || line[name] != ':')
-		return 0;
-	for (n = name; line[n] != '\0'; n++) {
-		/* A CR or LF would end the line: header injection. */
-		if (((unsigned char)line[n] < 0x20 && line[n] != '\t') ||
-		    line[n] == 0x7f)
-			return 0;
-		if (n >= CR_SOURCE_HEADER_MAX)
-			return 0;
-	}
-	return n;
-}
-
-/* Checks the caller's header lines; the bytes they need, or the reason. */
-static const char *
-hdrs_check(const char *const *hdrs, size_t *count, size_t *bytes)
-{
-	size_t i, len;
-
-	*count = *bytes = 0;
-	if (hdrs == NULL)
-		return NULL;
-	for (i = 0; hdrs[i] != NULL; i++) {
-		if (i >= CR_SOURCE_MAX_HEADERS)
-			return "invalid request: too many headers";
-		if ((len = hdr_ok(hdrs[i])) == 0)
-			return "invalid request: bad header line";
-		*bytes += len + 1;
-	}
-	*count = i;
-	return NULL;
-}
-
 static struct job *
 job_new(const struct cr_source_request *req, cr_source_done_fn done,
     void *arg)
@@ -200,10 +136,10 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 		bad = "invalid request: no URL";
 	else if (req->body == NULL && req->body_len > 0)
 		bad = "invalid request: no body";
-	else if (id != NULL && !reqid_ok(id))
+	else if (id != NULL && !cr_source_request_id_ok(id))
 		bad = "invalid request: bad request id";
 	else
-		bad = hdrs_check(req->headers, &nx, &xlen);
+		bad = cr_source_headers_check(req->headers, &nx, &xlen);
 	if (bad == NULL) {
 		ulen = strlen(req->url);
 		blen = req->body_len;
