@@ -5,6 +5,9 @@ HTTP, and make sure every process started is killed and every temporary
 directory removed, whatever happens to the test.
 
 Python 3 standard library only.
+
+Size: over 800 lines because it is the one place that starts, watches
+and stops every real process the integration tests use.
 """
 
 import atexit

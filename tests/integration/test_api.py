@@ -7,6 +7,10 @@ failures, the exchange log, request ids and metrics.
 One hub and a handful of fixture sources are shared by the whole module;
 every test creates its own consumer institution and uses its own subjects,
 so tests do not see each other's log entries or directory records.
+
+Size: over 800 lines because every test of the contract runs against one
+hub and one set of fixture sources started once (setUpModule); a second
+file would start them again.
 """
 
 import itertools

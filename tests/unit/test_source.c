@@ -1,6 +1,9 @@
 /*
  * Tests of the HTTP source transport against real HTTP servers run in
  * process with libmicrohttpd on 127.0.0.1.
+ *
+ * Size: over 800 lines because each behaviour of the transport needs its
+ * own in-process server; they share the fixtures below.
  */
 #include <sys/socket.h>
 
