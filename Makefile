@@ -2,9 +2,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
 DEMO_DB    ?= data/demo.db
 
-.PHONY: all deps build check check-asan check-tsan demo bench clean
+.PHONY: all deps build check check-asan check-tsan fuzz demo bench clean
 
 all: build
 
@@ -54,6 +55,12 @@ check-tsan: deps
 		$(TSAN_NORANDOM) meson test -C $(TSAN_BUILD) --print-errorlogs
 	@sh scripts/test-summary.sh $(TSAN_BUILD)
 
+# Every fuzz target with libFuzzer (clang) for FUZZ_SECONDS (20) each, in
+# its own build tree, after replaying the seed corpora (docs/fuzzing.md).
+fuzz:
+	@sh scripts/install-deps.sh --fuzz
+	FUZZ_BUILD=$(FUZZ_BUILD) sh scripts/fuzz.sh
+
 # A synthetic country on 127.0.0.1: sources, hub, tokens, commands to paste.
 demo: build
 	./$(BUILD)/crossroads demo --dir data/demo
@@ -63,4 +70,4 @@ bench: build
 	sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

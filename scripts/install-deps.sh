@@ -9,6 +9,11 @@ libsodium-dev libcmocka-dev sqlite3"
 if [ "${1:-}" = "--bench" ]; then
 	PKGS="$PKGS wrk nginx-light time"
 fi
+# make fuzz: clang with libFuzzer's runtime; llvm for llvm-symbolizer
+# (readable stack traces in sanitizer reports).
+if [ "${1:-}" = "--fuzz" ]; then
+	PKGS="$PKGS clang libclang-rt-dev llvm"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -79,6 +79,14 @@ struct cr_adapter_config {
  */
 int	cr_adapter_config_load(struct cr_adapter_config *, const char *path,
 	    char *err, size_t errlen);
+/*
+ * Only the reading of the file, from its text (len bytes; name for the
+ * messages): settings, services and their queries as written, with no
+ * database opened and no query checked (c->db stays NULL). Same return
+ * and errors as cr_adapter_config_load for what it checks.
+ */
+int	cr_adapter_config_parse(struct cr_adapter_config *, const char *name,
+	    const char *text, size_t len, char *err, size_t errlen);
 void	cr_adapter_config_free(struct cr_adapter_config *);
 
 /* The service whose path is path, or NULL. */

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,6 +608,29 @@ check_config(struct ac_parse *p)
 	return 0;
 }
 
+/* The defaults, before the file is read. 0 or -1 (out of memory). */
+static int
+config_init(struct cr_adapter_config *c, struct ac_parse *p,
+    const char *path, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	cr_util_strlcpy(c->listen, "127.0.0.1:9001", sizeof(c->listen));
+	c->connection_limit = 1024;
+	c->body_limit = 64 * 1024;
+	c->max_rows = 1000;
+	c->access_log = 1;
+	memset(p, 0, sizeof(*p));
+	p->cfg = c;
+	p->file = path;
+	p->err = err;
+	p->errlen = errlen;
+	if ((c->file = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 cr_adapter_config_load(struct cr_adapter_config *c, const char *path,
     char *err, size_t errlen)
@@ -615,21 +639,8 @@ cr_adapter_config_load(struct cr_adapter_config *c, const char *path,
 	FILE *f = NULL;
 	int rc = -1;
 
-	memset(c, 0, sizeof(*c));
-	cr_util_strlcpy(c->listen, "127.0.0.1:9001", sizeof(c->listen));
-	c->connection_limit = 1024;
-	c->body_limit = 64 * 1024;
-	c->max_rows = 1000;
-	c->access_log = 1;
-	memset(&p, 0, sizeof(p));
-	p.cfg = c;
-	p.file = path;
-	p.err = err;
-	p.errlen = errlen;
-	if ((c->file = strdup(path)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+	if (config_init(c, &p, path, err, errlen) == -1)
 		return -1;
-	}
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -638,6 +649,26 @@ cr_adapter_config_load(struct cr_adapter_config *c, const char *path,
 		goto out;
 	rc = 0;
 out:
+	fclose(f);
+	return rc;
+}
+
+int
+cr_adapter_config_parse(struct cr_adapter_config *c, const char *name,
+    const char *text, size_t len, char *err, size_t errlen)
+{
+	struct ac_parse p;
+	FILE *f;
+	int rc;
+
+	if (config_init(c, &p, name, err, errlen) == -1)
+		return -1;
+	/* Read-only: fmemopen does not write through a "r" stream. */
+	if ((f = fmemopen((void *)(uintptr_t)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	rc = parse_file(&p, f);
 	fclose(f);
 	return rc;
 }

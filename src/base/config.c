@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,18 +155,14 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	return rc;
 }
 
-int
-cr_config_load(struct cr_config *c, const char *path, char *err,
+/* The file's lines from f; path names it in messages. */
+static int
+config_read(struct cr_config *c, const char *path, FILE *f, char *err,
     size_t errlen)
 {
 	char line[2048], why[256];
-	FILE *f;
-	int lineno = 0, rc = -1;
+	int lineno = 0;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *key, *value, *eq, *s;
 
@@ -173,7 +170,7 @@ cr_config_load(struct cr_config *c, const char *path, char *err,
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			snprintf(err, errlen, "%s:%d: line too long", path,
 			    lineno);
-			goto out;
+			return -1;
 		}
 		if ((s = strchr(line, '#')) != NULL)
 			*s = '\0';
@@ -183,7 +180,7 @@ cr_config_load(struct cr_config *c, const char *path, char *err,
 		if ((eq = strchr(s, '=')) == NULL) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value'",
 			    path, lineno);
-			goto out;
+			return -1;
 		}
 		*eq = '\0';
 		key = cr_util_trim(s);
@@ -191,11 +188,46 @@ cr_config_load(struct cr_config *c, const char *path, char *err,
 		if (cr_config_set(c, key, value, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno,
 			    key, why);
-			goto out;
+			return -1;
 		}
 	}
-	rc = 0;
-out:
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cr_config_load(struct cr_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	FILE *f;
+	int rc;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = config_read(c, path, f, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int
+cr_config_parse(struct cr_config *c, const char *name, const char *text,
+    size_t len, char *err, size_t errlen)
+{
+	FILE *f;
+	int rc;
+
+	/* Read-only: fmemopen does not write through a "r" stream. */
+	if ((f = fmemopen((void *)(uintptr_t)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	rc = config_read(c, name, f, err, errlen);
 	fclose(f);
 	return rc;
 }

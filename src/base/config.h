@@ -40,5 +40,8 @@ int	cr_config_set(struct cr_config *, const char *key, const char *value,
 /* Reads a config file; -1 with "FILE:LINE: what is wrong" in err. */
 int	cr_config_load(struct cr_config *, const char *path, char *err,
 	    size_t errlen);
+/* The same from the file's text (len bytes; name for the messages). */
+int	cr_config_parse(struct cr_config *, const char *name, const char *text,
+	    size_t len, char *err, size_t errlen);
 
 #endif

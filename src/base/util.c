@@ -130,6 +130,12 @@ utf8_cut(const char *s, size_t n)
 }
 
 void
+cr_util_utf8_trim(char *s)
+{
+	s[utf8_cut(s, strlen(s))] = '\0';
+}
+
+void
 cr_util_utf8_vformat(char *dst, size_t dstsize, const char *fmt, va_list ap)
 {
 	char tmp[2048];

@@ -39,6 +39,12 @@ int	cr_util_utf8_copy(char *dst, size_t dstsize, const char *src);
  */
 void	cr_util_utf8_vformat(char *dst, size_t dstsize, const char *fmt,
 	    va_list ap);
+/*
+ * Drops a character cut short at the end of s, as a copy bounded in bytes
+ * (strlcpy, snprintf) leaves UTF-8 text cut: what is left is whole
+ * characters (the rest of s is not checked).
+ */
+void	cr_util_utf8_trim(char *s);
 
 /* Parses a base-10 unsigned number in [min, max]; 0 or -1 on any junk. */
 int	cr_util_parse_ull(const char *s, unsigned long long min,

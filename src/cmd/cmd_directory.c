@@ -36,21 +36,14 @@ static const struct cr_cmd import_cmd = {
 	"(each is reported); 1 failure; 2 usage.\n"
 };
 
-enum { COL_SUBJECT, COL_CAPACITY, COL_FROM, COL_TO, COL_INSTITUTION, NCOLS };
-static const char *const col_names[NCOLS] = {
-	"subject", "capacity", "from", "to", "institution"
-};
-
 struct import {
 	struct cr_hub		 hub;
-	const char		*institution;	/* default, or NULL */
+	struct cr_dir_import	 fmt;		/* the file's columns */
 	char			 checked[CR_NAME_MAX];	/* last known-good */
 	struct cr_dir_entry	*batch;
 	int			*created;
 	size_t			 n;
 	unsigned long long	 lines, accepted, created_total, rejected;
-	int			 csv;
-	int			 col[NCOLS];	/* CSV column of each field */
 	double			 start_ms, last_progress_ms;
 };
 
@@ -94,17 +87,13 @@ import_reject(struct import *im, const char *why)
 		fprintf(stderr, "\nline %llu: %s\n", im->lines, why);
 }
 
+/* A checked record into the batch. */
 static int
 import_entry(struct import *im, struct cr_dir_entry *e)
 {
 	struct cr_institution in;
-	struct cr_dir_error err;
 	int rc;
 
-	if (cr_directory_check_entry(&im->hub, e, &err) == -1) {
-		import_reject(im, err.message);
-		return 0;
-	}
 	/* Unknown institutions would fail the whole chunk: check first. */
 	if (strcmp(e->institution, im->checked) != 0) {
 		rc = im->hub.store->registry->ops->institution_get(im->hub.store->registry,
@@ -125,134 +114,35 @@ import_entry(struct import *im, struct cr_dir_entry *e)
 	return 0;
 }
 
-/* Splits a CSV line in place (no quoting: identifiers and dates only). */
-static int
-csv_split(char *line, char **fields, int max)
-{
-	int n = 0;
-
-	line[strcspn(line, "\r\n")] = '\0';
-	while (n < max) {
-		fields[n++] = line;
-		if ((line = strchr(line, ',')) == NULL)
-			break;
-		*line++ = '\0';
-	}
-	return line == NULL ? n : -1;
-}
-
-static int
-csv_header(struct import *im, char *line)
-{
-	char *fields[16];
-	int n, i, j;
-
-	for (j = 0; j < NCOLS; j++)
-		im->col[j] = -1;
-	if ((n = csv_split(line, fields, 16)) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		for (j = 0; j < NCOLS; j++)
-			if (strcmp(fields[i], col_names[j]) == 0)
-				im->col[j] = i;
-	if (im->col[COL_SUBJECT] < 0 || im->col[COL_CAPACITY] < 0) {
-		fprintf(stderr, "crossroads: the CSV header must name at least "
-		    "subject and capacity\n");
-		return -1;
-	}
-	if (im->col[COL_INSTITUTION] < 0 && im->institution == NULL) {
-		fprintf(stderr, "crossroads: no institution column: give "
-		    "--institution\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-csv_line(struct import *im, char *line)
-{
-	struct cr_dir_entry *e = &im->batch[im->n];
-	char *fields[16];
-	const char *v[NCOLS];
-	int n, j;
-
-	if ((n = csv_split(line, fields, 16)) < 0) {
-		import_reject(im, "too many columns");
-		return 0;
-	}
-	for (j = 0; j < NCOLS; j++)
-		v[j] = im->col[j] >= 0 && im->col[j] < n ? fields[im->col[j]] :
-		    "";
-	memset(e, 0, sizeof(*e));
-	if (strlen(v[COL_SUBJECT]) >= sizeof(e->subject) ||
-	    strlen(v[COL_CAPACITY]) >= sizeof(e->capacity) ||
-	    strlen(v[COL_FROM]) >= sizeof(e->from) ||
-	    strlen(v[COL_TO]) >= sizeof(e->to) ||
-	    strlen(v[COL_INSTITUTION]) >= sizeof(e->institution)) {
-		import_reject(im, "a field is too long");
-		return 0;
-	}
-	cr_util_strlcpy(e->subject, v[COL_SUBJECT], sizeof(e->subject));
-	cr_util_strlcpy(e->capacity, v[COL_CAPACITY], sizeof(e->capacity));
-	cr_util_strlcpy(e->from, v[COL_FROM], sizeof(e->from));
-	cr_util_strlcpy(e->to, v[COL_TO], sizeof(e->to));
-	cr_util_strlcpy(e->institution, *v[COL_INSTITUTION] ?
-	    v[COL_INSTITUTION] : (im->institution ? im->institution : ""),
-	    sizeof(e->institution));
-	return import_entry(im, e);
-}
-
-static int
-ndjson_line(struct import *im, const char *line)
-{
-	struct cr_dir_entry *e = &im->batch[im->n];
-	struct cr_dir_error err;
-	char *copy = NULL;
-	json_t *o;
-	json_error_t jerr;
-	int rc;
-
-	/* An institution in the record overrides --institution. */
-	o = json_loads(line, 0, &jerr);
-	if (o != NULL && json_object_get(o, "institution") == NULL &&
-	    im->institution != NULL) {
-		json_object_set_new(o, "institution",
-		    json_string(im->institution));
-		copy = json_dumps(o, JSON_COMPACT);
-	}
-	json_decref(o);
-	rc = cr_directory_parse_record(&im->hub, copy ? copy : line,
-	    strlen(copy ? copy : line), NULL, e, &err);
-	free(copy);
-	if (rc == -1) {
-		import_reject(im, err.message);
-		return 0;
-	}
-	return import_entry(im, e);
-}
-
 static int
 import_file(struct import *im, FILE *f)
 {
-	char *line = NULL;
+	struct cr_dir_entry *e;
+	struct cr_dir_error err;
+	char *line = NULL, why[256];
 	size_t cap = 0;
 	ssize_t len;
-	int first = 1, rc = -1;
+	int first = 1, hrc, rc = -1;
 
 	while ((len = getline(&line, &cap, f)) != -1) {
 		im->lines++;
 		if (first) {
 			first = 0;
-			im->csv = line[0] != '{';
-			if (im->csv) {
-				if (csv_header(im, line) == -1)
-					goto out;
-				continue;
+			if ((hrc = cr_directory_import_header(&im->fmt, line,
+			    why, sizeof(why))) == -1) {
+				fprintf(stderr, "crossroads: %s\n", why);
+				goto out;
 			}
+			if (hrc == 0)
+				continue;
 		}
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
-		if ((im->csv ? csv_line(im, line) : ndjson_line(im, line)) == -1)
+		e = &im->batch[im->n];
+		if (cr_directory_import_line(&im->hub, &im->fmt, line, e,
+		    &err) == -1)
+			import_reject(im, err.message);
+		else if (import_entry(im, e) == -1)
 			goto out;
 	}
 	if (import_flush(im) == -1)
@@ -280,7 +170,7 @@ directory_import(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'i':
-			im.institution = optarg;
+			im.fmt.institution = optarg;
 			break;
 		case 's':
 			scheme = optarg;

@@ -230,7 +230,10 @@ xlog_delivery(struct cr_delivery_engine *e, const struct job *j,
 		    "exchange log (stopping)", j->d.seq);
 }
 
-/* prefix then detail, truncated (last_error has a fixed size). */
+/*
+ * prefix then detail, truncated (last_error has a fixed size) to whole
+ * characters: dead letters show it in JSON.
+ */
 static void
 why_set(char *dst, size_t len, const char *prefix, const char *detail)
 {
@@ -239,6 +242,23 @@ why_set(char *dst, size_t len, const char *prefix, const char *detail)
 	n = cr_util_strlcpy(dst, prefix, len);
 	if (n < len)
 		cr_util_strlcpy(dst + n, detail, len - n);
+	cr_util_utf8_trim(dst);
+}
+
+int
+cr_delivery_answer(enum cr_source_error err, long status, const char *detail,
+    char *why, size_t whylen)
+{
+	if (err == CR_SOURCE_OK && status >= 200 && status < 300) {
+		cr_util_strlcpy(why, "", whylen);
+		return 1;
+	}
+	if (err == CR_SOURCE_OK)
+		snprintf(why, whylen, "HTTP %ld", status);
+	else
+		why_set(why, whylen, err == CR_SOURCE_TIMEOUT ? "timeout: " :
+		    "unavailable: ", detail);
+	return 0;
 }
 
 /*
@@ -336,7 +356,8 @@ job_complete(struct cr_delivery_engine *e, struct job *j, int64_t now)
 		row_move(e, d, j->orig_next);
 		goto out;
 	}
-	if (j->err == CR_SOURCE_OK && j->status >= 200 && j->status < 300) {
+	if (cr_delivery_answer(j->err, j->status, j->detail, why,
+	    sizeof(why))) {
 		d->state = CR_DELIVERY_DELIVERED;
 		d->attempts++;
 		d->last_error[0] = '\0';
@@ -347,11 +368,6 @@ job_complete(struct cr_delivery_engine *e, struct job *j, int64_t now)
 		xlog_delivery(e, j, CR_OUTCOME_GRANTED, (int)j->status, "");
 		goto out;
 	}
-	if (j->err == CR_SOURCE_OK)
-		snprintf(why, sizeof(why), "HTTP %ld", j->status);
-	else
-		why_set(why, sizeof(why), j->err == CR_SOURCE_TIMEOUT ?
-		    "timeout: " : "unavailable: ", j->detail);
 	job_failed(e, j, why, 0, now);
 	if (d->state == CR_DELIVERY_DEAD)
 		xlog_delivery(e, j, CR_OUTCOME_FAILED, j->err == CR_SOURCE_OK ?

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "source.h"
+
 struct cr_hub;
 struct cr_delivery_engine;
 
@@ -32,5 +34,15 @@ int	cr_delivery_start(struct cr_hub *, const struct cr_delivery_config *,
 void	cr_delivery_notify(struct cr_delivery_engine *);
 /* Stops taking work, lets in-flight POSTs finish or fail, joins, frees. */
 void	cr_delivery_stop(struct cr_delivery_engine *);
+
+/*
+ * What the answer to one POST means, as the transport reported it (err,
+ * the HTTP status, its detail): 1 when the subscriber took the delivery
+ * (2xx); else 0 with why set to the delivery's last_error ("HTTP 503",
+ * "timeout: ...", "unavailable: ..."), cut to whylen bytes of whole
+ * characters.
+ */
+int	cr_delivery_answer(enum cr_source_error err, long status,
+	    const char *detail, char *why, size_t whylen);
 
 #endif

@@ -508,7 +508,8 @@ cr_events_parse_time(const char *in, char *out, size_t outlen)
 	d = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 	secs -= d * 86400;
 	cr_date_from_days((int32_t)d, date);
-	if (cr_date_valid(date) == -1)
+	/* Past 9999-12-31 cr_date_from_days saturates: not that instant. */
+	if (cr_date_to_days(date, &days) == -1 || days != d)
 		return -1;
 	if ((size_t)snprintf(out, outlen, "%sT%02d:%02d:%02d%s%sZ", date,
 	    (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),

@@ -8,9 +8,27 @@
 #include <stddef.h>
 
 #include "http.h"
+#include "jsonv.h"
 
 extern const struct cr_route cr_api_routes[];
 extern const size_t cr_api_nroutes;
+
+/*
+ * The body specs the handlers check requests against (jsonv.h), public so
+ * that the fuzzer checks the real ones (tests/fuzz/fuzz_body.c).
+ */
+extern const struct cr_jsonv_field cr_api_consult_spec[];	/* api_consult.c */
+extern const struct cr_jsonv_field cr_api_redeliver_spec[];	/* api_delivery.c */
+extern const struct cr_jsonv_field cr_api_directory_remove_spec[];
+extern const struct cr_jsonv_field cr_api_event_type_spec[];	/* api_events.c */
+extern const struct cr_jsonv_field cr_api_event_spec[];
+extern const struct cr_jsonv_field cr_api_subscription_spec[];
+extern const struct cr_jsonv_field cr_api_delivery_spec[];	/* its "delivery" */
+extern const struct cr_jsonv_field cr_api_institution_spec[];	/* api_registry.c */
+extern const struct cr_jsonv_field cr_api_client_spec[];
+extern const struct cr_jsonv_field cr_api_service_spec[];
+extern const struct cr_jsonv_field cr_api_authz_spec[];
+extern const struct cr_jsonv_field cr_api_verify_spec[];	/* api_verify.c */
 
 /* api_misc.c */
 void	cr_api_healthz(struct cr_req *);

@@ -7,7 +7,7 @@
 #include "metrics.h"
 #include "util.h"
 
-static const struct cr_jsonv_field consult_spec[] = {
+const struct cr_jsonv_field cr_api_consult_spec[] = {
 	{ "subject", CR_JV_STRING, 1, CR_SUBJECT_RAW_MAX - 1, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "params", CR_JV_OBJECT, 0, 0, 0, 0 },
@@ -73,7 +73,7 @@ cr_api_consult(struct cr_req *req)
 		   shows what was asked, of whom, for what. */
 		if (cr_jsonv_parse_object(req->body ? req->body : "",
 		    req->body_len, &body, err, sizeof(err)) == -1 ||
-		    cr_jsonv_check(body, consult_spec, err, sizeof(err)) == -1)
+		    cr_jsonv_check(body, cr_api_consult_spec, err, sizeof(err)) == -1)
 			cr.bad_request = err;
 		if (req->end_user_error[0] != '\0')
 			cr.bad_request = req->end_user_error;

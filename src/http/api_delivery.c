@@ -86,7 +86,7 @@ out:
 	free(dl);
 }
 
-static const struct cr_jsonv_field redeliver_spec[] = {
+const struct cr_jsonv_field cr_api_redeliver_spec[] = {
 	{ "seq", CR_JV_INT, 0, 0, 1, INT64_MAX },
 	CR_JSONV_END
 };
@@ -104,7 +104,7 @@ cr_api_dead_letters_redeliver(struct cr_req *req)
 		return;
 	/* No body at all means every dead letter. */
 	if (req->body_len > 0 &&
-	    (b = cr_http_body_json(req, redeliver_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_redeliver_spec)) == NULL)
 		return;
 	if ((seqj = json_object_get(b, "seq")) != NULL)
 		seq = (uint64_t)json_integer_value(seqj);

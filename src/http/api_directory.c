@@ -40,7 +40,7 @@ cr_api_directory_put(struct cr_req *req)
 	cr_http_reply_json(req, created ? 201 : 200, b);
 }
 
-static const struct cr_jsonv_field remove_spec[] = {
+const struct cr_jsonv_field cr_api_directory_remove_spec[] = {
 	{ "subject", CR_JV_STRING, 1, 64, 0, 0 },
 	{ "capacity", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "to", CR_JV_DATE, 0, 0, 0, 0 },
@@ -57,7 +57,7 @@ cr_api_directory_remove(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_client(req) == -1 ||
-	    (b = cr_http_body_json(req, remove_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_directory_remove_spec)) == NULL)
 		return;
 	if (cr_directory_subject(req->hub, json_string_value(
 	    json_object_get(b, "subject")), subject, sizeof(subject)) == -1) {

@@ -41,7 +41,7 @@ reply_empty(struct cr_req *req, int status)
 
 /* --- event types ----------------------------------------------------- */
 
-static const struct cr_jsonv_field event_type_spec[] = {
+const struct cr_jsonv_field cr_api_event_type_spec[] = {
 	{ "id", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "fields", CR_JV_STRING_ARRAY, 1, CR_NAME_MAX - 1, 0, 200 },
@@ -59,7 +59,7 @@ cr_api_event_type_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, event_type_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_event_type_spec)) == NULL)
 		return;
 	memset(&et, 0, sizeof(et));
 	memset(&svc, 0, sizeof(svc));
@@ -118,7 +118,7 @@ cr_api_event_type_list(struct cr_req *req)
 /* --- publishing ------------------------------------------------------ */
 
 /* The shape only; cr_events_validate checks the rest. */
-static const struct cr_jsonv_field event_spec[] = {
+const struct cr_jsonv_field cr_api_event_spec[] = {
 	{ "type", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "subject", CR_JV_STRING, 1, 64, 0, 0 },
 	{ "occurred_at", CR_JV_STRING, 1, 64, 0, 0 },
@@ -237,7 +237,7 @@ cr_api_event_publish(struct cr_req *req)
 	json_t *b;
 
 	if (cr_http_require_client(req) == -1 ||
-	    (b = cr_http_body_json(req, event_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_event_spec)) == NULL)
 		return;
 	memset(&tc, 0, sizeof(tc));
 	if ((c = pub_ctx_new(req, 1, 0)) == NULL)
@@ -332,7 +332,7 @@ out:
 
 /* --- subscriptions --------------------------------------------------- */
 
-static const struct cr_jsonv_field subscription_spec[] = {
+const struct cr_jsonv_field cr_api_subscription_spec[] = {
 	{ "event_type", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "capacities", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
 	{ "delivery", CR_JV_OBJECT, 1, 0, 0, 0 },
@@ -340,7 +340,7 @@ static const struct cr_jsonv_field subscription_spec[] = {
 	CR_JSONV_END
 };
 
-static const struct cr_jsonv_field delivery_spec[] = {
+const struct cr_jsonv_field cr_api_delivery_spec[] = {
 	{ "url", CR_JV_STRING, 0, CR_URL_MAX - 1, 0, 0 },
 	{ "feed", CR_JV_BOOL, 0, 0, 0, 0 },
 	CR_JSONV_END
@@ -364,7 +364,7 @@ subscription_delivery(const json_t *d, struct cr_subscription *s,
 	const char *url;
 	char why[256];
 
-	if (cr_jsonv_check(d, delivery_spec, why, sizeof(why)) == -1)
+	if (cr_jsonv_check(d, cr_api_delivery_spec, why, sizeof(why)) == -1)
 		return cr_events_fail(err, 400, "BAD_REQUEST", "delivery: %s", why);
 	url = json_string_value(json_object_get(d, "url"));
 	s->feed = json_is_true(json_object_get(d, "feed"));
@@ -435,7 +435,7 @@ cr_api_subscription_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_client(req) == -1 ||
-	    (b = cr_http_body_json(req, subscription_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_subscription_spec)) == NULL)
 		return;
 	memset(&s, 0, sizeof(s));
 	memset(&et, 0, sizeof(et));

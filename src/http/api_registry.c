@@ -32,7 +32,7 @@ require_valid_id(struct cr_req *req, const char *what, const char *id)
 	return -1;
 }
 
-static const struct cr_jsonv_field institution_spec[] = {
+const struct cr_jsonv_field cr_api_institution_spec[] = {
 	{ "id", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
 	{ "sector", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
@@ -48,7 +48,7 @@ cr_api_institution_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, institution_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_institution_spec)) == NULL)
 		return;
 	memset(&in, 0, sizeof(in));
 	cr_util_strlcpy(in.id, jstr(b, "id"), sizeof(in.id));
@@ -83,7 +83,7 @@ cr_api_institution_list(struct cr_req *req)
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "institutions", list));
 }
 
-static const struct cr_jsonv_field client_spec[] = {
+const struct cr_jsonv_field cr_api_client_spec[] = {
 	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
 	CR_JSONV_END
 };
@@ -99,7 +99,7 @@ cr_api_client_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, client_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_client_spec)) == NULL)
 		return;
 	memset(&cl, 0, sizeof(cl));
 	/* Longer than any institution id: cut, it could name another. */
@@ -131,7 +131,7 @@ cr_api_client_create(struct cr_req *req)
 	json_decref(b);
 }
 
-static const struct cr_jsonv_field service_spec[] = {
+const struct cr_jsonv_field cr_api_service_spec[] = {
 	{ "id", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
@@ -153,7 +153,7 @@ cr_api_service_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, service_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_service_spec)) == NULL)
 		return;
 	memset(&et, 0, sizeof(et));
 	memset(&svc, 0, sizeof(svc));
@@ -235,7 +235,7 @@ cr_api_service_list(struct cr_req *req)
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "services", list));
 }
 
-static const struct cr_jsonv_field authz_spec[] = {
+const struct cr_jsonv_field cr_api_authz_spec[] = {
 	{ "consumer", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
@@ -272,7 +272,7 @@ cr_api_authz_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, authz_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_api_authz_spec)) == NULL)
 		return;
 	memset(&svc, 0, sizeof(svc));
 	memset(&et, 0, sizeof(et));

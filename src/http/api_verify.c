@@ -11,7 +11,7 @@
 #include "jsonv.h"
 #include "verify.h"
 
-static const struct cr_jsonv_field verify_spec[] = {
+const struct cr_jsonv_field cr_api_verify_spec[] = {
 	{ "subject", CR_JV_STRING, 1, 64, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "household", CR_JV_BOOL, 0, 0, 0, 0 },
@@ -158,7 +158,7 @@ cr_api_verify(struct cr_req *req)
 	char norm[CR_SUBJECT_MAX];
 
 	if (cr_http_require_client(req) == -1 ||
-	    (body = cr_http_body_json(req, verify_spec)) == NULL)
+	    (body = cr_http_body_json(req, cr_api_verify_spec)) == NULL)
 		return;
 	if (cr_api_bundle_load(req, req->params[0], &b) == -1)
 		goto out;

@@ -176,14 +176,28 @@ source_failed(struct consult_op *op, enum cr_metrics_source_error kind,
 #define SOURCE_UNAVAILABLE_MSG	"the authentic source is unavailable"
 #define SOURCE_TIMEOUT_MSG	"the authentic source did not answer in time"
 
+int
+cr_consult_answer_data(const json_t *declared, const json_t *granted,
+    const char *body, size_t len, json_t **out, struct cr_authz_drift *drift)
+{
+	json_error_t jerr;
+	json_t *j, *data;
+
+	*out = NULL;
+	j = json_loadb(body, len, 0, &jerr);
+	data = json_object_get(j, "data");
+	if (json_is_object(data))
+		*out = cr_authz_minimize(declared, granted, data, drift);
+	json_decref(j);
+	return *out != NULL ? 0 : -1;
+}
+
 /* Runs on the source transport's thread. */
 static void
 consult_answered(void *arg, const struct cr_source_result *sr)
 {
 	struct consult_op *op = arg;
 	struct cr_authz_drift drift;
-	json_t *j = NULL, *data;
-	json_error_t jerr;
 
 	cr_metrics_source(sr->elapsed_ms);
 	if (sr->error == CR_SOURCE_TIMEOUT) {
@@ -203,14 +217,9 @@ consult_answered(void *arg, const struct cr_source_result *sr)
 		    "on this subject", op->res->provider);
 		return;
 	}
-	if (sr->http_status != 200)
-		goto bad;
-	j = json_loadb(sr->body, sr->body_len, 0, &jerr);
-	data = json_object_get(j, "data");
-	if (!json_is_object(data))
-		goto bad;
-	if ((op->res->data = cr_authz_minimize(op->declared,
-	    op->authz.fields, data, &drift)) == NULL)
+	if (sr->http_status != 200 || cr_consult_answer_data(op->declared,
+	    op->authz.fields, sr->body, sr->body_len, &op->res->data, &drift)
+	    == -1)
 		goto bad;
 	if (drift.undeclared > 0 &&
 	    cr_metrics_source_undeclared(op->res->service, drift.undeclared))
@@ -218,11 +227,9 @@ consult_answered(void *arg, const struct cr_source_result *sr)
 		    "service does not declare: never passed on, counted in "
 		    "crossroads_source_undeclared_fields_total",
 		    op->res->service, drift.first);
-	json_decref(j);
 	consult_finish(op, 200, "", NULL);
 	return;
 bad:
-	json_decref(j);
 	if (sr->http_status != 200)
 		source_failed(op, CR_METRICS_SRC_BAD_RESPONSE, "answered HTTP "
 		    "%ld", sr->http_status);

@@ -68,4 +68,16 @@ void	cr_consult_start(struct cr_hub *, const struct cr_consult_req *r,
 	    cr_consult_done_fn done, void *arg);
 void	cr_consult_result_free(struct cr_consult_result *);
 
+/*
+ * What a consumer gets of a source's 200 answer (body, len bytes): its
+ * "data" object minimized to what granted grants of what declared declares
+ * (cr_authz_minimize, which counts what is undeclared into *drift, which
+ * may be NULL). 0 with *out (a new reference), or -1 when the answer is
+ * not a JSON object with an object "data", or on allocation failure.
+ */
+struct cr_authz_drift;
+int	cr_consult_answer_data(const json_t *declared, const json_t *granted,
+	    const char *body, size_t len, json_t **out,
+	    struct cr_authz_drift *drift);
+
 #endif

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "directory.h"
@@ -58,6 +59,11 @@ cr_directory_check_entry(const struct cr_hub *hub, struct cr_dir_entry *e,
 	cr_util_strlcpy(e->subject, subject, sizeof(e->subject));
 	if (e->capacity[0] == '\0')
 		return dir_error(err, "BAD_REQUEST", "capacity is required");
+	/* JSON answers show the record: a CSV line may hold any bytes. */
+	if (!cr_util_utf8_text(e->capacity) ||
+	    !cr_util_utf8_text(e->institution))
+		return dir_error(err, "BAD_REQUEST", "capacity and "
+		    "institution must be UTF-8 text");
 	if (e->from[0] == '\0')
 		cr_date_today(e->from);
 	else if (cr_date_valid(e->from) == -1)
@@ -110,6 +116,124 @@ cr_directory_parse_record(const struct cr_hub *hub, const char *json,
 out:
 	json_decref(o);
 	return rc;
+}
+
+static const char *const import_cols[CR_DIR_NCOLS] = {
+	"subject", "capacity", "from", "to", "institution"
+};
+
+/* Splits a CSV line in place (no quoting: identifiers and dates only). */
+static int
+csv_split(char *line, char **fields, int max)
+{
+	int n = 0;
+
+	line[strcspn(line, "\r\n")] = '\0';
+	while (n < max) {
+		fields[n++] = line;
+		if ((line = strchr(line, ',')) == NULL)
+			break;
+		*line++ = '\0';
+	}
+	return line == NULL ? n : -1;
+}
+
+int
+cr_directory_import_header(struct cr_dir_import *im, char *line, char *err,
+    size_t errlen)
+{
+	char *fields[16];
+	int n, i, j;
+
+	for (j = 0; j < CR_DIR_NCOLS; j++)
+		im->col[j] = -1;
+	if ((im->csv = line[0] != '{') == 0)
+		return 1;
+	if ((n = csv_split(line, fields, 16)) < 0) {
+		snprintf(err, errlen, "the CSV header has more than 16 "
+		    "columns");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < CR_DIR_NCOLS; j++)
+			if (strcmp(fields[i], import_cols[j]) == 0)
+				im->col[j] = i;
+	if (im->col[CR_DIR_COL_SUBJECT] < 0 ||
+	    im->col[CR_DIR_COL_CAPACITY] < 0) {
+		snprintf(err, errlen, "the CSV header must name at least "
+		    "subject and capacity");
+		return -1;
+	}
+	if (im->col[CR_DIR_COL_INSTITUTION] < 0 && im->institution == NULL) {
+		snprintf(err, errlen, "no institution column: give "
+		    "--institution");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+import_csv(const struct cr_hub *hub, const struct cr_dir_import *im,
+    char *line, struct cr_dir_entry *e, struct cr_dir_error *err)
+{
+	char *fields[16];
+	const char *v[CR_DIR_NCOLS];
+	int n, j;
+
+	if ((n = csv_split(line, fields, 16)) < 0)
+		return dir_error(err, "BAD_REQUEST", "too many columns");
+	for (j = 0; j < CR_DIR_NCOLS; j++)
+		v[j] = im->col[j] >= 0 && im->col[j] < n ?
+		    fields[im->col[j]] : "";
+	if (strlen(v[CR_DIR_COL_SUBJECT]) >= sizeof(e->subject) ||
+	    strlen(v[CR_DIR_COL_CAPACITY]) >= sizeof(e->capacity) ||
+	    strlen(v[CR_DIR_COL_FROM]) >= sizeof(e->from) ||
+	    strlen(v[CR_DIR_COL_TO]) >= sizeof(e->to) ||
+	    strlen(v[CR_DIR_COL_INSTITUTION]) >= sizeof(e->institution))
+		return dir_error(err, "BAD_REQUEST", "a field is too long");
+	cr_util_strlcpy(e->subject, v[CR_DIR_COL_SUBJECT], sizeof(e->subject));
+	cr_util_strlcpy(e->capacity, v[CR_DIR_COL_CAPACITY],
+	    sizeof(e->capacity));
+	cr_util_strlcpy(e->from, v[CR_DIR_COL_FROM], sizeof(e->from));
+	cr_util_strlcpy(e->to, v[CR_DIR_COL_TO], sizeof(e->to));
+	cr_util_strlcpy(e->institution, *v[CR_DIR_COL_INSTITUTION] ?
+	    v[CR_DIR_COL_INSTITUTION] : (im->institution ? im->institution :
+	    ""), sizeof(e->institution));
+	return cr_directory_check_entry(hub, e, err);
+}
+
+static int
+import_ndjson(const struct cr_hub *hub, const struct cr_dir_import *im,
+    const char *line, struct cr_dir_entry *e, struct cr_dir_error *err)
+{
+	char *copy = NULL;
+	json_t *o;
+	json_error_t jerr;
+	int rc;
+
+	/* An institution in the record overrides the default. */
+	o = json_loads(line, 0, &jerr);
+	if (o != NULL && json_object_get(o, "institution") == NULL &&
+	    im->institution != NULL) {
+		json_object_set_new(o, "institution",
+		    json_string(im->institution));
+		copy = json_dumps(o, JSON_COMPACT);
+	}
+	json_decref(o);
+	rc = cr_directory_parse_record(hub, copy ? copy : line,
+	    strlen(copy ? copy : line), NULL, e, err);
+	free(copy);
+	return rc;
+}
+
+int
+cr_directory_import_line(const struct cr_hub *hub,
+    const struct cr_dir_import *im, char *line, struct cr_dir_entry *e,
+    struct cr_dir_error *err)
+{
+	memset(e, 0, sizeof(*e));
+	return im->csv ? import_csv(hub, im, line, e, err) :
+	    import_ndjson(hub, im, line, e, err);
 }
 
 json_t *

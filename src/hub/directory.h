@@ -35,6 +35,47 @@ int	cr_directory_parse_record(const struct cr_hub *, const char *json,
 int	cr_directory_check_entry(const struct cr_hub *, struct cr_dir_entry *e,
 	    struct cr_dir_error *err);
 
+/*
+ * Lines of a `crossroads directory import` file: NDJSON records as for
+ * cr_directory_parse_record (with "institution"), or CSV whose header
+ * line names the columns: subject and capacity, from, to and institution
+ * optional, in any order, comma-separated, no quoting (identifiers and
+ * dates only). A record's institution overrides the default one.
+ */
+enum {
+	CR_DIR_COL_SUBJECT,
+	CR_DIR_COL_CAPACITY,
+	CR_DIR_COL_FROM,
+	CR_DIR_COL_TO,
+	CR_DIR_COL_INSTITUTION,
+	CR_DIR_NCOLS
+};
+
+struct cr_dir_import {
+	const char	*institution;		/* default, or NULL */
+	int		 csv;
+	int		 col[CR_DIR_NCOLS];	/* CSV column of each; -1 */
+};
+
+/*
+ * Reads the first line of the file into *im: NDJSON when it starts with
+ * '{' (returns 1: the line is a record too), else the CSV header (returns
+ * 0). -1 with a message in err when the header names no subject or
+ * capacity column, or no institution column without a default. Changes
+ * line.
+ */
+int	cr_directory_import_header(struct cr_dir_import *im, char *line,
+	    char *err, size_t errlen);
+
+/*
+ * One record line (not blank) of the file into *e, checked as
+ * cr_directory_check_entry does. 0, or -1 with *err when the record is
+ * rejected. Changes line.
+ */
+int	cr_directory_import_line(const struct cr_hub *,
+	    const struct cr_dir_import *im, char *line, struct cr_dir_entry *e,
+	    struct cr_dir_error *err);
+
 /* {"subject","institution","capacity","from","to"}; sector when given. */
 json_t	*cr_directory_entry_json(const struct cr_dir_entry *,
 	    const char *sector);

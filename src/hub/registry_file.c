@@ -516,20 +516,19 @@ cr_registry_load(struct cr_store *st, const json_t *doc,
 	return 0;
 }
 
-int
-cr_registry_load_file(struct cr_store *st, const char *path,
-    struct cr_registry_counts *c, char *err, size_t errlen)
+/* doc as parsed from the file called path (NULL: jerr says why). */
+static int
+load_doc(struct cr_store *st, const char *path, json_t *doc,
+    const json_error_t *jerr, struct cr_registry_counts *c, char *err,
+    size_t errlen)
 {
-	json_error_t jerr;
-	json_t *doc;
 	char msg[512];
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL) {
-		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line,
-		    jerr.column, jerr.text);
+	if (doc == NULL) {
+		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr->line,
+		    jerr->column, jerr->text);
 		return -1;
 	}
 	rc = cr_registry_load(st, doc, c, msg, sizeof(msg));
@@ -537,4 +536,25 @@ cr_registry_load_file(struct cr_store *st, const char *path,
 		snprintf(err, errlen, "%s: %s", path, msg);
 	json_decref(doc);
 	return rc;
+}
+
+int
+cr_registry_load_file(struct cr_store *st, const char *path,
+    struct cr_registry_counts *c, char *err, size_t errlen)
+{
+	json_error_t jerr;
+
+	return load_doc(st, path, json_load_file(path,
+	    JSON_REJECT_DUPLICATES, &jerr), &jerr, c, err, errlen);
+}
+
+int
+cr_registry_load_text(struct cr_store *st, const char *name,
+    const char *text, size_t len, struct cr_registry_counts *c, char *err,
+    size_t errlen)
+{
+	json_error_t jerr;
+
+	return load_doc(st, name, json_loadb(text, len,
+	    JSON_REJECT_DUPLICATES, &jerr), &jerr, c, err, errlen);
 }

@@ -55,5 +55,9 @@ int	cr_registry_load(struct cr_store *, const json_t *doc,
 /* The same from a file; the message names the file. */
 int	cr_registry_load_file(struct cr_store *, const char *path,
 	    struct cr_registry_counts *, char *err, size_t errlen);
+/* The same from the file's text (len bytes; name for the messages). */
+int	cr_registry_load_text(struct cr_store *, const char *name,
+	    const char *text, size_t len, struct cr_registry_counts *,
+	    char *err, size_t errlen);
 
 #endif

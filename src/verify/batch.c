@@ -51,7 +51,7 @@ subject_ok(const char *s, size_t len, size_t lineno, char *err, size_t errlen)
 		return -1;
 	}
 	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
 			snprintf(err, errlen, "line %zu: control character "
 			    "in subject", lineno);
 			return -1;

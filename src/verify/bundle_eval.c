@@ -231,7 +231,9 @@ value_text(const json_t *v, char *out, size_t len)
 	char *s;
 
 	if (json_is_string(v)) {
+		/* Whole characters: details go into JSON. */
 		cr_util_strlcpy(out, json_string_value(v), len);
+		cr_util_utf8_trim(out);
 		return;
 	}
 	if (json_is_real(v)) {
@@ -581,8 +583,9 @@ out:
 
 static int
 append(json_t *list, const char *rule, const char *subject, const char *key,
-    const char *text)
+    char *text)
 {
+	cr_util_utf8_trim(text);	/* snprintf may have cut the detail */
 	return json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "rule",
 	    rule, "subject", subject, key, text));
 }

@@ -4,19 +4,31 @@
  * directories named, then on a fixed set of pseudo-random mutations of
  * each. The generator is seeded with a constant so that a failure shows up
  * again on the next run.
+ *
+ *   fuzz_NAME [-dict=FILE] [-mutations=N] corpus-dir-or-file ...
+ *
+ * -dict names the target's libFuzzer dictionary (tests/fuzz/NAME.dict):
+ * its tokens are inserted by the mutations too. -mutations is per seed
+ * (default MUTATIONS_PER_SEED).
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+/* Optional, as with libFuzzer: one-time set-up of a target. */
+int	LLVMFuzzerInitialize(int *, char ***) __attribute__((weak));
 
 #define MUTATIONS_PER_SEED	2000
+#define MAX_TOKENS		512
 #define REPLAY_MAX_INPUT	(64 * 1024)
 #define RNG_SEED		0x9e3779b97f4a7c15ULL
 
@@ -46,6 +58,71 @@ rng_below(size_t n)
 	return n == 0 ? 0 : (size_t)(rng() % n);
 }
 
+/* The input being run, shown when the target dies on it. */
+static const uint8_t	*cur_data;
+static size_t		 cur_len;
+
+/*
+ * Writes the input that killed the target to stderr (escaped, so that the
+ * test log shows it) and to fuzz-crash.bin in the current directory, to be
+ * added to the corpus once the bug is fixed. Async-signal-safe: write(2).
+ */
+static void
+dump_current(void)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[8];
+	size_t i, n;
+	int fd;
+
+	if (cur_data == NULL)
+		return;
+	(void)!write(2, "fuzz replay: the failing input: \"", 33);
+	for (i = 0; i < cur_len && i < 4096; i++) {
+		unsigned char c = cur_data[i];
+
+		n = 0;
+		if (c == '\\' || c == '"') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f)
+			out[n++] = (char)c;
+		else {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+		(void)!write(2, out, n);
+	}
+	(void)!write(2, "\"\n", 2);
+	if ((fd = open("fuzz-crash.bin", O_WRONLY | O_CREAT | O_TRUNC,
+	    0644)) != -1) {
+		(void)!write(fd, cur_data, cur_len);
+		close(fd);
+	}
+	cur_data = NULL;
+}
+
+static void
+on_fatal(int sig)
+{
+	dump_current();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define REPLAY_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REPLAY_ASAN	1
+#endif
+#endif
+#ifdef REPLAY_ASAN
+void	__sanitizer_set_death_callback(void (*)(void));
+#endif
+
 /*
  * Runs the target on an exactly sized heap copy so that AddressSanitizer
  * sees a read one past the end, as it would under libFuzzer.
@@ -61,7 +138,10 @@ run(const uint8_t *data, size_t len)
 	}
 	if (len > 0)
 		memcpy(copy, data, len);
+	cur_data = copy;
+	cur_len = len;
 	LLVMFuzzerTestOneInput(copy, len);
+	cur_data = NULL;
 	free(copy);
 	ninputs++;
 }
@@ -173,12 +253,99 @@ add_path(const char *path)
 	return S_ISDIR(st.st_mode) ? add_dir(path) : add_file(path);
 }
 
-static const char *const tokens[] = {
+/* Tokens that matter to the formats the targets read; a dictionary adds. */
+static const char *const builtin_tokens[] = {
 	"{", "}", "[", "]", "\"", ":", ",", "\\", "\\u0000", "\\ud800",
 	"\n", "\r\n", "null", "true", "-0", "1e999", "9223372036854775808",
 	"\"subject\":", "\"to\":null", "\"from\":\"2024-02-29\"", "\xc3",
-	"\xf4\x90\x80\x80", "\0",
+	"\xf4\x90\x80\x80", "\n--\n", ";", "=", "#", "%", "&", "%00", "\t",
 };
+
+struct token {
+	char	*data;
+	size_t	 len;
+};
+
+static struct token	 tokens[MAX_TOKENS];
+static size_t		 ntokens;
+
+static void
+add_token(const char *data, size_t len)
+{
+	if (ntokens == MAX_TOKENS || len == 0)
+		return;
+	if ((tokens[ntokens].data = malloc(len)) == NULL) {
+		perror("malloc");
+		exit(1);
+	}
+	memcpy(tokens[ntokens].data, data, len);
+	tokens[ntokens].len = len;
+	ntokens++;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A libFuzzer dictionary: one token a line as name="value" or "value",
+ * with \\, \" and \xNN escapes; '#' starts a comment line.
+ */
+static int
+load_dict(const char *path)
+{
+	char line[1024], tok[1024], *q;
+	size_t n, lineno = 0;
+	FILE *fp;
+	int hi, lo;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		q = line + strspn(line, " \t");
+		if (*q == '\0' || *q == '#')
+			continue;
+		if ((q = strchr(q, '"')) == NULL)
+			goto bad;
+		for (q++, n = 0; *q != '"'; q++) {
+			if (*q == '\0')
+				goto bad;
+			if (*q == '\\') {
+				q++;
+				if (*q == 'x') {
+					if ((hi = hexval(q[1])) < 0 ||
+					    (lo = hexval(q[2])) < 0)
+						goto bad;
+					tok[n++] = (char)(hi * 16 + lo);
+					q += 2;
+					continue;
+				}
+				if (*q != '\\' && *q != '"')
+					goto bad;
+			}
+			tok[n++] = *q;
+		}
+		add_token(tok, n);
+	}
+	fclose(fp);
+	return 0;
+ bad:
+	fprintf(stderr, "%s:%zu: bad dictionary entry\n", path, lineno);
+	fclose(fp);
+	return -1;
+}
 
 /* One mutation of buf (len bytes, room for REPLAY_MAX_INPUT); new len. */
 static size_t
@@ -209,10 +376,10 @@ mutate_once(uint8_t *buf, size_t len)
 		n = 1 + rng_below(len - pos < 8 ? len - pos : 8);
 		memmove(buf + pos, buf + pos + n, len - pos - n);
 		return len - n;
-	case 4:		/* insert a token that matters to JSON */
-		n = sizeof(tokens) / sizeof(tokens[0]);
-		tok = tokens[rng_below(n)];
-		toklen = tok[0] == '\0' ? 1 : strlen(tok);
+	case 4:		/* insert a token of the input's format */
+		n = rng_below(ntokens);
+		tok = tokens[n].data;
+		toklen = tokens[n].len;
 		if (len + toklen > REPLAY_MAX_INPUT)
 			return len;
 		pos = rng_below(len + 1);
@@ -244,17 +411,44 @@ mutate_once(uint8_t *buf, size_t len)
 int
 main(int argc, char *argv[])
 {
+	unsigned long long mutations = MUTATIONS_PER_SEED;
 	uint8_t *buf;
 	size_t i, len, k;
-	int a, m;
+	unsigned long long m;
+	char *end;
+	int a;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s corpus-dir-or-file ...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-dict=FILE] [-mutations=N] "
+		    "corpus-dir-or-file ...\n", argv[0]);
 		return 2;
 	}
-	for (a = 1; a < argc; a++)
-		if (add_path(argv[a]) == -1)
+	signal(SIGABRT, on_fatal);
+	signal(SIGSEGV, on_fatal);
+	signal(SIGBUS, on_fatal);
+#ifdef REPLAY_ASAN
+	/* ASan and UBSan end the process themselves: no signal. */
+	__sanitizer_set_death_callback(dump_current);
+#endif
+	if (LLVMFuzzerInitialize != NULL)
+		LLVMFuzzerInitialize(&argc, &argv);
+	for (i = 0; i < sizeof(builtin_tokens) / sizeof(builtin_tokens[0]);
+	    i++)
+		add_token(builtin_tokens[i], strlen(builtin_tokens[i]));
+	add_token("", 1);	/* a NUL byte */
+	for (a = 1; a < argc; a++) {
+		if (strncmp(argv[a], "-dict=", 6) == 0) {
+			if (load_dict(argv[a] + 6) == -1)
+				return 1;
+		} else if (strncmp(argv[a], "-mutations=", 11) == 0) {
+			mutations = strtoull(argv[a] + 11, &end, 10);
+			if (*end != '\0') {
+				fprintf(stderr, "%s: bad number\n", argv[a]);
+				return 2;
+			}
+		} else if (add_path(argv[a]) == -1)
 			return 1;
+	}
 	if (nseeds == 0) {
 		fprintf(stderr, "fuzz replay: no inputs found\n");
 		return 1;
@@ -266,7 +460,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < nseeds; i++)
 		run(seeds[i].data, seeds[i].len);
 	for (i = 0; i < nseeds; i++) {
-		for (m = 0; m < MUTATIONS_PER_SEED; m++) {
+		for (m = 0; m < mutations; m++) {
 			memcpy(buf, seeds[i].data, seeds[i].len);
 			len = seeds[i].len;
 			/* Mostly single mutations, sometimes a few stacked. */
@@ -280,6 +474,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < nseeds; i++)
 		free(seeds[i].data);
 	free(seeds);
+	for (i = 0; i < ntokens; i++)
+		free(tokens[i].data);
 	free(buf);
 	return 0;
 }

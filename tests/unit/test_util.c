@@ -114,6 +114,31 @@ test_vformat(void **state)
 	}
 }
 
+/* A copy cut in bytes loses the character cut short, nothing else. */
+static void
+test_trim(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "", "" }, { "abc", "abc" }, { "ab\xc3", "ab" },
+		{ "ab\xc3\xa9", "ab\xc3\xa9" }, { "\xe2\x82", "" },
+		{ "x\xe2\x82\xac", "x\xe2\x82\xac" },
+		{ "x\xf0\x9f\x98", "x" },
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+		{ "a\xa9", "a\xa9" },	/* not a cut: left as it is */
+	};
+	char buf[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_util_strlcpy(buf, cases[i].in, sizeof(buf));
+		cr_util_utf8_trim(buf);
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -121,6 +146,7 @@ main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_vformat),
+		cmocka_unit_test(test_trim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
