@@ -213,8 +213,8 @@ const char *const cr_sqlite_migrations[] = {
 	 * each consultation in its log entry ('' when none: the entries
 	 * written before keep their hash, docs/exchange-log.md).
 	 */
-	"ALTER TABLE services ADD COLUMN params TEXT NOT NULL DEFAULT '[]';"
-	"ALTER TABLE xlog ADD COLUMN params TEXT NOT NULL DEFAULT '';",
+	("ALTER TABLE services ADD COLUMN params TEXT NOT NULL DEFAULT '[]';"
+	 "ALTER TABLE xlog ADD COLUMN params TEXT NOT NULL DEFAULT '';"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
