@@ -24,10 +24,9 @@ extern const struct cr_jsonv_field cr_api_event_type_spec[];	/* api_events.c */
 extern const struct cr_jsonv_field cr_api_event_spec[];
 extern const struct cr_jsonv_field cr_api_subscription_spec[];
 extern const struct cr_jsonv_field cr_api_delivery_spec[];	/* its "delivery" */
-extern const struct cr_jsonv_field cr_api_institution_spec[];	/* api_registry.c */
-extern const struct cr_jsonv_field cr_api_client_spec[];
-extern const struct cr_jsonv_field cr_api_service_spec[];
-extern const struct cr_jsonv_field cr_api_authz_spec[];
+extern const struct cr_jsonv_field cr_api_client_spec[];	/* api_registry.c;
+				   institutions, services and authorizations:
+				   registry_file.h */
 extern const struct cr_jsonv_field cr_api_verify_spec[];	/* api_verify.c */
 
 /* api_misc.c */

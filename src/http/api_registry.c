@@ -32,13 +32,6 @@ require_valid_id(struct cr_req *req, const char *what, const char *id)
 	return -1;
 }
 
-const struct cr_jsonv_field cr_api_institution_spec[] = {
-	{ "id", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
-	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
-	{ "sector", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
-	CR_JSONV_END
-};
-
 void
 cr_api_institution_create(struct cr_req *req)
 {
@@ -48,7 +41,7 @@ cr_api_institution_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, cr_api_institution_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_registry_institution_spec)) == NULL)
 		return;
 	memset(&in, 0, sizeof(in));
 	cr_util_strlcpy(in.id, jstr(b, "id"), sizeof(in.id));
@@ -131,17 +124,6 @@ cr_api_client_create(struct cr_req *req)
 	json_decref(b);
 }
 
-const struct cr_jsonv_field cr_api_service_spec[] = {
-	{ "id", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
-	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
-	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
-	{ "subject_kind", CR_JV_STRING, 0, 15, 0, 0 },
-	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
-	{ "params", CR_JV_ANY, 0, 0, 0, 0 },
-	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
-	CR_JSONV_END
-};
-
 void
 cr_api_service_create(struct cr_req *req)
 {
@@ -153,7 +135,7 @@ cr_api_service_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, cr_api_service_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_registry_service_spec)) == NULL)
 		return;
 	memset(&et, 0, sizeof(et));
 	memset(&svc, 0, sizeof(svc));
@@ -235,18 +217,6 @@ cr_api_service_list(struct cr_req *req)
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "services", list));
 }
 
-const struct cr_jsonv_field cr_api_authz_spec[] = {
-	{ "consumer", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
-	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
-	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
-	{ "legal_basis", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
-	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
-	{ "capacities", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
-	{ "valid_from", CR_JV_DATE, 0, 0, 0, 0 },
-	{ "valid_to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
-	CR_JSONV_END
-};
-
 static json_t *
 authz_json(const struct cr_authz *a)
 {
@@ -272,7 +242,7 @@ cr_api_authz_create(struct cr_req *req)
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
-	    (b = cr_http_body_json(req, cr_api_authz_spec)) == NULL)
+	    (b = cr_http_body_json(req, cr_registry_authz_spec)) == NULL)
 		return;
 	memset(&svc, 0, sizeof(svc));
 	memset(&et, 0, sizeof(et));

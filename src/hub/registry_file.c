@@ -18,8 +18,9 @@
 #include "registry_file.h"
 #include "util.h"
 
-/* The registry API's body specs (src/api_registry.c), plus the token. */
-static const struct cr_jsonv_field institution_spec[] = {
+/* The registry's definitions, as POST /v1/... takes them (api_registry.c
+   validates request bodies with these), and a client with its token. */
+const struct cr_jsonv_field cr_registry_institution_spec[] = {
 	{ "id", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
 	{ "sector", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
@@ -33,7 +34,7 @@ static const struct cr_jsonv_field client_spec[] = {
 	CR_JSONV_END
 };
 
-static const struct cr_jsonv_field service_spec[] = {
+const struct cr_jsonv_field cr_registry_service_spec[] = {
 	{ "id", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "provider", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "endpoint", CR_JV_STRING, 1, CR_URL_MAX - 1, 0, 0 },
@@ -44,7 +45,7 @@ static const struct cr_jsonv_field service_spec[] = {
 	CR_JSONV_END
 };
 
-static const struct cr_jsonv_field authz_spec[] = {
+const struct cr_jsonv_field cr_registry_authz_spec[] = {
 	{ "consumer", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
 	{ "service", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
 	{ "purpose", CR_JV_STRING, 1, CR_KEY_MAX - 1, 0, 0 },
@@ -139,8 +140,8 @@ check_shape(const json_t *doc, char *err, size_t errlen)
 	const char *key;
 	json_t *v, *e;
 	size_t i, k;
-	const struct cr_jsonv_field *specs[] = { institution_spec,
-	    client_spec, service_spec, authz_spec };
+	const struct cr_jsonv_field *specs[] = { cr_registry_institution_spec,
+	    client_spec, cr_registry_service_spec, cr_registry_authz_spec };
 	char msg[256];
 
 	if (!json_is_object(doc)) {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "jsonv.h"
 #include "store.h"
 
 #define CR_REGISTRY_TOKEN_PREFIX	"crt_"
@@ -59,5 +60,11 @@ int	cr_registry_load_file(struct cr_store *, const char *path,
 int	cr_registry_load_text(struct cr_store *, const char *name,
 	    const char *text, size_t len, struct cr_registry_counts *,
 	    char *err, size_t errlen);
+
+/* The shape of an institution, a service and an authorization (jsonv.h),
+   for the registry API's bodies and registry files alike. */
+extern const struct cr_jsonv_field cr_registry_institution_spec[];
+extern const struct cr_jsonv_field cr_registry_service_spec[];
+extern const struct cr_jsonv_field cr_registry_authz_spec[];
 
 #endif

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "registry_file.h"
 #include "date.h"
 #include "fuzz.h"
 #include "ident.h"
@@ -36,10 +37,10 @@ static const struct {
 	{ "event", cr_api_event_spec },
 	{ "subscription", cr_api_subscription_spec },
 	{ "delivery", cr_api_delivery_spec },
-	{ "institution", cr_api_institution_spec },
+	{ "institution", cr_registry_institution_spec },
 	{ "client", cr_api_client_spec },
-	{ "service", cr_api_service_spec },
-	{ "authz", cr_api_authz_spec },
+	{ "service", cr_registry_service_spec },
+	{ "authz", cr_registry_authz_spec },
 	{ "verify", cr_api_verify_spec },
 };
 
