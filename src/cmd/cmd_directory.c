@@ -55,7 +55,8 @@ import_flush(struct import *im)
 
 	if (im->n == 0)
 		return 0;
-	if (st->directory->ops->dir_put_many(st->directory, im->batch, im->n, im->created)
+	if (st->directory->ops->dir_put_many(st->directory,
+	    im->batch, im->n, im->created)
 	    != CR_STORE_OK)
 		return -1;
 	for (i = 0; i < im->n; i++)

@@ -130,7 +130,8 @@ wq_flush(struct cr_delivery_engine *e)
 	 * lets the row be read again (known() skips it while in memory, a
 	 * restart sends it again); an outcome not written leaves the lease.
 	 */
-	if (e->st->events->ops->deliveries_update(e->st->events, e->wq, e->nwq) ==
+	if (e->st->events->ops->deliveries_update(e->st->events,
+	    e->wq, e->nwq) ==
 	    CR_STORE_ERR)
 		log_warnx("delivery: cannot record %zu deliveries", e->nwq);
 	e->nwq = 0;
@@ -149,7 +150,8 @@ wq_add(struct cr_delivery_engine *e, const struct cr_delivery *d)
 			/* Keep the order: what is queued goes first. */
 			log_warn("delivery: reallocarray");
 			wq_flush(e);
-			if (e->st->events->ops->delivery_update(e->st->events, d) ==
+			if (e->st->events->ops->delivery_update(e->st->events,
+			    d) ==
 			    CR_STORE_ERR)
 				log_warnx("delivery: seq %" PRIu64 ": cannot "
 				    "record it", d->seq);
@@ -409,7 +411,8 @@ sub_info(struct cr_delivery_engine *e, struct job *j)
 	cr_authz_clear(&si->az);
 	si->pass = e->pass;
 	si->azrc = CR_STORE_ERR;
-	if ((si->rc = e->st->events->ops->subscription_get(e->st->events, j->d.subscription,
+	if ((si->rc = e->st->events->ops->subscription_get(e->st->events,
+	    j->d.subscription,
 	    &si->sub)) == CR_STORE_OK)
 		si->azrc = cr_events_sub_authz(e->hub, &si->sub, &si->az);
 	return si;
@@ -638,7 +641,8 @@ poll_due(struct cr_delivery_engine *e, int64_t now)
 	if (e->nmem >= e->mem_max)
 		return 0;
 	want = n = e->mem_max - e->nmem;
-	if (e->st->events->ops->deliveries_due(e->st->events, now, e->batch, &n) !=
+	if (e->st->events->ops->deliveries_due(e->st->events,
+	    now, e->batch, &n) !=
 	    CR_STORE_OK)
 		return 0;
 	for (i = 0; i < n; i++)
@@ -658,7 +662,8 @@ seed_holds(struct cr_delivery_engine *e)
 	struct ent *pair;
 	size_t n = e->mem_max, i;
 
-	if (e->st->events->ops->deliveries_due(e->st->events, INT64_MAX, e->batch, &n) !=
+	if (e->st->events->ops->deliveries_due(e->st->events,
+	    INT64_MAX, e->batch, &n) !=
 	    CR_STORE_OK)
 		return;
 	for (i = 0; i < n; i++) {

@@ -568,7 +568,8 @@ cr_events_validate(struct cr_hub *hub, const char *publisher,
 	at = json_string_value(json_object_get(o, "occurred_at"));
 	if (!tc->loaded || strcmp(tc->et.id, type) != 0) {
 		cr_events_type_cache_clear(tc);
-		tc->rc = st->events->ops->event_type_get(st->events, type, &tc->et);
+		tc->rc = st->events->ops->event_type_get(st->events,
+		    type, &tc->et);
 		cr_util_strlcpy(tc->et.id, type, sizeof(tc->et.id));
 		tc->loaded = 1;
 	}
@@ -683,7 +684,8 @@ cr_events_feed_read(struct cr_hub *hub, struct cr_feed_page *p)
 		cr_deliveries_clear(p->buf, p->limit);
 		memset(p->buf, 0, p->limit * sizeof(*p->buf));
 	}
-	if (st->events->ops->feed_read(st->events, p->institution, p->subscription[0] ?
+	if (st->events->ops->feed_read(st->events,
+	    p->institution, p->subscription[0] ?
 	    p->subscription : NULL, p->after, p->buf, &n) != CR_STORE_OK)
 		return -1;
 	if (n == 0)

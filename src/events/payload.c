@@ -32,7 +32,8 @@ cr_events_sub_authz(struct cr_hub *hub, const struct cr_subscription *sub,
 	 * purpose, then start) decides, so every delivery of a subscription
 	 * uses the same one while the registry does not change.
 	 */
-	if ((rc = st->registry->ops->authz_list(st->registry, sub->institution, &list)) !=
+	if ((rc = st->registry->ops->authz_list(st->registry,
+	    sub->institution, &list)) !=
 	    CR_STORE_OK)
 		return CR_STORE_ERR;
 	json_array_foreach(list, i, a) {

@@ -126,7 +126,8 @@ cr_api_batch_create(struct cr_req *req)
 		cr_date_today(bt.reference_date);
 	bt.total = n;
 	/* The 202 only once every subject is durable. */
-	if (st->batches->ops->batch_add(st->batches, &bt, (const char *const *)subjects, n) !=
+	if (st->batches->ops->batch_add(st->batches,
+	    &bt, (const char *const *)subjects, n) !=
 	    CR_STORE_OK) {
 		cr_http_storage_error(req);
 		goto out;
@@ -217,7 +218,8 @@ results_read(void *arg, char *buf, size_t max)
 			cr_batch_items_clear(rs->page, rs->n);
 			rs->n = RESULTS_PAGE;
 			rs->i = 0;
-			if (rs->st->batches->ops->batch_results(rs->st->batches, rs->id,
+			if (rs->st->batches->ops->batch_results(rs->st->batches,
+			    rs->id,
 			    rs->after, rs->page, &rs->n) != CR_STORE_OK) {
 				rs->n = 0;
 				/* Cut short: the client sees a broken

@@ -65,7 +65,8 @@ cr_api_dead_letters_list(struct cr_req *req)
 		cr_http_error(req, 500, "INTERNAL", "out of memory");
 		return;
 	}
-	if (st->events->ops->dead_letters(st->events, req->params[0], dl, &n) != CR_STORE_OK) {
+	if (st->events->ops->dead_letters(st->events,
+	    req->params[0], dl, &n) != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		goto out;
 	}
@@ -108,7 +109,8 @@ cr_api_dead_letters_redeliver(struct cr_req *req)
 		return;
 	if ((seqj = json_object_get(b, "seq")) != NULL)
 		seq = (uint64_t)json_integer_value(seqj);
-	rc = st->events->ops->redeliver(st->events, req->params[0], seq, &count);
+	rc = st->events->ops->redeliver(st->events,
+	    req->params[0], seq, &count);
 	if (rc == CR_STORE_NOTFOUND || (rc == CR_STORE_OK && seq != 0 &&
 	    count == 0))
 		cr_http_error(req, 404, "NOT_FOUND", "no dead letter %" PRIu64

@@ -32,7 +32,8 @@ cr_api_directory_put(struct cr_req *req)
 		directory_fail(req, &err);
 		return;
 	}
-	if (st->directory->ops->dir_put(st->directory, &e, &created) != CR_STORE_OK) {
+	if (st->directory->ops->dir_put(st->directory,
+	    &e, &created) != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		return;
 	}
@@ -76,7 +77,8 @@ cr_api_directory_remove(struct cr_req *req)
 		cr_date_today(today);
 		cr_date_add_days(today, -1, to);
 	}
-	rc = st->directory->ops->dir_end(st->directory, req->client.institution, subject, capacity,
+	rc = st->directory->ops->dir_end(st->directory,
+	    req->client.institution, subject, capacity,
 	    to);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no integration of this "
@@ -108,7 +110,8 @@ batch_flush(struct batch_state *bs)
 
 	if (bs->n == 0)
 		return 0;
-	if (st->directory->ops->dir_put_many(st->directory, bs->entries, bs->n, bs->created)
+	if (st->directory->ops->dir_put_many(st->directory,
+	    bs->entries, bs->n, bs->created)
 	    != CR_STORE_OK) {
 		bs->failed = 1;
 		return -1;
@@ -182,7 +185,8 @@ cr_api_directory_get(struct cr_req *req)
 		return;
 	}
 	/* An institution sees its own integrations only. */
-	if (st->directory->ops->dir_list(st->directory, subject, req->principal ==
+	if (st->directory->ops->dir_list(st->directory,
+	    subject, req->principal ==
 	    CR_PRINCIPAL_OPERATOR ? NULL : req->client.institution, &list)
 	    != CR_STORE_OK) {
 		cr_http_storage_error(req);

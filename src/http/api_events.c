@@ -108,7 +108,8 @@ cr_api_event_type_list(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	if (st->events->ops->event_type_list(st->events, &list) != CR_STORE_OK) {
+	if (st->events->ops->event_type_list(st->events,
+	    &list) != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		return;
 	}
@@ -395,7 +396,8 @@ subscription_authorize(struct cr_req *req, struct cr_subscription *s,
 
 	cr_date_today(today);
 	if (purpose != NULL)
-		rc = st->registry->ops->authz_find(st->registry, s->institution, s->event_type,
+		rc = st->registry->ops->authz_find(st->registry,
+		    s->institution, s->event_type,
 		    purpose, today, &a);
 	else
 		rc = cr_events_sub_authz(req->hub, s, &a);
@@ -520,7 +522,8 @@ cr_api_subscription_delete(struct cr_req *req)
 	    strcmp(s.institution, req->client.institution) != 0)
 		rc = CR_STORE_NOTFOUND;
 	if (rc == CR_STORE_OK)
-		rc = st->events->ops->subscription_delete(st->events, req->params[0]);
+		rc = st->events->ops->subscription_delete(st->events,
+		    req->params[0]);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no subscription '%s'",
 		    req->params[0]);

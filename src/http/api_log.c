@@ -68,7 +68,8 @@ cr_api_log_query(struct cr_req *req)
 		return;
 	}
 	count = (size_t)f.limit;
-	if (st->xlog->ops->xlog_query(st->xlog, &f, entries, &count) != CR_STORE_OK) {
+	if (st->xlog->ops->xlog_query(st->xlog,
+	    &f, entries, &count) != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		goto out;
 	}

@@ -69,7 +69,8 @@ cr_api_institution_list(struct cr_req *req)
 
 	if (cr_http_require_operator(req) == -1)
 		return;
-	if (st->registry->ops->institution_list(st->registry, &list) != CR_STORE_OK) {
+	if (st->registry->ops->institution_list(st->registry,
+	    &list) != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		return;
 	}
@@ -206,7 +207,8 @@ cr_api_service_list(struct cr_req *req)
 
 	if (cr_http_require_any(req) == -1)
 		return;
-	if (st->registry->ops->service_list(st->registry, &list) != CR_STORE_OK) {
+	if (st->registry->ops->service_list(st->registry,
+	    &list) != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		return;
 	}
@@ -261,10 +263,12 @@ cr_api_authz_create(struct cr_req *req)
 	}
 	/* Event types are authorized like services (for subscriptions). */
 	if (rc == CR_STORE_OK &&
-	    (rc = st->registry->ops->service_get(st->registry, a.service, &svc)) == CR_STORE_OK)
+	    (rc = st->registry->ops->service_get(st->registry,
+	    a.service, &svc)) == CR_STORE_OK)
 		allowed = svc.fields;
 	else if (rc == CR_STORE_NOTFOUND &&
-	    (rc = st->events->ops->event_type_get(st->events, a.service, &et)) == CR_STORE_OK)
+	    (rc = st->events->ops->event_type_get(st->events,
+	    a.service, &et)) == CR_STORE_OK)
 		allowed = et.fields;
 	if (rc == CR_STORE_NOTFOUND) {
 		cr_http_error(req, 404, "UNKNOWN_SERVICE", "no service or event "
@@ -308,7 +312,8 @@ cr_api_authz_list(struct cr_req *req)
 
 	if (cr_http_require_operator(req) == -1)
 		return;
-	if (st->registry->ops->authz_list(st->registry, cr_http_query(req, "consumer"), &list)
+	if (st->registry->ops->authz_list(st->registry,
+	    cr_http_query(req, "consumer"), &list)
 	    != CR_STORE_OK) {
 		cr_http_storage_error(req);
 		return;

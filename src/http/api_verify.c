@@ -42,7 +42,8 @@ cr_api_bundle_create(struct cr_req *req)
 	/* A bundle names services that exist: a typo fails here, not at
 	   every verification. */
 	for (i = 0; i < b->nservices; i++) {
-		rc = st->registry->ops->service_get(st->registry, b->services[i], &svc);
+		rc = st->registry->ops->service_get(st->registry,
+		    b->services[i], &svc);
 		cr_service_clear(&svc);
 		if (rc == CR_STORE_NOTFOUND) {
 			cr_http_error(req, 400, "BAD_REQUEST", "services[%zu]: "

@@ -44,14 +44,16 @@ cr_authz_decide(struct cr_store *st, const char *consumer, const char *service,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = st->registry->ops->authz_find(st->registry, consumer, service, purpose, today, out);
+	rc = st->registry->ops->authz_find(st->registry,
+	    consumer, service, purpose, today, out);
 	if (rc == CR_STORE_NOTFOUND)
 		return CR_AUTHZ_NOT_AUTHORIZED;
 	if (rc != CR_STORE_OK)
 		return CR_AUTHZ_ERROR;
 	if (json_array_size(out->capacities) == 0)
 		return CR_AUTHZ_GRANTED;
-	rc = st->directory->ops->dir_active(st->directory, consumer, subject, out->capacities,
+	rc = st->directory->ops->dir_active(st->directory,
+	    consumer, subject, out->capacities,
 	    reference_date);
 	if (rc == 1)
 		return CR_AUTHZ_GRANTED;

@@ -382,7 +382,8 @@ load_clients(struct cr_store *st, const json_t *doc,
 	json_array_foreach(json_object_get(doc, "clients"), i, e) {
 		cr_registry_token_hash(jstr(e, "token"), hash);
 		memset(&cl, 0, sizeof(cl));
-		rc = st->registry->ops->client_by_token(st->registry, hash, &cl);
+		rc = st->registry->ops->client_by_token(st->registry,
+		    hash, &cl);
 		if (rc == CR_STORE_OK) {
 			if (strcmp(cl.institution, jstr(e, "institution")) != 0)
 				log_warnx("clients[%zu]: the token is already "
@@ -397,7 +398,8 @@ load_clients(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(cl.institution, jstr(e, "institution"),
 		    sizeof(cl.institution));
 		cr_util_strlcpy(cl.name, jstr(e, "name"), sizeof(cl.name));
-		if (st->registry->ops->client_add(st->registry, &cl, hash) != CR_STORE_OK)
+		if (st->registry->ops->client_add(st->registry,
+		    &cl, hash) != CR_STORE_OK)
 			return -1;
 		c->clients_added++;
 	}
@@ -445,7 +447,8 @@ authz_exists(struct cr_store *st, const struct cr_authz *a)
 	size_t i;
 	int found = 0;
 
-	if (st->registry->ops->authz_list(st->registry, a->consumer, &list) != CR_STORE_OK)
+	if (st->registry->ops->authz_list(st->registry,
+	    a->consumer, &list) != CR_STORE_OK)
 		return -1;
 	json_array_foreach(list, i, x) {
 		vt = json_object_get(x, "valid_to");
@@ -483,7 +486,8 @@ load_authorizations(struct cr_store *st, const json_t *doc,
 			rc = -1;
 		else {
 			cr_util_uuid(a.id);
-			if (st->registry->ops->authz_add(st->registry, &a) != CR_STORE_OK)
+			if (st->registry->ops->authz_add(st->registry,
+			    &a) != CR_STORE_OK)
 				rc = -1;
 			else
 				c->authorizations_added++;

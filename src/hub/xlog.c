@@ -203,7 +203,8 @@ xlog_commit(struct cr_xlog *x, struct cr_xlog_entry *ents,
 
 	log_warnx("xlog: appending %zu entries (seq %" PRIu64 "..%" PRIu64
 	    ") failed; their requests are refused", n, x->last_seq + 1, seq);
-	if (x->store->xlog->ops->xlog_tail(x->store->xlog, &seq, prev) == CR_STORE_OK) {
+	if (x->store->xlog->ops->xlog_tail(x->store->xlog,
+	    &seq, prev) == CR_STORE_OK) {
 		x->last_seq = seq;
 		memcpy(x->last_hash, prev, CR_HASH_LEN);
 	} else
@@ -266,7 +267,8 @@ cr_xlog_start(struct cr_store *store, const struct cr_xlog_config *cfg,
 	x->store = store;
 	x->max_batch = cfg != NULL && cfg->max_batch > 0 ? cfg->max_batch :
 	    XLOG_DEFAULT_BATCH;
-	if (store->xlog->ops->xlog_tail(store->xlog, &x->last_seq, x->last_hash) !=
+	if (store->xlog->ops->xlog_tail(store->xlog,
+	    &x->last_seq, x->last_hash) !=
 	    CR_STORE_OK) {
 		log_warnx("xlog: cannot read the chain tail");
 		goto out;

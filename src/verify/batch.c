@@ -506,7 +506,8 @@ job_flush(struct cr_batch_runner *r, struct job *j, double now)
 
 	if (j->nwq == 0 || now < j->retry_at)
 		return;
-	if (st->batches->ops->batch_results_put(st->batches, j->b.id, j->wq, j->nwq) !=
+	if (st->batches->ops->batch_results_put(st->batches,
+	    j->b.id, j->wq, j->nwq) !=
 	    CR_STORE_OK) {
 		j->retry_at = now + RETRY_MS;
 		return;
@@ -543,7 +544,8 @@ job_open(struct cr_batch_runner *r, const char *id)
 		job_free(j);
 		return NULL;
 	}
-	if (st->batches->ops->batch_get(st->batches, id, &j->b) != CR_STORE_OK) {
+	if (st->batches->ops->batch_get(st->batches,
+	    id, &j->b) != CR_STORE_OK) {
 		log_warnx("batch %s: cannot read it", id);
 		goto fail;
 	}
@@ -563,11 +565,13 @@ job_open(struct cr_batch_runner *r, const char *id)
 	cr_bundle_free(b);
 	if (why[0] != '\0') {
 		log_warnx("batch %s: %s", id, why);
-		st->batches->ops->batch_set_status(st->batches, id, "failed", why);
+		st->batches->ops->batch_set_status(st->batches,
+		    id, "failed", why);
 		goto fail;
 	}
 	if (strcmp(j->b.status, "queued") == 0 &&
-	    st->batches->ops->batch_set_status(st->batches, id, "running", NULL) != CR_STORE_OK)
+	    st->batches->ops->batch_set_status(st->batches,
+	    id, "running", NULL) != CR_STORE_OK)
 		goto fail;
 	log_info("batch %s: running (%" PRIu64 " of %" PRIu64 " lines "
 	    "done)", id, j->b.done, j->b.total);
@@ -588,7 +592,8 @@ job_close(struct cr_batch_runner *r, struct job *j)
 	if (cr_util_mono_ms() < j->retry_at)
 		return 0;
 	if (j->fail[0] != '\0') {
-		if (st->batches->ops->batch_set_status(st->batches, j->b.id, "failed", j->fail) !=
+		if (st->batches->ops->batch_set_status(st->batches,
+		    j->b.id, "failed", j->fail) !=
 		    CR_STORE_OK) {
 			j->retry_at = cr_util_mono_ms() + RETRY_MS;
 			return 0;
@@ -597,7 +602,8 @@ job_close(struct cr_batch_runner *r, struct job *j)
 	}
 	if (!j->exhausted || j->ibuf < j->nbuf)
 		return 0;
-	if (st->batches->ops->batch_set_status(st->batches, j->b.id, "done", NULL) !=
+	if (st->batches->ops->batch_set_status(st->batches,
+	    j->b.id, "done", NULL) !=
 	    CR_STORE_OK) {
 		j->retry_at = cr_util_mono_ms() + RETRY_MS;
 		return 0;
@@ -754,7 +760,8 @@ cr_batch_runner_start(struct cr_hub *hub, unsigned concurrency,
 	r->k = concurrency > 0 ? concurrency : 1;
 	pthread_mutex_init(&r->mtx, NULL);
 	cr_util_cond_init_mono(&r->cond);
-	if (hub->store->batches->ops->batch_unfinished(hub->store->batches, &ids) !=
+	if (hub->store->batches->ops->batch_unfinished(hub->store->batches,
+	    &ids) !=
 	    CR_STORE_OK) {
 		log_warnx("batch: cannot read the unfinished batches");
 		goto fail;
