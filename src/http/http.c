@@ -317,6 +317,12 @@ req_queue_answer(struct cr_req *req)
 	if (req->status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    req->allow);
+	/* Counted before the answer leaves, so that a client that has its
+	   401 sees it in /metrics (completion runs after the send). */
+	if (req->status == 401 && (req->auth_failure == CR_AUTH_NO_TOKEN ||
+	    req->auth_failure == CR_AUTH_UNKNOWN_TOKEN))
+		cr_metrics_unauthenticated(req->auth_failure ==
+		    CR_AUTH_UNKNOWN_TOKEN);
 	ret = MHD_queue_response(req->conn, (unsigned)req->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -409,8 +415,6 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	    req->auth_failure == CR_AUTH_UNKNOWN_TOKEN)) {
 		auth = req->auth_failure == CR_AUTH_UNKNOWN_TOKEN ?
 		    "unknown_token" : "missing_token";
-		cr_metrics_unauthenticated(req->auth_failure ==
-		    CR_AUTH_UNKNOWN_TOKEN);
 	} else if (req->auth_failure == CR_AUTH_STORE_ERROR)
 		auth = "store_error";
 	if (h->hub->cfg.access_log) {
