@@ -38,38 +38,27 @@ static _Atomic uint64_t metrics_requests[CR_METRICS_MAX_ROUTES][NSTATUS];
 /* 401s: [0] no bearer token, [1] a token that matches nobody. */
 static _Atomic uint64_t metrics_unauthenticated[2];
 /*
- * Source errors by service: slots filled once, in order, under the mutex;
- * published by the release store of nservices, so that readers scan the
- * slots below it without a lock. The last slot is "other".
+ * Counters by service (source errors by kind, undeclared keys).
+ * Services come and go at run time, so a service gets a slot the first
+ * time it is counted, under the mutex, and is found without it from then
+ * on: the slot's name is written before nslots is released, and never
+ * changes after. Past CR_METRICS_MAX_SERVICES services, the last slot
+ * ("other") counts the rest.
  */
-struct source_errors {
-	char			 service[128];
-	_Atomic uint64_t	 n[CR_METRICS_SRC_NERRORS];
+struct svc_slot {
+	char			 service[128];	/* CR_KEY_MAX */
+	_Atomic uint64_t	 errors[CR_METRICS_SRC_NERRORS];
+	_Atomic uint64_t	 undeclared;
+	atomic_int		 undeclared_seen;
 };
-static struct source_errors metrics_source_errors[CR_METRICS_MAX_SERVICES + 1];
-static _Atomic size_t metrics_nservices;
-static pthread_mutex_t metrics_services_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct svc_slot svc_slots[CR_METRICS_MAX_SERVICES + 1];
+static _Atomic size_t svc_nslots;
+static pthread_mutex_t svc_mtx = PTHREAD_MUTEX_INITIALIZER;
+#define SVC_OTHER	(&svc_slots[CR_METRICS_MAX_SERVICES])
 static struct histogram h_consult = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_source = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_commit = { .bounds = latency_bounds, .nbounds = NELEM(latency_bounds) };
 static struct histogram h_batch = { .bounds = batch_bounds, .nbounds = NELEM(batch_bounds) };
-
-/*
- * Undeclared keys by service. Services come and go at run time, so the
- * counters are slots given out once, under a mutex, and then found
- * without it: a slot's name is written before `nslots` is released, and
- * never changes after. A source that drifts takes the mutex only on its
- * first answer.
- */
-struct svc_counter {
-	char			 service[128];	/* CR_KEY_MAX: a service id,
-						   letters, digits, "._-" */
-	_Atomic uint64_t	 n;
-};
-static struct svc_counter undeclared[CR_METRICS_MAX_SERVICES];
-static _Atomic size_t undeclared_nslots;
-static _Atomic uint64_t undeclared_other;	/* past the last slot */
-static pthread_mutex_t undeclared_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const source_error_names[CR_METRICS_SRC_NERRORS] = {
 	"timeout", "unavailable", "bad_response"
@@ -128,73 +117,109 @@ cr_metrics_source(double ms)
 	histogram_observe(&h_source, ms / 1e3);
 }
 
-static struct source_errors *
-source_slot_find(const char *service, size_t n)
+static struct svc_slot *
+svc_find(const char *service, size_t from, size_t to)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(metrics_source_errors[i].service, service) == 0)
-			return &metrics_source_errors[i];
+	for (i = from; i < to; i++)
+		if (strcmp(svc_slots[i].service, service) == 0)
+			return &svc_slots[i];
 	return NULL;
 }
 
-static struct source_errors *
-source_slot(const char *service)
+/* The slot of service, given out on first use; never NULL. */
+static struct svc_slot *
+svc_slot(const char *service)
 {
-	struct source_errors *se;
-	size_t n;
+	struct svc_slot *v;
+	size_t k, k2;
 
-	n = atomic_load_explicit(&metrics_nservices, memory_order_acquire);
-	if ((se = source_slot_find(service, n)) != NULL)
-		return se;
-	pthread_mutex_lock(&metrics_services_mtx);
-	n = atomic_load_explicit(&metrics_nservices, memory_order_relaxed);
-	if ((se = source_slot_find(service, n)) == NULL) {
-		if (n < CR_METRICS_MAX_SERVICES &&
-		    strlen(service) < sizeof(se->service)) {
-			se = &metrics_source_errors[n];
-			snprintf(se->service, sizeof(se->service), "%s",
-			    service);
-			atomic_store_explicit(&metrics_nservices, n + 1,
+	k = atomic_load_explicit(&svc_nslots, memory_order_acquire);
+	if ((v = svc_find(service, 0, k)) != NULL)
+		return v;
+	pthread_mutex_lock(&svc_mtx);
+	k2 = atomic_load_explicit(&svc_nslots, memory_order_relaxed);
+	if ((v = svc_find(service, k, k2)) == NULL) {
+		if (k2 < CR_METRICS_MAX_SERVICES &&
+		    strlen(service) < sizeof(v->service)) {
+			v = &svc_slots[k2];
+			cr_util_strlcpy(v->service, service,
+			    sizeof(v->service));
+			atomic_store_explicit(&svc_nslots, k2 + 1,
 			    memory_order_release);
 		} else
-			se = &metrics_source_errors[CR_METRICS_MAX_SERVICES];
+			v = SVC_OTHER;
 	}
-	pthread_mutex_unlock(&metrics_services_mtx);
-	return se;
+	pthread_mutex_unlock(&svc_mtx);
+	return v;
 }
 
 void
 cr_metrics_source_error(const char *service, enum cr_metrics_source_error e)
 {
 	if (e < CR_METRICS_SRC_NERRORS)
-		atomic_fetch_add_explicit(&source_slot(service)->n[e], 1,
+		atomic_fetch_add_explicit(&svc_slot(service)->errors[e], 1,
 		    memory_order_relaxed);
 }
 
+/* name{service="SERVICE" then the caller's labels; service escaped (ids
+   are a safe alphabet; escaped all the same). */
 static void
-source_errors_render(FILE *f, const char *service,
-    struct source_errors *se)
+svc_series(FILE *f, const char *name, const char *service)
 {
 	const char *p;
+
+	fprintf(f, "%s{service=\"", name);
+	for (p = service; *p != '\0'; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', f);
+		if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* A service appears in a family once it has been counted there. */
+static void
+svc_render(FILE *f, const char *service, struct svc_slot *v, int undeclared)
+{
+	uint64_t n, any = 0;
 	size_t k;
 
+	if (undeclared) {
+		if ((n = atomic_load_explicit(&v->undeclared,
+		    memory_order_relaxed)) == 0)
+			return;
+		svc_series(f, "crossroads_source_undeclared_fields_total",
+		    service);
+		fprintf(f, "} %llu\n", (unsigned long long)n);
+		return;
+	}
+	for (k = 0; k < CR_METRICS_SRC_NERRORS; k++)
+		any += atomic_load_explicit(&v->errors[k],
+		    memory_order_relaxed);
+	if (any == 0)
+		return;
 	for (k = 0; k < CR_METRICS_SRC_NERRORS; k++) {
-		/* Service ids are a safe alphabet; escaped all the same. */
-		fputs("crossroads_source_errors_total{service=\"", f);
-		for (p = service; *p != '\0'; p++) {
-			if (*p == '\\' || *p == '"')
-				fputc('\\', f);
-			if (*p == '\n')
-				fputs("\\n", f);
-			else
-				fputc(*p, f);
-		}
-		fprintf(f, "\",kind=\"%s\"} %llu\n", source_error_names[k],
-		    (unsigned long long)atomic_load_explicit(&se->n[k],
+		svc_series(f, "crossroads_source_errors_total", service);
+		fprintf(f, ",kind=\"%s\"} %llu\n", source_error_names[k],
+		    (unsigned long long)atomic_load_explicit(&v->errors[k],
 		    memory_order_relaxed));
 	}
+}
+
+static void
+svc_render_all(FILE *f, int undeclared)
+{
+	size_t i, n;
+
+	n = atomic_load_explicit(&svc_nslots, memory_order_acquire);
+	for (i = 0; i < n; i++)
+		svc_render(f, svc_slots[i].service, &svc_slots[i], undeclared);
+	svc_render(f, "other", SVC_OTHER, undeclared);
 }
 
 void
@@ -204,43 +229,15 @@ cr_metrics_xlog_batch(size_t n, double commit_ms)
 	histogram_observe(&h_commit, commit_ms / 1e3);
 }
 
-static struct svc_counter *
-undeclared_find(const char *service, size_t from, size_t to)
-{
-	size_t i;
-
-	for (i = from; i < to; i++)
-		if (strcmp(undeclared[i].service, service) == 0)
-			return &undeclared[i];
-	return NULL;
-}
-
 int
 cr_metrics_source_undeclared(const char *service, unsigned long n)
 {
-	struct svc_counter *c;
-	size_t k, k2;
-	int first = 0;
+	struct svc_slot *v = svc_slot(service);
 
-	k = atomic_load_explicit(&undeclared_nslots, memory_order_acquire);
-	if ((c = undeclared_find(service, 0, k)) == NULL) {
-		pthread_mutex_lock(&undeclared_mtx);
-		k2 = atomic_load_explicit(&undeclared_nslots,
-		    memory_order_relaxed);
-		if ((c = undeclared_find(service, k, k2)) == NULL &&
-		    k2 < CR_METRICS_MAX_SERVICES) {
-			c = &undeclared[k2];
-			cr_util_strlcpy(c->service, service,
-			    sizeof(c->service));
-			atomic_store_explicit(&undeclared_nslots, k2 + 1,
-			    memory_order_release);
-			first = 1;
-		}
-		pthread_mutex_unlock(&undeclared_mtx);
-	}
-	atomic_fetch_add_explicit(c != NULL ? &c->n : &undeclared_other, n,
-	    memory_order_relaxed);
-	return first;
+	atomic_fetch_add_explicit(&v->undeclared, n, memory_order_relaxed);
+	/* "other" stands for many services: never a first time. */
+	return v != SVC_OTHER &&
+	    atomic_exchange(&v->undeclared_seen, 1) == 0;
 }
 
 static void
@@ -269,9 +266,8 @@ histogram_render(FILE *f, const char *name, const char *help,
 int
 cr_metrics_render(char **out, size_t *len)
 {
-	struct source_errors *other;
 	FILE *f;
-	size_t r, s, n;
+	size_t r, s;
 
 	*out = NULL;
 	if ((f = open_memstream(out, len)) == NULL)
@@ -312,30 +308,12 @@ cr_metrics_render(char **out, size_t *len)
 	fputs("# HELP crossroads_source_errors_total Failed calls to "
 	    "authentic sources by service and kind.\n"
 	    "# TYPE crossroads_source_errors_total counter\n", f);
-	n = atomic_load_explicit(&metrics_nservices, memory_order_acquire);
-	for (s = 0; s < n; s++)
-		source_errors_render(f, metrics_source_errors[s].service,
-		    &metrics_source_errors[s]);
-	other = &metrics_source_errors[CR_METRICS_MAX_SERVICES];
-	for (s = 0; s < CR_METRICS_SRC_NERRORS; s++)
-		if (atomic_load_explicit(&other->n[s], memory_order_relaxed)) {
-			source_errors_render(f, "other", other);
-			break;
-		}
+	svc_render_all(f, 0);
 	fputs("# HELP crossroads_source_undeclared_fields_total Keys in "
 	    "sources' answers that their service does not declare (never "
 	    "passed on), by service.\n"
 	    "# TYPE crossroads_source_undeclared_fields_total counter\n", f);
-	r = atomic_load_explicit(&undeclared_nslots, memory_order_acquire);
-	for (s = 0; s < r; s++)
-		fprintf(f, "crossroads_source_undeclared_fields_total"
-		    "{service=\"%s\"} %llu\n", undeclared[s].service,
-		    (unsigned long long)atomic_load_explicit(&undeclared[s].n,
-		    memory_order_relaxed));
-	if (atomic_load(&undeclared_other) > 0)
-		fprintf(f, "crossroads_source_undeclared_fields_total"
-		    "{service=\"other\"} %llu\n",
-		    (unsigned long long)atomic_load(&undeclared_other));
+	svc_render_all(f, 1);
 	histogram_render(f, "crossroads_xlog_batch_size",
 	    "Exchange-log entries per group commit.", &h_batch);
 	histogram_render(f, "crossroads_xlog_commit_seconds",

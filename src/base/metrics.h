@@ -27,8 +27,9 @@ void	cr_metrics_consult(double ms);
 void	cr_metrics_source(double ms);
 /*
  * A failed call to the source of service (copied), counted by service and
- * kind. The first CR_METRICS_MAX_SERVICES services get their own series,
- * any later one is counted as service "other".
+ * kind. The first CR_METRICS_MAX_SERVICES services counted (for errors or
+ * undeclared keys: one table) get their own series, any later one is
+ * counted as service "other".
  */
 #define CR_METRICS_MAX_SERVICES	256
 void	cr_metrics_source_error(const char *service,
@@ -38,8 +39,8 @@ void	cr_metrics_xlog_batch(size_t n, double commit_ms);
 /*
  * n keys that the source of service answered but the service does not
  * declare (crossroads_source_undeclared_fields_total{service}). Returns 1
- * the first time service is counted in this process, so that the caller
- * can say which key once, 0 after.
+ * the first time service is counted so in this process, so that the
+ * caller can say which key once, 0 after (and always 0 for "other").
  */
 int	cr_metrics_source_undeclared(const char *service, unsigned long n);
 
