@@ -496,13 +496,15 @@ def open_socket_inodes(pid):
 
 
 def connect_refused(port):
-	"""True when a connection to 127.0.0.1:port is refused."""
+	"""True when a connection to 127.0.0.1:port is refused. A reset
+	counts too: a connection that reached the backlog just before the
+	listener was shut down is reset, never accepted."""
 	s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 	s.settimeout(5)
 	try:
 		s.connect(("127.0.0.1", port))
 		return False
-	except ConnectionRefusedError:
+	except (ConnectionRefusedError, ConnectionResetError):
 		return True
 	finally:
 		s.close()
