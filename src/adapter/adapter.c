@@ -193,6 +193,8 @@ struct ad_req {
 	char				 request_id[64];
 	double				 start_ms;
 	int				 status;	/* answered */
+	int				 close;		/* the connection
+							   after it */
 	char				*body;
 	size_t				 len;
 	size_t				 cap;
@@ -310,6 +312,9 @@ reply(struct MHD_Connection *conn, struct ad_req *r, int status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	ret = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -484,6 +489,10 @@ ad_access(void *cls, struct MHD_Connection *conn, const char *url,
 		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == strlen(v))
 			cr_util_strlcpy(r->request_id, v,
 			    sizeof(r->request_id));
+		if ((v = cr_listener_framing_error(conn)) != NULL) {
+			r->close = 1;
+			return reply_error(ad, conn, r, 400, v, NULL);
+		}
 		return ad_begin(ad, conn, r, url, method);
 	}
 	if (r->status != 0) {

@@ -317,6 +317,9 @@ req_queue_answer(struct cr_req *req)
 	if (req->status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    req->allow);
+	if (req->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	/* Counted before the answer leaves, so that a client that has its
 	   401 sees it in /metrics (completion runs after the send). */
 	if (req->status == 401 && (req->auth_failure == CR_AUTH_NO_TOKEN ||
@@ -337,12 +340,25 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct cr_req *req = *con_cls;
 
 	if (req == NULL) {
-		const char *cl;
+		const char *cl, *why;
 		unsigned long long n;
 
 		if ((req = req_new(h, conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
+		/* Before routing, logging or reading the body: a request
+		   whose length is ambiguous is no request at all (it is not
+		   in the exchange log; the access log has it). */
+		if ((why = cr_listener_framing_error(conn)) != NULL) {
+			/* Over what routing answered (404, 405): framing
+			   comes first. */
+			free(req->resp);
+			req->resp = NULL;
+			req->answered = 0;
+			req->close = 1;
+			cr_http_error(req, 400, "BAD_REQUEST", "%s", why);
+			return req_queue_answer(req);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* Refuse an announced oversized body before reading it. */

@@ -91,6 +91,8 @@ struct cr_req {
 	size_t			 resp_len;
 	const char		*resp_type;
 	int			 answered;
+	int			 close;		/* "Connection: close" on the
+						   answer */
 	int			 async;		/* handler suspended */
 	void			(*on_resume)(struct cr_req *);
 	void			*ctx;		/* handler state */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,6 +143,71 @@ listener_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	}
 	*w = '\0';
 	return (size_t)(w - s);
+}
+
+struct framing {
+	int		 te;		/* Transfer-Encoding seen */
+	int		 conflict;	/* Content-Length values disagree */
+	const char	*cl;		/* the first Content-Length value */
+	size_t		 ncl;
+};
+
+/* Compares the comma-separated values of one Content-Length with f->cl. */
+static void
+framing_cl(struct framing *f, const char *v)
+{
+	const char *p = v, *e;
+	size_t len, flen;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		for (e = p; *e != '\0' && *e != ',' && *e != ' ' && *e != '\t';
+		    e++)
+			;
+		len = (size_t)(e - p);
+		if (f->cl == NULL)
+			f->cl = p;
+		else {
+			flen = strcspn(f->cl, ", \t");
+			if (flen != len || memcmp(f->cl, p, len) != 0)
+				f->conflict = 1;
+		}
+		p = e;
+	}
+}
+
+static enum MHD_Result
+framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->te = 1;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->ncl++;
+		framing_cl(f, value != NULL ? value : "");
+	}
+	return MHD_YES;
+}
+
+const char *
+cr_listener_framing_error(struct MHD_Connection *conn)
+{
+	struct framing f;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
+	if (f.te && f.ncl > 0)
+		return "a request may not carry both Content-Length and "
+		    "Transfer-Encoding";
+	if (f.conflict)
+		return "conflicting Content-Length headers";
+	return NULL;
 }
 
 int

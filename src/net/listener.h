@@ -68,6 +68,16 @@ void	cr_listener_drain(struct cr_listener *, unsigned drain_ms);
    NULL is fine. */
 void	cr_listener_free(struct cr_listener *);
 
+/*
+ * NULL when the request's framing is unambiguous, or why not: both
+ * Content-Length and Transfer-Encoding, or Content-Length headers (or a
+ * list in one) that disagree. Two parsers (a proxy in front, this server)
+ * could then see different requests on one connection (request
+ * smuggling), so such a request is refused with 400 and its connection
+ * closed, its body never read.
+ */
+const char *cr_listener_framing_error(struct MHD_Connection *);
+
 /* One line of the access log. Strings are borrowed; NULL ones (but
    method and route) are left out of the line. */
 struct cr_access_line {

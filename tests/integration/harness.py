@@ -469,6 +469,29 @@ def raw_send(port, data, timeout=HTTP_TIMEOUT):
 		s.close()
 
 
+def keepalive_exchange(port, data, timeout=HTTP_TIMEOUT, quiet=1.0):
+	"""Sends bytes on one connection that the client keeps open and reads
+	until the server closes it or stays quiet for `quiet` seconds:
+	(the bytes read, True when the server closed the connection)."""
+	s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+	try:
+		s.sendall(data)
+		s.settimeout(quiet)
+		out = b""
+		while True:
+			try:
+				b = s.recv(65536)
+			except socket.timeout:
+				return out, False
+			except ConnectionResetError:
+				return out, True
+			if not b:
+				return out, True
+			out += b
+	finally:
+		s.close()
+
+
 def listen_inode(pid, port):
 	"""The inode of the IPv4 socket LISTENing on 127.0.0.1:port in pid's
 	network namespace, from /proc."""

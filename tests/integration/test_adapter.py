@@ -9,6 +9,7 @@ Python 3 standard library only. CROSSROADS_BIN is the crossroads binary.
 """
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -270,6 +271,23 @@ class BadRequests(unittest.TestCase):
 		r = H.http_request(SRC.port, "HEAD", "/person")
 		self.assertEqual(r.status, 405, r)
 		self.assertEqual(r.header("allow"), "POST")
+
+	def test_ambiguous_framing_refused(self):
+		# Request smuggling: the hub's request is read one way only.
+		b = json.dumps({"subject": P1}).encode()
+		chunked = b"%x\r\n" % len(b) + b + b"\r\n0\r\n\r\n"
+		for framing, body in ((b"Content-Length: %d\r\nTransfer-Encoding: "
+		    b"chunked\r\n" % len(chunked), chunked),
+		    (b"Content-Length: %d\r\nContent-Length: %d\r\n" %
+		    (len(b), len(b) + 2), b + b"{}")):
+			out, closed = H.keepalive_exchange(SRC.port,
+			    b"POST /person HTTP/1.1\r\nHost: x\r\n"
+			    b"Content-Type: application/json\r\n" + framing +
+			    b"\r\n" + body)
+			self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out[:200])
+			self.assertEqual(out.count(b"HTTP/1.1 "), 1, out)
+			self.assertTrue(closed, out[:200])
+			self.assertNotIn(b'"data"', out)
 
 	def test_head_as_get(self):
 		for path in ("/healthz", "/metrics", "/nothing"):

@@ -5,6 +5,7 @@ the `directory import` command, and graceful shutdown on SIGTERM.
 """
 
 import concurrent.futures
+import json
 import os
 import shutil
 import signal
@@ -497,6 +498,70 @@ class AccessLogTests(HubCase):
 		self.assertTrue(line["method"].startswith("ABCDEFGHIJKLMN"), line)
 		# Every line of the log parses (access_lines raises otherwise).
 		self.assertGreater(len(h.access_log()), len(sent))
+
+
+class FramingTests(HubCase):
+	"""A request whose length two parsers could read differently (request
+	smuggling: Content-Length with Transfer-Encoding, or Content-Length
+	headers that disagree) is refused with 400 and its connection closed,
+	before anything of it is acted on; what follows it on the connection
+	is never read as another request."""
+
+	def post(self, iid, framing, body):
+		return (b"POST /v1/institutions HTTP/1.1\r\nHost: x\r\n"
+		    b"Authorization: Bearer " + H.ADMIN_TOKEN.encode() +
+		    b"\r\nContent-Type: application/json\r\n" + framing +
+		    b"\r\n" + body)
+
+	def institutions(self):
+		r = self.hub.request("GET", "/v1/institutions", token=H.ADMIN_TOKEN)
+		self.assertEqual(r.status, 200, r)
+		return {i["id"] for i in r.json["institutions"]}
+
+	def body(self, iid):
+		return json.dumps({"id": iid, "name": "n",
+		    "sector": "s"}).encode()
+
+	def assert_refused(self, data, iid, by_mhd=False):
+		out, closed = H.keepalive_exchange(self.hub.port, data)
+		self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out[:200])
+		self.assertTrue(closed, out[:300])
+		self.assertNotIn(iid, self.institutions())
+		if by_mhd:
+			# libmicrohttpd refuses it itself, before the hub sees
+			# it, with a page of its own.
+			self.assertIn(b"Content-Length", out)
+		else:
+			self.assertIn(b'"BAD_REQUEST"', out)
+			self.assertEqual(out.count(b"HTTP/1.1 "), 1, out)
+
+	def test_content_length_and_transfer_encoding(self):
+		b = self.body("SMUG1")
+		chunked = b"%x\r\n" % len(b) + b + b"\r\n0\r\n\r\n"
+		# A smuggled second request after the chunked body.
+		tail = self.post("SMUG2", b"Content-Length: %d\r\n" %
+		    len(self.body("SMUG2")), self.body("SMUG2"))
+		self.assert_refused(self.post("SMUG1", b"Content-Length: %d\r\n"
+		    b"Transfer-Encoding: chunked\r\n" % len(chunked), chunked) +
+		    tail, "SMUG1")
+		self.assertNotIn("SMUG2", self.institutions())
+
+	def test_conflicting_content_lengths(self):
+		b = self.body("SMUG3")
+		two = b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(b),
+		    len(b) + 4)
+		self.assert_refused(self.post("SMUG3", two, b + b"{}{}"), "SMUG3")
+		listed = b"Content-Length: %d, %d\r\n" % (len(b), len(b) + 4)
+		self.assert_refused(self.post("SMUG3", listed, b + b"{}{}"),
+		    "SMUG3", by_mhd=True)
+
+	def test_identical_content_lengths_accepted(self):
+		b = self.body("SMUG4")
+		out, _ = H.keepalive_exchange(self.hub.port, self.post("SMUG4",
+		    b"Content-Length: %d\r\nContent-Length: %d\r\n" %
+		    (len(b), len(b)), b))
+		self.assertTrue(out.startswith(b"HTTP/1.1 201 "), out[:200])
+		self.assertIn("SMUG4", self.institutions())
 
 
 class SigtermTests(unittest.TestCase):
