@@ -231,6 +231,7 @@ cr_cmd_serve(int argc, char **argv)
 	if (sigwait(&sigs, &sig) != 0)
 		log_warnx("sigwait failed");
 	log_info("signal %d: draining", sig);
+	atomic_store(&hub.draining, 1);
 	atomic_store(&hub.ready, 0);
 	/* Parked feed long polls are answered now, not after the drain. */
 	cr_events_quiesce(hub.events);

@@ -31,6 +31,7 @@ extern const struct cr_jsonv_field cr_api_verify_spec[];	/* api_verify.c */
 
 /* api_misc.c */
 void	cr_api_healthz(struct cr_req *);
+void	cr_api_readyz(struct cr_req *);
 void	cr_api_metrics(struct cr_req *);
 void	cr_api_openapi(struct cr_req *);
 

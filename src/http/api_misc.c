@@ -4,12 +4,14 @@
 
 #include "api.h"
 #include "metrics.h"
+#include "util.h"
 
 extern const char cr_openapi_json[];
 extern const size_t cr_openapi_json_len;
 
 const struct cr_route cr_api_routes[] = {
 	{ "GET", "/healthz", cr_api_healthz, 0, "healthz" },
+	{ "GET", "/readyz", cr_api_readyz, 0, "readyz" },
 	{ "GET", "/metrics", cr_api_metrics, 0, "metrics" },
 	{ "GET", "/openapi.json", cr_api_openapi, 0, "openapi" },
 	{ "POST", "/v1/institutions", cr_api_institution_create, 0,
@@ -73,6 +75,52 @@ cr_api_healthz(struct cr_req *req)
 	else
 		cr_http_error(req, 503, "UNAVAILABLE", "not ready: starting "
 		    "or shutting down");
+}
+
+/*
+ * How long a storage probe's result stands: a load balancer polling every
+ * 100 ms costs one committed write a second, not ten.
+ */
+#define READY_PROBE_MS	1000
+
+/*
+ * Whether the storage took a durable write within the last
+ * READY_PROBE_MS. One /readyz request at a time runs the probe, the
+ * others read the last result; nothing here is on the path of any other
+ * request, and no lock is taken.
+ */
+static int
+storage_writable(struct cr_hub *hub)
+{
+	long at = atomic_load(&hub->storage_at_ms);
+	int idle = 0, ok;
+
+	if ((at == 0 || (long)cr_util_mono_ms() - at >= READY_PROBE_MS) &&
+	    atomic_compare_exchange_strong(&hub->storage_probing, &idle, 1)) {
+		ok = hub->store->health(hub->store) == CR_STORE_OK;
+		atomic_store(&hub->storage_ok, ok);
+		/* Never 0, which means "not probed yet". */
+		at = (long)cr_util_mono_ms();
+		atomic_store(&hub->storage_at_ms, at > 0 ? at : 1);
+		atomic_store(&hub->storage_probing, 0);
+	}
+	return atomic_load(&hub->storage_ok);
+}
+
+/* Readiness: liveness (/healthz) and a store that takes writes. */
+void
+cr_api_readyz(struct cr_req *req)
+{
+	if (!atomic_load(&req->hub->ready))
+		cr_http_error(req, 503, "UNAVAILABLE",
+		    atomic_load(&req->hub->draining) ? "not ready: shutting "
+		    "down" : "not ready: starting");
+	else if (!storage_writable(req->hub))
+		cr_http_error(req, 503, "UNAVAILABLE", "not ready: storage "
+		    "not writable (disk full or read-only; see the hub's log)");
+	else
+		cr_http_reply_json(req, 200, json_pack("{s:s}", "status",
+		    "ready"));
 }
 
 void

@@ -42,6 +42,12 @@ struct cr_hub {
 	char				 admin_token[CR_TOKEN_MAX];
 	size_t				 admin_token_len;	/* 0: none */
 	atomic_int			 ready;		/* /healthz */
+	atomic_int			 draining;	/* since SIGTERM */
+	/* /readyz: the storage probe's last result and when it ran
+	   (cr_util_mono_ms; 0: never), and whether one is running. */
+	atomic_int			 storage_ok;
+	atomic_long			 storage_at_ms;
+	atomic_int			 storage_probing;
 	struct cr_batch_runner		*batches;	/* batch.h; NULL
 							   until started */
 	struct cr_verifier		*verifier;	/* verify.h; NULL

@@ -427,6 +427,17 @@ struct cr_batch_store		{ const struct cr_batch_ops	*ops; };
 struct cr_store {
 	const char			*name;		/* backend: "sqlite" */
 	void				(*close)(struct cr_store *);
+	/*
+	 * Whether the storage takes a durable write now (a full disk, a
+	 * file or file system made read-only fail it): CR_STORE_OK or
+	 * CR_STORE_ERR (logged). Costs one committed write (an fsync), so
+	 * callers rate-limit it (/readyz). Here rather than in a concern:
+	 * it is about the medium every concern writes to, not about any one
+	 * of them, and a backend with several databases checks them all.
+	 * A wrapper that copies this struct must pass it on to its inner
+	 * store.
+	 */
+	int				(*health)(struct cr_store *);
 	struct cr_registry_store	*registry;
 	struct cr_directory_store	*directory;
 	struct cr_xlog_store		*xlog;

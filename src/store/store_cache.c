@@ -470,6 +470,15 @@ cache_close(struct cr_store *st)
 	free(c);
 }
 
+/* The inner store's probe, given the inner store (base is a copy). */
+static int
+cache_health(struct cr_store *st)
+{
+	struct cache_store *c = (struct cache_store *)st;
+
+	return c->inner->health(c->inner);
+}
+
 static const struct cr_registry_ops cache_registry_ops = {
 	.institution_add = cache_institution_add,
 	.institution_get = cache_institution_get,
@@ -507,6 +516,7 @@ cr_store_cache_wrap(struct cr_store *inner, unsigned refresh_ms,
 	c->base = *inner;
 	c->base.name = "cache";
 	c->base.close = cache_close;
+	c->base.health = cache_health;
 	c->registry.ops = &cache_registry_ops;
 	c->base.registry = &c->registry;
 	c->inner = inner;

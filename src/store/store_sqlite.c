@@ -9,11 +9,14 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -51,8 +54,8 @@ check_version(struct sq_conn *c)
 
 /*
  * A store opened to read only is never migrated. The current version
- * reads as it is, the one before through cr_sqlite_readonly_previous
- * (views giving the columns the last migration added); an older one is
+ * reads as it is, the ones just before through cr_sqlite_readonly_compat
+ * (views giving the columns later migrations added); an older one is
  * refused with what to do. 0 or -1 (logged).
  */
 static int
@@ -64,9 +67,9 @@ readonly_schema(struct sq_store *st, struct sq_conn *c)
 		return -1;
 	if ((size_t)version == cr_sqlite_nmigrations)
 		return 0;
-	if ((size_t)version + 1 == cr_sqlite_nmigrations &&
-	    cr_sqlite_readonly_previous != NULL) {
-		st->compat = cr_sqlite_readonly_previous;
+	if ((size_t)version < cr_sqlite_nreadonly_compat &&
+	    cr_sqlite_readonly_compat[version] != NULL) {
+		st->compat = cr_sqlite_readonly_compat[version];
 		/* This connection was made query-only before the version was
 		   known; temp views are its own, the file stays untouched. */
 		return cr_sqlite_exec(c, "PRAGMA query_only = OFF", "compat") ==
@@ -188,6 +191,69 @@ sq_close(struct cr_store *base)
 }
 
 /*
+ * The storage probe: rewrites the health row (migration 7) in a
+ * transaction taken in the write turn and commits it, which with
+ * synchronous = FULL is an fsync of the WAL: what an exchange-log entry
+ * needs, and a full disk, a file system remounted read-only or an I/O
+ * error fail it. A database file or WAL whose mode no longer lets us
+ * write is asked about apart: SQLite hands a new connection a descriptor
+ * of the same file that this process opened before, for writing, so the
+ * write alone would still succeed (and opening the file here would drop
+ * SQLite's POSIX locks on close).
+ */
+/* Whether path + suffix, if it exists, may be written; 0 logged. */
+static int
+writable(const char *path, const char *suffix)
+{
+	char p[4096];
+
+	if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix) >= sizeof(p))
+		return 0;
+	if (faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) == 0 || errno == ENOENT)
+		return 1;
+	log_warnx("store: %s: not writable: %s", p, strerror(errno));
+	return 0;
+}
+
+static int
+sq_health(struct cr_store *base)
+{
+	struct sq_store *st = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc = CR_STORE_ERR;
+
+	if (st->rdonly) {
+		log_warnx("store: %s: opened to read only", st->path);
+		return CR_STORE_ERR;
+	}
+	if (!writable(st->path, "") || !writable(st->path, "-wal"))
+		return CR_STORE_ERR;
+	if ((c = cr_sqlite_conn_private(st)) == NULL)
+		return CR_STORE_ERR;
+	if (cr_sqlite_begin(c) != 0)
+		goto out;
+	if ((s = cr_sqlite_stmt(c, SQ_HEALTH_WRITE)) == NULL ||
+	    sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL)) != SQLITE_OK) {
+		cr_sqlite_rollback(c);
+		goto out;
+	}
+	if (cr_sqlite_step_done(c, s, "health") != CR_STORE_OK) {
+		cr_sqlite_rollback(c);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) != 1) {
+		log_warnx("store: %s: health: the row is missing", st->path);
+		cr_sqlite_rollback(c);
+		goto out;
+	}
+	rc = cr_sqlite_commit(c) == 0 ? CR_STORE_OK : CR_STORE_ERR;
+ out:
+	cr_sqlite_conn_close(c);
+	return rc;
+}
+
+/*
  * Whether path may be opened: 1 an existing SQLite (or empty) file, 0 no
  * file (only a writer creates one), -1 anything else (logged). Read
  * before SQLite touches it.
@@ -296,6 +362,7 @@ sq_open(const char *path, int rdonly, struct cr_store **out)
 	}
 	st->base.name = "sqlite";
 	st->base.close = sq_close;
+	st->base.health = sq_health;
 	st->registry.ops = &cr_sqlite_registry_ops;
 	st->directory.ops = &cr_sqlite_directory_ops;
 	st->xlog.ops = &cr_sqlite_xlog_ops;

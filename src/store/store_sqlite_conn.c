@@ -403,6 +403,23 @@ cr_sqlite_conn_first(struct sq_store *st)
 	return c;
 }
 
+/*
+ * Opened afresh rather than taken from a thread: a connection keeps the
+ * file descriptor it opened with, so only a new one sees a database file
+ * that has been made read-only since.
+ */
+struct sq_conn *
+cr_sqlite_conn_private(struct sq_store *st)
+{
+	return conn_open(st, 0);
+}
+
+void
+cr_sqlite_conn_close(struct sq_conn *c)
+{
+	conn_free(c);
+}
+
 void
 cr_sqlite_store_free(struct sq_store *st)
 {

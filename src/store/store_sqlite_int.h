@@ -81,6 +81,7 @@ enum sq_stmt {
 	SQ_BATCH_RESULT_PUT,
 	SQ_BATCH_COUNT,
 	SQ_BATCH_RESULTS,
+	SQ_HEALTH_WRITE,
 	SQ_NSTMT
 };
 
@@ -89,8 +90,10 @@ enum sq_stmt {
 extern const char *const	cr_sqlite_stmt_sql[SQ_NSTMT];
 extern const char *const	cr_sqlite_migrations[];
 extern const size_t		cr_sqlite_nmigrations;
-/* Read-only opens of the previous schema version: temp views (SQL). */
-extern const char *const	cr_sqlite_readonly_previous;
+/* Read-only opens of older schema versions: [version] temp views (SQL),
+   or NULL when that version is refused (store_sqlite_sql.c). */
+extern const char *const	cr_sqlite_readonly_compat[];
+extern const size_t		cr_sqlite_nreadonly_compat;
 
 /* One connection, used by one thread only (SQLITE_OPEN_NOMUTEX). */
 struct sq_conn {
@@ -148,6 +151,10 @@ struct sq_conn	*cr_sqlite_store_conn(struct sq_store *);
    connection, once no other thread uses the store. */
 int		 cr_sqlite_store_init(struct sq_store *, const char *path);
 void		 cr_sqlite_store_free(struct sq_store *);
+/* A connection of no thread's, for a caller that closes it at once with
+   cr_sqlite_conn_close() (the storage probe); NULL (logged) on error. */
+struct sq_conn	*cr_sqlite_conn_private(struct sq_store *);
+void		 cr_sqlite_conn_close(struct sq_conn *);
 /* The first connection of a store, allowed to create the file. */
 struct sq_conn	*cr_sqlite_conn_first(struct sq_store *);
 /* Runs SQL text without results; 0, or -1 logged with `what`. */

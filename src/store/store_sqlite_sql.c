@@ -215,6 +215,16 @@ const char *const cr_sqlite_migrations[] = {
 	 */
 	("ALTER TABLE services ADD COLUMN params TEXT NOT NULL DEFAULT '[]';"
 	 "ALTER TABLE xlog ADD COLUMN params TEXT NOT NULL DEFAULT '';"),
+
+	/*
+	 * 7: one row that the storage probe (/readyz) rewrites, so that it
+	 * checks a real committed write without touching anyone's data.
+	 */
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),"
+	"  at INTEGER NOT NULL"
+	");"
+	"INSERT INTO health (id, at) VALUES (1, 0);",
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -428,19 +438,30 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	[SQ_BATCH_RESULTS] =
 	    "SELECT line, subject, state, result FROM batch_items"
 	    " WHERE batch = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
+	[SQ_HEALTH_WRITE] =
+	    "UPDATE health SET at = ?1 WHERE id = 1",
 };
 
 const size_t cr_sqlite_nmigrations =
     sizeof(cr_sqlite_migrations) / sizeof(cr_sqlite_migrations[0]);
 
 /*
- * A store opened to read only is not migrated, yet the version before
- * this program's still reads: temp views, which unqualified names find
- * before main's tables, give the columns that the last migration added,
- * with the values it gives rows written before it. Kept in step with the
- * last migration while it only adds columns; NULL otherwise.
+ * A store opened to read only is not migrated, yet the versions just
+ * before this program's still read: cr_sqlite_readonly_compat[v] is run on
+ * each connection to a file at version v (temp views, which unqualified
+ * names find before main's tables, give the columns that later migrations
+ * added, with the values they give rows written before them); NULL: that
+ * version is refused. Kept in step with each migration while it only adds
+ * columns, or tables that a read-only store never reads.
  */
-const char *const cr_sqlite_readonly_previous =
-    "CREATE TEMP VIEW services AS SELECT *, '[]' AS params"
-    " FROM main.services;"
-    "CREATE TEMP VIEW xlog AS SELECT *, '' AS params FROM main.xlog;";
+#define RO_PARAMS \
+    "CREATE TEMP VIEW services AS SELECT *, '[]' AS params" \
+    " FROM main.services;" \
+    "CREATE TEMP VIEW xlog AS SELECT *, '' AS params FROM main.xlog;"
+const char *const cr_sqlite_readonly_compat[] = {
+	[5] = RO_PARAMS,
+	/* 7 added the health table, which only the probe writes. */
+	[6] = "",
+};
+const size_t cr_sqlite_nreadonly_compat =
+    sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

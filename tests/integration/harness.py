@@ -581,8 +581,9 @@ class Hub:
 	"""A `crossroads serve` process."""
 
 	def __init__(self, workdir, config=None, db=None, name="hub",
-	    env=None):
+	    env=None, prefix=None):
 		self.bin, _ = binaries()
+		self.prefix = prefix or []	# e.g. setpriv, to run as another user
 		self.workdir = workdir
 		self.name = name
 		self.db = db or os.path.join(workdir, "hub.db")
@@ -619,7 +620,7 @@ class Hub:
 		for _ in range(3):
 			self.starts += 1
 			self.port = free_port()
-			args = [self.bin, "serve", "--listen",
+			args = self.prefix + [self.bin, "serve", "--listen",
 			    "127.0.0.1:%d" % self.port, "--db", self.db] + args_cfg
 			self.proc = _spawn(args, env, self.stdout_path,
 			    self.stderr_path)

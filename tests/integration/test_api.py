@@ -1415,9 +1415,11 @@ class OldLogTests(Base):
 			self.assertEqual(hub.terminate(), 0)
 		finally:
 			hub.kill()
-		# Back to the schema of before (version 5): no params anywhere.
+		# Back to the schema of before (version 5): no params anywhere,
+		# and no health table (version 7).
 		conn = sqlite3.connect(hub.db)
 		try:
+			conn.execute("DROP TABLE health")
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")
 			conn.execute("PRAGMA user_version = 5")

@@ -564,6 +564,64 @@ class FramingTests(HubCase):
 		self.assertIn("SMUG4", self.institutions())
 
 
+class ReadinessTests(unittest.TestCase):
+	"""/readyz follows the storage, /healthz does not."""
+
+	def setUp(self):
+		self.w = H.make_tmpdir()
+		prefix = []
+		# Root writes a file whatever its mode: the hub runs as nobody
+		# then, in a directory of nobody's.
+		if os.geteuid() == 0:
+			self.assertIsNotNone(shutil.which("setpriv"))
+			os.chown(self.w, 65534, 65534)
+			os.chmod(self.w, 0o755)
+			prefix = ["setpriv", "--reuid=65534", "--regid=65534",
+			    "--clear-groups"]
+		self.hub = H.Hub(self.w, prefix=prefix).start()
+
+	def tearDown(self):
+		self.hub.kill()
+		H.remove_tmpdir(self.w)
+
+	def get(self, path, method="GET"):
+		return H.http_request(self.hub.port, method, path)
+
+	def wait_readyz(self, status):
+		"""/readyz until it answers status (10 s at most); /healthz
+		answers 200 all along."""
+		deadline = time.monotonic() + 10
+		while True:
+			r = self.get("/readyz")
+			self.assertEqual(self.get("/healthz").status, 200)
+			if r.status == status or time.monotonic() > deadline:
+				return r
+			time.sleep(0.1)
+
+	def test_readyz_follows_storage(self):
+		r = self.get("/readyz")
+		self.assertEqual((r.status, r.json), (200, {"status": "ready"}))
+		self.assertEqual(self.get("/readyz", "HEAD").status, 200)
+		os.chmod(self.hub.db, 0o444)
+		r = self.wait_readyz(503)
+		self.assertEqual((r.status, r.error_code), (503, "UNAVAILABLE"),
+		    r)
+		self.assertIn("storage not writable", r.json["error"]["message"])
+		self.assertEqual(r.json["error"]["request_id"],
+		    r.header("X-Request-Id"))
+		self.assertEqual(self.get("/readyz", "HEAD").status, 503)
+		self.assertIn("not writable", self.hub.stderr())
+		os.chmod(self.hub.db, 0o644)
+		r = self.wait_readyz(200)
+		self.assertEqual((r.status, r.json), (200, {"status": "ready"}))
+		self.assertEqual(self.hub.terminate(), 0)
+
+	def test_readyz_refuses_other_methods(self):
+		r = H.http_request(self.hub.port, "POST", "/readyz", body={})
+		self.assertEqual(r.status, 405)
+		self.assertEqual(r.header("Allow"), "GET, HEAD")
+
+
 class SigtermTests(unittest.TestCase):
 
 	def setUp(self):

@@ -6,6 +6,7 @@
 #include "store_fixture.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <pthread.h>
 
@@ -640,6 +641,88 @@ test_threads(void **state)
 	assert_int_equal(nconn, 1);
 }
 
+/*
+ * The storage probe, in a child process: root writes whatever the mode
+ * says, so when the test runs as root the child becomes nobody first,
+ * for the file's mode to matter. The exit status says which check failed
+ * (0: none): cmocka's asserts belong to the parent.
+ */
+static int
+health_child(const char *dir)
+{
+	struct cr_store *st = NULL, *cached = NULL;
+	char path[160];
+	int rc = 0;
+
+	if (geteuid() == 0 && (setgid(65534) == -1 || setuid(65534) == -1))
+		return 10;
+	snprintf(path, sizeof(path), "%s/probe.db", dir);
+	if (cr_store_open(path, &st) != 0)
+		return 11;
+	if (cr_store_cache_wrap(st, 1000, &cached) != 0) {
+		cr_store_close(st);
+		return 12;
+	}
+	/* Writable: the probe commits, through the cache wrapper too. */
+	if (cached->health(cached) != CR_STORE_OK)
+		rc = 13;
+	/* The file made read-only under a running store: the connections
+	   opened before still hold it open for writing, the probe does
+	   not. */
+	else if (chmod(path, 0444) == -1)
+		rc = 14;
+	else if (cached->health(cached) != CR_STORE_ERR)
+		rc = 15;
+	else if (chmod(path, 0644) == -1)
+		rc = 16;
+	else if (cached->health(cached) != CR_STORE_OK)
+		rc = 17;
+	cr_store_close(cached);
+	return rc;
+}
+
+static void
+test_health(void **state)
+{
+	struct fx *f = *state;
+	static const char *const ext[] = { "", "-wal", "-shm" };
+	struct cr_store *ro;
+	char path[160];
+	sqlite3 *db;
+	pid_t pid;
+	int i, status;
+
+	/* A new database has the row; the probe rewrites it. */
+	assert_int_equal(f->st->health(f->st), CR_STORE_OK);
+	assert_int_equal(f->st->health(f->st), CR_STORE_OK);
+
+	/* Opened to read only: nothing can be written, so not healthy. */
+	assert_int_equal(cr_store_open_readonly(f->path, &ro), 0);
+	assert_int_equal(ro->health(ro), CR_STORE_ERR);
+	cr_store_close(ro);
+
+	/* A missing row is a failure, not a write of nothing. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM health", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(f->st->health(f->st), CR_STORE_ERR);
+
+	/* A file the hub may not write. */
+	if (geteuid() == 0)
+		assert_int_equal(chown(f->dir, 65534, 65534), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0)
+		_exit(health_child(f->dir));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/probe.db%s", f->dir, ext[i]);
+		unlink(path);
+	}
+}
+
 int
 main(void)
 {
@@ -655,6 +738,7 @@ main(void)
 		T(test_open_refuses_foreign),
 		T(test_open_readonly),
 		T(test_threads),
+		T(test_health),
 	};
 #undef T
 

@@ -436,6 +436,15 @@ flaky_scan(struct cr_xlog_store *st, uint64_t from,
 	return real->xlog->ops->xlog_scan(real->xlog, from, cb, arg);
 }
 
+/* The real store's probe, given the real store (base is a copy). */
+static int
+flaky_health(struct cr_store *st)
+{
+	struct cr_store *real = ((struct flaky *)(void *)st)->real;
+
+	return real->health(real);
+}
+
 /* The other concerns are the real store's; exchange-log ops the writer
    does not use stay NULL: a call would crash the test. */
 static void
@@ -444,6 +453,7 @@ flaky_init(struct flaky *fl, struct cr_store *real)
 	memset(fl, 0, sizeof(*fl));
 	fl->base = *real;
 	fl->base.name = "flaky";
+	fl->base.health = flaky_health;
 	fl->ops.xlog_append = flaky_append;
 	fl->ops.xlog_tail = flaky_tail;
 	fl->ops.xlog_scan = flaky_scan;
