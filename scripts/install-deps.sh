@@ -3,9 +3,11 @@
 # skipping those already present. Works as root; uses sudo otherwise.
 set -eu
 
+# gnutls-bin: certtool and gnutls-cli, which the TLS tests build their PKI
+# and check TLS versions with.
 PKGS="meson ninja-build pkg-config gcc libc6-dev python3 curl
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
-libsodium-dev libcmocka-dev sqlite3"
+libsodium-dev libcmocka-dev sqlite3 libgnutls28-dev gnutls-bin"
 if [ "${1:-}" = "--bench" ]; then
 	PKGS="$PKGS wrk nginx-light time"
 fi

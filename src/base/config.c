@@ -33,6 +33,57 @@ cr_config_defaults(struct cr_config *c)
 	c->delivery_timeout_ms = 5000;
 	c->delivery_max_in_flight = 64;
 	c->batch_concurrency = 32;
+	c->tls_client_auth = -1;
+}
+
+int
+cr_config_tls_client_auth(const char *v, int *out)
+{
+	if (strcmp(v, "none") == 0)
+		*out = CR_TLS_CLIENT_NONE;
+	else if (strcmp(v, "optional") == 0)
+		*out = CR_TLS_CLIENT_OPTIONAL;
+	else if (strcmp(v, "require") == 0)
+		*out = CR_TLS_CLIENT_REQUIRE;
+	else
+		return -1;
+	return 0;
+}
+
+int
+cr_config_check_tls(struct cr_config *c, char *err, size_t errlen)
+{
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+		snprintf(err, errlen, "tls_cert and tls_key go together");
+		return -1;
+	}
+	if (c->tls_client_auth == -1)
+		c->tls_client_auth = c->tls_client_ca[0] != '\0' ?
+		    CR_TLS_CLIENT_OPTIONAL : CR_TLS_CLIENT_NONE;
+	if (c->tls_client_ca[0] != '\0' && c->tls_cert[0] == '\0') {
+		snprintf(err, errlen, "tls_client_ca needs tls_cert and "
+		    "tls_key: client certificates come with HTTPS");
+		return -1;
+	}
+	if (c->tls_client_auth != CR_TLS_CLIENT_NONE &&
+	    c->tls_client_ca[0] == '\0') {
+		snprintf(err, errlen, "tls_client_auth optional or require "
+		    "needs tls_client_ca");
+		return -1;
+	}
+	if (c->tls_require_token && c->tls_client_auth ==
+	    CR_TLS_CLIENT_NONE) {
+		snprintf(err, errlen, "tls_require_token needs client "
+		    "certificates (tls_client_ca)");
+		return -1;
+	}
+	if ((c->webhook_client_cert[0] == '\0') !=
+	    (c->webhook_client_key[0] == '\0')) {
+		snprintf(err, errlen, "webhook_client_cert and "
+		    "webhook_client_key go together");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -72,12 +123,21 @@ set_string(const char *v, char *dst, size_t dstsize, char *err, size_t errlen)
 }
 
 int
-cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
-    size_t errlen)
+cr_config_set(struct cr_config *c, const char *key0, const char *v,
+    char *err, size_t errlen)
 {
 	unsigned long long n;
+	char key[64], *p;
 	int rc = -1;
 
+	/* A key may be spelled as its flag: tls-cert is tls_cert. */
+	if (cr_util_strlcpy(key, key0, sizeof(key)) >= sizeof(key)) {
+		snprintf(err, errlen, "unknown key '%.64s'", key0);
+		return -1;
+	}
+	for (p = key; *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
 	if (strcmp(key, "listen") == 0) {
 		struct sockaddr_storage ss;
 		socklen_t sslen;
@@ -150,8 +210,32 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	} else if (strcmp(key, "batch_concurrency") == 0) {
 		if ((rc = set_size(v, 1, 4096, &n, err, errlen)) == 0)
 			c->batch_concurrency = (unsigned)n;
-	} else
-		snprintf(err, errlen, "unknown key '%s'", key);
+	} else if (strcmp(key, "tls_cert") == 0)
+		rc = set_string(v, c->tls_cert, sizeof(c->tls_cert), err,
+		    errlen);
+	else if (strcmp(key, "tls_key") == 0)
+		rc = set_string(v, c->tls_key, sizeof(c->tls_key), err, errlen);
+	else if (strcmp(key, "tls_client_ca") == 0)
+		rc = set_string(v, c->tls_client_ca, sizeof(c->tls_client_ca),
+		    err, errlen);
+	else if (strcmp(key, "tls_client_auth") == 0) {
+		if ((rc = cr_config_tls_client_auth(v, &c->tls_client_auth))
+		    == -1)
+			snprintf(err, errlen, "expected none, optional or "
+			    "require");
+	} else if (strcmp(key, "tls_require_token") == 0)
+		rc = set_bool(v, &c->tls_require_token, err, errlen);
+	else if (strcmp(key, "webhook_ca_file") == 0)
+		rc = set_string(v, c->webhook_ca_file,
+		    sizeof(c->webhook_ca_file), err, errlen);
+	else if (strcmp(key, "webhook_client_cert") == 0)
+		rc = set_string(v, c->webhook_client_cert,
+		    sizeof(c->webhook_client_cert), err, errlen);
+	else if (strcmp(key, "webhook_client_key") == 0)
+		rc = set_string(v, c->webhook_client_key,
+		    sizeof(c->webhook_client_key), err, errlen);
+	else
+		snprintf(err, errlen, "unknown key '%s'", key0);
 	return rc;
 }
 

@@ -8,6 +8,11 @@
 
 #include <stddef.h>
 
+/* tls_client_auth: whether clients are asked for a certificate. */
+#define CR_TLS_CLIENT_NONE	0	/* not asked */
+#define CR_TLS_CLIENT_OPTIONAL	1	/* asked; one sent must verify */
+#define CR_TLS_CLIENT_REQUIRE	2	/* no handshake without one */
+
 struct cr_config {
 	char	 listen[128];		/* "127.0.0.1:8080" */
 	char	 db[1024];		/* store path or URI */
@@ -31,12 +36,30 @@ struct cr_config {
 	size_t	 delivery_max_in_flight;	/* per subscription */
 	/* Batches (docs/batches.md). */
 	unsigned batch_concurrency;	/* verifications in flight per batch */
+	/* HTTPS (docs/configuration.md, "TLS"): "" when not set. */
+	char	 tls_cert[1024];
+	char	 tls_key[1024];
+	char	 tls_client_ca[1024];
+	int	 tls_client_auth;	/* CR_TLS_CLIENT_*; -1: not set */
+	int	 tls_require_token;	/* a certificate is not enough */
+	/* Webhooks to https:// endpoints: whom to trust, what to show. */
+	char	 webhook_ca_file[1024];
+	char	 webhook_client_cert[1024];
+	char	 webhook_client_key[1024];
 };
 
 void	cr_config_defaults(struct cr_config *);
 /* Sets one key; -1 with a message in err for an unknown key or bad value. */
 int	cr_config_set(struct cr_config *, const char *key, const char *value,
 	    char *err, size_t errlen);
+/* "none", "optional", "require" into *out: 0, or -1. */
+int	cr_config_tls_client_auth(const char *, int *out);
+/*
+ * What the settings together forbid (a key without its certificate, a
+ * client CA nobody uses...): 0, or -1 with why in err. Also settles
+ * tls_client_auth: optional when a client CA is given, else none.
+ */
+int	cr_config_check_tls(struct cr_config *, char *err, size_t errlen);
 /* Reads a config file; -1 with "FILE:LINE: what is wrong" in err. */
 int	cr_config_load(struct cr_config *, const char *path, char *err,
 	    size_t errlen);

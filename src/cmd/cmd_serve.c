@@ -31,6 +31,13 @@ static const struct cr_cmd_opt serve_opts[] = {
 	{ "listen", 'l', "HOST:PORT", "address and port (127.0.0.1:8080)" },
 	{ "db", 'd', "PATH", "the store (./data/crossroads.db)" },
 	{ "threads", 't', "N", "HTTP worker threads (one per core)" },
+	{ "tls-cert", CR_CMD_LONG + 0, "FILE", "serve HTTPS: the certificate "
+	    "(PEM, with its chain)" },
+	{ "tls-key", CR_CMD_LONG + 1, "FILE", "the certificate's key (PEM)" },
+	{ "tls-client-ca", CR_CMD_LONG + 2, "FILE", "verify client "
+	    "certificates against this CA (PEM)" },
+	{ "tls-client-auth", CR_CMD_LONG + 3, "MODE", "none, optional "
+	    "(default with a CA) or require" },
 	{ "verbose", 'v', NULL, "debug diagnostics" },
 	{ NULL, 0, NULL, NULL }
 };
@@ -42,7 +49,8 @@ static const struct cr_cmd serve_cmd = {
 	"Settings: the defaults, then the config file, then these flags\n"
 	"(docs/configuration.md). The operator token is read from\n"
 	"CROSSROADS_ADMIN_TOKEN. SIGTERM or SIGINT: stop accepting, finish\n"
-	"what is in flight, exit 0.\n"
+	"what is in flight, exit 0. SIGHUP: read the TLS certificate and\n"
+	"key again (open connections go on).\n"
 	"Exit status: 0 stopped by a signal; 1 it could not start (the\n"
 	"address is busy, the store cannot be opened...); 2 usage or a bad\n"
 	"setting.\n"
@@ -113,6 +121,18 @@ serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
 		case 't':
 			key = "threads";
 			break;
+		case CR_CMD_LONG + 0:
+			key = "tls_cert";
+			break;
+		case CR_CMD_LONG + 1:
+			key = "tls_key";
+			break;
+		case CR_CMD_LONG + 2:
+			key = "tls_client_ca";
+			break;
+		case CR_CMD_LONG + 3:
+			key = "tls_client_auth";
+			break;
 		case 'v':
 			*verbose = 1;
 			continue;
@@ -122,6 +142,10 @@ serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
 		if (cr_config_set(cfg, key, optarg, err, sizeof(err)) == -1)
 			return cr_cmd_usage_error(&serve_cmd, "--%s: %s", key,
 			    err);
+	}
+	if (cr_config_check_tls(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "crossroads serve: %s\n", err);
+		return 2;
 	}
 	return 0;
 }
@@ -152,6 +176,20 @@ cr_cmd_serve(int argc, char **argv)
 	/* Before any file: a busy address fails here, saying which. */
 	if (cr_listener_open(hub.cfg.listen, &listener) == -1)
 		return 1;
+	/* Then the certificate: a bad one stops the start as early. */
+	if (hub.cfg.tls_cert[0] != '\0') {
+		struct cr_tls_config tc = {
+			.cert = hub.cfg.tls_cert,
+			.key = hub.cfg.tls_key,
+			.client_ca = hub.cfg.tls_client_ca,
+			.client_auth = hub.cfg.tls_client_auth,
+		};
+
+		if (cr_listener_tls(listener, &tc) == -1) {
+			cr_listener_free(listener);
+			return 1;
+		}
+	}
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -176,6 +214,7 @@ cr_cmd_serve(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	/* The store holds token hashes and the log personal data. */
@@ -225,11 +264,21 @@ cr_cmd_serve(int argc, char **argv)
 	    &http) == -1)
 		goto out;
 	atomic_store(&hub.ready, 1);
-	log_info("listening on %s, store %s", cr_http_address(http),
-	    hub.cfg.db);
+	log_info("listening on %s%s, store %s", cr_http_address(http),
+	    hub.cfg.tls_cert[0] != '\0' ? " (HTTPS)" : "", hub.cfg.db);
 
-	if (sigwait(&sigs, &sig) != 0)
-		log_warnx("sigwait failed");
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0) {
+			log_warnx("sigwait failed");
+			break;
+		}
+		if (sig != SIGHUP)
+			break;
+		if (hub.cfg.tls_cert[0] != '\0')
+			cr_listener_reload(listener);
+		else
+			log_info("SIGHUP: no TLS certificate to reload");
+	}
 	log_info("signal %d: draining", sig);
 	atomic_store(&hub.draining, 1);
 	atomic_store(&hub.ready, 0);

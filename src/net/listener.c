@@ -34,6 +34,7 @@ struct cr_listener {
 	unsigned		 port;
 	char			 address[ADDR_MAX];
 	atomic_long		 inflight;
+	struct cr_tls		*tls;		/* NULL: plain HTTP */
 };
 
 /* "127.0.0.1:80" or "[::1]:80" into out[ADDR_MAX]. */
@@ -211,8 +212,45 @@ cr_listener_framing_error(struct MHD_Connection *conn)
 }
 
 int
+cr_listener_tls(struct cr_listener *l, const struct cr_tls_config *c)
+{
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS) ||
+	    !MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK)) {
+		log_warnx("this libmicrohttpd was built without TLS");
+		return -1;
+	}
+	cr_tls_free(l->tls);
+	l->tls = NULL;
+	return cr_tls_open(c, &l->tls);
+}
+
+int
+cr_listener_reload(struct cr_listener *l)
+{
+	return l->tls != NULL ? cr_tls_reload(l->tls) : -1;
+}
+
+const char *
+cr_listener_scheme(const struct cr_listener *l)
+{
+	return l->tls != NULL ? "https" : "http";
+}
+
+static void
+listener_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct cr_listener *l = cls;
+
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED && l->tls != NULL)
+		cr_tls_connection_started(l->tls, conn);
+}
+
+int
 cr_listener_start(struct cr_listener *l, const struct cr_listener_config *c)
 {
+	struct MHD_OptionItem tlsopts[CR_TLS_MHD_OPTIONS + 1];
 	unsigned threads = c->threads, flags;
 
 	/* Only now: until the daemon runs, connections are refused rather
@@ -235,6 +273,11 @@ cr_listener_start(struct cr_listener *l, const struct cr_listener_config *c)
 		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (l->family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	tlsopts[0] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	if (l->tls != NULL) {
+		flags |= MHD_USE_TLS;
+		cr_tls_mhd_options(l->tls, tlsopts);
+	}
 	/* The logger first: MHD reports problems with later options to it. */
 	l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, c->access, c->cls,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -244,6 +287,8 @@ cr_listener_start(struct cr_listener *l, const struct cr_listener_config *c)
 	    MHD_OPTION_CONNECTION_LIMIT, c->connection_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_NOTIFY_COMPLETED, c->completed, c->cls,
+	    MHD_OPTION_NOTIFY_CONNECTION, listener_notify, l,
+	    MHD_OPTION_ARRAY, tlsopts,
 	    MHD_OPTION_END);
 	/*
 	 * The daemon owns the socket now: it closes it when stopped without
@@ -320,6 +365,7 @@ cr_listener_free(struct cr_listener *l)
 		close(l->quiesced);
 	if (l->fd != -1)
 		close(l->fd);
+	cr_tls_free(l->tls);
 	free(l);
 }
 

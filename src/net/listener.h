@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "addr.h"
+#include "tls.h"
 
 #define CR_LISTEN_MAX	128	/* a --listen value, NUL included */
 
@@ -35,6 +36,18 @@ struct cr_listener;
  * -1 logged as "cannot listen on ADDRESS: why" (or the parse error).
  */
 int	cr_listener_open(const char *spec, struct cr_listener **out);
+
+/*
+ * Serve HTTPS only: reads the certificate, key and client CA now, so that
+ * a bad file stops the start before anything else (tls.h). Between open
+ * and start. 0, or -1 logged.
+ */
+int	cr_listener_tls(struct cr_listener *, const struct cr_tls_config *);
+/* SIGHUP: the certificate and key read again (tls.h); 0, -1 when the
+   listener has no TLS or the files are bad (the old ones stay). */
+int	cr_listener_reload(struct cr_listener *);
+/* "https" or "http". */
+const char *cr_listener_scheme(const struct cr_listener *);
 
 struct cr_listener_config {
 	unsigned	 threads;		/* 0: one per core */

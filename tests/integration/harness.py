@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -301,8 +302,9 @@ class Response:
 
 
 def http_request(port, method, path, body=None, token=None, headers=None,
-    timeout=HTTP_TIMEOUT, content_type=None):
-	"""One request on a fresh connection (so it is safe from any thread)."""
+    timeout=HTTP_TIMEOUT, content_type=None, tls=None):
+	"""One request on a fresh connection (so it is safe from any thread);
+	over HTTPS with tls, an ssl.SSLContext (PKI.context)."""
 	h = {}
 	if body is not None and not isinstance(body, (bytes, str)):
 		body = json.dumps(body)
@@ -317,7 +319,12 @@ def http_request(port, method, path, body=None, token=None, headers=None,
 		h["Authorization"] = "Bearer " + token
 	if headers:
 		h.update(headers)
-	conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+	if tls is not None:
+		conn = http.client.HTTPSConnection("127.0.0.1", port,
+		    timeout=timeout, context=tls)
+	else:
+		conn = http.client.HTTPConnection("127.0.0.1", port,
+		    timeout=timeout)
 	t0 = time.monotonic()
 	try:
 		try:
@@ -569,19 +576,98 @@ def finish_slow_upload(s):
 	return int(out.split(b" ", 2)[1]) if out.startswith(b"HTTP/") else None
 
 
-def _healthy(port):
+def _healthy(port, tls=None):
 	try:
-		r = http_request(port, "GET", "/healthz", timeout=2)
+		r = http_request(port, "GET", "/healthz", timeout=2, tls=tls)
 		return r.status == 200
 	except (OSError, http.client.HTTPException):
 		return False
+
+
+class PKI:
+	"""A certificate authority made at test time with certtool (GnuTLS),
+	and the certificates it (or another CA) signs, in dir. Every file is
+	a real PEM file; keys are ECDSA P-256."""
+
+	def __init__(self, d, name="ca"):
+		self.dir = d
+		os.makedirs(d, exist_ok=True)
+		self.name = name
+		self.ca_key = self._key(name)
+		self.ca_cert = os.path.join(d, name + ".pem")
+		self._certtool(["--generate-self-signed", "--load-privkey",
+		    self.ca_key, "--outfile", self.ca_cert], name,
+		    'cn = "Crossroads test CA %s"\nca\ncert_signing_key\n'
+		    'crl_signing_key\nexpiration_days = 30\n' % name)
+
+	def _key(self, name):
+		path = os.path.join(self.dir, name + ".key")
+		subprocess.run(["certtool", "--generate-privkey", "--key-type",
+		    "ecdsa", "--curve", "secp256r1", "--outfile", path],
+		    check=True, capture_output=True)
+		return path
+
+	def _certtool(self, args, name, template):
+		tmpl = os.path.join(self.dir, name + ".tmpl")
+		with open(tmpl, "w") as f:
+			f.write(template)
+		r = subprocess.run(["certtool"] + args + ["--template", tmpl],
+		    capture_output=True, text=True)
+		if r.returncode != 0:
+			raise RuntimeError("certtool %s: %s" % (name, r.stderr))
+
+	def issue(self, name, server=False, expired=False):
+		"""(cert, key) paths of a new certificate for name: a server's
+		for 127.0.0.1 and localhost, else a client's; expired: valid in
+		2020 only."""
+		key = self._key(name)
+		cert = os.path.join(self.dir, name + ".pem")
+		t = 'cn = "%s"\nserial = %d\nsigning_key\n' % (name,
+		    int.from_bytes(os.urandom(8), "big") >> 1)
+		if server:
+			t += 'ip_address = "127.0.0.1"\ndns_name = "localhost"\n' \
+			    'tls_www_server\nencryption_key\n'
+		else:
+			t += "tls_www_client\n"
+		if expired:
+			t += 'activation_date = "2020-01-01 00:00:00"\n' \
+			    'expiration_date = "2020-12-31 00:00:00"\n'
+		else:
+			t += "expiration_days = 30\n"
+		self._certtool(["--generate-certificate", "--load-privkey", key,
+		    "--load-ca-certificate", self.ca_cert,
+		    "--load-ca-privkey", self.ca_key, "--outfile", cert],
+		    name, t)
+		return cert, key
+
+	def context(self, cert=None):
+		"""A client's ssl.SSLContext trusting this CA, presenting cert
+		(a (cert, key) pair) when given."""
+		c = ssl.create_default_context(cafile=self.ca_cert)
+		if cert is not None:
+			c.load_cert_chain(cert[0], cert[1])
+		return c
+
+	@staticmethod
+	def pem(path):
+		with open(path) as f:
+			return f.read()
+
+	@staticmethod
+	def sha256(path):
+		"""The fingerprint the hub stores: SHA-256 of the DER, hex."""
+		import hashlib
+		der = ssl.PEM_cert_to_DER_cert(PKI.pem(path))
+		return hashlib.sha256(der).hexdigest()
 
 
 class Hub:
 	"""A `crossroads serve` process."""
 
 	def __init__(self, workdir, config=None, db=None, name="hub",
-	    env=None, prefix=None):
+	    env=None, prefix=None, tls=None):
+		"""tls: an ssl.SSLContext the harness talks to the hub with;
+		the config then holds tls_cert and tls_key."""
 		self.bin, _ = binaries()
 		self.prefix = prefix or []	# e.g. setpriv, to run as another user
 		self.workdir = workdir
@@ -592,6 +678,7 @@ class Hub:
 		self.proc = None
 		self.port = None
 		self.starts = 0
+		self.tls = tls
 
 	@property
 	def stderr_path(self):
@@ -628,7 +715,7 @@ class Hub:
 			while time.monotonic() < deadline:
 				if self.proc.poll() is not None:
 					break
-				if _healthy(self.port):
+				if _healthy(self.port, self.tls):
 					return self
 				time.sleep(0.05)
 			last = self.stderr()[-2000:]
@@ -670,6 +757,7 @@ class Hub:
 		return sanitizer_lines(self.stderr())
 
 	def request(self, method, path, body=None, token=None, **kw):
+		kw.setdefault("tls", self.tls)
 		return http_request(self.port, method, path, body=body, token=token,
 		    **kw)
 

@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 # Every subcommand and the long options its --help must list, one line each.
 COMMANDS = {
 	"serve": {"--config", "--listen", "--db", "--threads", "--verbose",
+	    "--tls-cert", "--tls-key", "--tls-client-ca", "--tls-client-auth",
 	    "--help"},
 	"log verify": {"--db", "--help"},
 	"directory import": {"--db", "--institution", "--id-scheme", "--help"},

@@ -65,12 +65,47 @@ test_file_and_text(void **state)
 	unlink(path);
 }
 
+/* TLS keys: a flag's spelling works too; what goes together is checked;
+   a client CA makes client certificates optional unless said. */
+static void
+test_tls(void **state)
+{
+	static const char t[] = "tls-cert = /c.pem\ntls_key = /k.pem\n"
+	    "tls_client_ca = /ca.pem\n";
+	struct cr_config c;
+	char err[512];
+
+	(void)state;
+	cr_config_defaults(&c);
+	assert_int_equal(cr_config_parse(&c, "mem", t, strlen(t), err,
+	    sizeof(err)), 0);
+	assert_string_equal(c.tls_cert, "/c.pem");
+	assert_int_equal(c.tls_client_auth, -1);
+	assert_int_equal(cr_config_check_tls(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.tls_client_auth, CR_TLS_CLIENT_OPTIONAL);
+	assert_int_equal(cr_config_set(&c, "tls_client_auth", "require", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.tls_client_auth, CR_TLS_CLIENT_REQUIRE);
+	assert_int_equal(cr_config_set(&c, "tls_client_auth", "maybe", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "expected none, optional or require");
+	c.tls_key[0] = '\0';
+	assert_int_equal(cr_config_check_tls(&c, err, sizeof(err)), -1);
+	assert_string_equal(err, "tls_cert and tls_key go together");
+	cr_config_defaults(&c);
+	assert_int_equal(cr_config_check_tls(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.tls_client_auth, CR_TLS_CLIENT_NONE);
+	c.tls_require_token = 1;
+	assert_int_equal(cr_config_check_tls(&c, err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_file_and_text),
+		cmocka_unit_test(test_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

