@@ -7,6 +7,8 @@
 
 #include "api.h"
 #include "authz.h"
+#include "cert.h"
+#include "config.h"
 #include "jsonv.h"
 #include "registry_file.h"
 #include "util.h"
@@ -79,8 +81,37 @@ cr_api_institution_list(struct cr_req *req)
 
 const struct cr_jsonv_field cr_api_client_spec[] = {
 	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "certificate", CR_JV_STRING, 0, CR_CERT_PEM_MAX, 0, 0 },
 	CR_JSONV_END
 };
+
+/*
+ * The client's certificate, when the body has one, as its fingerprint in
+ * cl->cert_sha256. 0, or -1 answered.
+ */
+static int
+client_certificate(struct cr_req *req, const json_t *b, struct cr_client *cl)
+{
+	uint8_t fp[CR_CERT_SHA256_LEN];
+	const json_t *pem = json_object_get(b, "certificate");
+	char err[128];
+
+	if (pem == NULL || json_is_null(pem))
+		return 0;
+	/* Else the client could never authenticate here (http.c). */
+	if (req->hub->cfg.tls_client_auth == CR_TLS_CLIENT_NONE) {
+		cr_http_error(req, 400, "BAD_REQUEST", "this hub does not "
+		    "verify client certificates (tls_client_ca)");
+		return -1;
+	}
+	if (cr_cert_sha256_pem(json_string_value(pem),
+	    json_string_length(pem), fp, err, sizeof(err)) == -1) {
+		cr_http_error(req, 400, "BAD_REQUEST", "certificate: %s", err);
+		return -1;
+	}
+	cr_util_hex(fp, sizeof(fp), cl->cert_sha256);
+	return 0;
+}
 
 void
 cr_api_client_create(struct cr_req *req)
@@ -106,6 +137,10 @@ cr_api_client_create(struct cr_req *req)
 	cr_util_uuid(cl.id);
 	cr_util_strlcpy(cl.institution, req->params[0], sizeof(cl.institution));
 	cr_util_strlcpy(cl.name, jstr(b, "name"), sizeof(cl.name));
+	if (client_certificate(req, b, &cl) == -1) {
+		json_decref(b);
+		return;
+	}
 	/* The token is shown once; only its hash is kept. */
 	randombytes_buf(raw, sizeof(raw));
 	memcpy(token, CR_REGISTRY_TOKEN_PREFIX, 4);
@@ -115,12 +150,16 @@ cr_api_client_create(struct cr_req *req)
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
 		    cl.institution);
+	else if (rc == CR_STORE_EXISTS)
+		cr_http_error(req, 409, "CONFLICT", "another client is "
+		    "registered with this certificate");
 	else if (rc != CR_STORE_OK)
 		cr_http_storage_error(req);
 	else
-		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s}",
+		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s,s:s?}",
 		    "client_id", cl.id, "institution", cl.institution,
-		    "name", cl.name, "token", token));
+		    "name", cl.name, "token", token, "cert_sha256",
+		    cl.cert_sha256[0] != '\0' ? cl.cert_sha256 : NULL));
 	sodium_memzero(token, sizeof(token));
 	json_decref(b);
 }

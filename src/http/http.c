@@ -10,6 +10,7 @@
 #include "http.h"
 #include "jsonv.h"
 #include "listener.h"
+#include "tls.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -433,6 +434,18 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		    "unknown_token" : "missing_token";
 	} else if (req->auth_failure == CR_AUTH_STORE_ERROR)
 		auth = "store_error";
+	else if (req->status == 401 && req->auth_failure != CR_AUTH_OK) {
+		static const char *const cert_auth[] = {
+			[CR_AUTH_UNKNOWN_CERT] = "unknown_certificate",
+			[CR_AUTH_CERT_REQUIRED] = "certificate_required",
+			[CR_AUTH_TOKEN_REQUIRED] = "token_required",
+			[CR_AUTH_CERT_MISMATCH] = "certificate_mismatch",
+		};
+
+		if ((size_t)req->auth_failure < sizeof(cert_auth) /
+		    sizeof(cert_auth[0]))
+			auth = cert_auth[req->auth_failure];
+	}
 	if (h->hub->cfg.access_log) {
 		struct cr_access_line a = {
 			.request_id = req->request_id,
@@ -627,6 +640,69 @@ bearer_token(const char *auth)
 	return *auth != '\0' ? auth : NULL;
 }
 
+/*
+ * The client certificate's part of authentication, once the token (if
+ * any) has been looked up: *tc is the token's client when tok_found. Sets
+ * req->principal and req->auth_failure. Client certificates were verified
+ * by the TLS handshake (tls.h); here they are matched with registrations.
+ */
+static void
+principal_certificate(struct cr_req *req, int tok_found,
+    const struct cr_client *tc)
+{
+	struct cr_hub *hub = req->hub;
+	struct cr_registry_store *reg = hub->store->registry;
+	uint8_t fp[CR_CERT_SHA256_LEN];
+	char hex[2 * CR_CERT_SHA256_LEN + 1] = "";
+	struct cr_client cc;
+	int rc, cert_found = 0;
+
+	if (hub->cfg.tls_client_auth != CR_TLS_CLIENT_NONE &&
+	    cr_tls_peer_sha256(req->conn, fp) == 1) {
+		cr_util_hex(fp, sizeof(fp), hex);
+		rc = reg->ops->client_by_cert(reg, hex, &cc);
+		if (rc != CR_STORE_OK && rc != CR_STORE_NOTFOUND) {
+			log_warnx("request %s: cannot look up its certificate",
+			    req->request_id);
+			req->auth_failure = CR_AUTH_STORE_ERROR;
+			return;
+		}
+		cert_found = rc == CR_STORE_OK;
+	}
+	if (!tok_found) {
+		if (req->auth_failure != CR_AUTH_NO_TOKEN)
+			return;		/* a token that matches nobody */
+		if (!cert_found) {
+			if (hex[0] != '\0')
+				req->auth_failure = CR_AUTH_UNKNOWN_CERT;
+			return;
+		}
+		if (hub->cfg.tls_require_token) {
+			req->auth_failure = CR_AUTH_TOKEN_REQUIRED;
+			return;
+		}
+		req->client = cc;
+	} else if (cert_found && strcmp(cc.id, tc->id) != 0) {
+		req->auth_failure = CR_AUTH_CERT_MISMATCH;
+		return;
+	} else if ((tc->cert_sha256[0] != '\0' || hub->cfg.tls_require_token)
+	    && (hex[0] == '\0' || strcmp(tc->cert_sha256, hex) != 0)) {
+		/* A client registered with a certificate is bound to it: its
+		   token alone, if it leaked, is not enough. */
+		req->auth_failure = CR_AUTH_CERT_REQUIRED;
+		return;
+	} else if (hex[0] != '\0' && !cert_found &&
+	    strcmp(tc->cert_sha256, hex) == 0) {
+		/* The uncached lookup is the fresher: the registration is
+		   gone, the registry snapshot does not know yet. */
+		req->auth_failure = CR_AUTH_UNKNOWN_TOKEN;
+		return;
+	} else
+		req->client = *tc;
+	req->principal = CR_PRINCIPAL_CLIENT;
+	req->auth_failure = CR_AUTH_OK;
+}
+
 enum cr_principal_kind
 cr_http_principal(struct cr_req *req)
 {
@@ -641,8 +717,10 @@ cr_http_principal(struct cr_req *req)
 	req->principal_resolved = 1;
 	req->principal = CR_PRINCIPAL_NONE;
 	req->auth_failure = CR_AUTH_NO_TOKEN;
-	if ((token = bearer_token(req->auth)) == NULL)
+	if ((token = bearer_token(req->auth)) == NULL) {
+		principal_certificate(req, 0, NULL);
 		return req->principal;
+	}
 	req->auth_failure = CR_AUTH_UNKNOWN_TOKEN;
 	if ((len = strlen(token)) >= CR_TOKEN_MAX)
 		return req->principal;
@@ -659,8 +737,9 @@ cr_http_principal(struct cr_req *req)
 	rc = hub->store->registry->ops->client_by_token(
 	    hub->store->registry, hash, &req->client);
 	if (rc == CR_STORE_OK) {
-		req->principal = CR_PRINCIPAL_CLIENT;
-		req->auth_failure = CR_AUTH_OK;
+		struct cr_client tc = req->client;
+
+		principal_certificate(req, 1, &tc);
 	} else if (rc != CR_STORE_NOTFOUND) {
 		log_warnx("request %s: cannot look up its token",
 		    req->request_id);
@@ -677,6 +756,16 @@ cr_http_auth_message(const struct cr_req *req)
 		return "unknown or revoked token";
 	case CR_AUTH_STORE_ERROR:
 		return "the token could not be checked";
+	case CR_AUTH_UNKNOWN_CERT:
+		return "no client is registered with this certificate";
+	case CR_AUTH_CERT_REQUIRED:
+		return "this client must present its registered certificate";
+	case CR_AUTH_TOKEN_REQUIRED:
+		return "this hub requires the client's token with its "
+		    "certificate";
+	case CR_AUTH_CERT_MISMATCH:
+		return "the certificate and the token are of different "
+		    "clients";
 	default:
 		return "missing bearer token";
 	}

@@ -51,6 +51,15 @@ enum cr_auth_failure {
 	CR_AUTH_NO_TOKEN,		/* no "Authorization: Bearer ..." */
 	CR_AUTH_UNKNOWN_TOKEN,		/* a token that matches nobody */
 	CR_AUTH_STORE_ERROR,		/* the lookup failed */
+	/* Client certificates (docs/api.md, "Client certificates"). */
+	CR_AUTH_UNKNOWN_CERT,		/* no token; a certificate nobody
+					   is registered with */
+	CR_AUTH_CERT_REQUIRED,		/* the token's client must also
+					   present its certificate */
+	CR_AUTH_TOKEN_REQUIRED,		/* tls_require_token: a certificate
+					   alone is not enough */
+	CR_AUTH_CERT_MISMATCH,		/* certificate and token of two
+					   clients */
 };
 
 struct cr_req {

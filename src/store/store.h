@@ -50,6 +50,9 @@ struct cr_client {
 	char	id[40];			/* UUID */
 	char	institution[CR_NAME_MAX];
 	char	name[CR_TEXT_MAX];
+	/* SHA-256 of the DER of the certificate it authenticates with
+	   (64 lowercase hex), "" when registered without one. */
+	char	cert_sha256[2 * CR_HASH_LEN + 1];
 };
 
 struct cr_service {
@@ -232,7 +235,13 @@ struct cr_registry_ops {
 		    const uint8_t token_hash[CR_HASH_LEN]);
 	int	(*client_by_token)(struct cr_registry_store *,
 		    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *);
-	/* out: [{"id","institution","name","token_hash"(64 hex)}] */
+	/* The client registered with that certificate (64 lowercase hex);
+	   NOTFOUND when none. Never cached: a removed registration stops
+	   its certificate's next request. */
+	int	(*client_by_cert)(struct cr_registry_store *,
+		    const char *cert_sha256, struct cr_client *);
+	/* out: [{"id","institution","name","token_hash"(64 hex),
+	   "cert_sha256" (only when set)}] */
 	int	(*client_list)(struct cr_registry_store *, json_t **out);
 	/* A number that changes whenever institutions, clients, services
 	   or authorizations change, from any process: lets a cache of the

@@ -157,6 +157,10 @@ load_clients(struct cr_registry_store *inner, struct snapshot *s)
 		    sizeof(c->client.institution));
 		cr_util_strlcpy(c->client.name, jstr(o, "name"),
 		    sizeof(c->client.name));
+		if (json_is_string(json_object_get(o, "cert_sha256")))
+			cr_util_strlcpy(c->client.cert_sha256,
+			    jstr(o, "cert_sha256"),
+			    sizeof(c->client.cert_sha256));
 		s->nclients++;
 	}
 	json_decref(list);
@@ -446,6 +450,8 @@ PASS(institution_get, (struct cr_registry_store *st, const char *id,
     struct cr_institution *out), (INNER(st), id, out))
 PASS(institution_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 PASS(client_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
+PASS(client_by_cert, (struct cr_registry_store *st, const char *sha256,
+    struct cr_client *out), (INNER(st), sha256, out))
 PASS(registry_version, (struct cr_registry_store *st, uint64_t *v), (INNER(st), v))
 PASS(service_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 PASS(authz_list, (struct cr_registry_store *st, const char *consumer, json_t **out),
@@ -485,6 +491,7 @@ static const struct cr_registry_ops cache_registry_ops = {
 	.institution_list = cache_institution_list,
 	.client_add = cache_client_add,
 	.client_by_token = cache_client_by_token,
+	.client_by_cert = cache_client_by_cert,
 	.client_list = cache_client_list,
 	.registry_version = cache_registry_version,
 	.service_add = cache_service_add,

@@ -129,7 +129,9 @@ sq_client_add(struct cr_registry_store *base, const struct cr_client *cl,
 	    BIND_TEXT(s, 2, cl->institution) != SQLITE_OK ||
 	    BIND_TEXT(s, 3, cl->name) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
-	    SQLITE_OK) {
+	    SQLITE_OK ||
+	    (cl->cert_sha256[0] != '\0' ? BIND_TEXT(s, 5, cl->cert_sha256) :
+	    sqlite3_bind_null(s, 5)) != SQLITE_OK) {
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "client_add");
 	}
@@ -145,6 +147,7 @@ client_fill(sqlite3_stmt *s, void *arg)
 	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
 	cr_sqlite_col_str(s, 1, out->institution, sizeof(out->institution));
 	cr_sqlite_col_str(s, 2, out->name, sizeof(out->name));
+	cr_sqlite_col_str(s, 3, out->cert_sha256, sizeof(out->cert_sha256));
 	return CR_STORE_OK;
 }
 
@@ -163,19 +166,41 @@ sq_client_by_token(struct cr_registry_store *base,
 	    client_fill, out, "client_by_token");
 }
 
+static int
+sq_client_by_cert(struct cr_registry_store *base, const char *cert_sha256,
+    struct cr_client *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_BY_CERT)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, cert_sha256) ==
+	    SQLITE_OK, client_fill, out, "client_by_cert");
+}
+
 static json_t *
 client_row(sqlite3_stmt *s)
 {
 	char hex[2 * CR_HASH_LEN + 1];
+	json_t *o;
 
 	if (sqlite3_column_bytes(s, 3) != CR_HASH_LEN)
 		return NULL;
 	cr_util_hex(sqlite3_column_blob(s, 3), CR_HASH_LEN, hex);
-	return json_pack("{s:s, s:s, s:s, s:s}",
+	o = json_pack("{s:s, s:s, s:s, s:s}",
 	    "id", (const char *)sqlite3_column_text(s, 0),
 	    "institution", (const char *)sqlite3_column_text(s, 1),
 	    "name", (const char *)sqlite3_column_text(s, 2),
 	    "token_hash", hex);
+	if (o != NULL && sqlite3_column_type(s, 4) == SQLITE_TEXT &&
+	    json_object_set_new(o, "cert_sha256", json_string((const char *)
+	    sqlite3_column_text(s, 4))) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static int
@@ -458,6 +483,7 @@ const struct cr_registry_ops cr_sqlite_registry_ops = {
 	.institution_list = sq_institution_list,
 	.client_add = sq_client_add,
 	.client_by_token = sq_client_by_token,
+	.client_by_cert = sq_client_by_cert,
 	.client_list = sq_client_list,
 	.registry_version = sq_registry_version,
 	.service_add = sq_service_add,

@@ -225,6 +225,12 @@ const char *const cr_sqlite_migrations[] = {
 	"  at INTEGER NOT NULL"
 	");"
 	"INSERT INTO health (id, at) VALUES (1, 0);",
+
+	/* 8: clients authenticated by a certificate (docs/api.md, "Client
+	   certificates"): its SHA-256, one client per certificate. */
+	"ALTER TABLE clients ADD COLUMN cert_sha256 TEXT;"
+	"CREATE UNIQUE INDEX clients_cert ON clients(cert_sha256)"
+	"  WHERE cert_sha256 IS NOT NULL;"
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -250,12 +256,17 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	[SQ_INST_LIST] =
 	    "SELECT id, name, sector FROM institutions ORDER BY id",
 	[SQ_CLIENT_ADD] =
-	    "INSERT INTO clients (id, institution, name, token_hash)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	    "INSERT INTO clients (id, institution, name, token_hash,"
+	    " cert_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[SQ_CLIENT_BY_TOKEN] =
-	    "SELECT id, institution, name FROM clients WHERE token_hash = ?1",
+	    "SELECT id, institution, name, cert_sha256 FROM clients"
+	    " WHERE token_hash = ?1",
+	[SQ_CLIENT_BY_CERT] =
+	    "SELECT id, institution, name, cert_sha256 FROM clients"
+	    " WHERE cert_sha256 = ?1",
 	[SQ_CLIENT_LIST] =
-	    "SELECT id, institution, name, token_hash FROM clients ORDER BY id",
+	    "SELECT id, institution, name, token_hash, cert_sha256"
+	    " FROM clients ORDER BY id",
 	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
@@ -462,6 +473,9 @@ const char *const cr_sqlite_readonly_compat[] = {
 	[5] = RO_PARAMS,
 	/* 7 added the health table, which only the probe writes. */
 	[6] = "",
+	/* 8 added clients.cert_sha256. */
+	[7] = "CREATE TEMP VIEW clients AS SELECT *, NULL AS cert_sha256"
+	    " FROM main.clients;",
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

@@ -1416,9 +1416,11 @@ class OldLogTests(Base):
 		finally:
 			hub.kill()
 		# Back to the schema of before (version 5): no params anywhere,
-		# and no health table (version 7).
+		# no health table (version 7), no client certificates (8).
 		conn = sqlite3.connect(hub.db)
 		try:
+			conn.execute("DROP INDEX clients_cert")
+			conn.execute("ALTER TABLE clients DROP COLUMN cert_sha256")
 			conn.execute("DROP TABLE health")
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")

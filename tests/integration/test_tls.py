@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -70,6 +71,15 @@ class ServeHTTPS(unittest.TestCase):
 		r = self.hub.request("GET", "/healthz")
 		self.assertEqual(r.status, 200, r)
 		self.assertIn("(HTTPS)", self.hub.stderr())
+
+	def test_no_certificate_registration_without_client_ca(self):
+		self.hub.institution("ONEM")
+		cert = self.pki.issue("client")
+		r = self.hub.admin("POST", "/v1/institutions/ONEM/clients",
+		    {"name": "app", "certificate": H.PKI.pem(cert[0])})
+		self.assertEqual(r.status, 400, r)
+		self.assertIn("does not verify client certificates",
+		    r.json["error"]["message"])
 
 	def test_plain_http_is_refused(self):
 		with self.assertRaises((http.client.HTTPException, OSError)):
@@ -144,6 +154,189 @@ class ServeHTTPS(unittest.TestCase):
 			self.assertLess(time.monotonic(), deadline)
 			time.sleep(0.02)
 		self.assertEqual(peer_cert(self.hub.port, ctx), der(self.a[0]))
+
+
+def remove_client(db, client_id):
+	"""The registration removed from the store, as an operator's removal
+	of the client would (the hub keeps running)."""
+	conn = sqlite3.connect(db, timeout=30)
+	try:
+		with conn:
+			n = conn.execute("DELETE FROM clients WHERE id = ?",
+			    (client_id,)).rowcount
+	finally:
+		conn.close()
+	assert n == 1, n
+
+
+def refused(hub, ctx):
+	"""True when the handshake with ctx fails (no HTTP answer at all)."""
+	try:
+		H.http_request(hub.port, "GET", "/healthz", tls=ctx, timeout=10)
+	except (ssl.SSLError, OSError, http.client.HTTPException):
+		return True
+	return False
+
+
+class ClientCertificates(unittest.TestCase):
+	"""--tls-client-auth require: a client application registered with
+	a certificate authenticates by it."""
+
+	config_extra = {"tls_client_auth": "require"}
+
+	@classmethod
+	def setUpClass(cls):
+		cls.w = H.make_tmpdir()
+		cls.pki = H.PKI(os.path.join(cls.w, "pki"))
+		cls.other_ca = H.PKI(os.path.join(cls.w, "other"), name="other")
+		srv = cls.pki.issue("server", server=True)
+		cls.good = cls.pki.issue("client-good")
+		cls.second = cls.pki.issue("client-second")
+		cls.unregistered = cls.pki.issue("client-unregistered")
+		cls.expired = cls.pki.issue("client-expired", expired=True)
+		cls.wrong_ca = cls.other_ca.issue("client-wrong-ca")
+		cfg = {"tls_cert": srv[0], "tls_key": srv[1],
+		    "tls_client_ca": cls.pki.ca_cert}
+		cfg.update(cls.config_extra)
+		# The harness's own requests (health, operator) present a
+		# registered-nowhere certificate of the right CA.
+		cls.hub = H.Hub(cls.w, config=cfg,
+		    tls=cls.pki.context(cls.unregistered)).start()
+		cls.hub.institution("ONEM", "Employment", "unemployment")
+		cls.hub.institution("CPAS", "Social assistance", "social")
+		cls.reg = {}
+		for name, cert, inst in (("good", cls.good, "ONEM"),
+		    ("second", cls.second, "CPAS"),
+		    ("expired", cls.expired, "ONEM"),
+		    ("wrong_ca", cls.wrong_ca, "ONEM")):
+			cls.reg[name] = cls.register(inst, name, cert)
+		cls.plain = cls.hub.client("CPAS", "token-only")
+
+	@classmethod
+	def register(cls, inst, name, cert):
+		r = cls.hub.admin("POST", "/v1/institutions/%s/clients" % inst,
+		    {"name": name, "certificate": H.PKI.pem(cert[0])})
+		if r.status != 201:
+			raise AssertionError("register %s: %r" % (name, r))
+		return r.json
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.hub.kill()
+		H.remove_tmpdir(cls.w)
+
+	def subs(self, cert=None, token=None):
+		return H.http_request(self.hub.port, "GET", "/v1/subscriptions",
+		    token=token, tls=self.pki.context(cert))
+
+	def test_registration_stores_the_fingerprint(self):
+		self.assertEqual(self.reg["good"]["cert_sha256"],
+		    H.PKI.sha256(self.good[0]))
+		self.assertIsNone(self.plain["cert_sha256"])
+
+	def test_registration_refuses_what_is_not_one_certificate(self):
+		for pem in ("hello", H.PKI.pem(self.good[1]),
+		    H.PKI.pem(self.good[0]) + H.PKI.pem(self.second[0]),
+		    "-----BEGIN CERTIFICATE-----\nAAAA\n"
+		    "-----END CERTIFICATE-----\n"):
+			r = self.hub.admin("POST", "/v1/institutions/ONEM/clients",
+			    {"name": "x", "certificate": pem})
+			self.assertEqual(r.status, 400, r)
+			self.assertEqual(r.error_code, "BAD_REQUEST")
+			self.assertIn("certificate", r.json["error"]["message"])
+
+	def test_one_client_per_certificate(self):
+		r = self.hub.admin("POST", "/v1/institutions/CPAS/clients",
+		    {"name": "again", "certificate": H.PKI.pem(self.good[0])})
+		self.assertEqual(r.status, 409, r)
+		self.assertEqual(r.error_code, "CONFLICT")
+
+	def test_good_certificate_authenticates(self):
+		r = self.subs(self.good)
+		self.assertEqual(r.status, 200, r)
+		line = [a for a in self.hub.access_log()
+		    if a.get("request_id") == r.header("x-request-id")]
+		self.assertEqual(line[0]["institution"], "ONEM")
+		# With its own token too.
+		r = self.subs(self.good, self.reg["good"]["token"])
+		self.assertEqual(r.status, 200, r)
+
+	def test_no_expired_or_wrong_ca_certificate_is_refused(self):
+		self.assertFalse(refused(self.hub, self.pki.context(self.good)))
+		self.assertTrue(refused(self.hub, self.pki.context()))
+		self.assertTrue(refused(self.hub, self.pki.context(self.expired)))
+		self.assertTrue(refused(self.hub, self.pki.context(
+		    self.wrong_ca)))
+		self.assertIn("client certificate refused", self.hub.stderr())
+
+	def test_unregistered_certificate_is_no_client(self):
+		r = self.subs(self.unregistered)
+		self.assertEqual(r.status, 401, r)
+		self.assertIn("no client is registered with this certificate",
+		    r.json["error"]["message"])
+
+	def test_token_of_a_certificate_client_needs_its_certificate(self):
+		r = self.subs(self.unregistered, self.reg["good"]["token"])
+		self.assertEqual(r.status, 401, r)
+		self.assertIn("must present its registered certificate",
+		    r.json["error"]["message"])
+
+	def test_certificate_and_token_of_two_clients(self):
+		r = self.subs(self.good, self.plain["token"])
+		self.assertEqual(r.status, 401, r)
+		self.assertIn("different clients", r.json["error"]["message"])
+
+	def test_token_only_client(self):
+		r = self.subs(self.unregistered, self.plain["token"])
+		self.assertEqual(r.status, 200, r)
+
+	def test_revoked_by_removal(self):
+		cert = self.pki.issue("client-removed")
+		reg = self.register("CPAS", "removed", cert)
+		self.assertEqual(self.subs(cert).status, 200)
+		remove_client(self.hub.db, reg["client_id"])
+		r = self.subs(cert)
+		self.assertEqual(r.status, 401, r)
+
+
+class CertificateAndToken(ClientCertificates):
+	"""optional client certificates, and tls_require_token: a client
+	needs both its certificate and its token."""
+
+	config_extra = {"tls_client_auth": "optional",
+	    "tls_require_token": "on"}
+
+	def test_good_certificate_authenticates(self):
+		r = self.subs(self.good)
+		self.assertEqual(r.status, 401, r)
+		self.assertIn("requires the client's token",
+		    r.json["error"]["message"])
+		r = self.subs(self.good, self.reg["good"]["token"])
+		self.assertEqual(r.status, 200, r)
+
+	def test_no_expired_or_wrong_ca_certificate_is_refused(self):
+		# Optional: no certificate is a handshake, not a client.
+		self.assertFalse(refused(self.hub, self.pki.context()))
+		self.assertTrue(refused(self.hub, self.pki.context(self.expired)))
+		self.assertTrue(refused(self.hub, self.pki.context(
+		    self.wrong_ca)))
+		r = self.subs(None, self.reg["good"]["token"])
+		self.assertEqual(r.status, 401, r)
+		r = H.http_request(self.hub.port, "GET", "/v1/subscriptions",
+		    token=H.ADMIN_TOKEN, tls=self.pki.context())
+		self.assertEqual(r.status, 200, r)
+
+	def test_token_only_client(self):
+		# Every client needs a certificate here.
+		r = self.subs(self.unregistered, self.plain["token"])
+		self.assertEqual(r.status, 401, r)
+
+	def test_revoked_by_removal(self):
+		cert = self.pki.issue("client-removed")
+		reg = self.register("CPAS", "removed", cert)
+		self.assertEqual(self.subs(cert, reg["token"]).status, 200)
+		remove_client(self.hub.db, reg["client_id"])
+		self.assertEqual(self.subs(cert, reg["token"]).status, 401)
 
 
 class StartErrors(unittest.TestCase):
