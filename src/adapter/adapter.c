@@ -554,6 +554,17 @@ cr_adapter_start(const struct cr_adapter_config *cfg,
 	ad->cfg = cfg;
 	if (cr_listener_open(cfg->listen, &ad->listener) == -1)
 		goto fail;
+	if (cfg->tls_cert != NULL) {
+		struct cr_tls_config tc = {
+			.cert = cfg->tls_cert,
+			.key = cfg->tls_key,
+			.client_ca = cfg->tls_client_ca,
+			.client_auth = cfg->tls_client_auth,
+		};
+
+		if (cr_listener_tls(ad->listener, &tc) == -1)
+			goto fail;
+	}
 	memset(&lc, 0, sizeof(lc));
 	lc.threads = cfg->threads;
 	lc.connection_limit = cfg->connection_limit;
@@ -575,6 +586,12 @@ const char *
 cr_adapter_address(const struct cr_adapter *ad)
 {
 	return cr_listener_address(ad->listener);
+}
+
+int
+cr_adapter_reload(struct cr_adapter *ad)
+{
+	return cr_listener_reload(ad->listener);
 }
 
 void

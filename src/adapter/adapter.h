@@ -67,6 +67,10 @@ struct cr_adapter_config {
 	unsigned		 connection_limit;
 	size_t			 body_limit;
 	size_t			 max_rows;	/* per nested list */
+	/* HTTPS (docs/source-adapter.md, "TLS"); NULL: not set. Relative
+	   paths in the file are relative to its directory. */
+	char			*tls_cert, *tls_key, *tls_client_ca;
+	int			 tls_client_auth;	/* -1: not set */
 	struct cr_adapter_service *services;
 	size_t			 nservices;
 	struct cr_srcdb		*db;		/* opened by load */
@@ -109,12 +113,15 @@ int	cr_adapter_lookup(const struct cr_adapter_config *,
    unless access_log is off. */
 struct cr_adapter;
 
-/* Listens on cfg->listen and serves. 0 or -1 (logged: "cannot listen on
-   ADDRESS: why"). */
+/* Listens on cfg->listen and serves, HTTPS when cfg->tls_cert is set
+   (its settings checked with cr_config_tls_rules). 0 or -1 (logged:
+   "cannot listen on ADDRESS: why", or what is wrong with a TLS file). */
 int	cr_adapter_start(const struct cr_adapter_config *,
 	    struct cr_adapter **out);
 /* The address bound, with the real port ("127.0.0.1:43210"). */
 const char *cr_adapter_address(const struct cr_adapter *);
+/* SIGHUP: the TLS certificate and key read again (listener.h). */
+int	cr_adapter_reload(struct cr_adapter *);
 /* Stops accepting, waits up to drain_ms for requests in flight, stops,
    frees. NULL is fine. */
 void	cr_adapter_stop(struct cr_adapter *, unsigned drain_ms);

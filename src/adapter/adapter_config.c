@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "config.h"
 #include "log.h"
 #include "util.h"
 
@@ -153,6 +154,9 @@ set_global(struct ac_parse *p, int line, const char *key, const char *v)
 			return -1;
 		}
 		free(c->database);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_client_ca);
 		if ((c->database = database_uri(p->file, v)) == NULL) {
 			ac_error(p, line, key, "out of memory");
 			return -1;
@@ -170,6 +174,23 @@ set_global(struct ac_parse *p, int line, const char *key, const char *v)
 		if (set_number(p, line, key, v, 1024, 1 << 24, &n) == -1)
 			return -1;
 		c->body_limit = (size_t)n;
+	} else if (strcmp(key, "tls_cert") == 0 ||
+	    strcmp(key, "tls_key") == 0 || strcmp(key, "tls_client_ca") == 0) {
+		char **dst = strcmp(key, "tls_cert") == 0 ? &c->tls_cert :
+		    strcmp(key, "tls_key") == 0 ? &c->tls_key :
+		    &c->tls_client_ca;
+
+		free(*dst);
+		if ((*dst = database_uri(p->file, v)) == NULL) {
+			ac_error(p, line, key, "out of memory");
+			return -1;
+		}
+	} else if (strcmp(key, "tls_client_auth") == 0) {
+		if (cr_config_tls_client_auth(v, &c->tls_client_auth) == -1) {
+			ac_error(p, line, key, "expected none, optional or "
+			    "require");
+			return -1;
+		}
 	} else if (strcmp(key, "max_rows") == 0) {
 		if (set_number(p, line, key, v, 1, 1000000, &n) == -1)
 			return -1;
@@ -185,7 +206,8 @@ static int
 is_global_key(const char *key)
 {
 	static const char *const keys[] = { "listen", "database", "threads",
-	    "connection_limit", "body_limit", "max_rows", "access_log", NULL };
+	    "connection_limit", "body_limit", "max_rows", "access_log",
+	    "tls_cert", "tls_key", "tls_client_ca", "tls_client_auth", NULL };
 	size_t i;
 
 	for (i = 0; keys[i] != NULL; i++)
@@ -619,6 +641,7 @@ config_init(struct cr_adapter_config *c, struct ac_parse *p,
 	c->body_limit = 64 * 1024;
 	c->max_rows = 1000;
 	c->access_log = 1;
+	c->tls_client_auth = -1;
 	memset(p, 0, sizeof(*p));
 	p->cfg = c;
 	p->file = path;

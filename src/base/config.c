@@ -50,27 +50,41 @@ cr_config_tls_client_auth(const char *v, int *out)
 	return 0;
 }
 
-int
-cr_config_check_tls(struct cr_config *c, char *err, size_t errlen)
+static int
+set(const char *s)
 {
-	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+	return s != NULL && s[0] != '\0';
+}
+
+int
+cr_config_tls_rules(const char *cert, const char *key, const char *ca,
+    int *auth, char *err, size_t errlen)
+{
+	if (set(cert) != set(key)) {
 		snprintf(err, errlen, "tls_cert and tls_key go together");
 		return -1;
 	}
-	if (c->tls_client_auth == -1)
-		c->tls_client_auth = c->tls_client_ca[0] != '\0' ?
-		    CR_TLS_CLIENT_OPTIONAL : CR_TLS_CLIENT_NONE;
-	if (c->tls_client_ca[0] != '\0' && c->tls_cert[0] == '\0') {
+	if (*auth == -1)
+		*auth = set(ca) ? CR_TLS_CLIENT_OPTIONAL : CR_TLS_CLIENT_NONE;
+	if (set(ca) && !set(cert)) {
 		snprintf(err, errlen, "tls_client_ca needs tls_cert and "
 		    "tls_key: client certificates come with HTTPS");
 		return -1;
 	}
-	if (c->tls_client_auth != CR_TLS_CLIENT_NONE &&
-	    c->tls_client_ca[0] == '\0') {
+	if (*auth != CR_TLS_CLIENT_NONE && !set(ca)) {
 		snprintf(err, errlen, "tls_client_auth optional or require "
 		    "needs tls_client_ca");
 		return -1;
 	}
+	return 0;
+}
+
+int
+cr_config_check_tls(struct cr_config *c, char *err, size_t errlen)
+{
+	if (cr_config_tls_rules(c->tls_cert, c->tls_key, c->tls_client_ca,
+	    &c->tls_client_auth, err, errlen) == -1)
+		return -1;
 	if (c->tls_require_token && c->tls_client_auth ==
 	    CR_TLS_CLIENT_NONE) {
 		snprintf(err, errlen, "tls_require_token needs client "

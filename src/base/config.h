@@ -60,6 +60,11 @@ int	cr_config_tls_client_auth(const char *, int *out);
  * tls_client_auth: optional when a client CA is given, else none.
  */
 int	cr_config_check_tls(struct cr_config *, char *err, size_t errlen);
+/* The same rules for any listener's four settings (NULL or "": not set;
+   *client_auth -1 is settled). The source adapter uses it too. */
+int	cr_config_tls_rules(const char *cert, const char *key,
+	    const char *client_ca, int *client_auth, char *err,
+	    size_t errlen);
 /* Reads a config file; -1 with "FILE:LINE: what is wrong" in err. */
 int	cr_config_load(struct cr_config *, const char *path, char *err,
 	    size_t errlen);

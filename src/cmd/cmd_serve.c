@@ -246,6 +246,12 @@ cr_cmd_serve(int argc, char **argv)
 	dcfg.max_backoff_ms = hub.cfg.delivery_max_backoff_ms;
 	dcfg.timeout_ms = hub.cfg.delivery_timeout_ms;
 	dcfg.max_in_flight = hub.cfg.delivery_max_in_flight;
+	dcfg.ca_file = hub.cfg.webhook_ca_file[0] != '\0' ?
+	    hub.cfg.webhook_ca_file : NULL;
+	dcfg.client_cert = hub.cfg.webhook_client_cert[0] != '\0' ?
+	    hub.cfg.webhook_client_cert : NULL;
+	dcfg.client_key = hub.cfg.webhook_client_key[0] != '\0' ?
+	    hub.cfg.webhook_client_key : NULL;
 	if (cr_delivery_start(&hub, &dcfg, &hub.deliveries) == -1)
 		fatalx("cannot start webhook delivery");
 	if (cr_verifier_start(&hub.verifier) == -1)

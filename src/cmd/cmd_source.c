@@ -8,6 +8,7 @@
 
 #include "adapter.h"
 #include "cmd.h"
+#include "config.h"
 #include "listener.h"
 #include "log.h"
 #include "util.h"
@@ -18,6 +19,13 @@ static const struct cr_cmd_opt source_opts[] = {
 	{ "config", 'c', "FILE", "the config file (docs/source-adapter.md)" },
 	{ "listen", 'l', "HOST:PORT", "instead of the file's listen" },
 	{ "check", 'n', NULL, "check the file and its queries, then exit" },
+	{ "tls-cert", CR_CMD_LONG + 0, "FILE", "serve HTTPS: the certificate "
+	    "(PEM, with its chain)" },
+	{ "tls-key", CR_CMD_LONG + 1, "FILE", "the certificate's key (PEM)" },
+	{ "tls-client-ca", CR_CMD_LONG + 2, "FILE", "verify client (the "
+	    "hub's) certificates against this CA" },
+	{ "tls-client-auth", CR_CMD_LONG + 3, "MODE", "none, optional "
+	    "(default with a CA) or require" },
 	{ "verbose", 'v', NULL, "debug diagnostics" },
 	{ NULL, 0, NULL, NULL }
 };
@@ -27,10 +35,34 @@ static const struct cr_cmd source_cmd = {
 	"serve an SQL database as an authentic source", source_opts,
 	"The config file maps services to SELECT statements\n"
 	"(docs/source-adapter.md). Prints 'source listening on HOST:PORT'\n"
-	"once it listens; SIGTERM or SIGINT stops it.\n"
+	"once it listens; SIGTERM or SIGINT stops it; SIGHUP reads the TLS\n"
+	"certificate and key again.\n"
 	"Exit status: 0 stopped by a signal (or --check passed); 1 a bad\n"
 	"config file or an address it cannot listen on; 2 usage.\n"
 };
+
+/* tls[]: --tls-cert, --tls-key, --tls-client-ca (NULL: the file's). */
+static int
+source_tls_flags(struct cr_adapter_config *cfg, const char *const tls[3],
+    int auth, char *err, size_t errlen)
+{
+	char **dst[3] = { &cfg->tls_cert, &cfg->tls_key, &cfg->tls_client_ca };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (tls[i] == NULL)
+			continue;
+		free(*dst[i]);
+		if ((*dst[i] = strdup(tls[i])) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	if (auth != -1)
+		cfg->tls_client_auth = auth;
+	return cr_config_tls_rules(cfg->tls_cert, cfg->tls_key,
+	    cfg->tls_client_ca, &cfg->tls_client_auth, err, errlen);
+}
 
 int
 cr_cmd_source(int argc, char **argv)
@@ -39,7 +71,8 @@ cr_cmd_source(int argc, char **argv)
 	socklen_t sslen;
 	struct cr_adapter_config cfg;
 	struct cr_adapter *ad = NULL;
-	const char *file = NULL, *listen = NULL;
+	const char *file = NULL, *listen = NULL, *tls[3] = { NULL, NULL, NULL };
+	int tls_auth = -1;
 	char err[1024];
 	sigset_t sigs;
 	int ch, sig, verbose = 0, check = 0, rc = 1;
@@ -69,6 +102,17 @@ cr_cmd_source(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
+		case CR_CMD_LONG + 0:
+		case CR_CMD_LONG + 1:
+		case CR_CMD_LONG + 2:
+			tls[ch - CR_CMD_LONG] = optarg;
+			break;
+		case CR_CMD_LONG + 3:
+			if (cr_config_tls_client_auth(optarg, &tls_auth) == -1)
+				return cr_cmd_usage_error(&source_cmd,
+				    "--tls-client-auth: expected none, "
+				    "optional or require");
+			break;
 		default:
 			return 2;
 		}
@@ -85,6 +129,12 @@ cr_cmd_source(int argc, char **argv)
 	}
 	if (listen != NULL)
 		cr_util_strlcpy(cfg.listen, listen, sizeof(cfg.listen));
+	/* The flags over the file's keys. */
+	if (source_tls_flags(&cfg, tls, tls_auth, err, sizeof(err)) == -1) {
+		fprintf(stderr, "crossroads source: %s\n", err);
+		cr_adapter_config_free(&cfg);
+		return 2;
+	}
 	if (check) {
 		printf("%s: %zu services, configuration OK\n", file,
 		    cfg.nservices);
@@ -97,6 +147,7 @@ cr_cmd_source(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	if (cr_adapter_start(&cfg, &ad) == -1)
@@ -105,8 +156,17 @@ cr_cmd_source(int argc, char **argv)
 	fflush(stdout);
 	log_info("%zu services from %s, database %s", cfg.nservices, file,
 	    cfg.database);
-	if (sigwait(&sigs, &sig) != 0)
-		log_warnx("sigwait failed");
+	/* SIGHUP: the TLS certificate again, nothing else. */
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0) {
+			log_warnx("sigwait failed");
+			break;
+		}
+		if (sig != SIGHUP)
+			break;
+		if (cfg.tls_cert != NULL)
+			cr_adapter_reload(ad);
+	}
 	log_info("signal %d: stopping", sig);
 	rc = 0;
 out:

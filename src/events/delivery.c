@@ -494,6 +494,9 @@ job_start(struct cr_delivery_engine *e, struct job *j, int64_t now)
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = e->cfg.timeout_ms;
+	req.ca_file = e->cfg.ca_file;
+	req.client_cert = e->cfg.client_cert;
+	req.client_key = e->cfg.client_key;
 	req.request_id = reqid;
 	req.headers = hdrs;
 	j->t0 = cr_util_mono_ms();

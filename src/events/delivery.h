@@ -24,6 +24,12 @@ struct cr_delivery_config {
 	long	 max_backoff_ms;	/* 0 = 300000 */
 	long	 timeout_ms;		/* per POST; 0 = 5000 */
 	size_t	 max_in_flight;		/* per subscription; 0 = 64 */
+	/* https:// webhooks (source.h): the CA their certificates chain to
+	   (NULL: the system's), the hub's certificate and key (NULL: none).
+	   Borrowed for the engine's life. */
+	const char *ca_file;
+	const char *client_cert;
+	const char *client_key;
 };
 
 /* Starts the engine on hub->store and hub->xlog. 0 or -1. */

@@ -208,6 +208,10 @@ cr_api_service_create(struct cr_req *req)
 		    "http:// or https:// URL");
 		goto out;
 	}
+	if (cr_registry_service_tls(b, &svc, err, sizeof(err)) == -1) {
+		cr_http_error(req, 400, "BAD_REQUEST", "%s", err);
+		goto out;
+	}
 	/* Authorizations name services and event types alike: one id space. */
 	rc = st->events->ops->event_type_get(st->events, svc.id, &et);
 	if (rc == CR_STORE_OK)
@@ -253,8 +257,12 @@ cr_api_service_list(struct cr_req *req)
 	}
 	/* Where a source lives is the operator's business only. */
 	if (req->principal != CR_PRINCIPAL_OPERATOR)
-		json_array_foreach(list, i, s)
+		json_array_foreach(list, i, s) {
 			json_object_del(s, "endpoint");
+			json_object_del(s, "ca_file");
+			json_object_del(s, "client_cert");
+			json_object_del(s, "client_key");
+		}
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "services", list));
 }
 

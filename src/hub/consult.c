@@ -263,6 +263,10 @@ consult_call_source(struct consult_op *op, const struct cr_service *svc,
 	memset(&sreq, 0, sizeof(sreq));
 	cr_util_strlcpy(op->endpoint, svc->endpoint, sizeof(op->endpoint));
 	sreq.url = svc->endpoint;
+	sreq.ca_file = svc->ca_file[0] != '\0' ? svc->ca_file : NULL;
+	sreq.client_cert = svc->client_cert[0] != '\0' ? svc->client_cert :
+	    NULL;
+	sreq.client_key = svc->client_key[0] != '\0' ? svc->client_key : NULL;
 	sreq.body = s;
 	sreq.body_len = strlen(s);
 	sreq.timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : 2000;

@@ -42,8 +42,46 @@ const struct cr_jsonv_field cr_registry_service_spec[] = {
 	{ "fields", CR_JV_STRING_ARRAY, 1, CR_FIELD_PATH_MAX - 1, 0, 200 },
 	{ "params", CR_JV_ANY, 0, 0, 0, 0 },
 	{ "timeout_ms", CR_JV_INT, 0, 0, 1, 600000 },
+	{ "ca_file", CR_JV_STRING, 0, CR_PATH_MAX - 1, 0, 0 },
+	{ "client_cert", CR_JV_STRING, 0, CR_PATH_MAX - 1, 0, 0 },
+	{ "client_key", CR_JV_STRING, 0, CR_PATH_MAX - 1, 0, 0 },
 	CR_JSONV_END
 };
+
+int
+cr_registry_service_tls(const json_t *def, struct cr_service *svc,
+    char *err, size_t errlen)
+{
+	static const char *const keys[] = { "ca_file", "client_cert",
+	    "client_key" };
+	char *dst[3] = { svc->ca_file, svc->client_cert, svc->client_key };
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		dst[i][0] = '\0';
+		if ((v = json_string_value(json_object_get(def, keys[i]))) ==
+		    NULL)
+			continue;
+		/* The hub reads them from wherever it runs: no guessing. */
+		if (v[0] != '/') {
+			snprintf(err, errlen, "%s must be an absolute path",
+			    keys[i]);
+			return -1;
+		}
+		if (strncmp(svc->endpoint, "https://", 8) != 0) {
+			snprintf(err, errlen, "%s needs an https:// endpoint",
+			    keys[i]);
+			return -1;
+		}
+		cr_util_strlcpy(dst[i], v, CR_PATH_MAX);
+	}
+	if ((svc->client_cert[0] == '\0') != (svc->client_key[0] == '\0')) {
+		snprintf(err, errlen, "client_cert and client_key go together");
+		return -1;
+	}
+	return 0;
+}
 
 const struct cr_jsonv_field cr_registry_authz_spec[] = {
 	{ "consumer", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
@@ -232,6 +270,7 @@ check_services(struct cr_store *st, const json_t *doc, char *err,
     size_t errlen)
 {
 	const char *id, *kind, *url, *provider;
+	struct cr_service svc;
 	char msg[256];
 	json_t *e;
 	size_t i;
@@ -263,6 +302,11 @@ check_services(struct cr_store *st, const json_t *doc, char *err,
 		if (find_in(doc, "services", "id", id, i) != NULL)
 			return elem_error(err, errlen, "services", i, id,
 			    "duplicate service id");
+		memset(&svc, 0, sizeof(svc));
+		cr_util_strlcpy(svc.endpoint, url, sizeof(svc.endpoint));
+		if (cr_registry_service_tls(e, &svc, msg, sizeof(msg)) == -1)
+			return elem_error(err, errlen, "services", i, id, "%s",
+			    msg);
 		if ((rc = institution_known(st, doc, provider)) == -1) {
 			snprintf(err, errlen, "storage error");
 			return -1;
@@ -412,6 +456,7 @@ load_services(struct cr_store *st, const json_t *doc,
 {
 	struct cr_service svc;
 	json_t *e, *to;
+	char msg[256];
 	size_t i;
 	int rc;
 
@@ -428,6 +473,9 @@ load_services(struct cr_store *st, const json_t *doc,
 		svc.params = json_object_get(e, "params");
 		to = json_object_get(e, "timeout_ms");
 		svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
+		/* Checked by check_services. */
+		if (cr_registry_service_tls(e, &svc, msg, sizeof(msg)) == -1)
+			return -1;
 		rc = st->registry->ops->service_add(st->registry, &svc);
 		if (rc == CR_STORE_EXISTS)
 			c->services_skipped++;

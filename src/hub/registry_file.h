@@ -65,6 +65,15 @@ int	cr_registry_load_text(struct cr_store *, const char *name,
    for the registry API's bodies and registry files alike. */
 extern const struct cr_jsonv_field cr_registry_institution_spec[];
 extern const struct cr_jsonv_field cr_registry_service_spec[];
+/*
+ * A service definition's ca_file, client_cert and client_key (checked by
+ * the spec as strings) into svc, whose endpoint is set: absolute paths,
+ * only with an https:// endpoint, the certificate and its key together.
+ * 0, or -1 with why in err.
+ */
+struct cr_service;
+int	cr_registry_service_tls(const json_t *def, struct cr_service *svc,
+	    char *err, size_t errlen);
 extern const struct cr_jsonv_field cr_registry_authz_spec[];
 
 #endif

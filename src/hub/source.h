@@ -48,6 +48,15 @@ struct cr_source_request {
 	 * reports UNAVAILABLE and nothing is sent.
 	 */
 	const char *const *headers;
+	/*
+	 * https:// only: the CA file that the source's certificate must chain
+	 * to (NULL: the system's CAs), and the certificate and key the hub
+	 * presents (NULL: none). PEM files. The certificate is always
+	 * verified, name included, with TLS 1.2 at least.
+	 */
+	const char	*ca_file;
+	const char	*client_cert;
+	const char	*client_key;
 };
 
 #define CR_SOURCE_MAX_HEADERS	6

@@ -66,8 +66,11 @@ struct job {
 	char			*idhdr;		/* or NULL */
 	char			*xhdrs[CR_SOURCE_MAX_HEADERS];
 	size_t			 nxhdrs;
-	/* url, body, idhdr and xhdrs live in the same allocation, after
-	   this. */
+	char			*ca_file;	/* or NULL */
+	char			*client_cert;	/* or NULL */
+	char			*client_key;	/* or NULL */
+	/* url, body, idhdr, xhdrs and the TLS files live in the same
+	   allocation, after this. */
 };
 
 STAILQ_HEAD(jobq, job);
@@ -101,6 +104,10 @@ struct http_transport {
 	struct xferlist			 idle;	/* loop thread */
 	size_t				 nidle;
 	size_t				 max_resp;
+	/* libcurl's own trust, for calls without a CA file: handles are
+	   reused without a reset, so it is set back on each. */
+	char				*default_cainfo;
+	char				*default_capath;
 };
 
 static const char *const fixed_hdrs[] = {
@@ -127,6 +134,10 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 	const char *bad = NULL;
 	const char *id = req->request_id;
 	size_t ulen = 0, blen = 0, hlen = 0, nx = 0, xlen = 0, i, n;
+	const char *tls[3] = { req->ca_file, req->client_cert,
+	    req->client_key };
+	char **tls_out[3];
+	size_t tlen = 0;
 	char *p;
 
 	if (id != NULL && id[0] == '\0')
@@ -145,11 +156,14 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 		blen = req->body_len;
 		if (id != NULL)
 			hlen = sizeof(idpfx) - 1 + strlen(id);
+		for (i = 0; i < 3; i++)
+			if (tls[i] != NULL)
+				tlen += strlen(tls[i]) + 1;
 	}
 
 	/* One allocation per call: many threads submit at once. */
 	if ((job = malloc(sizeof(*job) + ulen + 1 + blen + 1 + hlen + 1 +
-	    xlen)) == NULL)
+	    xlen + tlen)) == NULL)
 		return NULL;
 	memset(job, 0, sizeof(*job));
 	job->done = done;
@@ -184,6 +198,16 @@ job_new(const struct cr_source_request *req, cr_source_done_fn done,
 		p += n + 1;
 	}
 	job->nxhdrs = nx;
+	tls_out[0] = &job->ca_file;
+	tls_out[1] = &job->client_cert;
+	tls_out[2] = &job->client_key;
+	for (i = 0; bad == NULL && i < 3; i++)
+		if (tls[i] != NULL) {
+			n = strlen(tls[i]);
+			memcpy(p, tls[i], n + 1);
+			*tls_out[i] = p;
+			p += n + 1;
+		}
 	return job;
 }
 
@@ -278,7 +302,8 @@ xfer_put(struct http_transport *t, struct xfer *x)
 }
 
 static CURLcode
-xfer_setup(struct xfer *x, struct job *job, long remain_ms)
+xfer_setup(struct http_transport *t, struct xfer *x, struct job *job,
+    long remain_ms)
 {
 	CURL *e = x->easy;
 	CURLcode rc = CURLE_OK;
@@ -320,6 +345,16 @@ xfer_setup(struct xfer *x, struct job *job, long remain_ms)
 	SET(CURLOPT_WRITEDATA, x);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 	SET(CURLOPT_PRIVATE, x);
+	/* Every call sets them all: a reused handle keeps what it had. */
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* A CA file of its own: that CA only, not the system's too. */
+	SET(CURLOPT_CAINFO, job->ca_file != NULL ? job->ca_file :
+	    t->default_cainfo);
+	SET(CURLOPT_CAPATH, job->ca_file != NULL ? NULL : t->default_capath);
+	SET(CURLOPT_SSLCERT, job->client_cert);
+	SET(CURLOPT_SSLKEY, job->client_key);
 #undef SET
 	return rc;
 }
@@ -346,7 +381,7 @@ job_start(struct http_transport *t, struct job *job)
 		return;
 	}
 	x->job = job;
-	if ((rc = xfer_setup(x, job, (long)remain)) != CURLE_OK) {
+	if ((rc = xfer_setup(t, x, job, (long)remain)) != CURLE_OK) {
 		xfer_put(t, x);
 		job_fail(job, CR_SOURCE_UNAVAILABLE, curl_easy_strerror(rc));
 		return;
@@ -640,7 +675,29 @@ http_free(struct http_transport *t)
 	if (t->evfd >= 0)
 		close(t->evfd);
 	pthread_mutex_destroy(&t->mtx);
+	free(t->default_cainfo);
+	free(t->default_capath);
 	free(t);
+}
+
+/* libcurl's built-in CA file and directory (the system's). 0 or -1. */
+static int
+default_trust(struct http_transport *t)
+{
+	CURL *e;
+	char *p;
+	int rc = 0;
+
+	if ((e = curl_easy_init()) == NULL)
+		return -1;
+	if (curl_easy_getinfo(e, CURLINFO_CAINFO, &p) == CURLE_OK &&
+	    p != NULL && (t->default_cainfo = strdup(p)) == NULL)
+		rc = -1;
+	if (curl_easy_getinfo(e, CURLINFO_CAPATH, &p) == CURLE_OK &&
+	    p != NULL && (t->default_capath = strdup(p)) == NULL)
+		rc = -1;
+	curl_easy_cleanup(e);
+	return rc;
 }
 
 static void
@@ -707,7 +764,8 @@ cr_source_http_start(const struct cr_source_config *cfg,
 	}
 	t->epfd = t->evfd = -1;
 	t->timer_due = -1;
-	if ((t->multi = curl_multi_init()) == NULL) {
+	if ((t->multi = curl_multi_init()) == NULL ||
+	    default_trust(t) == -1) {
 		log_warnx("source: curl_multi_init failed");
 		goto out;
 	}

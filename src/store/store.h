@@ -36,6 +36,7 @@
 #define CR_KEY_MAX		128	/* ids of services, purposes */
 #define CR_TEXT_MAX		256	/* names, legal bases */
 #define CR_URL_MAX		1024
+#define CR_PATH_MAX		1024	/* a file on the hub, with the NUL */
 #define CR_HASH_LEN		32
 #define CR_PARAMS_MAX		1024	/* a consultation's params as logged
 					   (canonical JSON), with the NUL */
@@ -64,6 +65,11 @@ struct cr_service {
 	json_t	*params;		/* [{"name","type"}], maybe empty;
 					   NULL when written: none */
 	int	 timeout_ms;
+	/* https:// endpoints (docs/api.md, "Services over HTTPS"): PEM
+	   files on the hub, absolute paths; "" when not set. */
+	char	 ca_file[CR_PATH_MAX];
+	char	 client_cert[CR_PATH_MAX];
+	char	 client_key[CR_PATH_MAX];
 };
 
 struct cr_authz {

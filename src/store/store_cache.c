@@ -195,6 +195,12 @@ load_services(struct cr_registry_store *inner, struct snapshot *s)
 		v->params = json_incref(json_object_get(o, "params"));
 		v->timeout_ms = (int)json_integer_value(json_object_get(o,
 		    "timeout_ms"));
+		cr_util_strlcpy(v->ca_file, jstr(o, "ca_file"),
+		    sizeof(v->ca_file));
+		cr_util_strlcpy(v->client_cert, jstr(o, "client_cert"),
+		    sizeof(v->client_cert));
+		cr_util_strlcpy(v->client_key, jstr(o, "client_key"),
+		    sizeof(v->client_key));
 	}
 	json_decref(list);
 	qsort(s->services, s->nservices, sizeof(*s->services), service_cmp);

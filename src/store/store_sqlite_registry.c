@@ -115,6 +115,13 @@ sq_institution_list(struct cr_registry_store *base, json_t **out)
 	return cr_sqlite_list_rows(c, s, institution_row, "institution_list", out);
 }
 
+/* "" is NULL: a setting not made. */
+static int
+bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	return v[0] != '\0' ? BIND_TEXT(s, i, v) : sqlite3_bind_null(s, i);
+}
+
 static int
 sq_client_add(struct cr_registry_store *base, const struct cr_client *cl,
     const uint8_t token_hash[CR_HASH_LEN])
@@ -130,8 +137,7 @@ sq_client_add(struct cr_registry_store *base, const struct cr_client *cl,
 	    BIND_TEXT(s, 3, cl->name) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
 	    SQLITE_OK ||
-	    (cl->cert_sha256[0] != '\0' ? BIND_TEXT(s, 5, cl->cert_sha256) :
-	    sqlite3_bind_null(s, 5)) != SQLITE_OK) {
+	    bind_text_or_null(s, 5, cl->cert_sha256) != SQLITE_OK) {
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "client_add");
 	}
@@ -259,7 +265,10 @@ sq_service_add(struct cr_registry_store *base, const struct cr_service *svc)
 	    BIND_TEXT(s, 4, svc->subject_kind) != SQLITE_OK ||
 	    BIND_TEXT(s, 5, fields) != SQLITE_OK ||
 	    sqlite3_bind_int(s, 6, svc->timeout_ms) != SQLITE_OK ||
-	    BIND_TEXT(s, 7, params) != SQLITE_OK) {
+	    BIND_TEXT(s, 7, params) != SQLITE_OK ||
+	    bind_text_or_null(s, 8, svc->ca_file) != SQLITE_OK ||
+	    bind_text_or_null(s, 9, svc->client_cert) != SQLITE_OK ||
+	    bind_text_or_null(s, 10, svc->client_key) != SQLITE_OK) {
 		cr_sqlite_done(s);
 		rc = cr_sqlite_err(c, "service_add");
 	} else
@@ -273,6 +282,7 @@ sq_service_add(struct cr_registry_store *base, const struct cr_service *svc)
 static int
 service_fill(sqlite3_stmt *s, void *arg)
 {
+	static const size_t pathlen = sizeof(((struct cr_service *)0)->ca_file);
 	struct cr_service *out = arg;
 
 	memset(out, 0, sizeof(*out));
@@ -283,6 +293,9 @@ service_fill(sqlite3_stmt *s, void *arg)
 	out->timeout_ms = sqlite3_column_int(s, 5);
 	out->fields = col_json(s, 4);
 	out->params = col_json(s, 6);
+	cr_sqlite_col_str(s, 7, out->ca_file, pathlen);
+	cr_sqlite_col_str(s, 8, out->client_cert, pathlen);
+	cr_sqlite_col_str(s, 9, out->client_key, pathlen);
 	if (out->fields == NULL || out->params == NULL) {
 		cr_service_clear(out);
 		return CR_STORE_ERR;
@@ -307,7 +320,10 @@ sq_service_get(struct cr_registry_store *base, const char *id,
 static json_t *
 service_row(sqlite3_stmt *s)
 {
-	json_t *fields, *params;
+	static const char *const tls[] = { "ca_file", "client_cert",
+	    "client_key" };
+	json_t *fields, *params, *o;
+	int i;
 
 	if ((fields = col_json(s, 4)) == NULL)
 		return NULL;
@@ -315,7 +331,7 @@ service_row(sqlite3_stmt *s)
 		json_decref(fields);
 		return NULL;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:i}",
 	    "id", (const char *)sqlite3_column_text(s, 0),
 	    "provider", (const char *)sqlite3_column_text(s, 1),
 	    "endpoint", (const char *)sqlite3_column_text(s, 2),
@@ -323,6 +339,15 @@ service_row(sqlite3_stmt *s)
 	    "fields", fields,
 	    "params", params,
 	    "timeout_ms", sqlite3_column_int(s, 5));
+	/* Only those set: a plain http:// service reads as before. */
+	for (i = 0; o != NULL && i < 3; i++)
+		if (sqlite3_column_type(s, 7 + i) == SQLITE_TEXT &&
+		    json_object_set_new(o, tls[i], json_string((const char *)
+		    sqlite3_column_text(s, 7 + i))) == -1) {
+			json_decref(o);
+			o = NULL;
+		}
+	return o;
 }
 
 static int

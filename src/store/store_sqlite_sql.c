@@ -226,11 +226,15 @@ const char *const cr_sqlite_migrations[] = {
 	");"
 	"INSERT INTO health (id, at) VALUES (1, 0);",
 
-	/* 8: clients authenticated by a certificate (docs/api.md, "Client
-	   certificates"): its SHA-256, one client per certificate. */
+	/* 8: TLS. Clients authenticated by a certificate (docs/api.md,
+	   "Client certificates"): its SHA-256, one client per certificate; */
 	"ALTER TABLE clients ADD COLUMN cert_sha256 TEXT;"
 	"CREATE UNIQUE INDEX clients_cert ON clients(cert_sha256)"
 	"  WHERE cert_sha256 IS NOT NULL;"
+	/* and services over HTTPS: the CA and the hub's certificate. */
+	"ALTER TABLE services ADD COLUMN ca_file TEXT;"
+	"ALTER TABLE services ADD COLUMN client_cert TEXT;"
+	"ALTER TABLE services ADD COLUMN client_key TEXT;"
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -270,13 +274,16 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
-	    " fields, timeout_ms, params) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    " fields, timeout_ms, params, ca_file, client_cert, client_key)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[SQ_SVC_GET] =
 	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms,"
-	    " params FROM services WHERE id = ?1",
+	    " params, ca_file, client_cert, client_key"
+	    " FROM services WHERE id = ?1",
 	[SQ_SVC_LIST] =
 	    "SELECT id, provider, endpoint, subject_kind, fields, timeout_ms,"
-	    " params FROM services ORDER BY id",
+	    " params, ca_file, client_cert, client_key"
+	    " FROM services ORDER BY id",
 	[SQ_AZ_ADD] =
 	    "INSERT INTO authorizations (" AZ_COLS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -465,17 +472,24 @@ const size_t cr_sqlite_nmigrations =
  * version is refused. Kept in step with each migration while it only adds
  * columns, or tables that a read-only store never reads.
  */
+/* 8's columns. */
+#define RO_TLS_SERVICE_COLS \
+    ", NULL AS ca_file, NULL AS client_cert, NULL AS client_key"
+#define RO_TLS_CLIENTS \
+    "CREATE TEMP VIEW clients AS SELECT *, NULL AS cert_sha256" \
+    " FROM main.clients;"
+#define RO_TLS \
+    "CREATE TEMP VIEW services AS SELECT *" RO_TLS_SERVICE_COLS \
+    " FROM main.services;" RO_TLS_CLIENTS
 #define RO_PARAMS \
     "CREATE TEMP VIEW services AS SELECT *, '[]' AS params" \
-    " FROM main.services;" \
+    RO_TLS_SERVICE_COLS " FROM main.services;" RO_TLS_CLIENTS \
     "CREATE TEMP VIEW xlog AS SELECT *, '' AS params FROM main.xlog;"
 const char *const cr_sqlite_readonly_compat[] = {
 	[5] = RO_PARAMS,
 	/* 7 added the health table, which only the probe writes. */
-	[6] = "",
-	/* 8 added clients.cert_sha256. */
-	[7] = "CREATE TEMP VIEW clients AS SELECT *, NULL AS cert_sha256"
-	    " FROM main.clients;",
+	[6] = RO_TLS,
+	[7] = RO_TLS,
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

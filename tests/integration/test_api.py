@@ -1421,6 +1421,8 @@ class OldLogTests(Base):
 		try:
 			conn.execute("DROP INDEX clients_cert")
 			conn.execute("ALTER TABLE clients DROP COLUMN cert_sha256")
+			for col in ("ca_file", "client_cert", "client_key"):
+				conn.execute("ALTER TABLE services DROP COLUMN " + col)
 			conn.execute("DROP TABLE health")
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")

@@ -8,7 +8,10 @@ hub calling https:// sources and webhooks with verification.
 """
 
 import http.client
+import json
 import os
+import re
+import threading
 import shutil
 import signal
 import socket
@@ -337,6 +340,201 @@ class CertificateAndToken(ClientCertificates):
 		self.assertEqual(self.subs(cert, reg["token"]).status, 200)
 		remove_client(self.hub.db, reg["client_id"])
 		self.assertEqual(self.subs(cert, reg["token"]).status, 401)
+
+
+SOURCE_CONFIG = """listen = 127.0.0.1:0
+database = sqlite:pop.db
+tls_cert = %s
+tls_key = %s
+tls_client_ca = %s
+tls_client_auth = require
+
+[service population.person]
+path = /person
+query = SELECT name, address FROM person WHERE id = :subject
+"""
+
+
+class Source:
+	"""`crossroads source` over HTTPS, requiring the hub's certificate."""
+
+	def __init__(self, w, pki, cert):
+		db = sqlite3.connect(os.path.join(w, "pop.db"))
+		db.execute("CREATE TABLE person(id TEXT PRIMARY KEY, name TEXT, "
+		    "address TEXT)")
+		db.execute("INSERT INTO person VALUES(?, 'Jan Peeters', "
+		    "'Rue de la Loi 16')", (H.INSZ_VALID[0],))
+		db.commit()
+		db.close()
+		self.conf = os.path.join(w, "source.conf")
+		with open(self.conf, "w") as f:
+			f.write(SOURCE_CONFIG % (cert[0], cert[1], pki.ca_cert))
+		self.out = os.path.join(w, "source.stdout")
+		self.proc = H._spawn([H.binaries()[0], "source", "--config",
+		    self.conf], dict(os.environ), self.out,
+		    os.path.join(w, "source.stderr"))
+		deadline = time.monotonic() + H.READY_TIMEOUT
+		while True:
+			m = re.search(r"source listening on 127\.0\.0\.1:(\d+)",
+			    H._read(self.out))
+			if m:
+				self.port = int(m.group(1))
+				break
+			if time.monotonic() > deadline or self.proc.poll() is not None:
+				raise RuntimeError("source did not start")
+			time.sleep(0.02)
+
+	def kill(self):
+		self.proc.kill()
+		self.proc.wait(timeout=10)
+
+
+class Receiver:
+	"""An https:// webhook endpoint in this process that requires a
+	client certificate of the CA, and records who posted what."""
+
+	def __init__(self, pki, cert):
+		from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+		got = self.got = []
+
+		class Handler(BaseHTTPRequestHandler):
+			def log_message(self, *args):
+				pass
+
+			def do_POST(self):
+				n = int(self.headers.get("Content-Length", "0"))
+				body = json.loads(self.rfile.read(n))
+				peer = self.connection.getpeercert()
+				cn = dict(x[0] for x in peer["subject"])["commonName"]
+				got.append((cn, body))
+				self.send_response(200)
+				self.send_header("Content-Length", "0")
+				self.end_headers()
+
+		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		ctx.load_cert_chain(cert[0], cert[1])
+		ctx.load_verify_locations(pki.ca_cert)
+		ctx.verify_mode = ssl.CERT_REQUIRED
+		self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+		self.srv.socket = ctx.wrap_socket(self.srv.socket,
+		    server_side=True)
+		self.port = self.srv.server_address[1]
+		self.thread = threading.Thread(target=self.srv.serve_forever,
+		    daemon=True)
+		self.thread.start()
+
+	def stop(self):
+		self.srv.shutdown()
+		self.srv.server_close()
+
+
+class Outbound(unittest.TestCase):
+	"""The hub calls https:// sources and webhooks, verifying them and
+	proving itself with its client certificate."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.w = H.make_tmpdir()
+		cls.pki = H.PKI(os.path.join(cls.w, "pki"))
+		cls.other = H.PKI(os.path.join(cls.w, "other"), name="other")
+		cls.hubcert = cls.pki.issue("crossroads-hub")
+		cls.src = Source(cls.w, cls.pki, cls.pki.issue("source",
+		    server=True))
+		cls.rx = Receiver(cls.pki, cls.pki.issue("receiver", server=True))
+		cls.hub = H.Hub(cls.w, config={
+		    "webhook_ca_file": cls.pki.ca_cert,
+		    "webhook_client_cert": cls.hubcert[0],
+		    "webhook_client_key": cls.hubcert[1]}).start()
+		h = cls.hub
+		h.institution("RN", "National Register", "population")
+		h.institution("ONEM", "Employment", "unemployment")
+		cls.tok = h.client("ONEM")["token"]
+		url = "https://127.0.0.1:%d/person" % cls.src.port
+		for sid, extra in (
+		    ("tls.ok", {"ca_file": cls.pki.ca_cert,
+		    "client_cert": cls.hubcert[0],
+		    "client_key": cls.hubcert[1]}),
+		    ("tls.nocert", {"ca_file": cls.pki.ca_cert}),
+		    ("tls.wrongca", {"ca_file": cls.other.ca_cert,
+		    "client_cert": cls.hubcert[0],
+		    "client_key": cls.hubcert[1]}),
+		    ("tls.systemca", {"client_cert": cls.hubcert[0],
+		    "client_key": cls.hubcert[1]})):
+			body = {"id": sid, "provider": "RN", "endpoint": url,
+			    "fields": ["name", "address"]}
+			body.update(extra)
+			r = h.admin("POST", "/v1/services", body)
+			assert r.status == 201, r
+			h.authorize("ONEM", sid, "benefit", ["name"])
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.hub.kill()
+		cls.src.kill()
+		cls.rx.stop()
+		H.remove_tmpdir(cls.w)
+
+	def test_https_source_with_the_hubs_certificate(self):
+		r = self.hub.consult(self.tok, "tls.ok", H.INSZ_VALID[0],
+		    "benefit")
+		self.assertEqual(r.status, 200, r)
+		self.assertEqual(r.json["data"], {"name": "Jan Peeters"})
+
+	def test_refused_without_certificate_or_verification(self):
+		for sid in ("tls.nocert", "tls.wrongca", "tls.systemca"):
+			r = self.hub.consult(self.tok, sid, H.INSZ_VALID[0],
+			    "benefit")
+			self.assertEqual(r.status, 502, (sid, r))
+			self.assertEqual(r.error_code, "SOURCE_UNAVAILABLE")
+
+	def test_service_fields_are_checked(self):
+		base = {"provider": "RN", "fields": ["name"],
+		    "endpoint": "https://127.0.0.1:1/x"}
+		for extra, why in (
+		    ({"endpoint": "http://127.0.0.1:1/x",
+		    "ca_file": self.pki.ca_cert}, "needs an https:// endpoint"),
+		    ({"ca_file": "ca.pem"}, "absolute path"),
+		    ({"client_cert": self.hubcert[0]}, "go together")):
+			body = dict(base, id="tls.bad", **extra)
+			r = self.hub.admin("POST", "/v1/services", body)
+			self.assertEqual(r.status, 400, (extra, r))
+			self.assertIn(why, r.json["error"]["message"])
+
+	def test_files_are_the_operators_business(self):
+		r = self.hub.admin("GET", "/v1/services")
+		ok = [s for s in r.json["services"] if s["id"] == "tls.ok"][0]
+		self.assertEqual(ok["ca_file"], self.pki.ca_cert)
+		r = self.hub.request("GET", "/v1/services", token=self.tok)
+		ok = [s for s in r.json["services"] if s["id"] == "tls.ok"][0]
+		self.assertNotIn("ca_file", ok)
+		self.assertNotIn("client_key", ok)
+
+	def test_https_webhook(self):
+		h = self.hub
+		r = h.admin("POST", "/v1/event-types", {"id": "tls.event",
+		    "provider": "RN", "fields": ["address"]})
+		self.assertEqual(r.status, 201, r)
+		h.authorize("ONEM", "tls.event", "benefit", ["address"])
+		s = H.INSZ_VALID[1]
+		h.integrate(self.tok, s, "jobseeker")
+		r = h.request("POST", "/v1/subscriptions", {
+		    "event_type": "tls.event", "capacities": ["jobseeker"],
+		    "delivery": {"url": "https://127.0.0.1:%d/hook" %
+		    self.rx.port}}, token=self.tok)
+		self.assertEqual(r.status, 201, r)
+		rn = h.client("RN")["token"]
+		r = h.request("POST", "/v1/events", {"type": "tls.event",
+		    "subject": s, "occurred_at": "2024-05-01T12:00:00Z",
+		    "data": {"address": "Rue 1"}}, token=rn)
+		self.assertEqual(r.status, 201, r)
+		deadline = time.monotonic() + 15
+		while not self.rx.got:
+			self.assertLess(time.monotonic(), deadline,
+			    h.stderr()[-2000:])
+			time.sleep(0.05)
+		cn, body = self.rx.got[0]
+		self.assertEqual(cn, "crossroads-hub")
+		self.assertEqual(body["subject"], s)
 
 
 class StartErrors(unittest.TestCase):
