@@ -88,6 +88,14 @@ int	cr_cmd_http(const char *method, const char *url, const char *token,
 	    const char *ctype, const char *body, size_t len, long timeout_ms,
 	    struct cr_cmd_answer *, long *status);
 void	cr_cmd_answer_free(struct cr_cmd_answer *);
+/*
+ * The CA file that an https:// hub's certificate must chain to, for every
+ * later cr_cmd_http() (borrowed). NULL: $CROSSROADS_CACERT, else the
+ * system's CAs. The client certificate and key presented: those of
+ * cr_cmd_http_cert(), else $CROSSROADS_CERT and $CROSSROADS_KEY, if set.
+ */
+void	cr_cmd_http_cacert(const char *path);
+void	cr_cmd_http_cert(const char *cert, const char *key);
 
 int	cr_cmd_serve(int argc, char **argv);
 int	cr_cmd_log(int argc, char **argv);
@@ -96,6 +104,13 @@ int	cr_cmd_source(int argc, char **argv);		/* cmd_source.c */
 int	cr_cmd_gen(int argc, char **argv);		/* cmd_gen.c */
 int	cr_cmd_registry(int argc, char **argv);		/* cmd_registry.c */
 int	cr_cmd_demo(int argc, char **argv);		/* cmd_demo.c */
+/*
+ * The demo's CA in dir (cmd_demo_pki.c): ca.pem and ca.key, hub.pem and
+ * hub.key, source.pem and source.key (server certificates for 127.0.0.1
+ * and localhost), hub-client.pem and hub-client.key (the hub's client
+ * certificate). 0 or -1 (logged).
+ */
+int	cr_cmd_demo_pki(const char *dir);
 int	cr_cmd_batch(int argc, char **argv);		/* cmd_batch.c */
 
 #endif

@@ -29,6 +29,7 @@
 #define UNREACHABLE_S	300	/* give up polling after this long */
 
 #define OPT_HOUSEHOLD	CR_CMD_LONG
+#define OPT_CACERT	(CR_CMD_LONG + 1)
 
 static const struct cr_cmd_opt run_opts[] = {
 	{ "bundle", 'b', "B", "the bundle to verify each subject against" },
@@ -42,6 +43,8 @@ static const struct cr_cmd_opt run_opts[] = {
 	{ "reference-date", 'r', "D", "the rules' date, YYYY-MM-DD" },
 	{ "interval", 'i', "MS", "progress polling interval, 10 to 60000 ms" },
 	{ "quiet", 'q', NULL, "no progress on stderr" },
+	{ "cacert", OPT_CACERT, "FILE", "an https hub's CA (default "
+	    "$CROSSROADS_CACERT)" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -211,6 +214,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case OPT_CACERT:
+			cr_cmd_http_cacert(optarg);
 			break;
 		default:
 			return 2;

@@ -42,6 +42,7 @@ extern char **environ;
 #define DEMO_READY_MS		15000
 #define DEMO_BUNDLE		"bundle-social-assistance.json"
 #define DEMO_EVENT_TYPE		"population.address_changed"
+#define CR_URL_MAX_DEMO		1024	/* the hub's limit on endpoints */
 
 static const struct cr_cmd_opt demo_opts[] = {
 	{ "dir", 'd', "DIR", "the country and logs (crossroads-demo)" },
@@ -71,6 +72,11 @@ struct demo {
 	pid_t		 children[DEMO_MAX_CHILDREN];
 	char		 names[DEMO_MAX_CHILDREN][64];
 	unsigned	 ports[DEMO_MAX_CHILDREN];
+	int		 https[DEMO_MAX_CHILDREN];
+	char		 tls[PATH_MAX];		/* the demo CA's directory */
+	char		 cacert[PATH_MAX + 16];	/* tls/ca.pem */
+	char		 cert[PATH_MAX + 16];	/* tls/hub-client.pem */
+	char		 key[PATH_MAX + 16];	/* and its key */
 	size_t		 nchildren;
 };
 
@@ -146,7 +152,7 @@ demo_run(struct demo *d, char *const argv[], const char *logfile)
 }
 
 static int
-demo_start(struct demo *d, const char *name, unsigned port,
+demo_start(struct demo *d, const char *name, unsigned port, int https,
     char *const argv[], char *const envp[])
 {
 	char logfile[PATH_MAX];
@@ -160,6 +166,7 @@ demo_start(struct demo *d, const char *name, unsigned port,
 	d->children[d->nchildren] = pid;
 	cr_util_strlcpy(d->names[d->nchildren], name, sizeof(d->names[0]));
 	d->ports[d->nchildren] = port;
+	d->https[d->nchildren] = https;
 	d->nchildren++;
 	return 0;
 }
@@ -223,7 +230,7 @@ hub_call(struct demo *d, const char *token, const char *path, json_t *body,
 	json_t *ans;
 	long code;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", d->port, path);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", d->port, path);
 	code = http_call(url, token, body, &ans);
 	json_decref(body);
 	if (code == want && ans != NULL)
@@ -257,7 +264,8 @@ demo_wait_ready(struct demo *d)
 				return -1;
 			}
 			snprintf(url, sizeof(url),
-			    "http://127.0.0.1:%u/healthz", d->ports[i]);
+			    "%s://127.0.0.1:%u/healthz", d->https[i] ?
+			    "https" : "http", d->ports[i]);
 			ready += http_ok(url);
 		}
 		if (ready == d->nchildren)
@@ -297,9 +305,14 @@ static int
 demo_start_sources(struct demo *d)
 {
 	char path[PATH_MAX], name[64];
+	char cert[PATH_MAX + 16], key[PATH_MAX + 16], ca[PATH_MAX + 16];
 	struct dirent **ents;
 	int n, i, rc = 0;
 
+	/* HTTPS, and only the hub's certificate gets an answer. */
+	snprintf(cert, sizeof(cert), "%s/source.pem", d->tls);
+	snprintf(key, sizeof(key), "%s/source.key", d->tls);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d->tls);
 	if ((n = scandir(d->dir, &ents, NULL, alphasort)) == -1) {
 		log_warn("%s", d->dir);
 		return -1;
@@ -308,14 +321,16 @@ demo_start_sources(struct demo *d)
 		const char *fn = ents[i]->d_name;
 		size_t len = strlen(fn);
 		char *argv[] = { "crossroads", "source", "--config", path,
-		    NULL };
+		    "--tls-cert", cert, "--tls-key", key, "--tls-client-ca",
+		    ca, "--tls-client-auth", "require", NULL };
 
 		if (rc == 0 && len > 5 && len - 5 < sizeof(name) &&
 		    strcmp(fn + len - 5, ".conf") == 0) {
 			snprintf(path, sizeof(path), "%s/%s", d->dir, fn);
 			snprintf(name, sizeof(name), "source-%.*s",
 			    (int)(len - 5), fn);
-			rc = demo_start(d, name, config_port(path), argv, NULL);
+			rc = demo_start(d, name, config_port(path), 1, argv,
+			    NULL);
 		}
 		free(ents[i]);
 	}
@@ -552,11 +567,58 @@ demo_setup(struct demo *d, json_t *reg, const struct example *ex,
 	return 0;
 }
 
+/*
+ * The generated registry with its services on HTTPS: each endpoint
+ * https://, verified against the demo CA, the hub presenting its client
+ * certificate. Rewritten in place (the country is regenerated at every
+ * start). 0 or -1.
+ */
+static int
+demo_registry_https(struct demo *d, const char *path)
+{
+	char ca[PATH_MAX + 16], cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char url[CR_URL_MAX_DEMO];
+	json_error_t jerr;
+	json_t *reg, *svc;
+	const char *ep;
+	size_t i;
+	int rc = -1;
+
+	if ((reg = json_load_file(path, 0, &jerr)) == NULL) {
+		fprintf(stderr, "crossroads demo: %s: %s\n", path, jerr.text);
+		return -1;
+	}
+	snprintf(ca, sizeof(ca), "%s/ca.pem", d->tls);
+	snprintf(cert, sizeof(cert), "%s/hub-client.pem", d->tls);
+	snprintf(key, sizeof(key), "%s/hub-client.key", d->tls);
+	json_array_foreach(json_object_get(reg, "services"), i, svc) {
+		ep = json_string_value(json_object_get(svc, "endpoint"));
+		if (ep == NULL || strncmp(ep, "http://", 7) != 0)
+			continue;
+		snprintf(url, sizeof(url), "https://%s", ep + 7);
+		if (json_object_set_new(svc, "endpoint", json_string(url)) ||
+		    json_object_set_new(svc, "ca_file", json_string(ca)) ||
+		    json_object_set_new(svc, "client_cert",
+		    json_string(cert)) ||
+		    json_object_set_new(svc, "client_key", json_string(key)))
+			goto out;
+	}
+	if (json_dump_file(reg, path, JSON_INDENT(2)) == -1) {
+		log_warnx("%s: cannot write", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(reg);
+	return rc;
+}
+
 static void
 demo_banner(struct demo *d, json_t *reg, const struct example *ex,
     const struct extras *x)
 {
-	const char *h = "http://127.0.0.1";
+	const char *h = "https://127.0.0.1";
+	const char *ca = d->cacert;
 	json_t *cl;
 	size_t i;
 
@@ -568,6 +630,9 @@ demo_banner(struct demo *d, json_t *reg, const struct example *ex,
 		if (strncmp(d->names[i], "source-", 7) == 0)
 			printf("  %-16s %s:%u\n", d->names[i] + 7, h,
 			    d->ports[i]);
+	printf("  demo CA:         %s   (every certificate chains to it;\n"
+	    "                   the sources answer the hub's only: "
+	    "hub-client.pem)\n", ca);
 	printf("  operator token:  %s\n", d->admin);
 	printf("  client tokens:\n");
 	json_array_foreach(json_object_get(reg, "clients"), i, cl)
@@ -576,20 +641,20 @@ demo_banner(struct demo *d, json_t *reg, const struct example *ex,
 		    "token")));
 	if (ex != NULL) {
 		printf("\nA granted consultation (%s has integrated %s):\n"
-		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "  curl -s --cacert %s -H 'Authorization: Bearer %s' -d "
 		    "'{\"subject\":\"%s\",\"purpose\":\"%s\"}' "
-		    "%s:%u/v1/consult/%s\n", ex->consumer, ex->granted,
+		    "%s:%u/v1/consult/%s\n", ex->consumer, ex->granted, ca,
 		    ex->token, ex->granted, ex->purpose, h, d->port,
 		    ex->service);
 		printf("\nA refusal, NOT_INTEGRATED (%s has no file on %s):\n"
-		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "  curl -s --cacert %s -H 'Authorization: Bearer %s' -d "
 		    "'{\"subject\":\"%s\",\"purpose\":\"%s\"}' "
-		    "%s:%u/v1/consult/%s\n", ex->consumer, ex->refused,
+		    "%s:%u/v1/consult/%s\n", ex->consumer, ex->refused, ca,
 		    ex->token, ex->refused, ex->purpose, h, d->port,
 		    ex->service);
 		printf("\nThe exchange log of one citizen (operator):\n"
-		    "  curl -s -H 'Authorization: Bearer %s' "
-		    "'%s:%u/v1/log?subject=%s'\n", d->admin, h, d->port,
+		    "  curl -s --cacert %s -H 'Authorization: Bearer %s' "
+		    "'%s:%u/v1/log?subject=%s'\n", ca, d->admin, h, d->port,
 		    ex->granted);
 	}
 	if (ex != NULL && x != NULL) {
@@ -597,25 +662,25 @@ demo_banner(struct demo *d, json_t *reg, const struct example *ex,
 		    "  %s\n", x->provider, DEMO_EVENT_TYPE, x->provider_token);
 		printf("\nAn event to publish (%s moved; %s follows %s and "
 		    "has a feed subscription):\n"
-		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "  curl -s --cacert %s -H 'Authorization: Bearer %s' -d "
 		    "'{\"type\":\"%s\",\"subject\":\"%s\",\"occurred_at\":"
 		    "\"%s\",\"data\":{\"street\":\"Kerkstraat 12\","
 		    "\"postcode\":\"2000\",\"city\":\"Antwerpen\"}}' "
 		    "%s:%u/v1/events\n", ex->granted, ex->consumer,
-		    ex->granted, x->provider_token, DEMO_EVENT_TYPE,
+		    ex->granted, ca, x->provider_token, DEMO_EVENT_TYPE,
 		    ex->granted, x->occurred_at, h, d->port);
 		printf("\n%s reads it from its feed:\n"
-		    "  curl -s -H 'Authorization: Bearer %s' "
-		    "'%s:%u/v1/feed?after=0'\n", ex->consumer, ex->token, h,
+		    "  curl -s --cacert %s -H 'Authorization: Bearer %s' "
+		    "'%s:%u/v1/feed?after=0'\n", ex->consumer, ca, ex->token, h,
 		    d->port);
 	}
 	if (x != NULL && x->has_verify) {
 		printf("\nA verification (%s: the bundle social-assistance "
 		    "for %s and the household):\n"
-		    "  curl -s -H 'Authorization: Bearer %s' -d "
+		    "  curl -s --cacert %s -H 'Authorization: Bearer %s' -d "
 		    "'{\"subject\":\"%s\",\"purpose\":\"%s\","
 		    "\"household\":true}' %s:%u/v1/verify/social-assistance\n",
-		    x->verify.consumer, x->verify.granted, x->verify.token,
+		    x->verify.consumer, x->verify.granted, ca, x->verify.token,
 		    x->verify.granted, x->verify.purpose, h, d->port);
 	}
 	printf("\nPress Ctrl-C to stop.\n");
@@ -717,6 +782,19 @@ cr_cmd_demo(int argc, char **argv)
 		goto out;
 	}
 	snprintf(genlog, sizeof(genlog), "%s/gen.log", logs);
+	/* The hub serves HTTPS with a certificate of a CA made now. */
+	snprintf(d.tls, sizeof(d.tls), "%s/tls", d.dir);
+	if (cr_cmd_demo_pki(d.tls) == -1)
+		goto out;
+	/* Absolute: the printed commands work from any directory. */
+	if (realpath(d.tls, path) != NULL)
+		cr_util_strlcpy(d.tls, path, sizeof(d.tls));
+	snprintf(d.cacert, sizeof(d.cacert), "%s/ca.pem", d.tls);
+	snprintf(d.cert, sizeof(d.cert), "%s/hub-client.pem", d.tls);
+	snprintf(d.key, sizeof(d.key), "%s/hub-client.key", d.tls);
+	cr_cmd_http_cacert(d.cacert);
+	/* The sources' health checks need the hub's certificate. */
+	cr_cmd_http_cert(d.cert, d.key);
 	snprintf(base, sizeof(base), "%u", d.base_port);
 	printf("generating %s persons in %s ...\n", d.persons, d.dir);
 	fflush(stdout);
@@ -745,7 +823,8 @@ cr_cmd_demo(int argc, char **argv)
 
 		printf("loading the registry and the reference directory ...\n");
 		fflush(stdout);
-		if (demo_run(&d, reg_argv, genlog) == -1 ||
+		if (demo_registry_https(&d, reg_path) == -1 ||
+		    demo_run(&d, reg_argv, genlog) == -1 ||
 		    demo_run(&d, dir_argv, genlog) == -1)
 			goto out;
 	}
@@ -759,16 +838,19 @@ cr_cmd_demo(int argc, char **argv)
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", d.port);
 	snprintf(envtok, sizeof(envtok), "CROSSROADS_ADMIN_TOKEN=%s", d.admin);
 	{
+		char cert[PATH_MAX + 16], key[PATH_MAX + 16];
 		char *hub[] = { "crossroads", "serve", "--listen", listen,
-		    "--db", db, NULL };
+		    "--db", db, "--tls-cert", cert, "--tls-key", key, NULL };
 		char **envp;
 		int started;
 
+		snprintf(cert, sizeof(cert), "%s/hub.pem", d.tls);
+		snprintf(key, sizeof(key), "%s/hub.key", d.tls);
 		if ((envp = demo_hub_env(envtok)) == NULL) {
 			log_warn("demo: environment");
 			goto out;
 		}
-		started = demo_start(&d, "hub", d.port, hub, envp);
+		started = demo_start(&d, "hub", d.port, 1, hub, envp);
 		free(envp);
 		if (started == -1)
 			goto out;

@@ -12,6 +12,30 @@
 #include "cmd.h"
 #include "util.h"
 
+static const char *http_cacert, *http_cert, *http_key;
+
+void
+cr_cmd_http_cacert(const char *path)
+{
+	http_cacert = path;
+}
+
+void
+cr_cmd_http_cert(const char *cert, const char *key)
+{
+	http_cert = cert;
+	http_key = key;
+}
+
+/* An environment variable's value, NULL when unset or empty. */
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 static size_t
 on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -64,6 +88,19 @@ cr_cmd_http(const char *method, const char *url, const char *token,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	/* https://: always verified; against this CA only when given. */
+	if (http_cacert != NULL || env("CROSSROADS_CACERT") != NULL) {
+		curl_easy_setopt(c, CURLOPT_CAINFO, http_cacert != NULL ?
+		    http_cacert : env("CROSSROADS_CACERT"));
+		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	}
+	if (http_cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, http_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, http_key);
+	} else if (env("CROSSROADS_CERT") != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, env("CROSSROADS_CERT"));
+		curl_easy_setopt(c, CURLOPT_SSLKEY, env("CROSSROADS_KEY"));
+	}
 	if (timeout_ms > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (strcmp(method, "POST") == 0) {

@@ -41,6 +41,7 @@ COMMANDS = {
 	    "--help"},
 	"batch run": {"--bundle", "--purpose", "--hub", "--token", "--out",
 	    "--household", "--reference-date", "--interval", "--quiet",
+	    "--cacert",
 	    "--help"},
 }
 # Commands that take a sub-command, and their sub-commands.

@@ -2,13 +2,17 @@
 loads the hub, starts the nine source adapters and the hub, loads a bundle
 and an event type, and prints commands (consultations, the exchange log,
 an event to publish and its feed, a verification); each must give exactly
-the answer it says, and Ctrl-C must stop everything."""
+the answer it says, and Ctrl-C must stop everything. Every hop is HTTPS
+with the demo's own CA, the sources answering the hub's certificate
+only."""
+import http.client
 import json
 import os
 import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -108,18 +112,36 @@ class DemoTest(unittest.TestCase):
         cls.out.close()
         H.remove_tmpdir(cls.dir)
 
+    def tls(self, name):
+        return os.path.join(self.dir, "country", "tls", name)
+
+    def ctx(self, client=False):
+        """Trusting the demo CA; with the hub's client certificate."""
+        c = ssl.create_default_context(cafile=self.tls("ca.pem"))
+        if client:
+            c.load_cert_chain(self.tls("hub-client.pem"),
+                              self.tls("hub-client.key"))
+        return c
+
+    def hub(self, *args, **kw):
+        return H.http_request(self.port, *args, tls=self.ctx(), **kw)
+
     def commands(self):
-        """The curl commands, parsed: (token, body, url)."""
+        """The curl commands, parsed: (token, body, url); each trusts the
+        demo CA."""
         out = []
-        for m in re.finditer(r"curl -s -H 'Authorization: Bearer (\S+)'"
-                             r"(?: -d '(\{[^']*\})')? '?(http://[^'\s]+)'?",
+        for m in re.finditer(r"curl -s --cacert (\S+) "
+                             r"-H 'Authorization: Bearer (\S+)'"
+                             r"(?: -d '(\{[^']*\})')? '?(https://[^'\s]+)'?",
                              self.text):
-            out.append((m.group(1), m.group(2), m.group(3)))
+            self.assertEqual(os.path.realpath(m.group(1)),
+                             os.path.realpath(self.tls("ca.pem")))
+            out.append((m.group(2), m.group(3), m.group(4)))
         return out
 
     def call(self, token, body, url):
         path = url.split(":%d" % self.port, 1)[1]
-        return H.http_request(self.port, "POST" if body else "GET", path,
+        return self.hub("POST" if body else "GET", path,
                               body=json.loads(body) if body else None,
                               token=token)
 
@@ -131,9 +153,11 @@ class DemoTest(unittest.TestCase):
         """What the adapter itself answers: the truth the hub passes on."""
         port = int(endpoint.split(":")[2].split("/")[0])
         path = "/" + endpoint.split("/", 3)[3]
+        self.assertTrue(endpoint.startswith("https://"), endpoint)
         return H.http_request(port, "POST", path, body={
             "subject": subject, "params": {}, "request_id": "test-demo",
-            "consumer": consumer, "purpose": purpose})
+            "consumer": consumer, "purpose": purpose},
+            tls=self.ctx(client=True))
 
     def test_1_flow(self):
         self.assertIn("Press Ctrl-C", self.text, self.text[-3000:])
@@ -141,6 +165,13 @@ class DemoTest(unittest.TestCase):
         self.assertTrue(port_open(self.port))
         for p in range(self.base, self.base + N_SOURCES):
             self.assertTrue(port_open(p), "source on port %d" % p)
+        # A source answers the hub's certificate, and nobody else.
+        r = H.http_request(self.base, "GET", "/healthz",
+                           tls=self.ctx(client=True))
+        self.assertEqual(r.status, 200, r)
+        with self.assertRaises((ssl.SSLError, OSError,
+                                http.client.HTTPException)):
+            H.http_request(self.base, "GET", "/healthz", tls=self.ctx())
         cmds = self.commands()
         self.assertEqual(len(cmds), 6, self.text)
         granted, refused, log, event, feed, verify = cmds
@@ -170,7 +201,7 @@ class DemoTest(unittest.TestCase):
                 continue
             src = self.source_answer(svc["endpoint"], subject,
                                      a["consumer"], a["purpose"])
-            r = H.http_request(self.port, "POST",
+            r = self.hub("POST",
                                "/v1/consult/" + a["service"],
                                body={"subject": subject,
                                      "purpose": a["purpose"]},
@@ -200,7 +231,7 @@ class DemoTest(unittest.TestCase):
         r = self.call(*event)
         self.assertEqual((r.status, r.json), (201, {"id": "1"}), r)
         ftoken, _, _ = feed
-        subs = H.http_request(self.port, "GET", "/v1/subscriptions",
+        subs = self.hub("GET", "/v1/subscriptions",
                               token=ftoken)
         self.assertEqual(subs.status, 200, subs)
         self.assertEqual(len(subs.json["subscriptions"]), 1, subs)
@@ -229,7 +260,7 @@ class DemoTest(unittest.TestCase):
         v = r.json
         self.assertEqual((v["bundle"], v["subject"], v["household"]),
                          ("social-assistance", asked["subject"], True))
-        pop = H.http_request(self.port, "POST",
+        pop = self.hub("POST",
                              "/v1/consult/population.person",
                              body={"subject": asked["subject"],
                                    "purpose": asked["purpose"]},
@@ -244,7 +275,7 @@ class DemoTest(unittest.TestCase):
             self.assertEqual(sorted(m["results"]),
                              sorted(bundle["services"]))
             for sid, res in m["results"].items():
-                c = H.http_request(self.port, "POST", "/v1/consult/" + sid,
+                c = self.hub("POST", "/v1/consult/" + sid,
                                    body={"subject": m["subject"],
                                          "purpose": asked["purpose"]},
                                    token=token)

@@ -75,6 +75,27 @@ class ServeHTTPS(unittest.TestCase):
 		self.assertEqual(r.status, 200, r)
 		self.assertIn("(HTTPS)", self.hub.stderr())
 
+	def test_cli_trusts_the_hub_with_cacert(self):
+		subjects = os.path.join(self.w, "subjects.txt")
+		with open(subjects, "w") as f:
+			f.write(H.INSZ_VALID[0] + "\n")
+		args = [H.binaries()[0], "batch", "run", "--hub",
+		    "https://127.0.0.1:%d" % self.hub.port, "--token",
+		    H.ADMIN_TOKEN, "--bundle", "b", "--purpose", "p", "--quiet",
+		    subjects]
+		env = dict(os.environ)
+		env.pop("CROSSROADS_CACERT", None)
+		r = subprocess.run(args, capture_output=True, text=True,
+		    timeout=60, env=env)
+		self.assertIn("cannot be reached", r.stderr)
+		# Reached, and answered: the operator is no client.
+		for extra, e in ((["--cacert", self.pki.ca_cert], {}),
+		    ([], {"CROSSROADS_CACERT": self.pki.ca_cert})):
+			r = subprocess.run(args[:3] + extra + args[3:],
+			    capture_output=True, text=True, timeout=60,
+			    env=dict(env, **e))
+			self.assertIn("403 NOT_AUTHORIZED", r.stderr)
+
 	def test_no_certificate_registration_without_client_ca(self):
 		self.hub.institution("ONEM")
 		cert = self.pki.issue("client")
