@@ -230,12 +230,6 @@ cr_listener_reload(struct cr_listener *l)
 	return l->tls != NULL ? cr_tls_reload(l->tls) : -1;
 }
 
-const char *
-cr_listener_scheme(const struct cr_listener *l)
-{
-	return l->tls != NULL ? "https" : "http";
-}
-
 static void
 listener_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
     enum MHD_ConnectionNotificationCode code)

@@ -46,8 +46,6 @@ int	cr_listener_tls(struct cr_listener *, const struct cr_tls_config *);
 /* SIGHUP: the certificate and key read again (tls.h); 0, -1 when the
    listener has no TLS or the files are bad (the old ones stay). */
 int	cr_listener_reload(struct cr_listener *);
-/* "https" or "http". */
-const char *cr_listener_scheme(const struct cr_listener *);
 
 struct cr_listener_config {
 	unsigned	 threads;		/* 0: one per core */
