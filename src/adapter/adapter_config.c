@@ -154,9 +154,6 @@ set_global(struct ac_parse *p, int line, const char *key, const char *v)
 			return -1;
 		}
 		free(c->database);
-	free(c->tls_cert);
-	free(c->tls_key);
-	free(c->tls_client_ca);
 		if ((c->database = database_uri(p->file, v)) == NULL) {
 			ac_error(p, line, key, "out of memory");
 			return -1;
@@ -721,6 +718,9 @@ cr_adapter_config_free(struct cr_adapter_config *c)
 	free(c->services);
 	cr_srcdb_close(c->db);
 	free(c->database);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_client_ca);
 	free(c->file);
 	memset(c, 0, sizeof(*c));
 }

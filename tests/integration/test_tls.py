@@ -278,9 +278,9 @@ class ClientCertificates(unittest.TestCase):
 	def test_good_certificate_authenticates(self):
 		r = self.subs(self.good)
 		self.assertEqual(r.status, 200, r)
-		line = [a for a in self.hub.access_log()
-		    if a.get("request_id") == r.header("x-request-id")]
-		self.assertEqual(line[0]["institution"], "ONEM")
+		line = H.wait_access_line(self.hub.stderr_path,
+		    r.header("x-request-id"))
+		self.assertEqual(line["institution"], "ONEM")
 		# With its own token too.
 		r = self.subs(self.good, self.reg["good"]["token"])
 		self.assertEqual(r.status, 200, r)
@@ -298,12 +298,18 @@ class ClientCertificates(unittest.TestCase):
 		self.assertEqual(r.status, 401, r)
 		self.assertIn("no client is registered with this certificate",
 		    r.json["error"]["message"])
+		line = H.wait_access_line(self.hub.stderr_path,
+		    r.header("x-request-id"))
+		self.assertEqual(line["auth"], "unknown_certificate")
 
 	def test_token_of_a_certificate_client_needs_its_certificate(self):
 		r = self.subs(self.unregistered, self.reg["good"]["token"])
 		self.assertEqual(r.status, 401, r)
 		self.assertIn("must present its registered certificate",
 		    r.json["error"]["message"])
+		line = H.wait_access_line(self.hub.stderr_path,
+		    r.header("x-request-id"))
+		self.assertEqual(line["auth"], "certificate_required")
 
 	def test_certificate_and_token_of_two_clients(self):
 		r = self.subs(self.good, self.plain["token"])

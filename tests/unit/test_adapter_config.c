@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "adapter.h"
+#include "config.h"
 #include "srcdb.h"
 
 static char dir[64];
@@ -200,6 +201,28 @@ test_defaults_and_query_order(void **state)
 	assert_int_equal(cfg.max_rows, 1000);
 	assert_int_equal(cfg.services[0].queries[0].kind, CR_AQ_MAIN);
 	assert_int_equal(cfg.services[0].queries[1].kind, CR_AQ_LIST);
+	cr_adapter_config_free(&cfg);
+}
+
+/* TLS keys, before and after the database: kept whole, relative to the
+   file, freed with the rest (ASan and LeakSanitizer check the frees). */
+static void
+test_tls_keys(void **state)
+{
+	static const char text[] = "tls_cert = cert.pem\n"
+	    "tls_key = /abs/key.pem\ndatabase = pop.db\n"
+	    "tls_client_ca = ca.pem\ntls_client_auth = require\n"
+	    "[service s]\npath = /p\nquery = SELECT 1\n";
+	struct cr_adapter_config cfg;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(cr_adapter_config_parse(&cfg, "/etc/cr/src.conf",
+	    text, strlen(text), err, sizeof(err)), 0);
+	assert_string_equal(cfg.tls_cert, "/etc/cr/cert.pem");
+	assert_string_equal(cfg.tls_key, "/abs/key.pem");
+	assert_string_equal(cfg.tls_client_ca, "/etc/cr/ca.pem");
+	assert_int_equal(cfg.tls_client_auth, CR_TLS_CLIENT_REQUIRE);
 	cr_adapter_config_free(&cfg);
 }
 
@@ -455,6 +478,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_defaults_and_query_order),
+		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_only_single_select),
 		cmocka_unit_test(test_trailing_semicolon_ok),
