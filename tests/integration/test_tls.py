@@ -564,6 +564,30 @@ class Outbound(unittest.TestCase):
 		self.assertEqual(body["subject"], s)
 
 
+class Shutdown(unittest.TestCase):
+	"""SIGTERM drains an HTTPS hub with a kept-alive connection open, as
+	a plain one."""
+
+	def test_sigterm_with_a_connection_open(self):
+		w = H.make_tmpdir()
+		try:
+			pki = H.PKI(os.path.join(w, "pki"))
+			srv = pki.issue("server", server=True)
+			hub = H.Hub(w, config={"tls_cert": srv[0],
+			    "tls_key": srv[1]}, tls=pki.context()).start()
+			conn = http.client.HTTPSConnection("127.0.0.1", hub.port,
+			    timeout=30, context=pki.context())
+			conn.request("GET", "/healthz")
+			r = conn.getresponse()
+			r.read()
+			self.assertEqual(r.status, 200)
+			self.assertEqual(hub.terminate(timeout=30), 0,
+			    hub.stderr()[-2000:])
+			conn.close()
+		finally:
+			H.remove_tmpdir(w)
+
+
 class StartErrors(unittest.TestCase):
 	"""A bad certificate or key stops the start, saying which file."""
 
