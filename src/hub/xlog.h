@@ -45,6 +45,16 @@ int	cr_xlog_start(struct cr_store *, const struct cr_xlog_config *,
 int	cr_xlog_submit(struct cr_xlog *, const struct cr_xlog_entry *e,
 	    cr_xlog_done_fn done, void *arg);
 
+/*
+ * Queues e[0..n) and waits until all are durable: 0, or -1 when one could
+ * not be written (or the log is stopping). For callers that already wait
+ * on storage on their own thread (directory writes); never from a done
+ * callback. The entries go through the group commit like any others: n
+ * entries cost a transaction per max_batch, not one each.
+ */
+int	cr_xlog_write(struct cr_xlog *, const struct cr_xlog_entry *e,
+	    size_t n);
+
 /* Writes everything queued, calls the callbacks, joins the writer, frees. */
 void	cr_xlog_stop(struct cr_xlog *);
 

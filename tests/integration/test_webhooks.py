@@ -228,6 +228,7 @@ def consumer(subjects, capacity="beneficiary", hub=None):
 	hub.institution(iid)
 	cl = hub.client(iid)
 	hub.authorize(iid, EVENT_TYPE, "social-assistance", GRANTED)
+	hub.capacity(capacity, [iid])
 	for s in subjects:
 		hub.integrate(cl["token"], s, capacity)
 	return cl
@@ -467,6 +468,7 @@ class WebhookTests(unittest.TestCase):
 		HUB.institution(iid)
 		cl = HUB.client(iid)
 		az = HUB.authorize(iid, EVENT_TYPE, "social-assistance", GRANTED)
+		HUB.capacity("beneficiary", [iid])
 		HUB.integrate(cl["token"], s, "beneficiary")
 		sub = subscribe(cl, RX.url("revoked"), RX, "revoked")
 		r = HUB.admin("DELETE", "/v1/authorizations/" + az["id"])
