@@ -299,5 +299,55 @@ class LogTests(unittest.TestCase):
 			    [(inst, "directory.integrate", cap)])
 
 
+class ImportTests(unittest.TestCase):
+	"""`crossroads registry import` of capacities, then `crossroads
+	directory import` under the rule, with no hub running."""
+
+	def test_registry_and_directory_import(self):
+		d = os.path.join(W, uid("import-"))
+		os.mkdir(d)
+		db = os.path.join(d, "hub.db")
+		reg = os.path.join(d, "registry.json")
+		with open(reg, "w") as f:
+			json.dump({"institutions": [
+			    {"id": "ONEM", "name": "Employment",
+			     "sector": "unemployment"},
+			    {"id": "MUT", "name": "Mutual", "sector": "health"}],
+			    "capacities": [{"id": "unemployed", "name": "Unemployed",
+			     "institutions": ["ONEM"]},
+			    {"id": "insured", "name": "Insured",
+			     "sectors": ["health"]}]}, f)
+		p = H.run_cli(["registry", "import", reg, "--db", db])
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+		self.assertIn("capacities: 2 added, 0 already there", p.stdout)
+		p = H.run_cli(["registry", "import", reg, "--db", db])
+		self.assertIn("capacities: 0 added, 2 already there", p.stdout)
+		s = [SUBJECTS.known() for _ in range(3)]
+		csv = os.path.join(d, "dir.csv")
+		with open(csv, "w") as f:
+			f.write("subject,capacity,from,to,institution\n"
+			    "%s,unemployed,2024-01-01,,ONEM\n"
+			    "%s,insured,2024-01-01,,ONEM\n"
+			    "%s,insured,2024-01-01,,MUT\n" % tuple(s))
+		p = H.run_cli(["directory", "import", csv, "--db", db])
+		self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+		self.assertIn("may not declare capacity 'insured'", p.stderr)
+		rows = H.db_query(db, "SELECT subject, institution, capacity "
+		    "FROM directory ORDER BY subject")
+		self.assertEqual(sorted(rows), sorted([(s[0], "ONEM",
+		    "unemployed"), (s[2], "MUT", "insured")]))
+		log = H.db_query(db, "SELECT subject, consumer, client, service, "
+		    "outcome, status, error_code FROM xlog ORDER BY seq")
+		self.assertEqual(sorted(log), sorted([
+		    (s[0], "ONEM", "operator", "directory.integrate", "granted",
+		     201, ""),
+		    (s[1], "ONEM", "operator", "directory.integrate", "denied",
+		     403, "CAPACITY_NOT_ALLOWED"),
+		    (s[2], "MUT", "operator", "directory.integrate", "granted",
+		     201, "")]))
+		p = H.log_verify(db)
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
 if __name__ == "__main__":
 	unittest.main()
