@@ -50,7 +50,10 @@ int	cr_xlog_submit(struct cr_xlog *, const struct cr_xlog_entry *e,
  * not be written (or the log is stopping). For callers that already wait
  * on storage on their own thread (directory writes); never from a done
  * callback. The entries go through the group commit like any others: n
- * entries cost a transaction per max_batch, not one each.
+ * entries cost a transaction per max_batch, not one each. They are copied
+ * into the queue under its lock in one go (so that the writer takes them
+ * together): keep n to a max_batch or less, or submitters wait for a long
+ * copy (4096 entries, about 9 MB: a millisecond or so).
  */
 int	cr_xlog_write(struct cr_xlog *, const struct cr_xlog_entry *e,
 	    size_t n);
