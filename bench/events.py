@@ -186,6 +186,9 @@ def setup(hub, kind, nsubs, nsubjects, hook_base):
 	    {"name": "publisher"})["token"]
 	a.ok("POST", "/v1/event-types", adm, {"id": TYPE, "provider": "RN",
 	    "fields": ["address", "t"]})
+	# The subscribers (sector unemployment) declare jobseekers.
+	a.ok("POST", "/v1/capacities", adm, {"id": "jobseeker",
+	    "name": "Registered jobseeker", "sectors": ["unemployment"]})
 	subjects = [person(k) for k in range(1, nsubjects + 1)]
 	dirbody = "".join(json.dumps({"subject": s, "capacity": "jobseeker",
 	    "from": "2020-01-01", "to": None}) + "\n" for s in subjects)

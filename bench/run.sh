@@ -143,6 +143,8 @@ setup_hub() {
 	    '{"id":"RN","name":"National Register","sector":"population"}' || return 1
 	api POST /v1/institutions "$ADMIN_TOKEN" \
 	    '{"id":"ONEM","name":"National Employment Office","sector":"unemployment"}' || return 1
+	api POST /v1/capacities "$ADMIN_TOKEN" \
+	    '{"id":"jobseeker","name":"Registered jobseeker","sectors":["unemployment"]}' || return 1
 	api POST /v1/institutions/ONEM/clients "$ADMIN_TOKEN" \
 	    '{"name":"benefits-app"}' || return 1
 	TOKEN=$(sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p' "$TMP/resp.json")

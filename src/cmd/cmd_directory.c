@@ -15,8 +15,10 @@
 #include "directory.h"
 #include "log.h"
 #include "util.h"
+#include "xlog.h"
 
-#define IMPORT_CHUNK	10000
+/* Records stored, then logged, together: the log's max_batch. */
+#define IMPORT_CHUNK	4096
 
 static const struct cr_cmd_opt import_opts[] = {
 	{ "db", 'd', "PATH", "the hub's database" },
@@ -32,7 +34,11 @@ static const struct cr_cmd import_cmd = {
 	    "           [--id-scheme NAME]",
 	"load reference-directory records into the hub's store", import_opts,
 	"FILE is CSV with the header subject,capacity,from,to[,institution],\n"
-	"or NDJSON. Exit status: 0 all loaded; 3 some records were refused\n"
+	"or NDJSON. Each record's capacity must be one its institution may\n"
+	"declare (the capacity catalogue, registry import). Every record is\n"
+	"written to the exchange log: run it while no hub runs on the\n"
+	"database (or send the records to POST /v1/directory/batch).\n"
+	"Exit status: 0 all loaded; 3 some records were refused\n"
 	"(each is reported); 1 failure; 2 usage.\n"
 };
 
@@ -43,6 +49,13 @@ struct import {
 	struct cr_dir_entry	*batch;
 	int			*created;
 	size_t			 n;
+	struct cr_xlog_entry	*log;		/* the chunk's entries */
+	size_t			 nlog;
+	char			 request_id[64];	/* of this run */
+	/* The catalogue's last answer, for this institution and capacity. */
+	char			 cap_inst[CR_NAME_MAX], cap[CR_NAME_MAX];
+	int			 cap_rc;
+	struct cr_dir_error	 cap_err;
 	unsigned long long	 lines, accepted, created_total, rejected;
 	double			 start_ms, last_progress_ms;
 };
@@ -53,16 +66,25 @@ import_flush(struct import *im)
 	struct cr_store *st = im->hub.store;
 	size_t i;
 
-	if (im->n == 0)
-		return 0;
-	if (st->directory->ops->dir_put_many(st->directory,
-	    im->batch, im->n, im->created)
-	    != CR_STORE_OK)
+	if (im->n > 0 && st->directory->ops->dir_put_many(st->directory,
+	    im->batch, im->n, im->created) != CR_STORE_OK)
 		return -1;
-	for (i = 0; i < im->n; i++)
+	for (i = 0; i < im->n; i++) {
 		im->created_total += im->created[i] != 0;
+		cr_directory_log_entry(&im->log[im->nlog++],
+		    CR_DIR_LOG_INTEGRATE, &im->batch[i], im->request_id,
+		    "operator", "", CR_OUTCOME_GRANTED,
+		    im->created[i] ? 201 : 200, "");
+	}
+	if (cr_xlog_write(im->hub.xlog, im->log, im->nlog) == -1) {
+		log_warnx("the exchange log could not be written: the last "
+		    "%zu records are stored but not logged; import again "
+		    "(is a hub running on this database?)", im->n);
+		return -1;
+	}
 	im->accepted += im->n;
 	im->n = 0;
+	im->nlog = 0;
 	return 0;
 }
 
@@ -108,8 +130,24 @@ import_entry(struct import *im, struct cr_dir_entry *e)
 		cr_util_strlcpy(im->checked, e->institution,
 		    sizeof(im->checked));
 	}
-	im->n++;
-	if (im->n == IMPORT_CHUNK && import_flush(im) == -1)
+	if (strcmp(e->institution, im->cap_inst) != 0 ||
+	    strcmp(e->capacity, im->cap) != 0) {
+		im->cap_rc = cr_directory_capacity_allowed(im->hub.store,
+		    e->institution, e->capacity, &im->cap_err);
+		if (im->cap_rc == -1 && im->cap_err.status != 403)
+			return -1;
+		cr_util_strlcpy(im->cap_inst, e->institution,
+		    sizeof(im->cap_inst));
+		cr_util_strlcpy(im->cap, e->capacity, sizeof(im->cap));
+	}
+	if (im->cap_rc == -1) {
+		import_reject(im, im->cap_err.message);
+		cr_directory_log_entry(&im->log[im->nlog++],
+		    CR_DIR_LOG_INTEGRATE, e, im->request_id, "operator", "",
+		    CR_OUTCOME_DENIED, 403, im->cap_err.code);
+	} else
+		im->n++;
+	if (im->n + im->nlog == IMPORT_CHUNK && import_flush(im) == -1)
 		return -1;
 	import_progress(im, 0);
 	return 0;
@@ -198,16 +236,26 @@ directory_import(int argc, char **argv)
 	}
 	im.batch = calloc(IMPORT_CHUNK, sizeof(*im.batch));
 	im.created = calloc(IMPORT_CHUNK, sizeof(*im.created));
-	if (im.batch == NULL || im.created == NULL || sodium_init() < 0 ||
-	    cr_store_open(db, &im.hub.store) == -1)
+	im.log = calloc(IMPORT_CHUNK, sizeof(*im.log));
+	if (im.batch == NULL || im.created == NULL || im.log == NULL ||
+	    sodium_init() < 0 || cr_store_open(db, &im.hub.store) == -1)
 		goto out;
+	if (cr_xlog_start(im.hub.store, NULL, &im.hub.xlog) == -1) {
+		cr_store_close(im.hub.store);
+		goto out;
+	}
+	/* One request id for the whole run: its entries read as one act. */
+	memcpy(im.request_id, "import-", 7);
+	cr_util_uuid(im.request_id + 7);
 	im.start_ms = cr_util_mono_ms();
 	if (import_file(&im, f) == 0)
 		rc = im.rejected > 0 ? 3 : 0;
+	cr_xlog_stop(im.hub.xlog);
 	cr_store_close(im.hub.store);
 out:
 	free(im.batch);
 	free(im.created);
+	free(im.log);
 	fclose(f);
 	return rc;
 }

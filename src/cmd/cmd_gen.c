@@ -415,7 +415,8 @@ cr_gen_write_registry(const struct cr_gen_opts *o)
 	const struct cr_gen_institution *in;
 	const struct cr_gen_service *sv;
 	const struct gen_authz *a;
-	json_t *doc, *insts, *clients, *svcs, *authz;
+	const struct cr_gen_capacity *c;
+	json_t *doc, *insts, *clients, *svcs, *authz, *caps;
 	char path[1024], url[300], token[4 + 64 + 1];
 	int i, rc = -1;
 
@@ -424,10 +425,16 @@ cr_gen_write_registry(const struct cr_gen_opts *o)
 	clients = json_array();
 	svcs = json_array();
 	authz = json_array();
+	caps = json_array();
 	json_object_set_new(doc, "institutions", insts);
 	json_object_set_new(doc, "clients", clients);
 	json_object_set_new(doc, "services", svcs);
 	json_object_set_new(doc, "authorizations", authz);
+	json_object_set_new(doc, "capacities", caps);
+	for (c = cr_gen_capacities; c->id != NULL; c++)
+		json_array_append_new(caps, json_pack("{s:s,s:s,s:o,s:o}",
+		    "id", c->id, "name", c->name, "institutions",
+		    words(c->institutions), "sectors", words(c->sectors)));
 	for (i = 0; i < CR_GEN_NINSTITUTIONS; i++) {
 		in = &cr_gen_institutions[i];
 		json_array_append_new(insts, json_pack("{s:s,s:s,s:s}", "id",

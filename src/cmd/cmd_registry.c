@@ -65,10 +65,12 @@ registry_import(int argc, char **argv)
 	printf("institutions: %lu added, %lu already there\n"
 	    "clients: %lu added, %lu already there\n"
 	    "services: %lu added, %lu already there\n"
-	    "authorizations: %lu added, %lu already there\n",
+	    "authorizations: %lu added, %lu already there\n"
+	    "capacities: %lu added, %lu already there\n",
 	    c.institutions_added, c.institutions_skipped, c.clients_added,
 	    c.clients_skipped, c.services_added, c.services_skipped,
-	    c.authorizations_added, c.authorizations_skipped);
+	    c.authorizations_added, c.authorizations_skipped,
+	    c.capacities_added, c.capacities_skipped);
 	rc = 0;
 out:
 	cr_store_close(st);

@@ -100,6 +100,20 @@ enum {
 
 extern const struct cr_gen_institution cr_gen_institutions[];
 
+/*
+ * The capacity catalogue of the country: every capacity the directory
+ * file uses, with the institutions and sectors that may declare it
+ * (space-separated). Ends with a NULL id.
+ */
+struct cr_gen_capacity {
+	const char	*id;
+	const char	*name;
+	const char	*institutions;
+	const char	*sectors;
+};
+
+extern const struct cr_gen_capacity cr_gen_capacities[];
+
 /* Distinct sector of an institution, 0..CR_GEN_NSECTORS-1. */
 #define CR_GEN_NSECTORS	16
 int	cr_gen_sector_index(int institution);

@@ -67,6 +67,41 @@ const struct cr_gen_institution cr_gen_institutions[] = {
 	    "social-assistance", "ocmw-gnt-social" },
 };
 
+/*
+ * By sector where a sector's institutions all declare it (the CBSS sector
+ * rule: every mutuality declares its insured), by institution where one
+ * body alone does (ONEM registers the unemployed; its payment bodies, of
+ * the same sector, declare benefit recipients only).
+ */
+const struct cr_gen_capacity cr_gen_capacities[] = {
+	{ "employee", "Employee declared to social security", "ONSS", "" },
+	{ "blue-collar-worker", "Blue-collar worker (annual holidays)", "",
+	    "annual-holidays" },
+	{ "unemployed", "Registered unemployed", "ONEM", "" },
+	{ "benefit-recipient", "Recipient of unemployment benefits", "",
+	    "unemployment" },
+	{ "pensioner", "Pensioner", "", "pensions" },
+	{ "career", "Pension career on file", "", "pensions" },
+	{ "self-employed", "Self-employed worker", "", "self-employed" },
+	{ "accident-victim", "Victim of an occupational accident", "",
+	    "occupational-risks" },
+	{ "work-incapacity", "Person in work incapacity", "INAMI",
+	    "health-insurance" },
+	{ "child", "Child entitled to family allowances", "",
+	    "family-allowances" },
+	{ "beneficiary", "Recipient of family allowances", "",
+	    "family-allowances" },
+	{ "insured", "Insured person (health insurance)", "",
+	    "health-insurance" },
+	{ "dependent", "Dependent of an insured person", "",
+	    "health-insurance" },
+	{ "disabled-person", "Person recognised as disabled", "",
+	    "disability" },
+	{ "integration-income", "Recipient of the integration income", "",
+	    "social-assistance" },
+	{ NULL, NULL, NULL, NULL }
+};
+
 int
 cr_gen_sector_index(int inst)
 {

@@ -45,6 +45,11 @@ void	cr_api_authz_create(struct cr_req *);
 void	cr_api_authz_list(struct cr_req *);
 void	cr_api_authz_delete(struct cr_req *);
 
+/* api_capacity.c */
+void	cr_api_capacity_create(struct cr_req *);
+void	cr_api_capacity_update(struct cr_req *);
+void	cr_api_capacity_list(struct cr_req *);
+
 /* api_directory.c */
 void	cr_api_directory_put(struct cr_req *);
 void	cr_api_directory_remove(struct cr_req *);

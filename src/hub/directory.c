@@ -5,6 +5,7 @@
 #include "directory.h"
 #include "jsonv.h"
 #include "util.h"
+#include "xlog.h"
 
 static const struct cr_jsonv_field record_spec[] = {
 	{ "subject", CR_JV_STRING, 1, CR_SUBJECT_RAW_MAX - 1, 0, 0 },
@@ -247,4 +248,99 @@ cr_directory_entry_json(const struct cr_dir_entry *e, const char *sector)
 	if (j != NULL && sector != NULL)
 		json_object_set_new(j, "sector", json_string(sector));
 	return j;
+}
+
+static int
+list_has(const json_t *list, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cr_directory_capacity_allowed(struct cr_store *st, const char *institution,
+    const char *capacity, struct cr_dir_error *err)
+{
+	struct cr_capacity cap;
+	struct cr_institution in;
+	char msg[256];
+	int rc, ok;
+
+	memset(&cap, 0, sizeof(cap));
+	rc = st->registry->ops->capacity_get(st->registry, capacity, &cap);
+	if (rc == CR_STORE_NOTFOUND) {
+		snprintf(msg, sizeof(msg), "capacity '%s' is not in the "
+		    "catalogue (GET /v1/capacities)", capacity);
+		goto refused;
+	}
+	if (rc != CR_STORE_OK)
+		goto storage;
+	if (list_has(cap.institutions, institution)) {
+		cr_capacity_clear(&cap);
+		return 0;
+	}
+	rc = st->registry->ops->institution_get(st->registry, institution,
+	    &in);
+	if (rc != CR_STORE_OK && rc != CR_STORE_NOTFOUND) {
+		cr_capacity_clear(&cap);
+		goto storage;
+	}
+	ok = rc == CR_STORE_OK && list_has(cap.sectors, in.sector);
+	cr_capacity_clear(&cap);
+	if (ok)
+		return 0;
+	snprintf(msg, sizeof(msg), "institution '%s' (sector '%s') may not "
+	    "declare capacity '%s'", institution, rc == CR_STORE_OK ?
+	    in.sector : "", capacity);
+refused:
+	err->status = 403;
+	cr_util_strlcpy(err->code, "CAPACITY_NOT_ALLOWED", sizeof(err->code));
+	cr_util_utf8_copy(err->message, sizeof(err->message), msg);
+	return -1;
+storage:
+	err->status = 500;
+	cr_util_strlcpy(err->code, "INTERNAL", sizeof(err->code));
+	cr_util_strlcpy(err->message, "storage error", sizeof(err->message));
+	return -1;
+}
+
+void
+cr_directory_log_entry(struct cr_xlog_entry *le, const char *action,
+    const struct cr_dir_entry *e, const char *request_id, const char *client,
+    const char *end_user, const char *outcome, int status, const char *code)
+{
+	int end = strcmp(action, CR_DIR_LOG_END) == 0;
+	json_t *p;
+
+	memset(le, 0, sizeof(*le));
+	cr_util_now_rfc3339(le->ts);
+	cr_util_strlcpy(le->request_id, request_id, sizeof(le->request_id));
+	cr_util_strlcpy(le->consumer, e->institution, sizeof(le->consumer));
+	cr_util_strlcpy(le->client, client, sizeof(le->client));
+	cr_util_strlcpy(le->end_user, end_user ? end_user : "",
+	    sizeof(le->end_user));
+	cr_util_strlcpy(le->service, action, sizeof(le->service));
+	cr_util_strlcpy(le->subject, e->subject, sizeof(le->subject));
+	cr_util_strlcpy(le->purpose, CR_DIR_LOG_PURPOSE, sizeof(le->purpose));
+	cr_util_strlcpy(le->outcome, outcome, sizeof(le->outcome));
+	le->status = status;
+	cr_util_strlcpy(le->error_code, code ? code : "",
+	    sizeof(le->error_code));
+	/* What was declared, hashed with the entry: capacity and period. */
+	if (end)
+		p = json_pack("{s:s,s:s}", "capacity", e->capacity, "to",
+		    e->to);
+	else
+		p = json_pack("{s:s,s:s,s:s?}", "capacity", e->capacity,
+		    "from", e->from, "to", e->to[0] ? e->to : NULL);
+	if (p != NULL && json_object_get(p, "to") == NULL)
+		json_object_set_new(p, "to", json_null());
+	/* A capacity is at most 63 bytes: the text always fits params. */
+	cr_xlog_params(p, le->params, sizeof(le->params));
+	json_decref(p);
 }

@@ -13,10 +13,38 @@
 #include "store.h"
 
 struct cr_dir_error {
-	int	status;			/* 400 */
-	char	code[32];		/* BAD_REQUEST, INVALID_SUBJECT */
+	int	status;			/* 400, 403, 500 */
+	char	code[32];		/* BAD_REQUEST, INVALID_SUBJECT,
+					   CAPACITY_NOT_ALLOWED, INTERNAL */
 	char	message[256];
 };
+
+/* The exchange log's names for directory changes (docs/exchange-log.md). */
+#define CR_DIR_LOG_INTEGRATE	"directory.integrate"
+#define CR_DIR_LOG_END		"directory.end"
+#define CR_DIR_LOG_PURPOSE	"reference-directory"
+
+/*
+ * The catalogue's rule (CBSS sector rules): institution may declare
+ * capacity when the capacity is in the catalogue and lists the institution
+ * or its sector. A capacity the catalogue does not have is refused (deny
+ * by default). 0 allowed; -1 refused with *err 403 CAPACITY_NOT_ALLOWED (or
+ * 500 INTERNAL on a storage error, logged).
+ */
+int	cr_directory_capacity_allowed(struct cr_store *,
+	    const char *institution, const char *capacity,
+	    struct cr_dir_error *err);
+
+/*
+ * The exchange-log entry of a directory change: action is
+ * CR_DIR_LOG_INTEGRATE or CR_DIR_LOG_END, e the record (for an end, e->to
+ * is the end date and e->from is ignored), outcome and status as sent,
+ * code "" when granted. The capacity and the period go in params.
+ */
+void	cr_directory_log_entry(struct cr_xlog_entry *le, const char *action,
+	    const struct cr_dir_entry *e, const char *request_id,
+	    const char *client, const char *end_user, const char *outcome,
+	    int status, const char *code);
 
 /* Normalizes a person (or enterprise) identifier; 0 or -1. */
 int	cr_directory_subject(const struct cr_hub *, const char *in, char *out,

@@ -95,8 +95,16 @@ const struct cr_jsonv_field cr_registry_authz_spec[] = {
 	CR_JSONV_END
 };
 
+const struct cr_jsonv_field cr_registry_capacity_spec[] = {
+	{ "id", CR_JV_STRING, 1, CR_NAME_MAX - 1, 0, 0 },
+	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "institutions", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 1000 },
+	{ "sectors", CR_JV_STRING_ARRAY, 0, CR_NAME_MAX - 1, 0, 100 },
+	CR_JSONV_END
+};
+
 static const char *const sections[] = { "institutions", "clients",
-	"services", "authorizations", NULL };
+	"services", "authorizations", "capacities", NULL };
 
 void
 cr_registry_token_hash(const char *token, uint8_t out[CR_HASH_LEN])
@@ -157,14 +165,16 @@ find_in(const json_t *doc, const char *section, const char *key,
 	return NULL;
 }
 
-/* 1 when the institution is in the file or the store; -1 on error. */
+/* 1 when the institution is in the file (doc may be NULL) or the store;
+   -1 on error. */
 static int
 institution_known(struct cr_store *st, const json_t *doc, const char *id)
 {
 	struct cr_institution in;
 	int rc;
 
-	if (find_in(doc, "institutions", "id", id, (size_t)-1) != NULL)
+	if (doc != NULL &&
+	    find_in(doc, "institutions", "id", id, (size_t)-1) != NULL)
 		return 1;
 	rc = st->registry->ops->institution_get(st->registry, id, &in);
 	if (rc == CR_STORE_OK)
@@ -179,7 +189,8 @@ check_shape(const json_t *doc, char *err, size_t errlen)
 	json_t *v, *e;
 	size_t i, k;
 	const struct cr_jsonv_field *specs[] = { cr_registry_institution_spec,
-	    client_spec, cr_registry_service_spec, cr_registry_authz_spec };
+	    client_spec, cr_registry_service_spec, cr_registry_authz_spec,
+	    cr_registry_capacity_spec };
 	char msg[256];
 
 	if (!json_is_object(doc)) {
@@ -388,6 +399,107 @@ storage:
 	return -1;
 }
 
+int
+cr_registry_capacity_check(struct cr_store *st, const json_t *doc,
+    const json_t *cap, char *err, size_t errlen)
+{
+	const char *id = jstr(cap, "id");
+	json_t *v;
+	size_t i;
+	int rc;
+
+	if (!cr_registry_valid_id(id)) {
+		snprintf(err, errlen, "id may only contain letters, digits, "
+		    "'.', '_' and '-'");
+		return -1;
+	}
+	json_array_foreach(json_object_get(cap, "institutions"), i, v) {
+		if ((rc = institution_known(st, doc, json_string_value(v)))
+		    == -1) {
+			snprintf(err, errlen, "storage error");
+			return -2;
+		}
+		if (rc == 0) {
+			snprintf(err, errlen, "institutions[%zu]: no "
+			    "institution '%s'", i, json_string_value(v));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+cr_registry_capacity_from_json(const json_t *o, struct cr_capacity *cap)
+{
+	json_t *v;
+
+	memset(cap, 0, sizeof(*cap));
+	cr_util_strlcpy(cap->id, jstr(o, "id"), sizeof(cap->id));
+	cr_util_strlcpy(cap->name, jstr(o, "name"), sizeof(cap->name));
+	/* Absent lists are empty: stored and shown as []. */
+	v = json_object_get(o, "institutions");
+	cap->institutions = v != NULL ? json_incref(v) : json_array();
+	v = json_object_get(o, "sectors");
+	cap->sectors = v != NULL ? json_incref(v) : json_array();
+}
+
+json_t *
+cr_registry_capacity_json(const struct cr_capacity *cap)
+{
+	return json_pack("{s:s,s:s,s:O,s:O}", "id", cap->id, "name",
+	    cap->name, "institutions", cap->institutions, "sectors",
+	    cap->sectors);
+}
+
+static int
+check_capacities(struct cr_store *st, const json_t *doc, char *err,
+    size_t errlen)
+{
+	char msg[256];
+	const char *id;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "capacities"), i, e) {
+		id = jstr(e, "id");
+		if (cr_registry_capacity_check(st, doc, e, msg, sizeof(msg))
+		    != 0)
+			return elem_error(err, errlen, "capacities", i, id,
+			    "%s", msg);
+		if (find_in(doc, "capacities", "id", id, i) != NULL)
+			return elem_error(err, errlen, "capacities", i, id,
+			    "duplicate capacity id");
+	}
+	return 0;
+}
+
+static int
+load_capacities(struct cr_store *st, const json_t *doc,
+    struct cr_registry_counts *c)
+{
+	struct cr_capacity cap;
+	json_t *e;
+	size_t i;
+	int rc;
+
+	json_array_foreach(json_object_get(doc, "capacities"), i, e) {
+		cr_registry_capacity_from_json(e, &cap);
+		/* A capacity already declared keeps its rule: changing who
+		   may declare it is PUT /v1/capacities/{id}, an explicit act
+		   (audited), not a side effect of loading a file again. */
+		/* audit: capacity created (cr_audit_record, creds branch) */
+		rc = st->registry->ops->capacity_add(st->registry, &cap);
+		cr_capacity_clear(&cap);
+		if (rc == CR_STORE_EXISTS)
+			c->capacities_skipped++;
+		else if (rc == CR_STORE_OK)
+			c->capacities_added++;
+		else
+			return -1;
+	}
+	return 0;
+}
+
 static int
 load_institutions(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
@@ -556,12 +668,14 @@ cr_registry_load(struct cr_store *st, const json_t *doc,
 	    check_institutions(doc, err, errlen) == -1 ||
 	    check_clients(st, doc, err, errlen) == -1 ||
 	    check_services(st, doc, err, errlen) == -1 ||
-	    check_authorizations(st, doc, err, errlen) == -1)
+	    check_authorizations(st, doc, err, errlen) == -1 ||
+	    check_capacities(st, doc, err, errlen) == -1)
 		return -1;
 	if (load_institutions(st, doc, c) == -1 ||
 	    load_clients(st, doc, c) == -1 ||
 	    load_services(st, doc, c) == -1 ||
-	    load_authorizations(st, doc, c) == -1) {
+	    load_authorizations(st, doc, c) == -1 ||
+	    load_capacities(st, doc, c) == -1) {
 		snprintf(err, errlen, "storage error (see above); loading "
 		    "again completes what was loaded");
 		return -1;

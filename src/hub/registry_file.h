@@ -9,7 +9,8 @@
  *    "services":[{"id","provider","endpoint","subject_kind","fields",
  *                 "params","timeout_ms"}],
  *    "authorizations":[{"consumer","service","purpose","legal_basis",
- *                 "fields","capacities","valid_from","valid_to"}]}
+ *                 "fields","capacities","valid_from","valid_to"}],
+ *    "capacities":[{"id","name","institutions","sectors"}]}
  */
 #ifndef CR_REGISTRY_FILE_H
 #define CR_REGISTRY_FILE_H
@@ -30,6 +31,7 @@ struct cr_registry_counts {
 	unsigned long	clients_added, clients_skipped;
 	unsigned long	services_added, services_skipped;
 	unsigned long	authorizations_added, authorizations_skipped;
+	unsigned long	capacities_added, capacities_skipped;
 };
 
 /*
@@ -75,5 +77,20 @@ struct cr_service;
 int	cr_registry_service_tls(const json_t *def, struct cr_service *svc,
 	    char *err, size_t errlen);
 extern const struct cr_jsonv_field cr_registry_authz_spec[];
+extern const struct cr_jsonv_field cr_registry_capacity_spec[];
+
+/*
+ * A capacity object already checked against cr_registry_capacity_spec:
+ * its id in the registry alphabet and every listed institution known (in
+ * doc's "institutions", when doc is not NULL, or in the store). 0; -1
+ * with a message in err; -2 on storage error.
+ */
+int	cr_registry_capacity_check(struct cr_store *, const json_t *doc,
+	    const json_t *cap, char *err, size_t errlen);
+/* Fills *cap from a checked object (absent lists: empty); release it
+   with cr_capacity_clear(). */
+void	cr_registry_capacity_from_json(const json_t *, struct cr_capacity *);
+/* {"id","name","institutions","sectors"} (new reference). */
+json_t	*cr_registry_capacity_json(const struct cr_capacity *);
 
 #endif

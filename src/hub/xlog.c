@@ -312,35 +312,93 @@ out:
 	return rc;
 }
 
-int
-cr_xlog_submit(struct cr_xlog *x, const struct cr_xlog_entry *e,
+/* Queues e[0..n), all with the same callback, under one lock: the writer
+   takes them together, in one transaction when n <= max_batch. */
+static int
+xlog_submit_n(struct cr_xlog *x, const struct cr_xlog_entry *e, size_t n,
     cr_xlog_done_fn done, void *arg)
 {
 	struct cr_xlog_entry *slot;
+	size_t i;
 	int rc = -1;
 
 	pthread_mutex_lock(&x->mtx);
 	if (x->stopping)
 		goto out;
 	/* Grows only past the previous peak; normally no allocation here. */
-	if (buf_reserve(&x->queue, x->queue.len + 1) == -1) {
+	if (buf_reserve(&x->queue, x->queue.len + n) == -1) {
 		log_warn("xlog: queue");
 		goto out;
 	}
-	slot = &x->queue.entries[x->queue.len];
-	memcpy(slot, e, sizeof(*slot));
-	slot->seq = 0;
-	memset(slot->prev_hash, 0, CR_HASH_LEN);
-	memset(slot->hash, 0, CR_HASH_LEN);
-	x->queue.cbs[x->queue.len].done = done;
-	x->queue.cbs[x->queue.len].arg = arg;
-	x->queue.len++;
+	for (i = 0; i < n; i++) {
+		slot = &x->queue.entries[x->queue.len];
+		memcpy(slot, &e[i], sizeof(*slot));
+		slot->seq = 0;
+		memset(slot->prev_hash, 0, CR_HASH_LEN);
+		memset(slot->hash, 0, CR_HASH_LEN);
+		x->queue.cbs[x->queue.len].done = done;
+		x->queue.cbs[x->queue.len].arg = arg;
+		x->queue.len++;
+	}
 	/* Only the writer waits on cond. */
 	pthread_cond_signal(&x->cond);
 	rc = 0;
 out:
 	pthread_mutex_unlock(&x->mtx);
 	return rc;
+}
+
+int
+cr_xlog_submit(struct cr_xlog *x, const struct cr_xlog_entry *e,
+    cr_xlog_done_fn done, void *arg)
+{
+	return xlog_submit_n(x, e, 1, done, arg);
+}
+
+/* What cr_xlog_write waits for: its entries' callbacks. */
+struct xlog_wait {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;
+	size_t		 pending;
+	int		 failed;
+};
+
+static void
+xlog_wait_done(void *arg, int rc, uint64_t seq)
+{
+	struct xlog_wait *w = arg;
+
+	(void)seq;
+	pthread_mutex_lock(&w->mtx);
+	if (rc != 0)
+		w->failed = 1;
+	if (--w->pending == 0)
+		pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+int
+cr_xlog_write(struct cr_xlog *x, const struct cr_xlog_entry *e, size_t n)
+{
+	struct xlog_wait w;
+
+	if (n == 0)
+		return 0;
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mtx, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	w.pending = n;
+	if (xlog_submit_n(x, e, n, xlog_wait_done, &w) == -1) {
+		w.failed = 1;
+		w.pending = 0;
+	}
+	pthread_mutex_lock(&w.mtx);
+	while (w.pending > 0)
+		pthread_cond_wait(&w.cond, &w.mtx);
+	pthread_mutex_unlock(&w.mtx);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.mtx);
+	return w.failed ? -1 : 0;
 }
 
 void

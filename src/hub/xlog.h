@@ -45,6 +45,19 @@ int	cr_xlog_start(struct cr_store *, const struct cr_xlog_config *,
 int	cr_xlog_submit(struct cr_xlog *, const struct cr_xlog_entry *e,
 	    cr_xlog_done_fn done, void *arg);
 
+/*
+ * Queues e[0..n) and waits until all are durable: 0, or -1 when one could
+ * not be written (or the log is stopping). For callers that already wait
+ * on storage on their own thread (directory writes); never from a done
+ * callback. The entries go through the group commit like any others: n
+ * entries cost a transaction per max_batch, not one each. They are copied
+ * into the queue under its lock in one go (so that the writer takes them
+ * together): keep n to a max_batch or less, or submitters wait for a long
+ * copy (4096 entries, about 9 MB: a millisecond or so).
+ */
+int	cr_xlog_write(struct cr_xlog *, const struct cr_xlog_entry *e,
+	    size_t n);
+
 /* Writes everything queued, calls the callbacks, joins the writer, frees. */
 void	cr_xlog_stop(struct cr_xlog *);
 

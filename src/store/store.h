@@ -84,6 +84,18 @@ struct cr_authz {
 	char	 valid_to[CR_DATE_LEN + 1];	/* "" when open-ended */
 };
 
+/*
+ * A capacity of the catalogue (CBSS sector rules): an institution may
+ * declare it in the reference directory when it is one of institutions or
+ * its sector is one of sectors. Both lists may be empty: then no one may.
+ */
+struct cr_capacity {
+	char	 id[CR_NAME_MAX];
+	char	 name[CR_TEXT_MAX];
+	json_t	*institutions;		/* array of institution ids */
+	json_t	*sectors;		/* array of sectors */
+};
+
 struct cr_dir_entry {
 	char	subject[CR_SUBJECT_MAX];
 	char	institution[CR_NAME_MAX];
@@ -275,6 +287,18 @@ struct cr_registry_ops {
 		    const char *service, const char *purpose, const char *date,
 		    struct cr_authz *out);
 
+	/* Capacities (the caller checks that the institutions exist).
+	   capacity_add: EXISTS when the id is taken. capacity_update
+	   replaces name, institutions and sectors; NOTFOUND when there is
+	   no such capacity. */
+	int	(*capacity_add)(struct cr_registry_store *,
+		    const struct cr_capacity *);
+	int	(*capacity_update)(struct cr_registry_store *,
+		    const struct cr_capacity *);
+	int	(*capacity_get)(struct cr_registry_store *, const char *id,
+		    struct cr_capacity *);
+	/* out: [{"id","name","institutions","sectors"}] ordered by id */
+	int	(*capacity_list)(struct cr_registry_store *, json_t **out);
 };
 
 struct cr_directory_ops {
@@ -479,6 +503,7 @@ void	cr_store_close(struct cr_store *);
 /* Release the json members of filled-out structs; safe on zeroed ones. */
 void	cr_service_clear(struct cr_service *);
 void	cr_authz_clear(struct cr_authz *);
+void	cr_capacity_clear(struct cr_capacity *);
 void	cr_event_type_clear(struct cr_event_type *);
 void	cr_event_clear(struct cr_event *);
 void	cr_subscription_clear(struct cr_subscription *);

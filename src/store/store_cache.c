@@ -462,6 +462,15 @@ PASS(registry_version, (struct cr_registry_store *st, uint64_t *v), (INNER(st), 
 PASS(service_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 PASS(authz_list, (struct cr_registry_store *st, const char *consumer, json_t **out),
     (INNER(st), consumer, out))
+/* The catalogue is read by directory writes only, never by a consultation:
+   not worth a place in the snapshot. */
+PASS(capacity_add, (struct cr_registry_store *st, const struct cr_capacity *cap),
+    (INNER(st), cap))
+PASS(capacity_update, (struct cr_registry_store *st,
+    const struct cr_capacity *cap), (INNER(st), cap))
+PASS(capacity_get, (struct cr_registry_store *st, const char *id,
+    struct cr_capacity *out), (INNER(st), id, out))
+PASS(capacity_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 #undef PASS
 
 static void
@@ -507,6 +516,10 @@ static const struct cr_registry_ops cache_registry_ops = {
 	.authz_delete = cache_authz_delete,
 	.authz_list = cache_authz_list,
 	.authz_find = cache_authz_find,
+	.capacity_add = cache_capacity_add,
+	.capacity_update = cache_capacity_update,
+	.capacity_get = cache_capacity_get,
+	.capacity_list = cache_capacity_list,
 };
 
 

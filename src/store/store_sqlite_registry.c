@@ -502,6 +502,118 @@ sq_authz_find(struct cr_registry_store *base, const char *consumer,
 	    authz_fill, out, "authz_find");
 }
 
+/*
+ * Capacities.
+ */
+
+static int
+capacity_write(struct cr_registry_store *base, enum sq_stmt id,
+    const struct cr_capacity *cap, const char *what)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	char *insts = NULL, *sectors = NULL;
+	int rc = CR_STORE_ERR;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, id)) == NULL)
+		return CR_STORE_ERR;
+	if ((insts = dump_json(cap->institutions)) == NULL ||
+	    (sectors = dump_json(cap->sectors)) == NULL)
+		goto out;
+	if (BIND_TEXT(s, 1, cap->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, cap->name) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, insts) != SQLITE_OK ||
+	    BIND_TEXT(s, 4, sectors) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		rc = cr_sqlite_err(c, what);
+		goto out;
+	}
+	rc = cr_sqlite_step_write(c, s, what);
+	if (rc == CR_STORE_OK && id == SQ_CAP_UPDATE &&
+	    sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+ out:
+	free(insts);
+	free(sectors);
+	return rc;
+}
+
+static int
+sq_capacity_add(struct cr_registry_store *base, const struct cr_capacity *cap)
+{
+	return capacity_write(base, SQ_CAP_ADD, cap, "capacity_add");
+}
+
+static int
+sq_capacity_update(struct cr_registry_store *base,
+    const struct cr_capacity *cap)
+{
+	return capacity_write(base, SQ_CAP_UPDATE, cap, "capacity_update");
+}
+
+static int
+capacity_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_capacity *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
+	out->institutions = col_json(s, 2);
+	out->sectors = col_json(s, 3);
+	if (out->institutions == NULL || out->sectors == NULL) {
+		cr_capacity_clear(out);
+		return CR_STORE_ERR;
+	}
+	return CR_STORE_OK;
+}
+
+static int
+sq_capacity_get(struct cr_registry_store *base, const char *id,
+    struct cr_capacity *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CAP_GET)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, id) == SQLITE_OK,
+	    capacity_fill, out, "capacity_get");
+}
+
+static json_t *
+capacity_row(sqlite3_stmt *s)
+{
+	json_t *insts, *sectors;
+
+	if ((insts = col_json(s, 2)) == NULL)
+		return NULL;
+	if ((sectors = col_json(s, 3)) == NULL) {
+		json_decref(insts);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:o, s:o}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "name", (const char *)sqlite3_column_text(s, 1),
+	    "institutions", insts,
+	    "sectors", sectors);
+}
+
+static int
+sq_capacity_list(struct cr_registry_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CAP_LIST)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_list_rows(c, s, capacity_row, "capacity_list", out);
+}
+
 const struct cr_registry_ops cr_sqlite_registry_ops = {
 	.institution_add = sq_institution_add,
 	.institution_get = sq_institution_get,
@@ -518,4 +630,8 @@ const struct cr_registry_ops cr_sqlite_registry_ops = {
 	.authz_delete = sq_authz_delete,
 	.authz_list = sq_authz_list,
 	.authz_find = sq_authz_find,
+	.capacity_add = sq_capacity_add,
+	.capacity_update = sq_capacity_update,
+	.capacity_get = sq_capacity_get,
+	.capacity_list = sq_capacity_list,
 };

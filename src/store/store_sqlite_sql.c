@@ -234,7 +234,19 @@ const char *const cr_sqlite_migrations[] = {
 	/* and services over HTTPS: the CA and the hub's certificate. */
 	"ALTER TABLE services ADD COLUMN ca_file TEXT;"
 	"ALTER TABLE services ADD COLUMN client_cert TEXT;"
-	"ALTER TABLE services ADD COLUMN client_key TEXT;"
+	"ALTER TABLE services ADD COLUMN client_key TEXT;",
+
+	/*
+	 * 9: the capacity catalogue: which institutions (JSON array of ids)
+	 * and sectors (JSON array) may declare each capacity in the
+	 * directory. Not in the registry cache: no registry_version trigger.
+	 */
+	"CREATE TABLE capacities ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  institutions TEXT NOT NULL,"
+	"  sectors TEXT NOT NULL"
+	");",
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -458,6 +470,17 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    " WHERE batch = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
 	[SQ_HEALTH_WRITE] =
 	    "UPDATE health SET at = ?1 WHERE id = 1",
+	[SQ_CAP_ADD] =
+	    "INSERT INTO capacities (id, name, institutions, sectors)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[SQ_CAP_UPDATE] =
+	    "UPDATE capacities SET name = ?2, institutions = ?3, sectors = ?4"
+	    " WHERE id = ?1",
+	[SQ_CAP_GET] =
+	    "SELECT id, name, institutions, sectors FROM capacities"
+	    " WHERE id = ?1",
+	[SQ_CAP_LIST] =
+	    "SELECT id, name, institutions, sectors FROM capacities ORDER BY id",
 };
 
 const size_t cr_sqlite_nmigrations =
@@ -490,6 +513,8 @@ const char *const cr_sqlite_readonly_compat[] = {
 	/* 7 added the health table, which only the probe writes. */
 	[6] = RO_TLS,
 	[7] = RO_TLS,
+	/* 9 added the capacity catalogue, which no read-only command reads. */
+	[8] = "",
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

@@ -54,6 +54,17 @@ cr_authz_clear(struct cr_authz *az)
 }
 
 void
+cr_capacity_clear(struct cr_capacity *cap)
+{
+	if (cap == NULL)
+		return;
+	shared_decref(cap->institutions);
+	cap->institutions = NULL;
+	shared_decref(cap->sectors);
+	cap->sectors = NULL;
+}
+
+void
 cr_event_type_clear(struct cr_event_type *et)
 {
 	if (et == NULL)

@@ -41,6 +41,7 @@ static const struct {
 	{ "client", cr_api_client_spec },
 	{ "service", cr_registry_service_spec },
 	{ "authz", cr_registry_authz_spec },
+	{ "capacity", cr_registry_capacity_spec },
 	{ "verify", cr_api_verify_spec },
 };
 

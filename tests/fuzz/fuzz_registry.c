@@ -48,7 +48,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 struct sizes {
-	size_t	institutions, services, authorizations;
+	size_t	institutions, services, authorizations, capacities;
 };
 
 static void
@@ -65,6 +65,9 @@ sizes(struct sizes *z)
 	json_decref(l);
 	FUZZ_CHECK(r->ops->authz_list(r, NULL, &l) == CR_STORE_OK);
 	z->authorizations = json_array_size(l);
+	json_decref(l);
+	FUZZ_CHECK(r->ops->capacity_list(r, &l) == CR_STORE_OK);
+	z->capacities = json_array_size(l);
 	json_decref(l);
 }
 
@@ -103,18 +106,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cr_registry_load_text(st, NAME, (const char *)data, size,
 	    &again, err, sizeof(err)) == 0);
 	FUZZ_CHECK(again.institutions_added == 0 && again.clients_added == 0 &&
-	    again.services_added == 0 && again.authorizations_added == 0);
+	    again.services_added == 0 && again.authorizations_added == 0 &&
+	    again.capacities_added == 0);
 	FUZZ_CHECK(again.institutions_skipped ==
 	    section(data, size, "institutions"));
 	FUZZ_CHECK(again.clients_skipped == section(data, size, "clients"));
 	FUZZ_CHECK(again.services_skipped == section(data, size, "services"));
 	FUZZ_CHECK(again.authorizations_skipped ==
 	    section(data, size, "authorizations"));
+	FUZZ_CHECK(again.capacities_skipped ==
+	    section(data, size, "capacities"));
 	sizes(&after);
 	FUZZ_CHECK(after.institutions == before.institutions +
 	    c.institutions_added);
 	FUZZ_CHECK(after.services == before.services + c.services_added);
 	FUZZ_CHECK(after.authorizations == before.authorizations +
 	    c.authorizations_added);
+	FUZZ_CHECK(after.capacities == before.capacities + c.capacities_added);
 	return 0;
 }

@@ -800,8 +800,33 @@ class Hub:
 		self._ok(r, (201,), "create service " + sid)
 		return sid
 
+	def capacity(self, cid, institutions=(), sectors=()):
+		"""Lets institutions and sectors declare capacity cid in the
+		directory (the catalogue): creates it, or adds them to who holds
+		it already (PUT)."""
+		body = {"id": cid, "name": "Capacity " + cid,
+		    "institutions": list(institutions), "sectors": list(sectors)}
+		r = self.admin("POST", "/v1/capacities", body)
+		if r.status == 409:
+			cur = [c for c in self.admin("GET", "/v1/capacities")
+			    .json["capacities"] if c["id"] == cid][0]
+			for k in ("institutions", "sectors"):
+				body[k] = sorted(set(cur[k]) | set(body[k]))
+			r = self.admin("PUT", "/v1/capacities/" + cid, body)
+			return self._ok(r, (200,), "extend capacity " + cid)
+		return self._ok(r, (201,), "create capacity " + cid)
+
 	def authorize(self, consumer, service, purpose, fields, capacities=None,
-	    valid_from="2020-01-01", valid_to=None, legal_basis="Deliberation 22/123"):
+	    valid_from="2020-01-01", valid_to=None, legal_basis="Deliberation 22/123",
+	    declare=True):
+		"""An authorization; with declare (the default) the consumer is
+		also let declare the capacities it requires (self.capacity), as
+		an operator who authorizes an institution on the persons it
+		integrates as X lets it declare X. The hub's rule stays whole:
+		a capacity no one declared is refused (test_capacities.py)."""
+		if declare and capacities:
+			for c in capacities:
+				self.capacity(c, [consumer])
 		body = {"consumer": consumer, "service": service,
 		    "purpose": purpose, "legal_basis": legal_basis,
 		    "fields": fields, "valid_to": valid_to}

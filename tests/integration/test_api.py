@@ -13,6 +13,7 @@ hub and one set of fixture sources started once (setUpModule); a second
 file would start them again.
 """
 
+import datetime
 import itertools
 import os
 import sqlite3
@@ -96,6 +97,11 @@ def setUpModule():
 		HUB.institution("RN", "National Register", "population")
 		HUB.institution("KBO", "Crossroads Bank for Enterprises",
 		    "enterprises")
+		# The capacities the consumers declare, by their sectors (the
+		# rule itself: test_capacities.py).
+		HUB.capacity("jobseeker", sectors=["unemployment"])
+		HUB.capacity("insured", sectors=["health", "unemployment"])
+		HUB.capacity("beneficiary", sectors=["unemployment"])
 		HUB.service("population.person", "RN", FAST.url("/person"),
 		    PERSON_FIELDS, params=PERSON_PARAMS)
 		HUB.service("nested.person", "RN", NESTED.url("/person"),
@@ -701,11 +707,14 @@ class DirectoryTests(Base):
 		# Bigger than the 1 MiB JSON limit: batches have their own.
 		_, tok, _ = self.consumer()
 		s = SUBJECTS.known()
-		line = ('{"subject":"%s","capacity":"c%%05d","from":"2020-01-01",'
-		    '"to":null}' % s)
+		line = ('{"subject":"%s","capacity":"jobseeker","from":"%%s",'
+		    '"to":"%%s"}' % s)
 		n = 1200
 		pad = " " * 900
-		body = "\n".join((line % i) + pad for i in range(n)) + "\n"
+		start = datetime.date(2020, 1, 1)
+		days = [(start + datetime.timedelta(days=i)).isoformat()
+		    for i in range(n)]
+		body = "\n".join((line % (d, d)) + pad for d in days) + "\n"
 		self.assertGreater(len(body), 1024 * 1024)
 		r = HUB.request("POST", "/v1/directory/batch", body, token=tok,
 		    content_type="application/x-ndjson")
@@ -1416,7 +1425,8 @@ class OldLogTests(Base):
 		finally:
 			hub.kill()
 		# Back to the schema of before (version 5): no params anywhere,
-		# no health table (version 7), no client certificates (8).
+		# no health table (version 7), no client certificates (8), no
+		# capacities (9).
 		conn = sqlite3.connect(hub.db)
 		try:
 			conn.execute("DROP INDEX clients_cert")
@@ -1424,6 +1434,7 @@ class OldLogTests(Base):
 			for col in ("ca_file", "client_cert", "client_key"):
 				conn.execute("ALTER TABLE services DROP COLUMN " + col)
 			conn.execute("DROP TABLE health")
+			conn.execute("DROP TABLE capacities")
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")
 			conn.execute("PRAGMA user_version = 5")

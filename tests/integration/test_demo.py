@@ -185,8 +185,15 @@ class DemoTest(unittest.TestCase):
         r = self.call(*log)
         self.assertEqual(r.status, 200, r)
         outcomes = [e["outcome"] for e in r.json["entries"]
-                    if e["subject"] == subject]
+                    if e["subject"] == subject
+                    and e["purpose"] != "reference-directory"]
         self.assertEqual(outcomes, ["granted"])
+        # The demo's directory was loaded through the capacity rule, and
+        # each integration is in the log.
+        self.assertTrue([e for e in r.json["entries"]
+                         if e["subject"] == subject
+                         and e["service"] == "directory.integrate"
+                         and e["outcome"] == "granted"], r.json)
         reg = self.registry()
         tokens = {c["institution"]: c["token"] for c in reg["clients"]}
         services = {s["id"]: s for s in reg["services"]}

@@ -48,6 +48,17 @@ def setUpModule():
 		c = HUB.client(iid)
 		TOK[iid] = c["token"]
 		CLIENT[iid] = c["client_id"]
+	declare(HUB)
+
+
+# Who declares what in the directory (the capacity catalogue).
+DECLARED = {"jobseeker": ["ONEM", "CPAS"], "trainee": ["ONEM"],
+    "beneficiary": ["CPAS"], "member": ["MUT"]}
+
+
+def declare(hub):
+	for cap, insts in DECLARED.items():
+		hub.capacity(cap, insts)
 
 
 def tearDownModule():
@@ -673,6 +684,8 @@ class CrashTests(unittest.TestCase):
 		for iid in ("RN", "ONEM", "CPAS"):
 			h.institution(iid)
 			tok[iid] = h.client(iid)["token"]
+		h.institution("MUT")
+		declare(h)
 		r = h.admin("POST", "/v1/event-types", {"id": "population.moved",
 		    "provider": "RN", "fields": ["city", "seq"]})
 		self.assertEqual(r.status, 201, r)

@@ -302,8 +302,17 @@ class TestHub(unittest.TestCase):
 		self.assertEqual(data["address"], dict(zip(("street", "number",
 		    "postcode", "municipality"), addr)))
 		entries = cls.hub.log_entries(subject, consumer="ONEM")
-		self.assertEqual(sorted(e["outcome"] for e in entries),
+		self.assertEqual(sorted(e["outcome"] for e in entries
+		    if e["purpose"] != "reference-directory"),
 		    ["denied", "granted"])
+		# The import logged who integrated the person, as what.
+		imported = [e for e in entries
+		    if e["service"] == "directory.integrate"]
+		self.assertTrue(imported, entries)
+		for e in imported:
+			self.assertEqual((e["client"], e["outcome"]),
+			    ("operator", "granted"), e)
+			self.assertTrue(e["request_id"].startswith("import-"), e)
 		# The generated declarations match what the adapter answers.
 		r = cls.hub.request("GET", "/metrics")
 		self.assertNotIn("crossroads_source_undeclared_fields_total{",

@@ -123,8 +123,12 @@ class ReadmeTourTest(unittest.TestCase):
 		    '{"id":"ONEM","name":"National Employment Office",'
 		    '"sector":"unemployment"}',
 		    '"code":"NOT_INTEGRATED"',
+		    '{"id":"jobseeker","name":"Registered jobseeker",'
+		    '"institutions":[],"sectors":["unemployment"]}',
+		    '"service":"directory.integrate"',
 		    '"data":{"name":"',
-		    "exchange log intact: 2 entries\n"):
+		    # Two consultations and the integration between them.
+		    "exchange log intact: 3 entries\n"):
 			self.assertIn(want, first)
 		self.assertNotIn("CONFLICT", first)
 		second = self.paste()

@@ -228,6 +228,7 @@ def consumer(subjects, capacity="beneficiary", hub=None):
 	hub.institution(iid)
 	cl = hub.client(iid)
 	hub.authorize(iid, EVENT_TYPE, "social-assistance", GRANTED)
+	hub.capacity(capacity, [iid])
 	for s in subjects:
 		hub.integrate(cl["token"], s, capacity)
 	return cl
@@ -401,9 +402,13 @@ class WebhookTests(unittest.TestCase):
 		    token=cl["token"]).json["dead_letters"], [])
 
 		# The log: one DEAD_LETTER entry per dead delivery, then the
-		# granted ones (written just after the receiver answered).
-		ents = wait_for(lambda: len([e for e in HUB.log_entries(s)
-		    if e["outcome"] == "granted"]) >= 2 and HUB.log_entries(s))
+		# granted ones (written just after the receiver answered); the
+		# subject's log also holds its integration, not a delivery.
+		def deliveries():
+			return [e for e in HUB.log_entries(s)
+			    if e["purpose"] == "event-delivery"]
+		ents = wait_for(lambda: len([e for e in deliveries()
+		    if e["outcome"] == "granted"]) >= 2 and deliveries())
 		dead_e = [e for e in ents if e["error_code"] == "DEAD_LETTER"]
 		self.assertEqual(len(dead_e), 2, ents)
 		for e in dead_e:
@@ -467,6 +472,7 @@ class WebhookTests(unittest.TestCase):
 		HUB.institution(iid)
 		cl = HUB.client(iid)
 		az = HUB.authorize(iid, EVENT_TYPE, "social-assistance", GRANTED)
+		HUB.capacity("beneficiary", [iid])
 		HUB.integrate(cl["token"], s, "beneficiary")
 		sub = subscribe(cl, RX.url("revoked"), RX, "revoked")
 		r = HUB.admin("DELETE", "/v1/authorizations/" + az["id"])

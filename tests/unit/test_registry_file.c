@@ -3,7 +3,7 @@
  * what it adds is what the hub then finds (institutions, tokens, services,
  * authorizations, fields as paths, params); loading twice adds nothing;
  * bad files are refused whole with a message naming the element; the
- * generated registry.json loads.
+ * generated registry.json loads; capacities and the rule they make.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "directory.h"
 #include "gen.h"
 #include "registry_file.h"
 #include "store.h"
@@ -263,8 +264,94 @@ static const struct bad bads[] = {
 	{ "{" INSTS ",\"authorizations\":[{\"consumer\":\"RN\",\"service\":"
 	  "\"none\",\"purpose\":\"p\",\"legal_basis\":\"L\",\"fields\":[]}]}",
 	  "authorizations[0] (none): no service 'none'" },
+	{ "{" INSTS ",\"capacities\":[{\"id\":\"c\",\"name\":\"C\","
+	  "\"institutions\":[\"RN\",\"XX\"]}]}",
+	  "capacities[0] (c): institutions[1]: no institution 'XX'" },
+	{ "{" INSTS ",\"capacities\":[{\"id\":\"c\",\"name\":\"C\"},"
+	  "{\"id\":\"c\",\"name\":\"D\"}]}",
+	  "capacities[1] (c): duplicate capacity id" },
+	{ "{" INSTS ",\"capacities\":[{\"id\":\"a b\",\"name\":\"C\"}]}",
+	  "capacities[0] (a b): id may only contain" },
+	{ "{" INSTS ",\"capacities\":[{\"id\":\"c\",\"name\":\"C\","
+	  "\"sectors\":\"health\"}]}", "capacities[0] (c): " },
 	{ NULL, NULL }
 };
+
+/*
+ * The capacities of a registry file, and the rule they make
+ * (cr_directory_capacity_allowed): by institution, by sector, deny by
+ * default; loading again skips them and keeps the stored rule.
+ */
+static void
+test_capacities(void **state)
+{
+	static const char doc[] =
+	    "{\"institutions\":["
+	    " {\"id\":\"ONEM\",\"name\":\"Employment\",\"sector\":\"unemployment\"},"
+	    " {\"id\":\"CAPAC\",\"name\":\"Fund\",\"sector\":\"unemployment\"},"
+	    " {\"id\":\"MUT\",\"name\":\"Mutual\",\"sector\":\"health\"}],"
+	    "\"capacities\":["
+	    " {\"id\":\"unemployed\",\"name\":\"Unemployed\","
+	    "  \"institutions\":[\"ONEM\"]},"
+	    " {\"id\":\"recipient\",\"name\":\"Recipient\","
+	    "  \"sectors\":[\"unemployment\"]},"
+	    " {\"id\":\"nobody\",\"name\":\"Withdrawn\"}]}";
+	static const char other[] =
+	    "{\"capacities\":[{\"id\":\"unemployed\",\"name\":\"X\","
+	    " \"sectors\":[\"health\"]}]}";
+	static const struct {
+		const char	*inst, *cap;
+		int		 rc;
+	} rules[] = {
+		{ "ONEM", "unemployed", 0 },		/* by institution */
+		{ "CAPAC", "unemployed", -1 },		/* same sector, not listed */
+		{ "CAPAC", "recipient", 0 },		/* by sector */
+		{ "ONEM", "recipient", 0 },
+		{ "MUT", "recipient", -1 },
+		{ "ONEM", "nobody", -1 },
+		{ "ONEM", "jobseeker", -1 },		/* not in the catalogue */
+		{ "NOSUCH", "recipient", -1 },		/* unknown institution */
+	};
+	struct fx *f = *state;
+	struct cr_registry_counts c;
+	struct cr_capacity cap;
+	struct cr_dir_error derr;
+	char err[512];
+	size_t i;
+
+	write_file(f->file, doc);
+	assert_int_equal(cr_registry_load_file(f->st, f->file, &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.capacities_added, 3);
+	assert_int_equal(f->st->registry->ops->capacity_get(f->st->registry,
+	    "recipient", &cap), CR_STORE_OK);
+	assert_string_equal(cap.name, "Recipient");
+	assert_int_equal(json_array_size(cap.institutions), 0);
+	assert_string_equal(json_string_value(json_array_get(cap.sectors, 0)),
+	    "unemployment");
+	cr_capacity_clear(&cap);
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		memset(&derr, 0, sizeof(derr));
+		if (cr_directory_capacity_allowed(f->st, rules[i].inst,
+		    rules[i].cap, &derr) != rules[i].rc)
+			fail_msg("%s as %s: expected %d", rules[i].inst,
+			    rules[i].cap, rules[i].rc);
+		if (rules[i].rc == -1) {
+			assert_int_equal(derr.status, 403);
+			assert_string_equal(derr.code, "CAPACITY_NOT_ALLOWED");
+		}
+	}
+	/* Loaded again, or with another rule for it: skipped, unchanged. */
+	write_file(f->file, other);
+	assert_int_equal(cr_registry_load_file(f->st, f->file, &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.capacities_added, 0);
+	assert_int_equal(c.capacities_skipped, 1);
+	assert_int_equal(cr_directory_capacity_allowed(f->st, "ONEM",
+	    "unemployed", &derr), 0);
+	assert_int_equal(cr_directory_capacity_allowed(f->st, "MUT",
+	    "unemployed", &derr), -1);
+}
 
 static void
 test_bad_files(void **state)
@@ -295,6 +382,34 @@ test_bad_files(void **state)
 	write_file(f->file, "{}");
 	assert_int_equal(cr_registry_load_file(f->st, f->file, &c, err,
 	    sizeof(err)), 0);
+}
+
+/*
+ * Every capacity an authorization of the generated country requires may
+ * be declared by its consumer: the demo's consultations need integrations
+ * the catalogue allows.
+ */
+static void
+generated_capacities(struct cr_store *st)
+{
+	struct cr_dir_error derr;
+	json_t *list, *a, *c;
+	size_t i, j;
+
+	assert_int_equal(st->registry->ops->authz_list(st->registry, NULL,
+	    &list), CR_STORE_OK);
+	json_array_foreach(list, i, a) {
+		json_array_foreach(json_object_get(a, "capacities"), j, c) {
+			const char *inst = json_string_value(json_object_get(a,
+			    "consumer"));
+
+			if (cr_directory_capacity_allowed(st, inst,
+			    json_string_value(c), &derr) != 0)
+				fail_msg("%s may not declare %s: %s", inst,
+				    json_string_value(c), derr.message);
+		}
+	}
+	json_decref(list);
 }
 
 /* registry.json as crossroads gen writes it, then its tokens work. */
@@ -336,6 +451,7 @@ test_generated_registry(void **state)
 	    CR_STORE_OK);
 	assert_true(json_array_size(list) >= 8);
 	json_decref(list);
+	generated_capacities(f->st);
 }
 
 int
@@ -348,6 +464,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_files, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_generated_registry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_capacities, setup,
 		    teardown),
 	};
 

@@ -722,6 +722,53 @@ test_health(void **state)
 		unlink(path);
 	}
 }
+/* The capacity catalogue, directly and through the registry cache. */
+static void
+test_capacities(void **state)
+{
+	struct fx *f = *state;
+	struct cr_store *st = f->st, *inner, *cached;
+	struct cr_capacity cap, got;
+	json_t *list;
+
+	memset(&cap, 0, sizeof(cap));
+	cr_util_strlcpy(cap.id, "jobseeker", sizeof(cap.id));
+	cr_util_strlcpy(cap.name, "Jobseeker", sizeof(cap.name));
+	cap.institutions = json_pack("[s]", "ONEM");
+	cap.sectors = json_array();
+	assert_int_equal(st->registry->ops->capacity_add(st->registry, &cap),
+	    CR_STORE_OK);
+	assert_int_equal(st->registry->ops->capacity_add(st->registry, &cap),
+	    CR_STORE_EXISTS);
+	json_decref(cap.sectors);
+	cap.sectors = json_pack("[s,s]", "unemployment", "training");
+	cr_util_strlcpy(cap.name, "Registered jobseeker", sizeof(cap.name));
+	assert_int_equal(st->registry->ops->capacity_update(st->registry,
+	    &cap), CR_STORE_OK);
+	cr_util_strlcpy(cap.id, "nobody", sizeof(cap.id));
+	assert_int_equal(st->registry->ops->capacity_update(st->registry,
+	    &cap), CR_STORE_NOTFOUND);
+	cr_capacity_clear(&cap);
+
+	/* Another process's view, through the cache. */
+	assert_int_equal(cr_store_open(f->path, &inner), 0);
+	assert_int_equal(cr_store_cache_wrap(inner, 1000, &cached), 0);
+	assert_int_equal(cached->registry->ops->capacity_get(cached->registry,
+	    "jobseeker", &got), CR_STORE_OK);
+	assert_string_equal(got.name, "Registered jobseeker");
+	assert_int_equal(json_array_size(got.institutions), 1);
+	assert_string_equal(json_string_value(json_array_get(got.sectors, 1)),
+	    "training");
+	cr_capacity_clear(&got);
+	assert_int_equal(cached->registry->ops->capacity_get(cached->registry,
+	    "nobody", &got), CR_STORE_NOTFOUND);
+	assert_int_equal(cached->registry->ops->capacity_list(
+	    cached->registry, &list), CR_STORE_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(JSTR_AT(list, 0, "id"), "jobseeker");
+	json_decref(list);
+	cr_store_close(cached);
+}
 
 int
 main(void)
@@ -739,6 +786,7 @@ main(void)
 		T(test_open_readonly),
 		T(test_threads),
 		T(test_health),
+		T(test_capacities),
 	};
 #undef T
 

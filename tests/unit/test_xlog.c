@@ -650,6 +650,35 @@ test_group_commit(void **state)
 	expect_intact(f->store, 451);
 }
 
+/* cr_xlog_write: n entries queued at once, durable when it returns, in one
+   transaction (n <= max_batch); -1 when the batch could not be written. */
+static void
+test_write_waits(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_xlog *x;
+	struct flaky fl;
+	struct cr_xlog_entry *e;
+	int i;
+
+	assert_non_null(e = calloc(300, sizeof(*e)));
+	flaky_init(&fl, f->store);
+	assert_int_equal(cr_xlog_start(&fl.base, NULL, &x), 0);
+	for (i = 0; i < 300; i++)
+		make_entry(&e[i], 3, i + 1);
+	assert_int_equal(cr_xlog_write(x, e, 300), 0);
+	assert_int_equal(fl.appends, 1);
+	assert_int_equal(fl.sizes[0], 300);
+	expect_intact(f->store, 300);
+	fl.fail_next = 1;
+	assert_int_equal(cr_xlog_write(x, e, 10), -1);
+	assert_int_equal(cr_xlog_write(x, e, 0), 0);
+	assert_int_equal(cr_xlog_write(x, e, 2), 0);
+	cr_xlog_stop(x);
+	expect_intact(f->store, 302);
+	free(e);
+}
+
 static void
 test_restart(void **state)
 {
@@ -995,6 +1024,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_waits, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_empty_and_null_callback,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup,
