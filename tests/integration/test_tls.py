@@ -543,6 +543,7 @@ class Outbound(unittest.TestCase):
 		self.assertEqual(r.status, 201, r)
 		h.authorize("ONEM", "tls.event", "benefit", ["address"])
 		s = H.INSZ_VALID[1]
+		h.capacity("jobseeker", institutions=["ONEM"])
 		h.integrate(self.tok, s, "jobseeker")
 		r = h.request("POST", "/v1/subscriptions", {
 		    "event_type": "tls.event", "capacities": ["jobseeker"],
