@@ -225,6 +225,26 @@ const char *const cr_sqlite_migrations[] = {
 	"  at INTEGER NOT NULL"
 	");"
 	"INSERT INTO health (id, at) VALUES (1, 0);",
+
+	/*
+	 * 8: the exchange log's Merkle tree, every perfect subtree by level
+	 * and index (level 0: one leaf hash per entry, index seq - 1), and
+	 * the signed tree heads (docs/exchange-log.md). The tree of the
+	 * entries written before is built by the hub at its next start.
+	 */
+	("CREATE TABLE xlog_tree ("
+	 "  level INTEGER NOT NULL,"
+	 "  idx INTEGER NOT NULL,"
+	 "  hash BLOB NOT NULL,"
+	 "  PRIMARY KEY (level, idx)"
+	 ") WITHOUT ROWID;"
+	 "CREATE TABLE xlog_heads ("
+	 "  tree_size INTEGER PRIMARY KEY,"
+	 "  timestamp_ms INTEGER NOT NULL,"
+	 "  root BLOB NOT NULL,"
+	 "  key_id TEXT NOT NULL,"
+	 "  signature BLOB NOT NULL"
+	 ");"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -323,6 +343,26 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    "SELECT " XLOG_COLS " FROM xlog WHERE seq >= ?1"
 	    " ORDER BY seq LIMIT ?2",
 	[SQ_XLOG_COUNT] = "SELECT count(*) FROM xlog",
+	/* OR IGNORE: rebuilding a tree's missing part may meet a node that
+	   is there already; it is the same hash or the log was rewritten,
+	   which the start-up check reports. */
+	[SQ_TREE_PUT] =
+	    "INSERT OR IGNORE INTO xlog_tree (level, idx, hash)"
+	    " VALUES (?1, ?2, ?3)",
+	[SQ_TREE_GET] = "SELECT hash FROM xlog_tree WHERE level = ?1 AND idx = ?2",
+	/* max, not count: one step down the primary key. */
+	[SQ_TREE_LEAVES] = "SELECT max(idx) FROM xlog_tree WHERE level = 0",
+	[SQ_TREE_RESET] = "DELETE FROM xlog_tree",
+	[SQ_HEADS_RESET] = "DELETE FROM xlog_heads",
+	[SQ_HEAD_PUT] =
+	    "INSERT OR REPLACE INTO xlog_heads (tree_size, timestamp_ms, root,"
+	    " key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_HEAD_GET] =
+	    "SELECT tree_size, timestamp_ms, root, key_id, signature"
+	    " FROM xlog_heads WHERE tree_size = ?1",
+	[SQ_HEAD_LATEST] =
+	    "SELECT tree_size, timestamp_ms, root, key_id, signature"
+	    " FROM xlog_heads ORDER BY tree_size DESC LIMIT 1",
 	[SQ_ET_ADD] =
 	    "INSERT INTO event_types (id, provider, fields, all_integrations)"
 	    " VALUES (?1, ?2, ?3, ?4)",
@@ -462,6 +502,9 @@ const char *const cr_sqlite_readonly_compat[] = {
 	[5] = RO_PARAMS,
 	/* 7 added the health table, which only the probe writes. */
 	[6] = "",
+	/* 8 added the Merkle tree and the heads: log verify recomputes the
+	   tree from the entries and reads neither. */
+	[7] = "",
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);
