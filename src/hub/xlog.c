@@ -59,6 +59,7 @@ struct cr_xlog {
 	pthread_cond_t	 cond;
 	pthread_t	 thread;
 	int		 stopping;	/* under mtx */
+	int		 joined;	/* the writer has exited */
 	struct xlog_buf	 queue;		/* submitters' side, under mtx */
 	struct xlog_buf	 work;		/* writer's side, writer only */
 
@@ -613,15 +614,24 @@ cr_xlog_submit_entry(struct cr_xlog *x, const struct cr_xlog_entry *e,
 }
 
 void
-cr_xlog_stop(struct cr_xlog *x)
+cr_xlog_quiesce(struct cr_xlog *x)
 {
-	if (x == NULL)
+	if (x == NULL || x->joined)
 		return;
 	pthread_mutex_lock(&x->mtx);
 	x->stopping = 1;
 	pthread_cond_signal(&x->cond);
 	pthread_mutex_unlock(&x->mtx);
 	pthread_join(x->thread, NULL);
+	x->joined = 1;
+}
+
+void
+cr_xlog_stop(struct cr_xlog *x)
+{
+	if (x == NULL)
+		return;
+	cr_xlog_quiesce(x);
 	pthread_cond_destroy(&x->cond);
 	pthread_mutex_destroy(&x->mtx);
 	pthread_mutex_destroy(&x->tree_mtx);

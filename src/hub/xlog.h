@@ -77,7 +77,10 @@ void	cr_xlog_leaf_hash(const uint8_t entry_hash[CR_HASH_LEN],
 int	cr_xlog_store_node(void *arg, unsigned level, uint64_t index,
 	    uint8_t out[CR_HASH_LEN]);
 
-/* Writes everything queued, calls the callbacks, joins the writer, frees. */
+/* Writes everything queued, calls the callbacks and joins the writer;
+   cr_xlog_tree still answers. Submits fail from now on. */
+void	cr_xlog_quiesce(struct cr_xlog *);
+/* cr_xlog_quiesce if not done yet, then frees. */
 void	cr_xlog_stop(struct cr_xlog *);
 
 /* Computes e->hash from e->prev_hash and the entry's fields. */

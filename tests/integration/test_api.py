@@ -1416,10 +1416,12 @@ class OldLogTests(Base):
 		finally:
 			hub.kill()
 		# Back to the schema of before (version 5): no params anywhere,
-		# and no health table (version 7).
+		# no health table (version 7), no Merkle tree nor heads (8).
 		conn = sqlite3.connect(hub.db)
 		try:
 			conn.execute("DROP TABLE health")
+			conn.execute("DROP TABLE xlog_tree")
+			conn.execute("DROP TABLE xlog_heads")
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")
 			conn.execute("PRAGMA user_version = 5")

@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 # Every subcommand and the long options its --help must list, one line each.
 COMMANDS = {
 	"serve": {"--config", "--listen", "--db", "--threads", "--verbose",
-	    "--help"},
+	    "--log-key", "--log-head-file", "--accept-log-rewrite", "--help"},
 	"log verify": {"--db", "--help"},
 	"directory import": {"--db", "--institution", "--id-scheme", "--help"},
 	"registry import": {"--db", "--help"},
