@@ -581,8 +581,9 @@ class Hub:
 	"""A `crossroads serve` process."""
 
 	def __init__(self, workdir, config=None, db=None, name="hub",
-	    env=None, prefix=None):
+	    env=None, prefix=None, args=None):
 		self.bin, _ = binaries()
+		self.args = list(args or [])	# more `serve` options
 		self.prefix = prefix or []	# e.g. setpriv, to run as another user
 		self.workdir = workdir
 		self.name = name
@@ -621,7 +622,8 @@ class Hub:
 			self.starts += 1
 			self.port = free_port()
 			args = self.prefix + [self.bin, "serve", "--listen",
-			    "127.0.0.1:%d" % self.port, "--db", self.db] + args_cfg
+			    "127.0.0.1:%d" % self.port, "--db", self.db] + args_cfg + \
+			    self.args
 			self.proc = _spawn(args, env, self.stdout_path,
 			    self.stderr_path)
 			deadline = time.monotonic() + READY_TIMEOUT
