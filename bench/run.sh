@@ -468,9 +468,18 @@ if sh "$HERE/verify.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; 
 	FAIL=1
 fi
 
+# --- the seventh section: bench/translog.sh (issue 10) -------------------------
+echo
+echo "## Transparency log: signed tree heads (issue 10)"
+if sh "$HERE/translog.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/translog.sh failed (status $?)" >&2
+	FAIL=1
+fi
+
 # --- every section in results/latest.json -----------------------------------
 # {"consultation": what this script wrote above, "adapter": ..., "events":
-# ..., "directory": ..., "xlog": ..., "verify": ...}; a section that did
+# ..., "directory": ..., "xlog": ..., "verify": ..., "translog": ...}; a
+# section that did
 # not write its file during this run (it failed) is null rather than an
 # older run's figures.
 python3 - "$HERE/results" <<'EOF_MERGE' || FAIL=1
@@ -482,7 +491,7 @@ with open(latest) as f:
 since = os.path.getmtime(latest)
 merged = {"date": consultation.get("date"), "machine": consultation.get("machine"),
     "quick": consultation.get("quick"), "consultation": consultation}
-for name in ("adapter", "events", "directory", "xlog", "verify"):
+for name in ("adapter", "events", "directory", "xlog", "verify", "translog"):
 	p = os.path.join(d, name + ".json")
 	merged[name] = None
 	if os.path.exists(p) and os.path.getmtime(p) >= since:

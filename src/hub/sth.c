@@ -215,6 +215,17 @@ cr_sth_from_json(const json_t *o, struct cr_tree_head *h, char *err,
 	return 0;
 }
 
+/* jansson's message quotes the input: as text, whatever the bytes. */
+static void
+not_json(const json_error_t *je, char *err, size_t errlen)
+{
+	char text[JSON_ERROR_TEXT_LENGTH + 16];
+
+	snprintf(text, sizeof(text), "not JSON: %s", je->text);
+	/* Stops before a character that does not fit, never inside. */
+	cr_util_utf8_copy(err, errlen, text);
+}
+
 int
 cr_sth_parse(const char *text, size_t len, struct cr_tree_head *out,
     char *err, size_t errlen)
@@ -225,7 +236,7 @@ cr_sth_parse(const char *text, size_t len, struct cr_tree_head *out,
 
 	if ((o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
 		memset(out, 0, sizeof(*out));
-		snprintf(err, errlen, "not JSON: %s", je.text);
+		not_json(&je, err, errlen);
 		return -1;
 	}
 	rc = cr_sth_from_json(o, out, err, errlen);
@@ -256,7 +267,7 @@ cr_sth_parse_key(const char *text, size_t len, uint8_t pk[CR_STH_PK_LEN],
 	int rc = -1;
 
 	if ((o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		snprintf(err, errlen, "not JSON: %s", je.text);
+		not_json(&je, err, errlen);
 		return -1;
 	}
 	alg = json_string_value(json_object_get(o, "algorithm"));

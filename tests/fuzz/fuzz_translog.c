@@ -12,8 +12,9 @@
  * - hashes are accepted exactly as 64 lowercase hex digits each, at most
  *   CR_MERKLE_MAX_PROOF, and verifying them as proofs never succeeds
  *   against a root they were not built for (and never crashes);
- * - a query number is accepted exactly when it is 1 to 19 decimal digits
- *   of a value from the minimum to 2^63 - 1.
+ * - a query number is accepted exactly when it is decimal digits only (at
+ *   least one, leading zeros allowed) of a value from the minimum to
+ *   2^63 - 1.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -194,7 +195,7 @@ check_proof(const char *p, size_t n, uint64_t index, uint64_t size)
 		    root, (const uint8_t (*)[32])h, len) == -1);
 }
 
-/* The oracle: 1 to 19 digits, no sign, min..INT64_MAX. */
+/* The oracle: digits only, no sign, min..INT64_MAX. */
 static void
 check_query(const char *v, uint64_t min)
 {
@@ -202,11 +203,13 @@ check_query(const char *v, uint64_t min)
 	uint64_t got;
 	size_t i, len = strlen(v);
 	unsigned long long x = 0;
-	int ok = len > 0 && len <= 19, rc;
+	int ok = len > 0, rc;
 
 	for (i = 0; ok && i < len; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			ok = 0;
+		else if (x > ((unsigned long long)INT64_MAX - 9) / 10 + 1)
+			ok = 0;		/* past 2^63 - 1 already */
 		else
 			x = x * 10 + (unsigned)(v[i] - '0');
 	}
