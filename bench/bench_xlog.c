@@ -85,12 +85,14 @@ counting_tail(struct cr_xlog_store *base, uint64_t *seq, uint8_t hash[CR_HASH_LE
 }
 
 static int
-counting_tree_leaves(struct cr_xlog_store *base, uint64_t *count)
+counting_tree_count(struct cr_xlog_store *base, unsigned level,
+    uint64_t *count)
 {
 	struct counting *c = (struct counting *)(void *)((char *)base -
 	    offsetof(struct counting, xlog));
 
-	return c->inner->xlog->ops->tree_leaves(c->inner->xlog, count);
+	return c->inner->xlog->ops->tree_count(c->inner->xlog, level,
+	    count);
 }
 
 static int
@@ -104,10 +106,21 @@ counting_tree_get(struct cr_xlog_store *base, unsigned level, uint64_t index,
 	    hash);
 }
 
+static int
+counting_xlog_hashes(struct cr_xlog_store *base, uint64_t from, size_t n,
+    uint8_t (*out)[CR_HASH_LEN])
+{
+	struct counting *c = (struct counting *)(void *)((char *)base -
+	    offsetof(struct counting, xlog));
+
+	return c->inner->xlog->ops->xlog_hashes(c->inner->xlog, from, n, out);
+}
+
 static const struct cr_xlog_ops counting_ops = {
 	.xlog_append = counting_append,
 	.xlog_tail = counting_tail,
-	.tree_leaves = counting_tree_leaves,
+	.tree_count = counting_tree_count,
+	.xlog_hashes = counting_xlog_hashes,
 	.tree_get = counting_tree_get,
 };
 

@@ -108,7 +108,23 @@ cr_xlog_leaf_hash(const uint8_t entry_hash[CR_HASH_LEN],
 	cr_merkle_leaf_hash(entry_hash, CR_HASH_LEN, out);
 }
 
-/* Appends one entry's leaf to f and its completed nodes to nb. */
+/*
+ * Which subtrees are stored: every TREE_STRIDE-th level. Storing them all
+ * would add two rows to each entry's transaction, which took a quarter to
+ * a half off the writer's ceiling (bench/xlog.sh); these take one row per
+ * 15 entries. A subtree of another level is computed from at most
+ * 2^(TREE_STRIDE - 1) = 8 stored ones below it, or from as many entries'
+ * hashes (a leaf is SHA-256(0x00 || entry hash): nothing to store).
+ */
+#define TREE_STRIDE	4
+
+static int
+tree_stored(unsigned level)
+{
+	return level > 0 && level % TREE_STRIDE == 0;
+}
+
+/* Appends one entry's leaf to f and the stored nodes it completes to nb. */
 static void
 tree_add(struct cr_merkle_frontier *f, struct xlog_nodes *nb,
     const uint8_t entry_hash[CR_HASH_LEN])
@@ -120,6 +136,8 @@ tree_add(struct cr_merkle_frontier *f, struct xlog_nodes *nb,
 	cr_xlog_leaf_hash(entry_hash, leaf);
 	cr_merkle_append(f, leaf, done, &n);
 	for (i = 0; i < n; i++) {
+		if (!tree_stored(done[i].level))
+			continue;
 		nb->v[nb->len].level = done[i].level;
 		nb->v[nb->len].index = done[i].index;
 		memcpy(nb->v[nb->len].hash, done[i].hash, CR_HASH_LEN);
@@ -131,10 +149,36 @@ int
 cr_xlog_store_node(void *arg, unsigned level, uint64_t index,
     uint8_t out[CR_HASH_LEN])
 {
+	uint8_t h[1 << (TREE_STRIDE - 1)][CR_HASH_LEN];
 	struct cr_store *st = arg;
+	unsigned below = level % TREE_STRIDE;
+	size_t n = (size_t)1 << below, i;
+	uint64_t first;
 
-	return st->xlog->ops->tree_get(st->xlog, level, index, out) ==
-	    CR_STORE_OK ? 0 : -1;
+	if (tree_stored(level))
+		return st->xlog->ops->tree_get(st->xlog, level, index, out) ==
+		    CR_STORE_OK ? 0 : -1;
+	if (level >= CR_MERKLE_MAX_LEVELS || index > (UINT64_MAX >> level))
+		return -1;
+	first = index << below;
+	if (level < TREE_STRIDE) {
+		/* From the entries: seq = leaf index + 1. */
+		if (st->xlog->ops->xlog_hashes(st->xlog, (index << level) + 1,
+		    n, h) != CR_STORE_OK)
+			return -1;
+		for (i = 0; i < n; i++)
+			cr_xlog_leaf_hash(h[i], h[i]);
+	} else {
+		for (i = 0; i < n; i++)
+			if (st->xlog->ops->tree_get(st->xlog, level - below,
+			    first + i, h[i]) != CR_STORE_OK)
+				return -1;
+	}
+	for (; n > 1; n /= 2)
+		for (i = 0; i < n / 2; i++)
+			cr_merkle_node_hash(h[2 * i], h[2 * i + 1], h[i]);
+	memcpy(out, h[0], CR_HASH_LEN);
+	return 0;
 }
 
 static void
@@ -409,7 +453,7 @@ tree_start(struct cr_xlog *x, int rebuild)
 {
 	struct cr_store *st = x->store;
 	struct tree_fill tf;
-	uint64_t leaves;
+	uint64_t leaves, blocks;
 	int rc = -1;
 
 	memset(&tf, 0, sizeof(tf));
@@ -417,13 +461,16 @@ tree_start(struct cr_xlog *x, int rebuild)
 		log_warnx("xlog: cannot reset the Merkle tree");
 		return -1;
 	}
-	if (st->xlog->ops->tree_leaves(st->xlog, &leaves) != CR_STORE_OK) {
+	/* The entries that stored subtrees cover: whole blocks of 16. */
+	if (st->xlog->ops->tree_count(st->xlog, TREE_STRIDE, &blocks) !=
+	    CR_STORE_OK) {
 		log_warnx("xlog: cannot read the Merkle tree");
 		return -1;
 	}
+	leaves = blocks << TREE_STRIDE;
 	if (leaves > x->last_seq) {
-		log_warnx("xlog: the Merkle tree has %" PRIu64 " leaves but "
-		    "the log only %" PRIu64 " entries: entries were removed",
+		log_warnx("xlog: the Merkle tree covers %" PRIu64 " entries but "
+		    "the log has only %" PRIu64 ": entries were removed",
 		    leaves, x->last_seq);
 		return -1;
 	}
@@ -435,8 +482,11 @@ tree_start(struct cr_xlog *x, int rebuild)
 	}
 	if (leaves == x->last_seq)
 		return 0;
-	log_info("xlog: adding entries %" PRIu64 "..%" PRIu64 " to the "
-	    "Merkle tree", leaves + 1, x->last_seq);
+	/* The last few entries of every log are read again; more only for
+	   a log written without the tree. */
+	if (x->last_seq - leaves >= (1U << TREE_STRIDE))
+		log_info("xlog: adding entries %" PRIu64 "..%" PRIu64 " to the "
+		    "Merkle tree", leaves + 1, x->last_seq);
 	tf.x = x;
 	tf.expect = leaves + 1;
 	if (nodes_reserve(&tf.nb, 2 * TREE_FILL_PAGE) == -1)

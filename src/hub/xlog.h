@@ -73,7 +73,8 @@ void	cr_xlog_on_commit(struct cr_xlog *, void (*fn)(void *, uint64_t),
 /* An entry's Merkle leaf hash: SHA-256(0x00 || entry hash). */
 void	cr_xlog_leaf_hash(const uint8_t entry_hash[CR_HASH_LEN],
 	    uint8_t out[CR_HASH_LEN]);
-/* A cr_merkle_node_fn over the stored tree; arg is the struct cr_store. */
+/* A cr_merkle_node_fn over the stored tree and the entries' hashes; arg
+   is the struct cr_store. At most 8 reads a subtree. */
 int	cr_xlog_store_node(void *arg, unsigned level, uint64_t index,
 	    uint8_t out[CR_HASH_LEN]);
 

@@ -166,8 +166,9 @@ struct cr_delivery {
 
 /*
  * The exchange log's Merkle tree (hub/merkle.h, docs/exchange-log.md): a
- * perfect subtree of 2^level leaves starting at leaf index << level, by
- * its root; level 0 are the leaf hashes, one per entry (index seq - 1).
+ * perfect subtree of 2^level leaves starting at leaf index << level (leaf
+ * index seq - 1), by its root. The hub stores the levels 4, 8, 12, ...
+ * only (xlog.c says why).
  */
 struct cr_xlog_node {
 	unsigned level;
@@ -339,8 +340,13 @@ struct cr_xlog_ops {
 	/* One node's hash; NOTFOUND when it is not (yet) stored. */
 	int	(*tree_get)(struct cr_xlog_store *, unsigned level,
 		    uint64_t index, uint8_t hash[CR_HASH_LEN]);
-	/* Number of leaves (level 0 nodes) stored. */
-	int	(*tree_leaves)(struct cr_xlog_store *, uint64_t *count);
+	/* Number of nodes stored at level (the highest index + 1). */
+	int	(*tree_count)(struct cr_xlog_store *, unsigned level,
+		    uint64_t *count);
+	/* The hashes of entries from_seq .. from_seq + n - 1 into out[0..n);
+	   NOTFOUND when one of them is missing. */
+	int	(*xlog_hashes)(struct cr_xlog_store *, uint64_t from_seq,
+		    size_t n, uint8_t (*out)[CR_HASH_LEN]);
 	/* Forgets the whole tree and every signed head (an accepted rewrite
 	   of the log: both are rebuilt from the entries). */
 	int	(*tree_reset)(struct cr_xlog_store *);

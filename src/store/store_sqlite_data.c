@@ -520,7 +520,7 @@ sq_tree_get(struct cr_xlog_store *base, unsigned level, uint64_t index,
 }
 
 static int
-sq_tree_leaves(struct cr_xlog_store *base, uint64_t *count)
+sq_tree_count(struct cr_xlog_store *base, unsigned level, uint64_t *count)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -528,14 +528,52 @@ sq_tree_leaves(struct cr_xlog_store *base, uint64_t *count)
 
 	*count = 0;
 	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_TREE_LEAVES)) == NULL)
+	    (s = cr_sqlite_stmt(c, SQ_TREE_COUNT)) == NULL)
 		return CR_STORE_ERR;
+	if (sqlite3_bind_int(s, 1, (int)level) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "tree_count");
+	}
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
 			*count = (uint64_t)sqlite3_column_int64(s, 0) + 1;
 		rc = CR_STORE_OK;
 	} else
-		rc = cr_sqlite_err(c, "tree_leaves");
+		rc = cr_sqlite_err(c, "tree_count");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static int
+sq_xlog_hashes(struct cr_xlog_store *base, uint64_t from_seq, size_t n,
+    uint8_t (*out)[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	size_t k = 0;
+	int rc;
+
+	if (from_seq > INT64_MAX || n > INT32_MAX)
+		return CR_STORE_NOTFOUND;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_XLOG_HASHES)) == NULL)
+		return CR_STORE_ERR;
+	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)from_seq) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 2, (int)n) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "xlog_hashes");
+	}
+	while (k < n && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		/* A gap is a missing entry, not the next one. */
+		if ((uint64_t)sqlite3_column_int64(s, 0) != from_seq + k)
+			break;
+		col_hash(s, 1, out[k]);
+		k++;
+	}
+	if (k < n && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rc = cr_sqlite_err(c, "xlog_hashes");
+	else
+		rc = k == n ? CR_STORE_OK : CR_STORE_NOTFOUND;
 	cr_sqlite_done(s);
 	return rc;
 }
@@ -635,7 +673,8 @@ const struct cr_xlog_ops cr_sqlite_xlog_ops = {
 	.xlog_count = sq_xlog_count,
 	.tree_put = sq_tree_put,
 	.tree_get = sq_tree_get,
-	.tree_leaves = sq_tree_leaves,
+	.tree_count = sq_tree_count,
+	.xlog_hashes = sq_xlog_hashes,
 	.tree_reset = sq_tree_reset,
 	.head_put = sq_head_put,
 	.head_get = sq_head_get,

@@ -227,10 +227,11 @@ const char *const cr_sqlite_migrations[] = {
 	"INSERT INTO health (id, at) VALUES (1, 0);",
 
 	/*
-	 * 8: the exchange log's Merkle tree, every perfect subtree by level
-	 * and index (level 0: one leaf hash per entry, index seq - 1), and
-	 * the signed tree heads (docs/exchange-log.md). The tree of the
-	 * entries written before is built by the hub at its next start.
+	 * 8: the exchange log's Merkle tree, perfect subtrees by level and
+	 * index (the hub stores the levels 4, 8, 12, ...: about one row per
+	 * 15 entries), and the signed tree heads (docs/exchange-log.md). The
+	 * tree of the entries written before is built by the hub at its next
+	 * start.
 	 */
 	("CREATE TABLE xlog_tree ("
 	 "  level INTEGER NOT NULL,"
@@ -351,7 +352,9 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    " VALUES (?1, ?2, ?3)",
 	[SQ_TREE_GET] = "SELECT hash FROM xlog_tree WHERE level = ?1 AND idx = ?2",
 	/* max, not count: one step down the primary key. */
-	[SQ_TREE_LEAVES] = "SELECT max(idx) FROM xlog_tree WHERE level = 0",
+	[SQ_TREE_COUNT] = "SELECT max(idx) FROM xlog_tree WHERE level = ?1",
+	[SQ_XLOG_HASHES] =
+	    "SELECT seq, hash FROM xlog WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
 	[SQ_TREE_RESET] = "DELETE FROM xlog_tree",
 	[SQ_HEADS_RESET] = "DELETE FROM xlog_heads",
 	[SQ_HEAD_PUT] =

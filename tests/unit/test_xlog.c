@@ -439,11 +439,12 @@ flaky_scan(struct cr_xlog_store *st, uint64_t from,
 }
 
 static int
-flaky_tree_leaves(struct cr_xlog_store *st, uint64_t *count)
+flaky_tree_count(struct cr_xlog_store *st, unsigned level,
+    uint64_t *count)
 {
 	struct cr_store *real = flaky_of(st)->real;
 
-	return real->xlog->ops->tree_leaves(real->xlog, count);
+	return real->xlog->ops->tree_count(real->xlog, level, count);
 }
 
 static int
@@ -453,6 +454,15 @@ flaky_tree_get(struct cr_xlog_store *st, unsigned level, uint64_t index,
 	struct cr_store *real = flaky_of(st)->real;
 
 	return real->xlog->ops->tree_get(real->xlog, level, index, hash);
+}
+
+static int
+flaky_xlog_hashes(struct cr_xlog_store *st, uint64_t from, size_t n,
+    uint8_t (*out)[CR_HASH_LEN])
+{
+	struct cr_store *real = flaky_of(st)->real;
+
+	return real->xlog->ops->xlog_hashes(real->xlog, from, n, out);
 }
 
 /* The real store's probe, given the real store (base is a copy). */
@@ -476,7 +486,8 @@ flaky_init(struct flaky *fl, struct cr_store *real)
 	fl->ops.xlog_append = flaky_append;
 	fl->ops.xlog_tail = flaky_tail;
 	fl->ops.xlog_scan = flaky_scan;
-	fl->ops.tree_leaves = flaky_tree_leaves;
+	fl->ops.tree_count = flaky_tree_count;
+	fl->ops.xlog_hashes = flaky_xlog_hashes;
 	fl->ops.tree_get = flaky_tree_get;
 	fl->xlog.ops = &fl->ops;
 	fl->base.xlog = &fl->xlog;

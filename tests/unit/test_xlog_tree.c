@@ -138,8 +138,11 @@ expect_tree(struct cr_store *st, uint64_t n)
 	entries_root(st, &size, root);
 	assert_int_equal(size, n);
 	assert_memory_equal(root, live, CR_HASH_LEN);
-	assert_int_equal(st->xlog->ops->tree_leaves(st->xlog, &leaves), 0);
-	assert_int_equal(leaves, n);
+	/* Stored: the levels 4, 8, ...: one node per 16 entries at level 4. */
+	assert_int_equal(st->xlog->ops->tree_count(st->xlog, 4, &leaves), 0);
+	assert_int_equal(leaves, n / 16);
+	assert_int_equal(st->xlog->ops->tree_count(st->xlog, 0, &leaves), 0);
+	assert_int_equal(leaves, 0);
 	assert_int_equal(cr_merkle_root_at(cr_xlog_store_node, st, n, stored),
 	    0);
 	assert_memory_equal(root, stored, CR_HASH_LEN);
@@ -173,6 +176,10 @@ test_incremental(void **state)
 	fill(f->store, 1, 10);
 	fill(f->store, 11, 26);
 	expect_tree(f->store, 37);
+	/* Past a level-8 node (256 entries), in batches of every size. */
+	fill(f->store, 37, 250);
+	fill(f->store, 287, 13);
+	expect_tree(f->store, 300);
 }
 
 static void
@@ -191,14 +198,14 @@ test_built_at_start(void **state)
 {
 	struct fixture *f = *state;
 
-	fill(f->store, 0, 21);
+	fill(f->store, 0, 100);
 	exec_sql(f->db, "DELETE FROM xlog_tree");
 	cr_store_close(f->store);
 	assert_int_equal(cr_store_open(f->db, &f->store), 0);
-	expect_tree(f->store, 21);
-	/* And part of it: only the missing leaves are added. */
+	expect_tree(f->store, 100);
+	/* And part of it: only the missing nodes are added. */
 	exec_sql(f->db, "DELETE FROM xlog_tree WHERE idx >= 3");
-	expect_tree(f->store, 21);
+	expect_tree(f->store, 100);
 }
 
 /* A tree longer than the log: entries were removed; refused unless the
@@ -210,15 +217,15 @@ test_removed_entries(void **state)
 	struct cr_xlog_config cfg;
 	struct cr_xlog *x = NULL;
 
-	fill(f->store, 0, 12);
-	exec_sql(f->db, "DELETE FROM xlog WHERE seq > 9");
+	fill(f->store, 0, 40);
+	exec_sql(f->db, "DELETE FROM xlog WHERE seq > 20");
 	assert_int_equal(cr_xlog_start(f->store, NULL, &x), -1);
 	assert_null(x);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.rebuild_tree = 1;
 	assert_int_equal(cr_xlog_start(f->store, &cfg, &x), 0);
 	cr_xlog_stop(x);
-	expect_tree(f->store, 9);
+	expect_tree(f->store, 20);
 }
 
 static void
