@@ -74,8 +74,12 @@ struct cr_xlog {
 	pthread_mutex_t	 tree_mtx;
 	uint64_t	 tree_size;
 	uint8_t		 tree_root[CR_HASH_LEN];
+	/* The commit hook: set under mtx, copied by the writer under mtx
+	   when it takes the queue (the copy is the writer's). */
 	void		(*committed)(void *, uint64_t);
 	void		*committed_arg;
+	void		(*w_committed)(void *, uint64_t);
+	void		*w_committed_arg;
 };
 
 static int
@@ -191,8 +195,8 @@ tree_publish(struct cr_xlog *x)
 	x->tree_size = x->frontier.size;
 	memcpy(x->tree_root, root, CR_HASH_LEN);
 	pthread_mutex_unlock(&x->tree_mtx);
-	if (x->committed != NULL)
-		x->committed(x->committed_arg, x->frontier.size);
+	if (x->w_committed != NULL)
+		x->w_committed(x->w_committed_arg, x->frontier.size);
 }
 
 void
@@ -526,6 +530,8 @@ xlog_writer(void *arg)
 		tmp = x->queue;
 		x->queue = x->work;
 		x->work = tmp;
+		x->w_committed = x->committed;
+		x->w_committed_arg = x->committed_arg;
 		pthread_mutex_unlock(&x->mtx);
 
 		for (off = 0; off < x->work.len; off += n) {
