@@ -225,7 +225,8 @@ baseline_append(struct cr_xlog_entry *e)
 	e->seq = chain_seq + 1;
 	memcpy(e->prev_hash, chain_hash, CR_HASH_LEN);
 	cr_xlog_entry_hash(e, e->hash);
-	rc = base_store->xlog->ops->xlog_append(base_store->xlog, e, 1, NULL, 0);
+	rc = base_store->xlog->ops->xlog_append(base_store->xlog, e, 1, NULL,
+	    0);
 	if (rc == CR_STORE_OK) {
 		chain_seq = e->seq;
 		memcpy(chain_hash, e->hash, CR_HASH_LEN);

@@ -32,7 +32,7 @@ struct cr_config {
 	/* Batches (docs/batches.md). */
 	unsigned batch_concurrency;	/* verifications in flight per batch */
 	/* Signed tree heads (docs/exchange-log.md); "" = next to the db. */
-	char	 log_key[1024];		/* the hub's Ed25519 key file */
+	char	 log_key[1024];		/* Ed25519 key file */
 	char	 log_head_file[1024];	/* the last signed head */
 	unsigned log_head_interval_ms;	/* a head at least this often */
 	unsigned long long log_head_entries;	/* or after this many */

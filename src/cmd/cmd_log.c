@@ -113,8 +113,9 @@ log_verify(int argc, char **argv)
 		printf("exchange log intact: %llu entries\n",
 		    (unsigned long long)count);
 		if (head_file != NULL)
-			printf("it extends the saved head %s (tree size %llu)\n",
-			    head_file, (unsigned long long)head.tree_size);
+			printf("it extends the saved head %s (tree size "
+			    "%llu)\n", head_file,
+			    (unsigned long long)head.tree_size);
 		return 0;
 	}
 	if (rc == -1 && head_file != NULL && strstr(why, "saved head") !=

@@ -143,7 +143,8 @@ get_json(struct witness *w, const char *path, json_t **out)
 	*out = json_loadb(a.buf != NULL ? a.buf : "", a.len, 0, &je);
 	cr_cmd_answer_free(&a);
 	if (*out == NULL) {
-		snprintf(w->why, sizeof(w->why), "GET %.300s: not JSON: %.150s", url,
+		snprintf(w->why, sizeof(w->why), "GET %.300s: not JSON: %.150s",
+		    url,
 		    je.text);
 		return -1;
 	}

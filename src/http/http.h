@@ -154,7 +154,8 @@ void	cr_http_error(struct cr_req *, int status, const char *code,
 void	cr_http_storage_error(struct cr_req *);
 /* Adds a header to the answer (copied; ignored past 4 or when too long:
    the names and values are the hub's own). */
-void	cr_http_header(struct cr_req *, const char *name, const char *value);
+void	cr_http_header(struct cr_req *, const char *name,
+	    const char *value);
 void	cr_http_suspend(struct cr_req *);
 void	cr_http_resume(struct cr_req *);
 

@@ -23,15 +23,17 @@
 
 #define CR_STH_MSG_LEN		72
 #define CR_STH_PK_LEN		32	/* Ed25519 public key */
-#define CR_STH_SK_LEN		64	/* libsodium's secret key: seed || pk */
+#define CR_STH_SK_LEN		64	/* libsodium's: seed || pk */
 #define CR_STH_SEED_LEN		32
 #define CR_STH_CONTEXT		"crossroads-tree-head-v1"
 
-void	cr_sth_message(const struct cr_tree_head *, uint8_t out[CR_STH_MSG_LEN]);
+void	cr_sth_message(const struct cr_tree_head *,
+	    uint8_t out[CR_STH_MSG_LEN]);
 void	cr_sth_key_id(const uint8_t pk[CR_STH_PK_LEN],
 	    char out[CR_KEY_ID_LEN + 1]);
 /* Sets h->key_id and h->signature from the other fields. */
-void	cr_sth_sign(struct cr_tree_head *h, const uint8_t sk[CR_STH_SK_LEN]);
+void	cr_sth_sign(struct cr_tree_head *h,
+	    const uint8_t sk[CR_STH_SK_LEN]);
 /* 0 when h is signed by pk (key_id included); -1 otherwise. */
 int	cr_sth_verify(const struct cr_tree_head *h,
 	    const uint8_t pk[CR_STH_PK_LEN]);
@@ -64,8 +66,9 @@ int	cr_sth_time_parse(const char *s, int64_t *ms);
  * A JSON array of hex hashes (an audit path, a consistency proof) into
  * out (room for max). 0 with *len, or -1 with err set.
  */
-int	cr_sth_hashes_from_json(const json_t *arr, uint8_t out[][CR_HASH_LEN],
-	    size_t max, size_t *len, char *err, size_t errlen);
+int	cr_sth_hashes_from_json(const json_t *arr,
+	    uint8_t out[][CR_HASH_LEN], size_t max, size_t *len, char *err,
+	    size_t errlen);
 /* The array of hex hashes (new reference, NULL when out of memory). */
 json_t	*cr_sth_hashes_json(const uint8_t h[][CR_HASH_LEN], size_t n);
 
@@ -75,7 +78,8 @@ json_t	*cr_sth_hashes_json(const uint8_t h[][CR_HASH_LEN], size_t n);
  * space. NULL (absent) gives *out = 0 and 0 when optional. 0, or -1 with
  * err naming the parameter.
  */
-int	cr_sth_query_number(const char *name, const char *value, int optional,
-	    uint64_t min, uint64_t *out, char *err, size_t errlen);
+int	cr_sth_query_number(const char *name, const char *value,
+	    int optional, uint64_t min, uint64_t *out, char *err,
+	    size_t errlen);
 
 #endif

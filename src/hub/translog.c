@@ -37,7 +37,7 @@ struct cr_translog {
 	struct cr_xlog		*xlog;
 
 	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cond;		/* CLOCK_MONOTONIC */
+	pthread_cond_t		 cond;		/* monotonic */
 	pthread_t		 thread;
 	int			 running;
 	int			 stopping;	/* under mtx */
@@ -313,8 +313,9 @@ cr_translog_check(struct cr_translog *t, struct cr_store *st)
 		from = "the database's newest head";
 	}
 	if (cr_sth_verify(&h, t->pk) == -1) {
-		log_warnx("saved head: %s (tree size %" PRIu64 ") is not signed "
-		    "by this hub's key %s", from, h.tree_size, t->key_file);
+		log_warnx("saved head: %s (tree size %" PRIu64 ") is not "
+		    "signed by this hub's key %s", from, h.tree_size,
+		    t->key_file);
 		return -1;
 	}
 	rc = cr_xlog_verify_head(st, &h, &count, &bad, why, sizeof(why));

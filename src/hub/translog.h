@@ -19,8 +19,8 @@
 struct cr_translog;
 
 struct cr_translog_config {
-	const char	*key_file;	/* the hub's key: created (0600) when
-					   missing */
+	const char	*key_file;	/* the hub's key: created (0600)
+					   when missing */
 	const char	*head_file;	/* the last signed head, written
 					   atomically after each publish */
 	unsigned	 interval_ms;	/* 0: 1000 */
@@ -63,8 +63,8 @@ void	cr_translog_public_key(const struct cr_translog *,
  */
 int	cr_translog_head_read(const char *path, struct cr_tree_head *out,
 	    int *missing, char *err, size_t errlen);
-int	cr_translog_head_write(const char *path, const struct cr_tree_head *h,
-	    char *err, size_t errlen);
+int	cr_translog_head_write(const char *path,
+	    const struct cr_tree_head *h, char *err, size_t errlen);
 /* Reads an Ed25519 key file (64 hex digits: the seed), creating it with
    a new key when missing and create is set. 0 or -1 with err set. */
 int	cr_translog_key_file(const char *path, int create,

@@ -473,8 +473,8 @@ tree_start(struct cr_xlog *x, int rebuild)
 	}
 	leaves = blocks << TREE_STRIDE;
 	if (leaves > x->last_seq) {
-		log_warnx("xlog: the Merkle tree covers %" PRIu64 " entries but "
-		    "the log has only %" PRIu64 ": entries were removed",
+		log_warnx("xlog: the Merkle tree covers %" PRIu64 " entries "
+		    "but the log has only %" PRIu64 ": entries were removed",
 		    leaves, x->last_seq);
 		return -1;
 	}
@@ -706,7 +706,7 @@ struct verify_state {
 	/* The tree recomputed from the entries, and the head to meet. */
 	struct cr_merkle_frontier	 tree;
 	const struct cr_tree_head	*head;
-	int				 head_met;	/* 1 match, -1 not */
+	int				 head_met;	/* 1 met, -1 no */
 };
 
 /* At the head's size: does the recomputed tree have the head's root? */

@@ -36,9 +36,9 @@ typedef void (*cr_xlog_written_fn)(void *arg, int rc,
 
 struct cr_xlog_config {
 	size_t	max_batch;	/* entries per transaction; 0 = 4096 */
-	int	rebuild_tree;	/* forget the stored Merkle tree and signed
-				   heads and rebuild the tree from the entries
-				   (an accepted rewrite of the log) */
+	int	rebuild_tree;	/* forget the stored Merkle tree and
+				   signed heads, rebuild the tree from the
+				   entries (an accepted rewrite of the log) */
 };
 
 /*
@@ -109,8 +109,9 @@ int	cr_xlog_verify(struct cr_store *, uint64_t *count, uint64_t *bad_seq,
  * head->root (the signature is the caller's to check). A log shorter than
  * the head is "truncated"; another root "rewritten". Same returns.
  */
-int	cr_xlog_verify_head(struct cr_store *, const struct cr_tree_head *head,
-	    uint64_t *count, uint64_t *bad_seq, char *why, size_t whylen);
+int	cr_xlog_verify_head(struct cr_store *,
+	    const struct cr_tree_head *head, uint64_t *count, uint64_t *bad_seq,
+	    char *why, size_t whylen);
 
 /* JSON form of an entry as the API shows it (new reference). */
 json_t	*cr_xlog_entry_json(const struct cr_xlog_entry *);

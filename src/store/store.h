@@ -182,7 +182,7 @@ struct cr_xlog_node {
 /* A signed tree head: the root of the first tree_size entries' tree. */
 struct cr_tree_head {
 	uint64_t tree_size;
-	int64_t	 timestamp_ms;		/* Unix time in ms when signed */
+	int64_t	 timestamp_ms;		/* signed at: Unix ms */
 	uint8_t	 root[CR_HASH_LEN];
 	char	 key_id[CR_KEY_ID_LEN + 1];
 	uint8_t	 signature[CR_SIG_LEN];
@@ -335,8 +335,8 @@ struct cr_xlog_ops {
 
 	/* The Merkle tree: nodes written apart from entries (the tree of a
 	   log written before it had one), in one durable transaction. */
-	int	(*tree_put)(struct cr_xlog_store *, const struct cr_xlog_node *,
-		    size_t n);
+	int	(*tree_put)(struct cr_xlog_store *,
+		    const struct cr_xlog_node *, size_t n);
 	/* One node's hash; NOTFOUND when it is not (yet) stored. */
 	int	(*tree_get)(struct cr_xlog_store *, unsigned level,
 		    uint64_t index, uint8_t hash[CR_HASH_LEN]);
@@ -352,7 +352,8 @@ struct cr_xlog_ops {
 	int	(*tree_reset)(struct cr_xlog_store *);
 	/* Signed tree heads: one per tree size (a second one of the same size
 	   replaces the first), durable when this returns. */
-	int	(*head_put)(struct cr_xlog_store *, const struct cr_tree_head *);
+	int	(*head_put)(struct cr_xlog_store *,
+		    const struct cr_tree_head *);
 	/* The head of tree_size, or the newest for 0; NOTFOUND. */
 	int	(*head_get)(struct cr_xlog_store *, uint64_t tree_size,
 		    struct cr_tree_head *);

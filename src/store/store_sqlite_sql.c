@@ -350,7 +350,8 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	[SQ_TREE_PUT] =
 	    "INSERT OR IGNORE INTO xlog_tree (level, idx, hash)"
 	    " VALUES (?1, ?2, ?3)",
-	[SQ_TREE_GET] = "SELECT hash FROM xlog_tree WHERE level = ?1 AND idx = ?2",
+	[SQ_TREE_GET] =
+	    "SELECT hash FROM xlog_tree WHERE level = ?1 AND idx = ?2",
 	/* max, not count: one step down the primary key. */
 	[SQ_TREE_COUNT] = "SELECT max(idx) FROM xlog_tree WHERE level = ?1",
 	[SQ_XLOG_HASHES] =
