@@ -428,6 +428,47 @@ class Transparency(Base):
 		rc, out = self.verify(h.db, h.db + ".log-key.head")
 		self.assertEqual(rc, 0, out)
 		self.assertIn("extends the saved head", out)
+		# With the hub's key, and with another one.
+		h.start()
+		keyf = os.path.join(self.w, "key.json")
+		with open(keyf, "w") as f:
+			json.dump(h.admin("GET", "/v1/log/key").json, f)
+		self.assertEqual(h.terminate(), 0)
+		p = H.run_cli(["log", "verify", "--db", h.db, "--head",
+		    h.db + ".log-key.head", "--key", keyf])
+		self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+		other = dict(json.load(open(keyf)),
+		    public_key=base64.b64encode(bytes(range(32))).decode())
+		other["key_id"] = hashlib.sha256(bytes(range(32))).hexdigest()
+		with open(keyf, "w") as f:
+			json.dump(other, f)
+		p = H.run_cli(["log", "verify", "--db", h.db, "--head",
+		    h.db + ".log-key.head", "--key", keyf])
+		self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+		self.assertIn("NOT signed", p.stdout)
+
+	def test_damaged_head_file_refused(self):
+		h = self.start()
+		self.assertEqual(h.terminate(), 0)
+		with open(h.db + ".log-key.head", "w") as f:
+			f.write("{\"tree_size\":")
+		p = H.run_cli(["serve", "--listen", "127.0.0.1:%d" % H.free_port(),
+		    "--db", h.db], env={"CROSSROADS_ADMIN_TOKEN": H.ADMIN_TOKEN})
+		self.assertNotEqual(p.returncode, 0)
+		self.assertIn("not a tree head", p.stderr)
+
+	def test_without_head_file_the_database_head_holds(self):
+		"""The head file gone too: the newest head in the database still
+		catches a truncated tail."""
+		h = self.start()
+		tok = self.setup_registry(h)
+		self.consults(h, tok, 5)
+		self.assertEqual(h.terminate(), 0)
+		os.unlink(h.db + ".log-key.head")
+		sql(h.db, "DELETE FROM xlog WHERE seq > 2;")
+		err = self.refused_start(h)
+		self.assertIn("the database's newest head", err)
+		self.assertIn("truncated", err)
 
 
 class Tampering(Base):
