@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "translog.h"
 #include "util.h"
 
@@ -358,8 +359,10 @@ publish(struct cr_translog *t, int force)
 	if (t->store->xlog->ops->head_put(t->store->xlog, &h) != CR_STORE_OK) {
 		log_warnx("translog: cannot store the head of tree size %"
 		    PRIu64, h.tree_size);
+		cr_metrics_log_head(0, h.tree_size, h.timestamp_ms);
 		return;
 	}
+	cr_metrics_log_head(1, h.tree_size, h.timestamp_ms);
 	if (cr_translog_head_write(t->head_file, &h, err, sizeof(err)) == -1)
 		log_warnx("translog: saved head: %s", err);
 	pthread_mutex_lock(&t->mtx);

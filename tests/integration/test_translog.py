@@ -374,6 +374,12 @@ class Transparency(Base):
 		# Without tree_size: against the newest head.
 		r = h.request("GET", "/v1/log/proof/inclusion?seq=2", token=tok)
 		self.assertEqual(r.json["tree_size"], 13)
+		# The metrics say the same.
+		m = h.request("GET", "/metrics").body.decode()
+		self.assertIn("\ncrossroads_log_head_tree_size 13\n", m)
+		self.assertIn('crossroads_log_heads_total{outcome="failed"} 0\n', m)
+		self.assertNotIn('crossroads_log_heads_total{outcome="published"} 0\n',
+		    m)
 
 	def test_bad_proof_requests(self):
 		h = self.start()
