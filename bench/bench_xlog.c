@@ -55,14 +55,15 @@ struct counting {
 
 static int
 counting_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
-    size_t n)
+    size_t n, const struct cr_xlog_node *nodes, size_t nnodes)
 {
 	struct counting *c = (struct counting *)(void *)((char *)base -
 	    offsetof(struct counting, xlog));
 	unsigned long long m;
 	int rc;
 
-	rc = c->inner->xlog->ops->xlog_append(c->inner->xlog, e, n);
+	rc = c->inner->xlog->ops->xlog_append(c->inner->xlog, e, n, nodes,
+	    nnodes);
 	if (rc == CR_STORE_OK) {
 		atomic_fetch_add(&c->batches, 1);
 		atomic_fetch_add(&c->entries, n);
@@ -83,9 +84,44 @@ counting_tail(struct cr_xlog_store *base, uint64_t *seq, uint8_t hash[CR_HASH_LE
 	return c->inner->xlog->ops->xlog_tail(c->inner->xlog, seq, hash);
 }
 
+static int
+counting_tree_count(struct cr_xlog_store *base, unsigned level,
+    uint64_t *count)
+{
+	struct counting *c = (struct counting *)(void *)((char *)base -
+	    offsetof(struct counting, xlog));
+
+	return c->inner->xlog->ops->tree_count(c->inner->xlog, level,
+	    count);
+}
+
+static int
+counting_tree_get(struct cr_xlog_store *base, unsigned level, uint64_t index,
+    uint8_t hash[CR_HASH_LEN])
+{
+	struct counting *c = (struct counting *)(void *)((char *)base -
+	    offsetof(struct counting, xlog));
+
+	return c->inner->xlog->ops->tree_get(c->inner->xlog, level, index,
+	    hash);
+}
+
+static int
+counting_xlog_hashes(struct cr_xlog_store *base, uint64_t from, size_t n,
+    uint8_t (*out)[CR_HASH_LEN])
+{
+	struct counting *c = (struct counting *)(void *)((char *)base -
+	    offsetof(struct counting, xlog));
+
+	return c->inner->xlog->ops->xlog_hashes(c->inner->xlog, from, n, out);
+}
+
 static const struct cr_xlog_ops counting_ops = {
 	.xlog_append = counting_append,
 	.xlog_tail = counting_tail,
+	.tree_count = counting_tree_count,
+	.xlog_hashes = counting_xlog_hashes,
+	.tree_get = counting_tree_get,
 };
 
 static void
@@ -189,7 +225,8 @@ baseline_append(struct cr_xlog_entry *e)
 	e->seq = chain_seq + 1;
 	memcpy(e->prev_hash, chain_hash, CR_HASH_LEN);
 	cr_xlog_entry_hash(e, e->hash);
-	rc = base_store->xlog->ops->xlog_append(base_store->xlog, e, 1);
+	rc = base_store->xlog->ops->xlog_append(base_store->xlog, e, 1, NULL,
+	    0);
 	if (rc == CR_STORE_OK) {
 		chain_seq = e->seq;
 		memcpy(chain_hash, e->hash, CR_HASH_LEN);

@@ -478,10 +478,18 @@ if sh "$HERE/tls.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; els
 	FAIL=1
 fi
 
+# --- the eighth section: bench/translog.sh (issue 10) --------------------------
+echo
+echo "## Transparency log: signed tree heads (issue 10)"
+if sh "$HERE/translog.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/translog.sh failed (status $?)" >&2
+	FAIL=1
+fi
+
 # --- every section in results/latest.json -----------------------------------
 # {"consultation": what this script wrote above, "adapter": ..., "events":
-# ..., "directory": ..., "xlog": ..., "verify": ..., "tls": ...}; a section that did
-# not write its file during this run (it failed) is null rather than an
+# ..., "directory": ..., "xlog": ..., "verify": ..., "tls": ..., "translog":
+# ...}; a section that did not write its file during this run (it failed) is null rather than an
 # older run's figures.
 python3 - "$HERE/results" <<'EOF_MERGE' || FAIL=1
 import json, os, sys
@@ -492,7 +500,7 @@ with open(latest) as f:
 since = os.path.getmtime(latest)
 merged = {"date": consultation.get("date"), "machine": consultation.get("machine"),
     "quick": consultation.get("quick"), "consultation": consultation}
-for name in ("adapter", "events", "directory", "xlog", "verify", "tls"):
+for name in ("adapter", "events", "directory", "xlog", "verify", "tls", "translog"):
 	p = os.path.join(d, name + ".json")
 	merged[name] = None
 	if os.path.exists(p) and os.path.getmtime(p) >= since:

@@ -34,6 +34,8 @@ cr_config_defaults(struct cr_config *c)
 	c->delivery_max_in_flight = 64;
 	c->batch_concurrency = 32;
 	c->tls_client_auth = -1;
+	c->log_head_interval_ms = 1000;
+	c->log_head_entries = 10000;
 }
 
 int
@@ -248,7 +250,18 @@ cr_config_set(struct cr_config *c, const char *key0, const char *v,
 	else if (strcmp(key, "webhook_client_key") == 0)
 		rc = set_string(v, c->webhook_client_key,
 		    sizeof(c->webhook_client_key), err, errlen);
-	else
+	else if (strcmp(key, "log_key") == 0)
+		rc = set_string(v, c->log_key, sizeof(c->log_key), err, errlen);
+	else if (strcmp(key, "log_head_file") == 0)
+		rc = set_string(v, c->log_head_file, sizeof(c->log_head_file),
+		    err, errlen);
+	else if (strcmp(key, "log_head_interval_ms") == 0) {
+		if ((rc = set_size(v, 10, 3600000, &n, err, errlen)) == 0)
+			c->log_head_interval_ms = (unsigned)n;
+	} else if (strcmp(key, "log_head_entries") == 0) {
+		if ((rc = set_size(v, 1, 1ULL << 40, &n, err, errlen)) == 0)
+			c->log_head_entries = n;
+	} else
 		snprintf(err, errlen, "unknown key '%s'", key0);
 	return rc;
 }

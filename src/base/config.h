@@ -46,6 +46,11 @@ struct cr_config {
 	char	 webhook_ca_file[1024];
 	char	 webhook_client_cert[1024];
 	char	 webhook_client_key[1024];
+	/* Signed tree heads (docs/exchange-log.md); "" = next to the db. */
+	char	 log_key[1024];		/* Ed25519 key file */
+	char	 log_head_file[1024];	/* the last signed head */
+	unsigned log_head_interval_ms;	/* a head at least this often */
+	unsigned long long log_head_entries;	/* or after this many */
 };
 
 void	cr_config_defaults(struct cr_config *);

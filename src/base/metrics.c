@@ -37,6 +37,10 @@ static size_t metrics_nroutes;
 static _Atomic uint64_t metrics_requests[CR_METRICS_MAX_ROUTES][NSTATUS];
 /* 401s: [0] no bearer token, [1] a token that matches nobody. */
 static _Atomic uint64_t metrics_unauthenticated[2];
+/* Signed tree heads: published, failed, the newest's size and time. */
+static _Atomic uint64_t metrics_heads[2];
+static _Atomic uint64_t metrics_head_size;
+static _Atomic int64_t	metrics_head_ms;
 /*
  * Counters by service (source errors by kind, undeclared keys).
  * Services come and go at run time, so a service gets a slot the first
@@ -229,6 +233,19 @@ cr_metrics_xlog_batch(size_t n, double commit_ms)
 	histogram_observe(&h_commit, commit_ms / 1e3);
 }
 
+void
+cr_metrics_log_head(int ok, uint64_t tree_size, int64_t timestamp_ms)
+{
+	atomic_fetch_add_explicit(&metrics_heads[ok ? 0 : 1], 1,
+	    memory_order_relaxed);
+	if (!ok)
+		return;
+	atomic_store_explicit(&metrics_head_size, tree_size,
+	    memory_order_relaxed);
+	atomic_store_explicit(&metrics_head_ms, timestamp_ms,
+	    memory_order_relaxed);
+}
+
 int
 cr_metrics_source_undeclared(const char *service, unsigned long n)
 {
@@ -318,6 +335,24 @@ cr_metrics_render(char **out, size_t *len)
 	    "Exchange-log entries per group commit.", &h_batch);
 	histogram_render(f, "crossroads_xlog_commit_seconds",
 	    "Exchange-log group commit duration (fsync included).", &h_commit);
+	/* An alert on the head's age catches a publisher that stopped. */
+	fprintf(f, "# HELP crossroads_log_heads_total Signed tree heads by "
+	    "outcome.\n"
+	    "# TYPE crossroads_log_heads_total counter\n"
+	    "crossroads_log_heads_total{outcome=\"published\"} %llu\n"
+	    "crossroads_log_heads_total{outcome=\"failed\"} %llu\n"
+	    "# HELP crossroads_log_head_tree_size Entries under the newest "
+	    "signed tree head.\n"
+	    "# TYPE crossroads_log_head_tree_size gauge\n"
+	    "crossroads_log_head_tree_size %llu\n"
+	    "# HELP crossroads_log_head_timestamp_seconds When the newest "
+	    "head was signed (Unix time).\n"
+	    "# TYPE crossroads_log_head_timestamp_seconds gauge\n"
+	    "crossroads_log_head_timestamp_seconds %.3f\n",
+	    (unsigned long long)atomic_load(&metrics_heads[0]),
+	    (unsigned long long)atomic_load(&metrics_heads[1]),
+	    (unsigned long long)atomic_load(&metrics_head_size),
+	    (double)atomic_load(&metrics_head_ms) / 1e3);
 	if (fclose(f) != 0) {
 		free(*out);
 		*out = NULL;

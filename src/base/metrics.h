@@ -7,6 +7,7 @@
 #define CR_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CR_METRICS_MAX_ROUTES	64
 
@@ -35,6 +36,9 @@ void	cr_metrics_source(double ms);
 void	cr_metrics_source_error(const char *service,
 	    enum cr_metrics_source_error);
 void	cr_metrics_xlog_batch(size_t n, double commit_ms);
+/* A signed tree head published (docs/exchange-log.md), or one that could
+   not be stored (ok 0). */
+void	cr_metrics_log_head(int ok, uint64_t tree_size, int64_t timestamp_ms);
 
 /*
  * n keys that the source of service answered but the service does not

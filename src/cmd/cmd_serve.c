@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "translog.h"
 #include "util.h"
 #include "verify.h"
 
@@ -38,13 +39,20 @@ static const struct cr_cmd_opt serve_opts[] = {
 	    "certificates against this CA (PEM)" },
 	{ "tls-client-auth", CR_CMD_LONG + 3, "MODE", "none, optional "
 	    "(default with a CA) or require" },
+	{ "log-key", CR_CMD_LONG + 4, "FILE",
+	    "the hub's Ed25519 log key (DB.log-key; created if missing)" },
+	{ "log-head-file", CR_CMD_LONG + 5, "FILE",
+	    "the last signed tree head (LOG-KEY.head)" },
+	{ "accept-log-rewrite", CR_CMD_LONG + 6, NULL,
+	    "serve a log that does not extend the saved head (rebuilds it)" },
 	{ "verbose", 'v', NULL, "debug diagnostics" },
 	{ NULL, 0, NULL, NULL }
 };
 
 static const struct cr_cmd serve_cmd = {
 	"serve", "[--config FILE] [--listen HOST:PORT] [--db PATH]\n"
-	    "           [--threads N] [-v]",
+	    "           [--threads N] [--log-key FILE] [--log-head-file FILE]\n"
+	    "           [--accept-log-rewrite] [-v]",
 	"run the hub", serve_opts,
 	"Settings: the defaults, then the config file, then these flags\n"
 	"(docs/configuration.md). The operator token is read from\n"
@@ -73,6 +81,28 @@ make_parent_dir(const char *path)
 		log_warn("mkdir %s", dir);
 }
 
+/*
+ * The log key and head file: as set, else the key beside the database
+ * (DB.log-key) and the head beside the key (KEY.head).
+ */
+static void
+log_files(const struct cr_config *cfg, char key[PATH_MAX],
+    char head[PATH_MAX])
+{
+	const char *db = cfg->db;
+
+	if (strncmp(db, "sqlite:", 7) == 0)
+		db += 7;
+	if (cfg->log_key[0] != '\0')
+		cr_util_strlcpy(key, cfg->log_key, PATH_MAX);
+	else if (snprintf(key, PATH_MAX, "%s.log-key", db) >= PATH_MAX)
+		fatalx("the log key's path is too long: set log_key");
+	if (cfg->log_head_file[0] != '\0')
+		cr_util_strlcpy(head, cfg->log_head_file, PATH_MAX);
+	else if (snprintf(head, PATH_MAX, "%s.head", key) >= PATH_MAX)
+		fatalx("the saved head's path is too long: set log_head_file");
+}
+
 /* The events module's hook after a commit that routed deliveries: wakes
    the webhook engine once it runs. */
 static void
@@ -86,7 +116,8 @@ serve_routed(void *arg)
 
 /* 0, 1 after --help, or 2 after a usage error or a bad setting (said). */
 static int
-serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
+serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose,
+    int *accept_rewrite)
 {
 	char err[512];
 	int ch;
@@ -136,6 +167,15 @@ serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
 		case 'v':
 			*verbose = 1;
 			continue;
+		case CR_CMD_LONG + 4:
+			key = "log_key";
+			break;
+		case CR_CMD_LONG + 5:
+			key = "log_head_file";
+			break;
+		case CR_CMD_LONG + 6:
+			*accept_rewrite = 1;
+			continue;
 		default:
 			return 2;
 		}
@@ -166,10 +206,13 @@ cr_cmd_serve(int argc, char **argv)
 	sigset_t sigs;
 	double drain_end = 0, left;
 	size_t i;
-	int verbose = 0, sig, rc = 1;
+	struct cr_translog_config tcfg;
+	char log_key[PATH_MAX], head_file[PATH_MAX];
+	int verbose = 0, accept_rewrite = 0, sig, rc = 1, chk;
 
 	cr_config_defaults(&hub.cfg);
-	if ((rc = serve_options(argc, argv, &hub.cfg, &verbose)) != 0)
+	if ((rc = serve_options(argc, argv, &hub.cfg, &verbose,
+	    &accept_rewrite)) != 0)
 		return rc == 1 ? 0 : rc;
 	rc = 1;
 	log_init("crossroads", verbose);
@@ -226,8 +269,33 @@ cr_cmd_serve(int argc, char **argv)
 		fatalx("cannot cache the registry");
 	memset(&xcfg, 0, sizeof(xcfg));
 	xcfg.max_batch = hub.cfg.log_max_batch;
+	log_files(&hub.cfg, log_key, head_file);
+	memset(&tcfg, 0, sizeof(tcfg));
+	tcfg.key_file = log_key;
+	tcfg.head_file = head_file;
+	tcfg.interval_ms = hub.cfg.log_head_interval_ms;
+	tcfg.every = hub.cfg.log_head_entries;
+	if (cr_translog_open(&tcfg, &hub.translog) == -1)
+		fatalx("cannot load the log key %s", log_key);
+	/* Before the writer starts: a sequence number is never reused. */
+	if ((chk = cr_translog_check(hub.translog, hub.store)) == -2)
+		fatalx("cannot read the exchange log");
+	if (chk == -1 && !accept_rewrite)
+		fatalx("refusing to serve an exchange log that does not "
+		    "extend its saved head %s (see above); restart with "
+		    "--accept-log-rewrite to accept it", head_file);
+	if (chk == -1) {
+		log_warnx("!!! --accept-log-rewrite: SERVING AN EXCHANGE LOG "
+		    "THAT DOES NOT EXTEND ITS SAVED HEAD %s: its Merkle tree "
+		    "and signed heads are rebuilt from the entries as they "
+		    "are now; witnesses will report the change !!!",
+		    head_file);
+		xcfg.rebuild_tree = 1;
+	}
 	if (cr_xlog_start(hub.store, &xcfg, &hub.xlog) == -1)
 		fatalx("cannot start the exchange log");
+	if (cr_translog_start(hub.translog, hub.store, hub.xlog) == -1)
+		fatalx("cannot publish the exchange log's signed heads");
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.max_connections_per_host = hub.cfg.source_max_connections;
 	scfg.max_response_bytes = hub.cfg.source_max_response;
@@ -314,6 +382,9 @@ out:
 	   the lines cut short by the stop resume at the next start. */
 	cr_batch_runner_stop(hub.batches);
 	hub.sources->ops->stop(hub.sources);
+	/* The last head covers every entry written. */
+	cr_xlog_quiesce(hub.xlog);
+	cr_translog_free(hub.translog);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);
 	/* Nothing calls cr_verify_start() any more. */

@@ -61,6 +61,10 @@ void	cr_api_consult(struct cr_req *);
 
 /* api_log.c */
 void	cr_api_log_query(struct cr_req *);
+void	cr_api_log_key(struct cr_req *);
+void	cr_api_log_head(struct cr_req *);
+void	cr_api_log_inclusion(struct cr_req *);
+void	cr_api_log_consistency(struct cr_req *);
 
 /* api_events.c */
 void	cr_api_event_type_create(struct cr_req *);

@@ -31,6 +31,17 @@ consult_reply(struct cr_req *req)
 		cr_http_error(req, 500, "INTERNAL", "out of memory");
 		return;
 	}
+	/* Which entry to ask an inclusion proof of (docs/exchange-log.md):
+	   only an answer that was logged has one. */
+	if (res->log_seq != 0) {
+		char seq[24], hex[2 * CR_HASH_LEN + 1];
+
+		snprintf(seq, sizeof(seq), "%llu",
+		    (unsigned long long)res->log_seq);
+		cr_util_hex(res->log_hash, CR_HASH_LEN, hex);
+		cr_http_header(req, "X-Crossroads-Log-Seq", seq);
+		cr_http_header(req, "X-Crossroads-Log-Hash", hex);
+	}
 	cr_http_reply(req, res->status, "application/json", res->body,
 	    res->body_len);
 	res->body = NULL;

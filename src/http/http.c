@@ -300,6 +300,7 @@ req_queue_answer(struct cr_req *req)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	size_t i;
 
 	if (req->stream_read != NULL) {
 		resp = stream_response(req);
@@ -321,6 +322,9 @@ req_queue_answer(struct cr_req *req)
 	if (req->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
+	for (i = 0; i < req->nhdr; i++)
+		MHD_add_response_header(resp, req->hdr[i].name,
+		    req->hdr[i].value);
 	/* Counted before the answer leaves, so that a client that has its
 	   401 sees it in /metrics (completion runs after the send). */
 	if (req->status == 401 && (req->auth_failure == CR_AUTH_NO_TOKEN ||
@@ -518,6 +522,20 @@ cr_http_stop(struct cr_http *h)
 		return;
 	cr_listener_free(h->listener);
 	free(h);
+}
+
+void
+cr_http_header(struct cr_req *req, const char *name, const char *value)
+{
+	if (req->nhdr >= sizeof(req->hdr) / sizeof(req->hdr[0]) ||
+	    strlen(name) >= sizeof(req->hdr[0].name) ||
+	    strlen(value) >= sizeof(req->hdr[0].value))
+		return;
+	cr_util_strlcpy(req->hdr[req->nhdr].name, name,
+	    sizeof(req->hdr[0].name));
+	cr_util_strlcpy(req->hdr[req->nhdr].value, value,
+	    sizeof(req->hdr[0].value));
+	req->nhdr++;
 }
 
 void

@@ -102,6 +102,12 @@ struct cr_req {
 	int			 answered;
 	int			 close;		/* "Connection: close" on the
 						   answer */
+	/* More answer headers (cr_http_header). */
+	struct {
+		char	name[32];
+		char	value[80];
+	}			 hdr[4];
+	size_t			 nhdr;
 	int			 async;		/* handler suspended */
 	void			(*on_resume)(struct cr_req *);
 	void			*ctx;		/* handler state */
@@ -155,6 +161,10 @@ void	cr_http_error(struct cr_req *, int status, const char *code,
    failed (CR_STORE_ERR, logged by the store), logged with the route so
    that the operator finds the request that met it. */
 void	cr_http_storage_error(struct cr_req *);
+/* Adds a header to the answer (copied; ignored past 4 or when too long:
+   the names and values are the hub's own). */
+void	cr_http_header(struct cr_req *, const char *name,
+	    const char *value);
 void	cr_http_suspend(struct cr_req *);
 void	cr_http_resume(struct cr_req *);
 

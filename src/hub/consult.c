@@ -89,14 +89,15 @@ result_set(struct consult_op *op, int status, const char *code,
 
 /* Runs on the log writer thread once the entry is durable (or not). */
 static void
-consult_logged(void *arg, int rc, uint64_t seq)
+consult_logged(void *arg, int rc, const struct cr_xlog_entry *e)
 {
 	struct consult_op *op = arg;
 	struct cr_consult_result *res = op->res;
 
-	if (rc == 0)
-		res->log_seq = seq;
-	else
+	if (rc == 0) {
+		res->log_seq = e->seq;
+		memcpy(res->log_hash, e->hash, CR_HASH_LEN);
+	} else
 		result_set(op, 500, "INTERNAL", "the exchange log could not be "
 		    "written");
 	op->res = NULL;
@@ -139,8 +140,8 @@ consult_finish(struct consult_op *op, int status, const char *code,
 	    res->error_code), sizeof(op->entry.outcome));
 	cr_util_strlcpy(op->entry.provider, res->provider,
 	    sizeof(op->entry.provider));
-	if (cr_xlog_submit(op->hub->xlog, &op->entry, consult_logged, op)
-	    == -1) {
+	if (cr_xlog_submit_entry(op->hub->xlog, &op->entry, consult_logged,
+	    op) == -1) {
 		result_set(op, 503, "UNAVAILABLE", "the hub is shutting down");
 		op->res = NULL;
 		op->done(op->arg, res);

@@ -46,7 +46,8 @@ struct cr_consult_result {
 	char		 service[CR_KEY_MAX];
 	char		 provider[CR_NAME_MAX];
 	char		 subject[CR_SUBJECT_MAX];	/* normalized */
-	uint64_t	 log_seq;
+	uint64_t	 log_seq;		/* 0: not logged */
+	uint8_t		 log_hash[CR_HASH_LEN];	/* its hash */
 	/*
 	 * With req.answer: the answer as sent (success or error body), built
 	 * before the log entry is written so that the entry's status is the

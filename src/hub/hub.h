@@ -28,11 +28,14 @@ struct cr_events;
 struct cr_delivery_engine;
 struct cr_batch_runner;
 struct cr_verifier;
+struct cr_translog;
 
 struct cr_hub {
 	struct cr_config		 cfg;
 	struct cr_store			*store;
 	struct cr_xlog			*xlog;
+	struct cr_translog		*translog;	/* translog.h:
+							   signed heads */
 	struct cr_source_transport	*sources;
 	struct cr_events		*events;	/* events.h */
 	struct cr_delivery_engine	*deliveries;	/* delivery.h; NULL

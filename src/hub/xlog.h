@@ -29,12 +29,24 @@ struct cr_xlog;
  * number (0 on failure).
  */
 typedef void (*cr_xlog_done_fn)(void *arg, int rc, uint64_t seq);
+/* The same, given the entry as written (seq and hash set; NULL when rc is
+   -1), borrowed for the call. */
+typedef void (*cr_xlog_written_fn)(void *arg, int rc,
+    const struct cr_xlog_entry *e);
 
 struct cr_xlog_config {
 	size_t	max_batch;	/* entries per transaction; 0 = 4096 */
+	int	rebuild_tree;	/* forget the stored Merkle tree and
+				   signed heads, rebuild the tree from the
+				   entries (an accepted rewrite of the log) */
 };
 
-/* Reads the chain's tail from the store and starts the writer. 0 or -1. */
+/*
+ * Reads the chain's tail from the store, brings the Merkle tree up to it
+ * (the tree of entries written by a hub that had none is built here:
+ * O(n) once), loads the tree's right frontier and starts the writer. -1
+ * when the tree has leaves the log lacks (entries were removed). 0 or -1.
+ */
 int	cr_xlog_start(struct cr_store *, const struct cr_xlog_config *,
 	    struct cr_xlog **out);
 
@@ -59,6 +71,31 @@ int	cr_xlog_write(struct cr_xlog *, const struct cr_xlog_entry *e,
 	    size_t n);
 
 /* Writes everything queued, calls the callbacks, joins the writer, frees. */
+int	cr_xlog_submit_entry(struct cr_xlog *, const struct cr_xlog_entry *e,
+	    cr_xlog_written_fn written, void *arg);
+
+/*
+ * The Merkle tree over the committed entries (docs/exchange-log.md): its
+ * size (the last durable seq) and root. Any thread.
+ */
+void	cr_xlog_tree(struct cr_xlog *, uint64_t *size,
+	    uint8_t root[CR_HASH_LEN]);
+/* Called on the writer thread after each commit with the new tree size;
+   must not block. Set once, before entries are submitted. */
+void	cr_xlog_on_commit(struct cr_xlog *, void (*fn)(void *, uint64_t),
+	    void *arg);
+/* An entry's Merkle leaf hash: SHA-256(0x00 || entry hash). */
+void	cr_xlog_leaf_hash(const uint8_t entry_hash[CR_HASH_LEN],
+	    uint8_t out[CR_HASH_LEN]);
+/* A cr_merkle_node_fn over the stored tree and the entries' hashes; arg
+   is the struct cr_store. At most 8 reads a subtree. */
+int	cr_xlog_store_node(void *arg, unsigned level, uint64_t index,
+	    uint8_t out[CR_HASH_LEN]);
+
+/* Writes everything queued, calls the callbacks and joins the writer;
+   cr_xlog_tree still answers. Submits fail from now on. */
+void	cr_xlog_quiesce(struct cr_xlog *);
+/* cr_xlog_quiesce if not done yet, then frees. */
 void	cr_xlog_stop(struct cr_xlog *);
 
 /* Computes e->hash from e->prev_hash and the entry's fields. */
@@ -78,6 +115,16 @@ int	cr_xlog_params(const json_t *params, char *out, size_t outlen);
  * wrong ("hash mismatch", "sequence gap after 41", ...). -2 on store error.
  */
 int	cr_xlog_verify(struct cr_store *, uint64_t *count, uint64_t *bad_seq,
+	    char *why, size_t whylen);
+
+/*
+ * cr_xlog_verify, and with head (not NULL) also that the log extends it:
+ * the tree recomputed from the entries' hashes has, at head->tree_size,
+ * head->root (the signature is the caller's to check). A log shorter than
+ * the head is "truncated"; another root "rewritten". Same returns.
+ */
+int	cr_xlog_verify_head(struct cr_store *,
+	    const struct cr_tree_head *head, uint64_t *count, uint64_t *bad_seq,
 	    char *why, size_t whylen);
 
 /* JSON form of an entry as the API shows it (new reference). */

@@ -185,6 +185,30 @@ struct cr_delivery {
 	struct cr_event event;		/* filled by the reading ops */
 };
 
+/*
+ * The exchange log's Merkle tree (hub/merkle.h, docs/exchange-log.md): a
+ * perfect subtree of 2^level leaves starting at leaf index << level (leaf
+ * index seq - 1), by its root. The hub stores the levels 4, 8, 12, ...
+ * only (xlog.c says why).
+ */
+struct cr_xlog_node {
+	unsigned level;
+	uint64_t index;
+	uint8_t	 hash[CR_HASH_LEN];
+};
+
+#define CR_SIG_LEN		64	/* Ed25519 */
+#define CR_KEY_ID_LEN		64	/* hex digits */
+
+/* A signed tree head: the root of the first tree_size entries' tree. */
+struct cr_tree_head {
+	uint64_t tree_size;
+	int64_t	 timestamp_ms;		/* signed at: Unix ms */
+	uint8_t	 root[CR_HASH_LEN];
+	char	 key_id[CR_KEY_ID_LEN + 1];
+	uint8_t	 signature[CR_SIG_LEN];
+};
+
 struct cr_xlog_filter {
 	const char	*subject;	/* required */
 	const char	*consumer;	/* NULL: any */
@@ -331,9 +355,10 @@ struct cr_directory_ops {
 
 struct cr_xlog_ops {
 	/* Exchange log. Appends n entries (seq, prev_hash, hash already set)
-	   in one transaction that is durable (fsync'd) when this returns. */
+	   and the Merkle tree nodes they complete in one transaction that is
+	   durable (fsync'd) when this returns. */
 	int	(*xlog_append)(struct cr_xlog_store *, const struct cr_xlog_entry *,
-		    size_t n);
+		    size_t n, const struct cr_xlog_node *nodes, size_t nnodes);
 	/* Seq and hash of the newest entry; 0 and zeros when empty. */
 	int	(*xlog_tail)(struct cr_xlog_store *, uint64_t *seq,
 		    uint8_t hash[CR_HASH_LEN]);
@@ -346,6 +371,31 @@ struct cr_xlog_ops {
 		    int (*cb)(const struct cr_xlog_entry *, void *), void *arg);
 	/* Number of entries. */
 	int	(*xlog_count)(struct cr_xlog_store *, uint64_t *count);
+
+	/* The Merkle tree: nodes written apart from entries (the tree of a
+	   log written before it had one), in one durable transaction. */
+	int	(*tree_put)(struct cr_xlog_store *,
+		    const struct cr_xlog_node *, size_t n);
+	/* One node's hash; NOTFOUND when it is not (yet) stored. */
+	int	(*tree_get)(struct cr_xlog_store *, unsigned level,
+		    uint64_t index, uint8_t hash[CR_HASH_LEN]);
+	/* Number of nodes stored at level (the highest index + 1). */
+	int	(*tree_count)(struct cr_xlog_store *, unsigned level,
+		    uint64_t *count);
+	/* The hashes of entries from_seq .. from_seq + n - 1 into out[0..n);
+	   NOTFOUND when one of them is missing. */
+	int	(*xlog_hashes)(struct cr_xlog_store *, uint64_t from_seq,
+		    size_t n, uint8_t (*out)[CR_HASH_LEN]);
+	/* Forgets the whole tree and every signed head (an accepted rewrite
+	   of the log: both are rebuilt from the entries). */
+	int	(*tree_reset)(struct cr_xlog_store *);
+	/* Signed tree heads: one per tree size (a second one of the same size
+	   replaces the first), durable when this returns. */
+	int	(*head_put)(struct cr_xlog_store *,
+		    const struct cr_tree_head *);
+	/* The head of tree_size, or the newest for 0; NOTFOUND. */
+	int	(*head_get)(struct cr_xlog_store *, uint64_t tree_size,
+		    struct cr_tree_head *);
 
 };
 

@@ -288,19 +288,34 @@ xlog_row(sqlite3_stmt *s, struct cr_xlog_entry *e)
 	cr_sqlite_col_str(s, 16, e->params, sizeof(e->params));
 }
 
+/* One tree node, inside the caller's transaction. */
+static int
+tree_put_one(struct sq_conn *c, sqlite3_stmt *s, const struct cr_xlog_node *nd)
+{
+	if (nd->index > INT64_MAX || sqlite3_bind_int(s, 1, (int)nd->level) !=
+	    SQLITE_OK || sqlite3_bind_int64(s, 2, (sqlite3_int64)nd->index) !=
+	    SQLITE_OK || sqlite3_bind_blob(s, 3, nd->hash, CR_HASH_LEN,
+	    SQLITE_STATIC) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "tree_put");
+	}
+	return cr_sqlite_step_done(c, s, "tree_put");
+}
+
 static int
 sq_xlog_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
-    size_t n)
+    size_t n, const struct cr_xlog_node *nodes, size_t nnodes)
 {
 	struct sq_conn *c;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s, *t;
 	size_t i;
 	int rc;
 
-	if (n == 0)
+	if (n == 0 && nnodes == 0)
 		return CR_STORE_OK;
 	if ((c = cr_sqlite_conn(base)) == NULL ||
-	    (s = cr_sqlite_stmt(c, SQ_XLOG_INSERT)) == NULL)
+	    (s = cr_sqlite_stmt(c, SQ_XLOG_INSERT)) == NULL ||
+	    (t = cr_sqlite_stmt(c, SQ_TREE_PUT)) == NULL)
 		return CR_STORE_ERR;
 	if (cr_sqlite_begin(c) == -1)
 		return CR_STORE_ERR;
@@ -320,6 +335,9 @@ sq_xlog_append(struct cr_xlog_store *base, const struct cr_xlog_entry *e,
 			goto fail;
 		}
 	}
+	for (i = 0; i < nnodes; i++)
+		if (tree_put_one(c, t, &nodes[i]) != CR_STORE_OK)
+			goto fail;
 	return cr_sqlite_commit(c) == -1 ? CR_STORE_ERR : CR_STORE_OK;
  fail:
 	cr_sqlite_rollback(c);
@@ -465,6 +483,180 @@ sq_xlog_count(struct cr_xlog_store *base, uint64_t *count)
 	return rc;
 }
 
+static int
+sq_tree_put(struct cr_xlog_store *base, const struct cr_xlog_node *nodes,
+    size_t n)
+{
+	return sq_xlog_append(base, NULL, 0, nodes, n);
+}
+
+static int
+sq_tree_get(struct cr_xlog_store *base, unsigned level, uint64_t index,
+    uint8_t hash[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (index > INT64_MAX)
+		return CR_STORE_NOTFOUND;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_TREE_GET)) == NULL)
+		return CR_STORE_ERR;
+	if (sqlite3_bind_int(s, 1, (int)level) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, (sqlite3_int64)index) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "tree_get");
+	}
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		col_hash(s, 0, hash);
+		rc = CR_STORE_OK;
+	} else if (rc == SQLITE_DONE)
+		rc = CR_STORE_NOTFOUND;
+	else
+		rc = cr_sqlite_err(c, "tree_get");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static int
+sq_tree_count(struct cr_xlog_store *base, unsigned level, uint64_t *count)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	*count = 0;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_TREE_COUNT)) == NULL)
+		return CR_STORE_ERR;
+	if (sqlite3_bind_int(s, 1, (int)level) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "tree_count");
+	}
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) != SQLITE_NULL)
+			*count = (uint64_t)sqlite3_column_int64(s, 0) + 1;
+		rc = CR_STORE_OK;
+	} else
+		rc = cr_sqlite_err(c, "tree_count");
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static int
+sq_xlog_hashes(struct cr_xlog_store *base, uint64_t from_seq, size_t n,
+    uint8_t (*out)[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	size_t k = 0;
+	int rc;
+
+	if (from_seq > INT64_MAX || n > INT32_MAX)
+		return CR_STORE_NOTFOUND;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_XLOG_HASHES)) == NULL)
+		return CR_STORE_ERR;
+	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)from_seq) != SQLITE_OK ||
+	    sqlite3_bind_int(s, 2, (int)n) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "xlog_hashes");
+	}
+	while (k < n && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		/* A gap is a missing entry, not the next one. */
+		if ((uint64_t)sqlite3_column_int64(s, 0) != from_seq + k)
+			break;
+		col_hash(s, 1, out[k]);
+		k++;
+	}
+	if (k < n && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rc = cr_sqlite_err(c, "xlog_hashes");
+	else
+		rc = k == n ? CR_STORE_OK : CR_STORE_NOTFOUND;
+	cr_sqlite_done(s);
+	return rc;
+}
+
+static int
+sq_tree_reset(struct cr_xlog_store *base)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *t, *h;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (t = cr_sqlite_stmt(c, SQ_TREE_RESET)) == NULL ||
+	    (h = cr_sqlite_stmt(c, SQ_HEADS_RESET)) == NULL)
+		return CR_STORE_ERR;
+	if (cr_sqlite_begin(c) == -1)
+		return CR_STORE_ERR;
+	if (cr_sqlite_step_done(c, t, "tree_reset") != CR_STORE_OK ||
+	    cr_sqlite_step_done(c, h, "tree_reset") != CR_STORE_OK) {
+		cr_sqlite_rollback(c);
+		return CR_STORE_ERR;
+	}
+	return cr_sqlite_commit(c) == -1 ? CR_STORE_ERR : CR_STORE_OK;
+}
+
+static int
+sq_head_put(struct cr_xlog_store *base, const struct cr_tree_head *h)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if (h->tree_size > INT64_MAX)
+		return CR_STORE_ERR;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_HEAD_PUT)) == NULL)
+		return CR_STORE_ERR;
+	if (sqlite3_bind_int64(s, 1, (sqlite3_int64)h->tree_size) !=
+	    SQLITE_OK || sqlite3_bind_int64(s, 2, h->timestamp_ms) !=
+	    SQLITE_OK || sqlite3_bind_blob(s, 3, h->root, CR_HASH_LEN,
+	    SQLITE_STATIC) != SQLITE_OK || BIND_TEXT(s, 4, h->key_id) !=
+	    SQLITE_OK || sqlite3_bind_blob(s, 5, h->signature, CR_SIG_LEN,
+	    SQLITE_STATIC) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "head_put");
+	}
+	return cr_sqlite_step_write(c, s, "head_put");
+}
+
+static int
+head_row(sqlite3_stmt *s, void *arg)
+{
+	struct cr_tree_head *h = arg;
+	const void *b;
+
+	memset(h, 0, sizeof(*h));
+	h->tree_size = (uint64_t)sqlite3_column_int64(s, 0);
+	h->timestamp_ms = sqlite3_column_int64(s, 1);
+	col_hash(s, 2, h->root);
+	cr_sqlite_col_str(s, 3, h->key_id, sizeof(h->key_id));
+	b = sqlite3_column_blob(s, 4);
+	if (b != NULL && sqlite3_column_bytes(s, 4) == CR_SIG_LEN)
+		memcpy(h->signature, b, CR_SIG_LEN);
+	return CR_STORE_OK;
+}
+
+static int
+sq_head_get(struct cr_xlog_store *base, uint64_t tree_size,
+    struct cr_tree_head *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int bound = 1;
+
+	if (tree_size > INT64_MAX)
+		return CR_STORE_NOTFOUND;
+	if ((c = cr_sqlite_conn(base)) == NULL || (s = cr_sqlite_stmt(c,
+	    tree_size == 0 ? SQ_HEAD_LATEST : SQ_HEAD_GET)) == NULL)
+		return CR_STORE_ERR;
+	if (tree_size != 0)
+		bound = sqlite3_bind_int64(s, 1, (sqlite3_int64)tree_size) ==
+		    SQLITE_OK;
+	return cr_sqlite_one_row(c, s, bound, head_row, out, "head_get");
+}
+
 const struct cr_directory_ops cr_sqlite_directory_ops = {
 	.dir_put = sq_dir_put,
 	.dir_put_many = sq_dir_put_many,
@@ -479,4 +671,11 @@ const struct cr_xlog_ops cr_sqlite_xlog_ops = {
 	.xlog_query = sq_xlog_query,
 	.xlog_scan = sq_xlog_scan,
 	.xlog_count = sq_xlog_count,
+	.tree_put = sq_tree_put,
+	.tree_get = sq_tree_get,
+	.tree_count = sq_tree_count,
+	.xlog_hashes = sq_xlog_hashes,
+	.tree_reset = sq_tree_reset,
+	.head_put = sq_head_put,
+	.head_get = sq_head_get,
 };

@@ -247,6 +247,27 @@ const char *const cr_sqlite_migrations[] = {
 	"  institutions TEXT NOT NULL,"
 	"  sectors TEXT NOT NULL"
 	");",
+
+	/*
+	 * 10: the exchange log's Merkle tree, perfect subtrees by level and
+	 * index (the hub stores the levels 4, 8, 12, ...: about one row per
+	 * 15 entries), and the signed tree heads (docs/exchange-log.md). The
+	 * tree of the entries written before is built by the hub at its next
+	 * start.
+	 */
+	("CREATE TABLE xlog_tree ("
+	 "  level INTEGER NOT NULL,"
+	 "  idx INTEGER NOT NULL,"
+	 "  hash BLOB NOT NULL,"
+	 "  PRIMARY KEY (level, idx)"
+	 ") WITHOUT ROWID;"
+	 "CREATE TABLE xlog_heads ("
+	 "  tree_size INTEGER PRIMARY KEY,"
+	 "  timestamp_ms INTEGER NOT NULL,"
+	 "  root BLOB NOT NULL,"
+	 "  key_id TEXT NOT NULL,"
+	 "  signature BLOB NOT NULL"
+	 ");"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -353,6 +374,29 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    "SELECT " XLOG_COLS " FROM xlog WHERE seq >= ?1"
 	    " ORDER BY seq LIMIT ?2",
 	[SQ_XLOG_COUNT] = "SELECT count(*) FROM xlog",
+	/* OR IGNORE: rebuilding a tree's missing part may meet a node that
+	   is there already; it is the same hash or the log was rewritten,
+	   which the start-up check reports. */
+	[SQ_TREE_PUT] =
+	    "INSERT OR IGNORE INTO xlog_tree (level, idx, hash)"
+	    " VALUES (?1, ?2, ?3)",
+	[SQ_TREE_GET] =
+	    "SELECT hash FROM xlog_tree WHERE level = ?1 AND idx = ?2",
+	/* max, not count: one step down the primary key. */
+	[SQ_TREE_COUNT] = "SELECT max(idx) FROM xlog_tree WHERE level = ?1",
+	[SQ_XLOG_HASHES] =
+	    "SELECT seq, hash FROM xlog WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+	[SQ_TREE_RESET] = "DELETE FROM xlog_tree",
+	[SQ_HEADS_RESET] = "DELETE FROM xlog_heads",
+	[SQ_HEAD_PUT] =
+	    "INSERT OR REPLACE INTO xlog_heads (tree_size, timestamp_ms, root,"
+	    " key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_HEAD_GET] =
+	    "SELECT tree_size, timestamp_ms, root, key_id, signature"
+	    " FROM xlog_heads WHERE tree_size = ?1",
+	[SQ_HEAD_LATEST] =
+	    "SELECT tree_size, timestamp_ms, root, key_id, signature"
+	    " FROM xlog_heads ORDER BY tree_size DESC LIMIT 1",
 	[SQ_ET_ADD] =
 	    "INSERT INTO event_types (id, provider, fields, all_integrations)"
 	    " VALUES (?1, ?2, ?3, ?4)",
@@ -513,8 +557,11 @@ const char *const cr_sqlite_readonly_compat[] = {
 	/* 7 added the health table, which only the probe writes. */
 	[6] = RO_TLS,
 	[7] = RO_TLS,
-	/* 9 added the capacity catalogue, which no read-only command reads. */
+	/* 9 added the capacity catalogue, which no read-only command reads; */
 	[8] = "",
+	/* 10 the Merkle tree and the heads: log verify recomputes the tree
+	   from the entries and reads neither. */
+	[9] = "",
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

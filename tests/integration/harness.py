@@ -665,10 +665,11 @@ class Hub:
 	"""A `crossroads serve` process."""
 
 	def __init__(self, workdir, config=None, db=None, name="hub",
-	    env=None, prefix=None, tls=None):
+	    env=None, prefix=None, tls=None, args=None):
 		"""tls: an ssl.SSLContext the harness talks to the hub with;
 		the config then holds tls_cert and tls_key."""
 		self.bin, _ = binaries()
+		self.args = list(args or [])	# more `serve` options
 		self.prefix = prefix or []	# e.g. setpriv, to run as another user
 		self.workdir = workdir
 		self.name = name
@@ -708,7 +709,8 @@ class Hub:
 			self.starts += 1
 			self.port = free_port()
 			args = self.prefix + [self.bin, "serve", "--listen",
-			    "127.0.0.1:%d" % self.port, "--db", self.db] + args_cfg
+			    "127.0.0.1:%d" % self.port, "--db", self.db] + args_cfg + \
+			    self.args
 			self.proc = _spawn(args, env, self.stdout_path,
 			    self.stderr_path)
 			deadline = time.monotonic() + READY_TIMEOUT

@@ -1426,7 +1426,7 @@ class OldLogTests(Base):
 			hub.kill()
 		# Back to the schema of before (version 5): no params anywhere,
 		# no health table (version 7), no client certificates (8), no
-		# capacities (9).
+		# capacities (9), no Merkle tree nor heads (10).
 		conn = sqlite3.connect(hub.db)
 		try:
 			conn.execute("DROP INDEX clients_cert")
@@ -1435,6 +1435,8 @@ class OldLogTests(Base):
 				conn.execute("ALTER TABLE services DROP COLUMN " + col)
 			conn.execute("DROP TABLE health")
 			conn.execute("DROP TABLE capacities")
+			conn.execute("DROP TABLE xlog_tree")
+			conn.execute("DROP TABLE xlog_heads")
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")
 			conn.execute("PRAGMA user_version = 5")

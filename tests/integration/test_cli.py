@@ -28,8 +28,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 COMMANDS = {
 	"serve": {"--config", "--listen", "--db", "--threads", "--verbose",
 	    "--tls-cert", "--tls-key", "--tls-client-ca", "--tls-client-auth",
+	    "--log-key", "--log-head-file", "--accept-log-rewrite", "--help"},
+	"log verify": {"--db", "--head", "--key", "--help"},
+	"log witness": {"--hub", "--state", "--token", "--once", "--interval",
 	    "--help"},
-	"log verify": {"--db", "--help"},
 	"directory import": {"--db", "--institution", "--id-scheme", "--help"},
 	"registry import": {"--db", "--help"},
 	"source": {"--config", "--listen", "--check", "--verbose",
@@ -45,7 +47,7 @@ COMMANDS = {
 	    "--help"},
 }
 # Commands that take a sub-command, and their sub-commands.
-GROUPS = {"log": ["verify"], "directory": ["import"],
+GROUPS = {"log": ["verify", "witness"], "directory": ["import"],
     "registry": ["import"], "batch": ["run"]}
 TOP_LEVEL = ["serve", "log", "directory", "source", "gen", "registry",
     "demo", "batch", "version", "help"]

@@ -327,7 +327,7 @@ test_reopen(void **state)
 	add_inst(f->st, "ONEM", "unemployment");
 	assert_int_equal(put(f->st, "S", "ONEM", "jobseeker", "2024-01-01", "",
 	    &created), 0);
-	assert_int_equal(f->st->xlog->ops->xlog_append(f->st->xlog, &e, 1), CR_STORE_OK);
+	assert_int_equal(f->st->xlog->ops->xlog_append(f->st->xlog, &e, 1, NULL, 0), CR_STORE_OK);
 	cr_store_close(f->st);
 	f->st = NULL;
 	v = user_version(f->path);
@@ -568,7 +568,7 @@ worker_main(void *arg)
 			break;
 		case 1:		/* the log writer */
 			e = xent((uint64_t)i + 1, "A", "ONEM");
-			if (st->xlog->ops->xlog_append(st->xlog, &e, 1) != 0)
+			if (st->xlog->ops->xlog_append(st->xlog, &e, 1, NULL, 0) != 0)
 				w->errors++;
 			break;
 		case 2:		/* reader */

@@ -251,13 +251,13 @@ test_xlog(void **state)
 	assert_memory_equal(hash, zero, CR_HASH_LEN);
 	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, 0);
-	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 0), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 0, NULL, 0), CR_STORE_OK);
 
 	for (i = 0; i < 6; i++)
 		batch[i] = xent(i + 1, i % 3 == 2 ? "B" : "A",
 		    i < 3 ? "ONEM" : "CPAS");
-	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 4), CR_STORE_OK);
-	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch + 4, 2), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 4, NULL, 0), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch + 4, 2, NULL, 0), CR_STORE_OK);
 	assert_int_equal(st->xlog->ops->xlog_tail(st->xlog, &seq, hash), CR_STORE_OK);
 	assert_int_equal(seq, 6);
 	assert_memory_equal(hash, batch[5].hash, CR_HASH_LEN);
@@ -268,7 +268,7 @@ test_xlog(void **state)
 	tmp = xent(7, "A", "ONEM");
 	batch[0] = tmp;
 	batch[1] = xent(3, "A", "ONEM");
-	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 2), CR_STORE_ERR);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, 2, NULL, 0), CR_STORE_ERR);
 	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, 6);
 
@@ -357,7 +357,7 @@ test_xlog_scan(void **state)
 
 	for (i = 0; i < n; i++)
 		batch[i] = xent(i + 1, "A", "ONEM");
-	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, n), CR_STORE_OK);
+	assert_int_equal(st->xlog->ops->xlog_append(st->xlog, batch, n, NULL, 0), CR_STORE_OK);
 	assert_int_equal(st->xlog->ops->xlog_count(st->xlog, &count), CR_STORE_OK);
 	assert_int_equal(count, n);
 

@@ -404,7 +404,8 @@ flaky_of(struct cr_xlog_store *h)
 }
 
 static int
-flaky_append(struct cr_xlog_store *st, const struct cr_xlog_entry *e, size_t n)
+flaky_append(struct cr_xlog_store *st, const struct cr_xlog_entry *e, size_t n,
+    const struct cr_xlog_node *nodes, size_t nnodes)
 {
 	struct flaky *fl = flaky_of(st);
 
@@ -416,7 +417,8 @@ flaky_append(struct cr_xlog_store *st, const struct cr_xlog_entry *e, size_t n)
 		fl->fail_next--;
 		return CR_STORE_ERR;
 	}
-	return fl->real->xlog->ops->xlog_append(fl->real->xlog, e, n);
+	return fl->real->xlog->ops->xlog_append(fl->real->xlog, e, n, nodes,
+	    nnodes);
 }
 
 static int
@@ -434,6 +436,33 @@ flaky_scan(struct cr_xlog_store *st, uint64_t from,
 	struct cr_store *real = flaky_of(st)->real;
 
 	return real->xlog->ops->xlog_scan(real->xlog, from, cb, arg);
+}
+
+static int
+flaky_tree_count(struct cr_xlog_store *st, unsigned level,
+    uint64_t *count)
+{
+	struct cr_store *real = flaky_of(st)->real;
+
+	return real->xlog->ops->tree_count(real->xlog, level, count);
+}
+
+static int
+flaky_tree_get(struct cr_xlog_store *st, unsigned level, uint64_t index,
+    uint8_t hash[CR_HASH_LEN])
+{
+	struct cr_store *real = flaky_of(st)->real;
+
+	return real->xlog->ops->tree_get(real->xlog, level, index, hash);
+}
+
+static int
+flaky_xlog_hashes(struct cr_xlog_store *st, uint64_t from, size_t n,
+    uint8_t (*out)[CR_HASH_LEN])
+{
+	struct cr_store *real = flaky_of(st)->real;
+
+	return real->xlog->ops->xlog_hashes(real->xlog, from, n, out);
 }
 
 /* The real store's probe, given the real store (base is a copy). */
@@ -457,6 +486,9 @@ flaky_init(struct flaky *fl, struct cr_store *real)
 	fl->ops.xlog_append = flaky_append;
 	fl->ops.xlog_tail = flaky_tail;
 	fl->ops.xlog_scan = flaky_scan;
+	fl->ops.tree_count = flaky_tree_count;
+	fl->ops.xlog_hashes = flaky_xlog_hashes;
+	fl->ops.tree_get = flaky_tree_get;
 	fl->xlog.ops = &fl->ops;
 	fl->base.xlog = &fl->xlog;
 	fl->real = real;
