@@ -468,9 +468,17 @@ if sh "$HERE/verify.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; 
 	FAIL=1
 fi
 
+# --- the seventh section: bench/abuse.py (issue 10) --------------------------
+echo
+echo "## Withstanding abuse (issue 10)"
+if python3 "$HERE/abuse.py" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/abuse.py failed (status $?)" >&2
+	FAIL=1
+fi
+
 # --- every section in results/latest.json -----------------------------------
 # {"consultation": what this script wrote above, "adapter": ..., "events":
-# ..., "directory": ..., "xlog": ..., "verify": ...}; a section that did
+# ..., "directory": ..., "xlog": ..., "verify": ..., "abuse": ...}; a section that did
 # not write its file during this run (it failed) is null rather than an
 # older run's figures.
 python3 - "$HERE/results" <<'EOF_MERGE' || FAIL=1
@@ -482,7 +490,7 @@ with open(latest) as f:
 since = os.path.getmtime(latest)
 merged = {"date": consultation.get("date"), "machine": consultation.get("machine"),
     "quick": consultation.get("quick"), "consultation": consultation}
-for name in ("adapter", "events", "directory", "xlog", "verify"):
+for name in ("adapter", "events", "directory", "xlog", "verify", "abuse"):
 	p = os.path.join(d, name + ".json")
 	merged[name] = None
 	if os.path.exists(p) and os.path.getmtime(p) >= since:

@@ -18,6 +18,10 @@ cr_config_defaults(struct cr_config *c)
 	cr_util_strlcpy(c->id_scheme, "be-insz", sizeof(c->id_scheme));
 	c->threads = 0;
 	c->connection_limit = 4096;
+	c->per_ip_connection_limit = 256;
+	c->header_timeout_ms = 20000;
+	c->body_timeout_ms = 120000;
+	c->idle_timeout = 120;
 	c->body_limit = 1024 * 1024;
 	c->batch_body_limit = 64 * 1024 * 1024;
 	c->access_log = 1;
@@ -106,6 +110,18 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	} else if (strcmp(key, "connection_limit") == 0) {
 		if ((rc = set_size(v, 16, 1000000, &n, err, errlen)) == 0)
 			c->connection_limit = (unsigned)n;
+	} else if (strcmp(key, "per_ip_connection_limit") == 0) {
+		if ((rc = set_size(v, 0, 1000000, &n, err, errlen)) == 0)
+			c->per_ip_connection_limit = (unsigned)n;
+	} else if (strcmp(key, "header_timeout_ms") == 0) {
+		if ((rc = set_size(v, 0, 3600000, &n, err, errlen)) == 0)
+			c->header_timeout_ms = (unsigned)n;
+	} else if (strcmp(key, "body_timeout_ms") == 0) {
+		if ((rc = set_size(v, 0, 86400000, &n, err, errlen)) == 0)
+			c->body_timeout_ms = (unsigned)n;
+	} else if (strcmp(key, "idle_timeout") == 0) {
+		if ((rc = set_size(v, 1, 86400, &n, err, errlen)) == 0)
+			c->idle_timeout = (unsigned)n;
 	} else if (strcmp(key, "body_limit") == 0) {
 		if ((rc = set_size(v, 1024, 1ULL << 30, &n, err, errlen)) == 0)
 			c->body_limit = n;

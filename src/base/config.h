@@ -14,6 +14,12 @@ struct cr_config {
 	char	 id_scheme[32];		/* person identifier scheme */
 	unsigned threads;		/* HTTP worker threads; 0 = cores */
 	unsigned connection_limit;
+	/* Abuse (docs/configuration.md): connections per client address,
+	   deadlines for a request's headers and body, the idle timeout. */
+	unsigned per_ip_connection_limit;	/* 0: none */
+	unsigned header_timeout_ms;		/* 0: none */
+	unsigned body_timeout_ms;		/* 0: none */
+	unsigned idle_timeout;			/* seconds */
 	size_t	 body_limit;		/* JSON bodies */
 	size_t	 batch_body_limit;	/* NDJSON batches */
 	int	 access_log;		/* one JSON line a request on stderr */

@@ -1,4 +1,6 @@
 /* crossroads serve: wires the store, the log, the sources and HTTP. */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -76,6 +78,32 @@ serve_routed(void *arg)
 		cr_delivery_notify(hub->deliveries);
 }
 
+/*
+ * Room for connection_limit connections and what the hub opens besides
+ * (the store, sources, webhooks): the soft limit on open files raised
+ * towards the hard one, which is often 1024 against a hard limit in the
+ * hundreds of thousands. Below it, accept(2) fails with EMFILE long before
+ * connection_limit is reached.
+ */
+static void
+serve_nofile(unsigned connection_limit)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connection_limit + 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+	else if (want < (rlim_t)connection_limit + 1024)
+		log_warnx("open files limited to %llu: fewer than "
+		    "connection_limit %u connections may be served",
+		    (unsigned long long)want, connection_limit);
+}
+
 /* 0, 1 after --help, or 2 after a usage error or a bad setting (said). */
 static int
 serve_options(int argc, char **argv, struct cr_config *cfg, int *verbose)
@@ -149,6 +177,7 @@ cr_cmd_serve(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	rc = 1;
 	log_init("crossroads", verbose);
+	serve_nofile(hub.cfg.connection_limit);
 	/* Before any file: a busy address fails here, saying which. */
 	if (cr_listener_open(hub.cfg.listen, &listener) == -1)
 		return 1;

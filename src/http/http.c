@@ -472,6 +472,10 @@ cr_http_start(struct cr_hub *hub, struct cr_listener *listener,
 	memset(&lc, 0, sizeof(lc));
 	lc.threads = hub->cfg.threads;
 	lc.connection_limit = hub->cfg.connection_limit;
+	lc.per_ip_limit = hub->cfg.per_ip_connection_limit;
+	lc.idle_timeout_s = hub->cfg.idle_timeout;
+	lc.header_timeout_ms = hub->cfg.header_timeout_ms;
+	lc.body_timeout_ms = hub->cfg.body_timeout_ms;
 	lc.suspend_resume = 1;
 	lc.access = http_access;
 	lc.completed = http_completed;
