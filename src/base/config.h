@@ -8,6 +8,18 @@
 
 #include <stddef.h>
 
+#include "ratelimit.h"
+
+#define CR_CONFIG_MAX_RATE_OVERRIDES	256
+
+/* client_rate_limit.institution.ID / client_rate_limit.client.ID */
+struct cr_rate_override {
+	int		 client;	/* 1: id is a client's, 0: an
+					   institution's */
+	char		 id[64];
+	struct cr_rate	 rate;
+};
+
 struct cr_config {
 	char	 listen[128];		/* "127.0.0.1:8080" */
 	char	 db[1024];		/* store path or URI */
@@ -20,6 +32,12 @@ struct cr_config {
 	unsigned header_timeout_ms;		/* 0: none */
 	unsigned body_timeout_ms;		/* 0: none */
 	unsigned idle_timeout;			/* seconds */
+	/* Requests without a valid token, per client address; requests of
+	   each client (its own, its institution's, or the default). */
+	struct cr_rate unauth_rate;
+	struct cr_rate client_rate;
+	struct cr_rate_override rate_overrides[CR_CONFIG_MAX_RATE_OVERRIDES];
+	size_t	 nrate_overrides;
 	size_t	 body_limit;		/* JSON bodies */
 	size_t	 batch_body_limit;	/* NDJSON batches */
 	int	 access_log;		/* one JSON line a request on stderr */
@@ -43,6 +61,10 @@ void	cr_config_defaults(struct cr_config *);
 /* Sets one key; -1 with a message in err for an unknown key or bad value. */
 int	cr_config_set(struct cr_config *, const char *key, const char *value,
 	    char *err, size_t errlen);
+/* The rate of a client of an institution: its own override, else its
+   institution's, else client_rate. Borrowed from the config. */
+const struct cr_rate *cr_config_client_rate(const struct cr_config *,
+	    const char *client_id, const char *institution);
 /* Reads a config file; -1 with "FILE:LINE: what is wrong" in err. */
 int	cr_config_load(struct cr_config *, const char *path, char *err,
 	    size_t errlen);

@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "batch.h"
+#include "client_rate.h"
 #include "cmd.h"
 #include "delivery.h"
 #include "events.h"
@@ -22,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "unauth.h"
 #include "util.h"
 #include "verify.h"
 
@@ -218,6 +220,10 @@ cr_cmd_serve(int argc, char **argv)
 	xcfg.max_batch = hub.cfg.log_max_batch;
 	if (cr_xlog_start(hub.store, &xcfg, &hub.xlog) == -1)
 		fatalx("cannot start the exchange log");
+	if (cr_unauth_start(hub.xlog, &hub.cfg.unauth_rate, &hub.unauth) == -1)
+		fatalx("cannot start the limits of unauthenticated requests");
+	if (cr_client_rate_new(&hub.cfg, &hub.client_rate) == -1)
+		fatalx("cannot start the rate limits of clients");
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.max_connections_per_host = hub.cfg.source_max_connections;
 	scfg.max_response_bytes = hub.cfg.source_max_response;
@@ -288,8 +294,13 @@ out:
 	   the lines cut short by the stop resume at the next start. */
 	cr_batch_runner_stop(hub.batches);
 	hub.sources->ops->stop(hub.sources);
+	/* The counts of unauthenticated attempts, the current minute's
+	   too, before the log stops. */
+	cr_unauth_flush(hub.unauth);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);
+	cr_unauth_free(hub.unauth);
+	cr_client_rate_free(hub.client_rate);
 	/* Nothing calls cr_verify_start() any more. */
 	cr_verifier_free(hub.verifier);
 	cr_store_close(hub.store);

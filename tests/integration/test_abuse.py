@@ -14,6 +14,8 @@ hang would exceed; its latency figures are a benchmark (bench/abuse.py).
 """
 
 import errno
+import http.client
+import json
 import os
 import resource
 import select
@@ -303,6 +305,150 @@ class DeadlineTests(AbuseCase):
 		finally:
 			s.close()
 		self.assertTrue(out.startswith(b"HTTP/1.1 200"), out[:200])
+
+
+def request_from(source, port, method, path, body=None, token=None,
+    headers=None):
+	"""One request from the address source: (status, headers, JSON)."""
+	h = dict(headers or {})
+	if token is not None:
+		h["Authorization"] = "Bearer " + token
+	if body is not None:
+		body = json.dumps(body)
+		h["Content-Type"] = "application/json"
+	c = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+	    source_address=(source, 0))
+	try:
+		c.request(method, path, body=body, headers=h)
+		r = c.getresponse()
+		data = r.read()
+		return (r.status, {k.lower(): v for k, v in r.getheaders()},
+		    json.loads(data) if data else None)
+	finally:
+		c.close()
+
+
+class UnauthTests(AbuseCase):
+	# 5 at once, then one every 100 s: the test never sees a refill.
+	config = {"unauth_rate_limit": "0.01/5"}
+
+	def test_limited_and_logged_in_aggregate(self):
+		"""Requests without a valid token from one address: the first 5
+		are answered 401, the next ones 429 RATE_LIMITED with
+		Retry-After; another address and a valid token from the same
+		address are not limited. None gets an exchange-log entry of its
+		own: at shutdown the log holds one entry per address and minute
+		with the counts, and the chain verifies."""
+		port = self.hub.port
+		body = {"subject": H.INSZ_VALID[0], "purpose": "benefit"}
+		rids = []
+		got = []
+		for i in range(8):
+			rid = H.new_request_id("unauth")
+			rids.append(rid)
+			st, hdrs, j = request_from(ATTACKER, port, "POST",
+			    "/v1/consult/population.person", body,
+			    token="wrong-token-0123456789" if i % 2 else None,
+			    headers={"X-Request-Id": rid})
+			got.append((st, j["error"]["code"]))
+			if st == 429:
+				self.assertGreaterEqual(int(hdrs["retry-after"]), 1)
+				self.assertEqual(j["error"]["request_id"], rid)
+			else:
+				self.assertNotIn("retry-after", hdrs)
+		self.assertEqual(got, [(401, "UNAUTHENTICATED")] * 5 +
+		    [(429, "RATE_LIMITED")] * 3)
+		# Other routes are limited as well, for that address only.
+		st, _, j = request_from(ATTACKER, port, "GET", "/v1/services")
+		self.assertEqual((st, j["error"]["code"]), (429, "RATE_LIMITED"))
+		st, _, j = request_from("127.0.0.1", port, "GET", "/v1/services")
+		self.assertEqual((st, j["error"]["code"]), (401, "UNAUTHENTICATED"))
+		# A valid token from the limited address is served.
+		st, _, j = request_from(ATTACKER, port, "POST",
+		    "/v1/consult/population.person", body, token=self.token)
+		self.assertEqual(st, 200, j)
+		m = self.hub.request("GET", "/metrics").body.decode()
+		self.assertIn('crossroads_http_rate_limited_total{limit='
+		    '"unauthenticated"} 4\n', m)
+		self.assertEqual(self.hub.terminate(), 0)
+		for rid in rids:
+			self.assertEqual(H.db_query(self.hub.db, "SELECT seq FROM "
+			    "xlog WHERE request_id = ?", (rid,)), [], rid)
+		rows = H.db_query(self.hub.db, "SELECT request_id, consumer, "
+		    "client, service, subject, outcome, status, error_code, params "
+		    "FROM xlog WHERE status = 401 ORDER BY seq")
+		agg = {}
+		for row in rows:
+			self.assertEqual(row[:8], ("", "", "", "", "", "denied", 401,
+			    "UNAUTHENTICATED"), row)
+			p = json.loads(row[8])
+			self.assertEqual(sorted(p), ["address", "attempts", "minute",
+			    "rate_limited"], p)
+			self.assertRegex(p["minute"],
+			    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:00Z$")
+			a = agg.setdefault(p["address"], [0, 0, set()])
+			a[0] += p["attempts"]
+			a[1] += p["rate_limited"]
+			self.assertNotIn(p["minute"], a[2], "two entries for one "
+			    "address and minute")
+			a[2].add(p["minute"])
+		self.assertEqual({k: v[:2] for k, v in agg.items()},
+		    {ATTACKER: [9, 4], "127.0.0.1": [1, 0]})
+		v = H.log_verify(self.hub.db)
+		self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+
+
+class ClientRateTests(AbuseCase):
+	# ONEM's clients: 3 at once, then one every 100 s (never within the
+	# test); the other institutions: no limit (the default is off).
+	config = {"client_rate_limit.institution.ONEM": "0.01/3",
+	    "client_rate_limit.institution.FREE": "off"}
+
+	def test_client_limited_alone(self):
+		"""Past its bucket a client gets 429 RATE_LIMITED with
+		Retry-After on every route, and its refused consultations are
+		not consulted nor logged; another client of the same institution
+		has its own bucket, a client of another institution and the
+		operator are not limited."""
+		h = self.hub
+		tok = h.client("ONEM", "second")["token"]
+		got = []
+		rids = []
+		for i in range(5):
+			rid = H.new_request_id("limited")
+			rids.append(rid)
+			r = h.consult(tok, "population.person", H.INSZ_VALID[0],
+			    "benefit", request_id=rid)
+			got.append((r.status, r.error_code))
+			if r.status == 429:
+				self.assertGreaterEqual(int(r.header("Retry-After")), 1,
+				    r)
+				self.assertEqual(r.json["error"]["request_id"], rid)
+		self.assertEqual(got, [(200, None)] * 3 + [(429, "RATE_LIMITED")]
+		    * 2)
+		r = h.request("GET", "/v1/services", token=tok)
+		self.assertEqual((r.status, r.error_code), (429, "RATE_LIMITED"))
+		r = h.request("POST", "/v1/directory", {"subject": H.INSZ_VALID[1],
+		    "capacity": "jobseeker", "from": "2020-01-01", "to": None},
+		    token=tok)
+		self.assertEqual((r.status, r.error_code), (429, "RATE_LIMITED"))
+		# Only the consultations answered 200 are in the log.
+		for rid, (status, _) in zip(rids, got):
+			rows = H.db_query(h.db, "SELECT status FROM xlog WHERE "
+			    "request_id = ?", (rid,))
+			self.assertEqual(rows, [(200,)] if status == 200 else [], rid)
+		# The class's own ONEM client: a bucket of its own.
+		self.assertEqual(self.consult().status, 200)
+		h.institution("FREE", "Unlimited", "social")
+		free = h.client("FREE")["token"]
+		for _ in range(20):
+			self.assertEqual(h.request("GET", "/v1/services",
+			    token=free).status, 200)
+		for _ in range(20):
+			self.assertEqual(h.admin("GET", "/v1/services").status, 200)
+		m = h.request("GET", "/metrics").body.decode()
+		self.assertIn('crossroads_http_rate_limited_total{limit="client"} '
+		    '4\n', m)
 
 
 if __name__ == "__main__":
