@@ -10,8 +10,8 @@
 
 /* Status codes the hub answers with; anything else counts as "other". */
 static const int metrics_statuses[] = {
-	200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 502, 503,
-	504, 0
+	200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 502,
+	503, 504, 0
 };
 #define NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
