@@ -323,11 +323,15 @@ req_queue_answer(struct cr_req *req)
 	if (req->status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    req->allow);
-	if (req->status == 429 && req->retry_after > 0) {
+	if (req->status == 429 && req->limited != CR_LIMITED_NO) {
 		char ra[16];
 
 		snprintf(ra, sizeof(ra), "%u", req->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		/* Like a 401: counted once, when its answer is queued. */
+		cr_metrics_abuse(req->limited == CR_LIMITED_CLIENT ?
+		    CR_METRICS_LIMITED_CLIENT :
+		    CR_METRICS_LIMITED_UNAUTHENTICATED);
 	}
 	if (req->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
@@ -760,9 +764,6 @@ cr_http_require_any(struct cr_req *req)
 	enum cr_principal_kind who = cr_http_principal(req);
 
 	if (req->limited != CR_LIMITED_NO) {
-		cr_metrics_abuse(req->limited == CR_LIMITED_CLIENT ?
-		    CR_METRICS_LIMITED_CLIENT :
-		    CR_METRICS_LIMITED_UNAUTHENTICATED);
 		cr_http_error(req, 429, "RATE_LIMITED", "%s; retry in %u s",
 		    req->limited == CR_LIMITED_CLIENT ? "this client's rate "
 		    "limit is reached" : "too many requests without a valid "

@@ -101,6 +101,11 @@ sweep(struct cr_guard *g)
 			if (!atomic_compare_exchange_strong(&s->phase, &phase,
 			    PHASE_CLOSING))
 				continue;
+			/* Counted first: whoever sees the connection end
+			   sees it counted. */
+			cr_metrics_abuse(phase == PHASE_HEADERS ?
+			    CR_METRICS_DEADLINE_HEADERS :
+			    CR_METRICS_DEADLINE_BODY);
 			/*
 			 * The socket stays open (the daemon closes it, after
 			 * its CLOSED notification has taken the slot out under
@@ -108,9 +113,6 @@ sweep(struct cr_guard *g)
 			 * Its thread sees the end of the stream and closes.
 			 */
 			shutdown(s->fd, SHUT_RDWR);
-			cr_metrics_abuse(phase == PHASE_HEADERS ?
-			    CR_METRICS_DEADLINE_HEADERS :
-			    CR_METRICS_DEADLINE_BODY);
 		}
 		pthread_mutex_unlock(&g->shards[i].mu);
 	}
