@@ -486,11 +486,19 @@ if sh "$HERE/translog.sh" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :
 	FAIL=1
 fi
 
+# --- the ninth section: bench/abuse.py (issue 10) ----------------------------
+echo
+echo "## Withstanding abuse (issue 10)"
+if python3 "$HERE/abuse.py" "$BUILD" $([ "$QUICK" -eq 1 ] && echo --quick); then :; else
+	echo "bench: bench/abuse.py failed (status $?)" >&2
+	FAIL=1
+fi
+
 # --- every section in results/latest.json -----------------------------------
 # {"consultation": what this script wrote above, "adapter": ..., "events":
 # ..., "directory": ..., "xlog": ..., "verify": ..., "tls": ..., "translog":
-# ...}; a section that did not write its file during this run (it failed) is null rather than an
-# older run's figures.
+# ..., "abuse": ...}; a section that did not write its file during this run
+# (it failed) is null rather than an older run's figures.
 python3 - "$HERE/results" <<'EOF_MERGE' || FAIL=1
 import json, os, sys
 d = sys.argv[1]
@@ -500,7 +508,7 @@ with open(latest) as f:
 since = os.path.getmtime(latest)
 merged = {"date": consultation.get("date"), "machine": consultation.get("machine"),
     "quick": consultation.get("quick"), "consultation": consultation}
-for name in ("adapter", "events", "directory", "xlog", "verify", "tls", "translog"):
+for name in ("adapter", "events", "directory", "xlog", "verify", "tls", "translog", "abuse"):
 	p = os.path.join(d, name + ".json")
 	merged[name] = None
 	if os.path.exists(p) and os.path.getmtime(p) >= since:

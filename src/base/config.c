@@ -18,6 +18,12 @@ cr_config_defaults(struct cr_config *c)
 	cr_util_strlcpy(c->id_scheme, "be-insz", sizeof(c->id_scheme));
 	c->threads = 0;
 	c->connection_limit = 4096;
+	c->per_ip_connection_limit = 256;
+	c->header_timeout_ms = 20000;
+	c->body_timeout_ms = 120000;
+	c->idle_timeout = 120;
+	c->unauth_rate.per_second = 10;
+	c->unauth_rate.burst = 100;
 	c->body_limit = 1024 * 1024;
 	c->batch_body_limit = 64 * 1024 * 1024;
 	c->access_log = 1;
@@ -138,6 +144,79 @@ set_string(const char *v, char *dst, size_t dstsize, char *err, size_t errlen)
 	return 0;
 }
 
+#define RATE_PREFIX		"client_rate_limit."
+
+/* client_rate_limit.institution.ID or client_rate_limit.client.ID. */
+static int
+set_rate_override(struct cr_config *c, const char *key, const char *v,
+    char *err, size_t errlen)
+{
+	struct cr_rate_override *o = NULL;
+	const char *id;
+	int client;
+	size_t i;
+
+	key += strlen(RATE_PREFIX);
+	if (strncmp(key, "institution.", 12) == 0) {
+		client = 0;
+		id = key + 12;
+	} else if (strncmp(key, "client.", 7) == 0) {
+		client = 1;
+		id = key + 7;
+	} else {
+		snprintf(err, errlen, "expected client_rate_limit.institution."
+		    "ID or client_rate_limit.client.ID");
+		return -1;
+	}
+	if (*id == '\0' || strlen(id) >= sizeof(o->id)) {
+		snprintf(err, errlen, "expected an id of 1 to %zu characters",
+		    sizeof(o->id) - 1);
+		return -1;
+	}
+	/* A key given again (a flag after the file) replaces the first. */
+	for (i = 0; i < c->nrate_overrides; i++)
+		if (c->rate_overrides[i].client == client &&
+		    strcmp(c->rate_overrides[i].id, id) == 0)
+			o = &c->rate_overrides[i];
+	if (o == NULL) {
+		if (c->nrate_overrides == CR_CONFIG_MAX_RATE_OVERRIDES) {
+			snprintf(err, errlen, "more than %d rate limits of "
+			    "institutions and clients",
+			    CR_CONFIG_MAX_RATE_OVERRIDES);
+			return -1;
+		}
+		o = &c->rate_overrides[c->nrate_overrides];
+	}
+	if (cr_rate_parse(v, &o->rate, err, errlen) == -1)
+		return -1;
+	if (o == &c->rate_overrides[c->nrate_overrides]) {
+		o->client = client;
+		cr_util_strlcpy(o->id, id, sizeof(o->id));
+		c->nrate_overrides++;
+	}
+	return 0;
+}
+
+const struct cr_rate *
+cr_config_client_rate(const struct cr_config *c, const char *client_id,
+    const char *institution)
+{
+	const struct cr_rate *inst = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nrate_overrides; i++) {
+		const struct cr_rate_override *o = &c->rate_overrides[i];
+
+		if (o->client && client_id != NULL &&
+		    strcmp(o->id, client_id) == 0)
+			return &o->rate;
+		if (!o->client && institution != NULL &&
+		    strcmp(o->id, institution) == 0)
+			inst = &o->rate;
+	}
+	return inst != NULL ? inst : &c->client_rate;
+}
+
 int
 cr_config_set(struct cr_config *c, const char *key0, const char *v,
     char *err, size_t errlen)
@@ -182,7 +261,25 @@ cr_config_set(struct cr_config *c, const char *key0, const char *v,
 	} else if (strcmp(key, "connection_limit") == 0) {
 		if ((rc = set_size(v, 16, 1000000, &n, err, errlen)) == 0)
 			c->connection_limit = (unsigned)n;
-	} else if (strcmp(key, "body_limit") == 0) {
+	} else if (strcmp(key, "per_ip_connection_limit") == 0) {
+		if ((rc = set_size(v, 0, 1000000, &n, err, errlen)) == 0)
+			c->per_ip_connection_limit = (unsigned)n;
+	} else if (strcmp(key, "header_timeout_ms") == 0) {
+		if ((rc = set_size(v, 0, 3600000, &n, err, errlen)) == 0)
+			c->header_timeout_ms = (unsigned)n;
+	} else if (strcmp(key, "body_timeout_ms") == 0) {
+		if ((rc = set_size(v, 0, 86400000, &n, err, errlen)) == 0)
+			c->body_timeout_ms = (unsigned)n;
+	} else if (strcmp(key, "idle_timeout") == 0) {
+		if ((rc = set_size(v, 1, 86400, &n, err, errlen)) == 0)
+			c->idle_timeout = (unsigned)n;
+	} else if (strcmp(key, "unauth_rate_limit") == 0)
+		rc = cr_rate_parse(v, &c->unauth_rate, err, errlen);
+	else if (strcmp(key, "client_rate_limit") == 0)
+		rc = cr_rate_parse(v, &c->client_rate, err, errlen);
+	else if (strncmp(key, RATE_PREFIX, strlen(RATE_PREFIX)) == 0)
+		rc = set_rate_override(c, key, v, err, errlen);
+	else if (strcmp(key, "body_limit") == 0) {
 		if ((rc = set_size(v, 1024, 1ULL << 30, &n, err, errlen)) == 0)
 			c->body_limit = n;
 	} else if (strcmp(key, "batch_body_limit") == 0) {

@@ -12,6 +12,17 @@
 #define CR_TLS_CLIENT_NONE	0	/* not asked */
 #define CR_TLS_CLIENT_OPTIONAL	1	/* asked; one sent must verify */
 #define CR_TLS_CLIENT_REQUIRE	2	/* no handshake without one */
+#include "ratelimit.h"
+
+#define CR_CONFIG_MAX_RATE_OVERRIDES	256
+
+/* client_rate_limit.institution.ID / client_rate_limit.client.ID */
+struct cr_rate_override {
+	int		 client;	/* 1: id is a client's, 0: an
+					   institution's */
+	char		 id[64];
+	struct cr_rate	 rate;
+};
 
 struct cr_config {
 	char	 listen[128];		/* "127.0.0.1:8080" */
@@ -19,6 +30,18 @@ struct cr_config {
 	char	 id_scheme[32];		/* person identifier scheme */
 	unsigned threads;		/* HTTP worker threads; 0 = cores */
 	unsigned connection_limit;
+	/* Abuse (docs/configuration.md): connections per client address,
+	   deadlines for a request's headers and body, the idle timeout. */
+	unsigned per_ip_connection_limit;	/* 0: none */
+	unsigned header_timeout_ms;		/* 0: none */
+	unsigned body_timeout_ms;		/* 0: none */
+	unsigned idle_timeout;			/* seconds */
+	/* Requests without a valid token, per client address; requests of
+	   each client (its own, its institution's, or the default). */
+	struct cr_rate unauth_rate;
+	struct cr_rate client_rate;
+	struct cr_rate_override rate_overrides[CR_CONFIG_MAX_RATE_OVERRIDES];
+	size_t	 nrate_overrides;
 	size_t	 body_limit;		/* JSON bodies */
 	size_t	 batch_body_limit;	/* NDJSON batches */
 	int	 access_log;		/* one JSON line a request on stderr */
@@ -70,6 +93,10 @@ int	cr_config_check_tls(struct cr_config *, char *err, size_t errlen);
 int	cr_config_tls_rules(const char *cert, const char *key,
 	    const char *client_ca, int *client_auth, char *err,
 	    size_t errlen);
+/* The rate of a client of an institution: its own override, else its
+   institution's, else client_rate. Borrowed from the config. */
+const struct cr_rate *cr_config_client_rate(const struct cr_config *,
+	    const char *client_id, const char *institution);
 /* Reads a config file; -1 with "FILE:LINE: what is wrong" in err. */
 int	cr_config_load(struct cr_config *, const char *path, char *err,
 	    size_t errlen);

@@ -10,8 +10,8 @@
 
 /* Status codes the hub answers with; anything else counts as "other". */
 static const int metrics_statuses[] = {
-	200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 502, 503,
-	504, 0
+	200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 502,
+	503, 504, 0
 };
 #define NSTATUS (sizeof(metrics_statuses) / sizeof(metrics_statuses[0]))
 
@@ -41,6 +41,7 @@ static _Atomic uint64_t metrics_unauthenticated[2];
 static _Atomic uint64_t metrics_heads[2];
 static _Atomic uint64_t metrics_head_size;
 static _Atomic int64_t	metrics_head_ms;
+static _Atomic uint64_t metrics_abuse[CR_METRICS_ABUSE_N];
 /*
  * Counters by service (source errors by kind, undeclared keys).
  * Services come and go at run time, so a service gets a slot the first
@@ -107,6 +108,14 @@ cr_metrics_unauthenticated(int unknown_token)
 {
 	atomic_fetch_add_explicit(&metrics_unauthenticated[unknown_token != 0],
 	    1, memory_order_relaxed);
+}
+
+void
+cr_metrics_abuse(enum cr_metrics_abuse kind)
+{
+	if ((unsigned)kind < CR_METRICS_ABUSE_N)
+		atomic_fetch_add_explicit(&metrics_abuse[kind], 1,
+		    memory_order_relaxed);
 }
 
 void
@@ -318,6 +327,25 @@ cr_metrics_render(char **out, size_t *len)
 	    "%llu\n", (unsigned long long)atomic_load(
 	    &metrics_unauthenticated[0]), (unsigned long long)atomic_load(
 	    &metrics_unauthenticated[1]));
+	fprintf(f, "# HELP crossroads_http_deadline_closed_total Connections "
+	    "closed because their request's headers or body took too long.\n"
+	    "# TYPE crossroads_http_deadline_closed_total counter\n"
+	    "crossroads_http_deadline_closed_total{phase=\"headers\"} %llu\n"
+	    "crossroads_http_deadline_closed_total{phase=\"body\"} %llu\n"
+	    "# HELP crossroads_http_rate_limited_total 429 answers by "
+	    "limit.\n"
+	    "# TYPE crossroads_http_rate_limited_total counter\n"
+	    "crossroads_http_rate_limited_total{limit=\"unauthenticated\"} "
+	    "%llu\n"
+	    "crossroads_http_rate_limited_total{limit=\"client\"} %llu\n",
+	    (unsigned long long)atomic_load(
+	    &metrics_abuse[CR_METRICS_DEADLINE_HEADERS]),
+	    (unsigned long long)atomic_load(
+	    &metrics_abuse[CR_METRICS_DEADLINE_BODY]),
+	    (unsigned long long)atomic_load(
+	    &metrics_abuse[CR_METRICS_LIMITED_UNAUTHENTICATED]),
+	    (unsigned long long)atomic_load(
+	    &metrics_abuse[CR_METRICS_LIMITED_CLIENT]));
 	histogram_render(f, "crossroads_consult_duration_seconds",
 	    "Consultations from request to reply.", &h_consult);
 	histogram_render(f, "crossroads_source_duration_seconds",

@@ -24,6 +24,15 @@ void	cr_metrics_init(const char *const *route_names, size_t nroutes);
 void	cr_metrics_request(size_t route, int status);
 /* A 401: no bearer token (0), or a token that matches nobody (1). */
 void	cr_metrics_unauthenticated(int unknown_token);
+/* Abuse: connections closed by a deadline, requests answered 429. */
+enum cr_metrics_abuse {
+	CR_METRICS_DEADLINE_HEADERS = 0,
+	CR_METRICS_DEADLINE_BODY,
+	CR_METRICS_LIMITED_UNAUTHENTICATED,	/* per address */
+	CR_METRICS_LIMITED_CLIENT,		/* per client */
+	CR_METRICS_ABUSE_N
+};
+void	cr_metrics_abuse(enum cr_metrics_abuse);
 void	cr_metrics_consult(double ms);
 void	cr_metrics_source(double ms);
 /*

@@ -1,4 +1,6 @@
 /* crossroads serve: wires the store, the log, the sources and HTTP. */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -13,6 +15,7 @@
 
 #include "api.h"
 #include "batch.h"
+#include "client_rate.h"
 #include "cmd.h"
 #include "delivery.h"
 #include "events.h"
@@ -21,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "translog.h"
+#include "unauth.h"
 #include "util.h"
 #include "verify.h"
 
@@ -112,6 +116,32 @@ serve_routed(void *arg)
 
 	if (hub->deliveries != NULL)
 		cr_delivery_notify(hub->deliveries);
+}
+
+/*
+ * Room for connection_limit connections and what the hub opens besides
+ * (the store, sources, webhooks): the soft limit on open files raised
+ * towards the hard one, which is often 1024 against a hard limit in the
+ * hundreds of thousands. Below it, accept(2) fails with EMFILE long before
+ * connection_limit is reached.
+ */
+static void
+serve_nofile(unsigned connection_limit)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connection_limit + 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+	else if (want < (rlim_t)connection_limit + 1024)
+		log_warnx("open files limited to %llu: fewer than "
+		    "connection_limit %u connections may be served",
+		    (unsigned long long)want, connection_limit);
 }
 
 /* 0, 1 after --help, or 2 after a usage error or a bad setting (said). */
@@ -216,6 +246,7 @@ cr_cmd_serve(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	rc = 1;
 	log_init("crossroads", verbose);
+	serve_nofile(hub.cfg.connection_limit);
 	/* Before any file: a busy address fails here, saying which. */
 	if (cr_listener_open(hub.cfg.listen, &listener) == -1)
 		return 1;
@@ -296,6 +327,10 @@ cr_cmd_serve(int argc, char **argv)
 		fatalx("cannot start the exchange log");
 	if (cr_translog_start(hub.translog, hub.store, hub.xlog) == -1)
 		fatalx("cannot publish the exchange log's signed heads");
+	if (cr_unauth_start(hub.xlog, &hub.cfg.unauth_rate, &hub.unauth) == -1)
+		fatalx("cannot start the limits of unauthenticated requests");
+	if (cr_client_rate_new(&hub.cfg, &hub.client_rate) == -1)
+		fatalx("cannot start the rate limits of clients");
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.max_connections_per_host = hub.cfg.source_max_connections;
 	scfg.max_response_bytes = hub.cfg.source_max_response;
@@ -382,11 +417,16 @@ out:
 	   the lines cut short by the stop resume at the next start. */
 	cr_batch_runner_stop(hub.batches);
 	hub.sources->ops->stop(hub.sources);
+	/* The counts of unauthenticated attempts, the current minute's
+	   too, before the log stops. */
+	cr_unauth_flush(hub.unauth);
 	/* The last head covers every entry written. */
 	cr_xlog_quiesce(hub.xlog);
 	cr_translog_free(hub.translog);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);
+	cr_unauth_free(hub.unauth);
+	cr_client_rate_free(hub.client_rate);
 	/* Nothing calls cr_verify_start() any more. */
 	cr_verifier_free(hub.verifier);
 	cr_store_close(hub.store);

@@ -67,6 +67,18 @@ cr_api_consult(struct cr_req *req)
 
 	memset(&cr, 0, sizeof(cr));
 	cr.who = cr_http_principal(req);
+	/*
+	 * Without a valid token, or past a rate limit: 401 or 429 at once,
+	 * with no exchange-log entry of its own. Such attempts are counted
+	 * by address and written in aggregate (unauth.h); otherwise anyone
+	 * could make the hub write and fsync an entry per request. A token
+	 * that could not be checked is the hub's failure: logged below.
+	 */
+	if (req->limited != CR_LIMITED_NO || (cr.who == CR_PRINCIPAL_NONE &&
+	    req->auth_failure != CR_AUTH_STORE_ERROR)) {
+		(void)cr_http_require_any(req);
+		return;
+	}
 	cr.unauthenticated = cr_http_auth_message(req);
 	cr.consumer = req->client.institution;
 	cr.client_id = req->client.id;

@@ -1,3 +1,7 @@
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +11,13 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "client_rate.h"
 #include "http.h"
 #include "jsonv.h"
 #include "listener.h"
 #include "tls.h"
 #include "metrics.h"
+#include "unauth.h"
 #include "util.h"
 
 struct cr_http {
@@ -319,6 +325,16 @@ req_queue_answer(struct cr_req *req)
 	if (req->status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    req->allow);
+	if (req->status == 429 && req->limited != CR_LIMITED_NO) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", req->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		/* Like a 401: counted once, when its answer is queued. */
+		cr_metrics_abuse(req->limited == CR_LIMITED_CLIENT ?
+		    CR_METRICS_LIMITED_CLIENT :
+		    CR_METRICS_LIMITED_UNAUTHENTICATED);
+	}
 	if (req->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 		    "close");
@@ -489,6 +505,10 @@ cr_http_start(struct cr_hub *hub, struct cr_listener *listener,
 	memset(&lc, 0, sizeof(lc));
 	lc.threads = hub->cfg.threads;
 	lc.connection_limit = hub->cfg.connection_limit;
+	lc.per_ip_limit = hub->cfg.per_ip_connection_limit;
+	lc.idle_timeout_s = hub->cfg.idle_timeout;
+	lc.header_timeout_ms = hub->cfg.header_timeout_ms;
+	lc.body_timeout_ms = hub->cfg.body_timeout_ms;
 	lc.suspend_resume = 1;
 	lc.access = http_access;
 	lc.completed = http_completed;
@@ -721,8 +741,64 @@ principal_certificate(struct cr_req *req, int tok_found,
 	req->auth_failure = CR_AUTH_OK;
 }
 
+/* The client's address as text ("127.0.0.1", "::1"), or "?". */
+static void
+client_address(struct cr_req *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	cr_util_strlcpy(out, "?", outlen);
+	ci = MHD_get_connection_info(req->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)outlen);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)outlen);
+}
+
+/* The limits of the principal just resolved (cr_http_principal). */
+static void
+principal_limits(struct cr_req *req)
+{
+	struct cr_hub *hub = req->hub;
+	char addr[CR_UNAUTH_ADDR_MAX];
+
+	if (req->principal == CR_PRINCIPAL_CLIENT) {
+		if (cr_client_rate_take(hub->client_rate, req->client.id,
+		    req->client.institution, &req->retry_after) == -1)
+			req->limited = CR_LIMITED_CLIENT;
+		return;
+	}
+	/* A store error is the hub's failure, not an attempt. */
+	if (req->principal != CR_PRINCIPAL_NONE || hub->unauth == NULL ||
+	    req->auth_failure == CR_AUTH_STORE_ERROR)
+		return;
+	client_address(req, addr, sizeof(addr));
+	if (cr_unauth_attempt(hub->unauth, addr, &req->retry_after) == -1)
+		req->limited = CR_LIMITED_UNAUTHENTICATED;
+}
+
+static enum cr_principal_kind
+principal_resolve(struct cr_req *req);
+
 enum cr_principal_kind
 cr_http_principal(struct cr_req *req)
+{
+	if (req->principal_resolved)
+		return req->principal;
+	principal_resolve(req);
+	principal_limits(req);
+	return req->principal;
+}
+
+static enum cr_principal_kind
+principal_resolve(struct cr_req *req)
 {
 	struct cr_hub *hub = req->hub;
 	uint8_t hash[CR_HASH_LEN];
@@ -792,7 +868,16 @@ cr_http_auth_message(const struct cr_req *req)
 int
 cr_http_require_any(struct cr_req *req)
 {
-	if (cr_http_principal(req) != CR_PRINCIPAL_NONE)
+	enum cr_principal_kind who = cr_http_principal(req);
+
+	if (req->limited != CR_LIMITED_NO) {
+		cr_http_error(req, 429, "RATE_LIMITED", "%s; retry in %u s",
+		    req->limited == CR_LIMITED_CLIENT ? "this client's rate "
+		    "limit is reached" : "too many requests without a valid "
+		    "token from this address", req->retry_after);
+		return -1;
+	}
+	if (who != CR_PRINCIPAL_NONE)
 		return 0;
 	/* The hub failed, not the caller. */
 	if (req->auth_failure == CR_AUTH_STORE_ERROR)

@@ -62,6 +62,13 @@ enum cr_auth_failure {
 					   clients */
 };
 
+/* Why a request is answered 429 RATE_LIMITED (cr_http_principal). */
+enum cr_rate_limited {
+	CR_LIMITED_NO = 0,
+	CR_LIMITED_UNAUTHENTICATED,	/* its address: too many 401s */
+	CR_LIMITED_CLIENT,		/* its client's rate limit */
+};
+
 struct cr_req {
 	struct MHD_Connection	*conn;
 	struct cr_hub		*hub;
@@ -88,6 +95,9 @@ struct cr_req {
 	enum cr_principal_kind	 principal;
 	enum cr_auth_failure	 auth_failure;
 	struct cr_client	 client;
+	/* Past a rate limit: answered 429 with Retry-After retry_after. */
+	enum cr_rate_limited	 limited;
+	unsigned		 retry_after;
 
 	/* Request body. */
 	char			*body;
@@ -173,7 +183,10 @@ const char *cr_http_query(struct cr_req *, const char *key);
 
 /*
  * Resolves the bearer token once ("Bearer" in any case); returns the
- * principal kind, and sets req->auth_failure.
+ * principal kind, and sets req->auth_failure. Then the limits: a request
+ * without a valid token is counted against its address (unauth.h), a
+ * client's against its rate (client_rate.h); past either, req->limited
+ * is set and cr_http_require_* answer 429 RATE_LIMITED.
  */
 enum cr_principal_kind cr_http_principal(struct cr_req *);
 /* After cr_http_principal() gave CR_PRINCIPAL_NONE: the 401's message,
@@ -183,7 +196,8 @@ const char *cr_http_auth_message(const struct cr_req *);
 int	cr_http_require_operator(struct cr_req *);
 /* Answer 401/403 and return -1 unless the caller is a client. */
 int	cr_http_require_client(struct cr_req *);
-/* Answer 401 and return -1 unless the caller is authenticated. */
+/* Answer 401 (or 429) and return -1 unless the caller is authenticated
+   and within its limits. */
 int	cr_http_require_any(struct cr_req *);
 
 /*

@@ -29,6 +29,8 @@ struct cr_delivery_engine;
 struct cr_batch_runner;
 struct cr_verifier;
 struct cr_translog;
+struct cr_unauth;
+struct cr_client_rate;
 
 struct cr_hub {
 	struct cr_config		 cfg;
@@ -55,6 +57,9 @@ struct cr_hub {
 							   until started */
 	struct cr_verifier		*verifier;	/* verify.h; NULL
 							   until started */
+	struct cr_unauth		*unauth;	/* unauth.h */
+	struct cr_client_rate		*client_rate;	/* client_rate.h;
+							   NULL: no limit */
 };
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,12 +18,12 @@
 
 #include <microhttpd.h>
 
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
 #include "util.h"
 
 #define LISTEN_BACKLOG		1024
-#define CONNECTION_TIMEOUT_S	120
 /* "[" + IPv6 with a zone + "]:" + port */
 #define ADDR_MAX		(NI_MAXHOST + NI_MAXSERV + 4)
 
@@ -31,6 +32,11 @@ struct cr_listener {
 	int			 family;
 	struct MHD_Daemon	*daemon;
 	MHD_socket		 quiesced;	/* MHD_quiesce_daemon's */
+	struct cr_guard		*guard;		/* deadlines (guard.h) */
+	/* The application's callbacks, behind the listener's. */
+	MHD_AccessHandlerCallback	access;
+	MHD_RequestCompletedCallback	completed;
+	void			*cls;
 	unsigned		 port;
 	char			 address[ADDR_MAX];
 	atomic_long		 inflight;
@@ -104,11 +110,40 @@ fail:
 	return -1;
 }
 
+/*
+ * The same message again within MHD_LOG_REPEAT_MS is counted, not
+ * printed: libmicrohttpd says "reached connection limit" for every
+ * connection it refuses, and a flood of them must not become a flood of
+ * lines on stderr.
+ */
+#define MHD_LOG_REPEAT_MS	1000
+static pthread_mutex_t mhd_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *mhd_log_fmt;
+static double mhd_log_at;
+static unsigned long mhd_log_repeats;
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
+	unsigned long repeats;
+	double now = cr_util_mono_ms();
 
+	(void)cls;
+	pthread_mutex_lock(&mhd_log_mu);
+	if (fmt == mhd_log_fmt && now - mhd_log_at < MHD_LOG_REPEAT_MS) {
+		mhd_log_repeats++;
+		pthread_mutex_unlock(&mhd_log_mu);
+		return;
+	}
+	repeats = mhd_log_repeats;
+	mhd_log_repeats = 0;
+	mhd_log_fmt = fmt;
+	mhd_log_at = now;
+	pthread_mutex_unlock(&mhd_log_mu);
+	if (repeats > 0)
+		log_warnx("http: (the previous message %lu more times)",
+		    repeats);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_warnx("http: %s", msg);
@@ -211,6 +246,30 @@ cr_listener_framing_error(struct MHD_Connection *conn)
 	return NULL;
 }
 
+/* The application's access handler, the guard told of its progress. */
+static enum MHD_Result
+listener_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct cr_listener *l = cls;
+
+	cr_guard_access(conn, *upload_data_size);
+	return l->access(l->cls, conn, url, method, version, upload_data,
+	    upload_data_size, con_cls);
+}
+
+static void
+listener_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct cr_listener *l = cls;
+
+	cr_guard_completed(conn);
+	if (l->completed != NULL)
+		l->completed(l->cls, conn, con_cls, toe);
+}
+
 int
 cr_listener_tls(struct cr_listener *l, const struct cr_tls_config *c)
 {
@@ -236,15 +295,16 @@ listener_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 {
 	struct cr_listener *l = cls;
 
-	(void)socket_ctx;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED && l->tls != NULL)
 		cr_tls_connection_started(l->tls, conn);
+	cr_guard_notify(l->guard, conn, socket_ctx, code);
 }
 
 int
 cr_listener_start(struct cr_listener *l, const struct cr_listener_config *c)
 {
 	struct MHD_OptionItem tlsopts[CR_TLS_MHD_OPTIONS + 1];
+	struct cr_guard_config gc;
 	unsigned threads = c->threads, flags;
 
 	/* Only now: until the daemon runs, connections are refused rather
@@ -272,15 +332,33 @@ cr_listener_start(struct cr_listener *l, const struct cr_listener_config *c)
 		flags |= MHD_USE_TLS;
 		cr_tls_mhd_options(l->tls, tlsopts);
 	}
-	/* The logger first: MHD reports problems with later options to it. */
-	l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, c->access, c->cls,
+	memset(&gc, 0, sizeof(gc));
+	gc.header_timeout_ms = c->header_timeout_ms;
+	gc.body_timeout_ms = c->body_timeout_ms;
+	if (cr_guard_start(&gc, &l->guard) == -1)
+		return -1;
+	l->access = c->access;
+	l->completed = c->completed;
+	l->cls = c->cls;
+	/*
+	 * The logger first: MHD reports problems with later options to it.
+	 * MHD counts the connections of each address over all the pool's
+	 * threads and closes, as soon as it accepts it, one that would pass
+	 * per_ip_limit: one address cannot take every slot of
+	 * connection_limit. The idle timeout closes a connection that sends
+	 * nothing (or reads nothing of its answer); the guard, one whose
+	 * headers or body take too long however busy it looks.
+	 */
+	l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, listener_access, l,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, listener_unescape, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_LIMIT, c->connection_limit,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_NOTIFY_COMPLETED, c->completed, c->cls,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->per_ip_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, c->idle_timeout_s > 0 ?
+	    c->idle_timeout_s : (unsigned)CR_LISTENER_IDLE_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, listener_completed, l,
 	    MHD_OPTION_NOTIFY_CONNECTION, listener_notify, l,
 	    MHD_OPTION_ARRAY, tlsopts,
 	    MHD_OPTION_END);
@@ -354,6 +432,8 @@ cr_listener_free(struct cr_listener *l)
 		return;
 	if (l->daemon != NULL)
 		MHD_stop_daemon(l->daemon);
+	/* Only now: every connection is closed, and told the guard. */
+	cr_guard_stop(l->guard);
 	/* Only now: the daemon's threads are gone. */
 	if (l->quiesced != MHD_INVALID_SOCKET)
 		close(l->quiesced);

@@ -3,7 +3,9 @@
  * (adapter.c): the `--listen` syntax, the listening socket, the
  * libmicrohttpd daemon with the options both run with (a thread pool, one
  * epoll loop per thread, the inter-thread channel that quiescing needs,
- * connection limits, diagnostics through log.c), the count of requests in
+ * connection limits per daemon and per client address, an idle timeout,
+ * deadlines for a request's headers and body (guard.h), diagnostics
+ * through log.c), the count of requests in
  * flight, the shutdown in the order libmicrohttpd requires, and the JSON
  * access line.
  *
@@ -46,10 +48,16 @@ int	cr_listener_tls(struct cr_listener *, const struct cr_tls_config *);
 /* SIGHUP: the certificate and key read again (tls.h); 0, -1 when the
    listener has no TLS or the files are bad (the old ones stay). */
 int	cr_listener_reload(struct cr_listener *);
+#define CR_LISTENER_IDLE_TIMEOUT_S	120	/* idle_timeout_s 0 */
 
 struct cr_listener_config {
 	unsigned	 threads;		/* 0: one per core */
 	unsigned	 connection_limit;
+	unsigned	 per_ip_limit;		/* connections per client
+						   address; 0: no limit */
+	unsigned	 idle_timeout_s;	/* nothing sent or read */
+	unsigned	 header_timeout_ms;	/* 0: none (guard.h) */
+	unsigned	 body_timeout_ms;	/* 0: none */
 	int		 suspend_resume;	/* MHD_ALLOW_SUSPEND_... */
 	MHD_AccessHandlerCallback	access;
 	MHD_RequestCompletedCallback	completed;

@@ -27,10 +27,21 @@ check_string(const char *s, size_t size)
 	FUZZ_CHECK(s[0] != '\0');
 }
 
+/* A rate is off, or a positive rate with a burst of at least 1. */
+static void
+check_rate(const struct cr_rate *r)
+{
+	FUZZ_CHECK(r->per_second >= 0 &&
+	    r->per_second <= CR_RATE_MAX_PER_SECOND);
+	FUZZ_CHECK(r->per_second == 0 || (r->burst >= 1 &&
+	    r->burst <= CR_RATE_MAX_BURST));
+}
+
 static void
 check_bounds(const struct cr_config *c)
 {
 	const struct cr_ident_scheme *s;
+	size_t i, j;
 
 	check_string(c->listen, sizeof(c->listen));
 	check_string(c->db, sizeof(c->db));
@@ -62,6 +73,27 @@ check_bounds(const struct cr_config *c)
 	FUZZ_CHECK(c->delivery_max_in_flight >= 1 &&
 	    c->delivery_max_in_flight <= 100000);
 	FUZZ_CHECK(c->batch_concurrency >= 1 && c->batch_concurrency <= 4096);
+	FUZZ_CHECK(c->per_ip_connection_limit <= 1000000);
+	FUZZ_CHECK(c->header_timeout_ms <= 3600000);
+	FUZZ_CHECK(c->body_timeout_ms <= 86400000);
+	FUZZ_CHECK(c->idle_timeout >= 1 && c->idle_timeout <= 86400);
+	check_rate(&c->unauth_rate);
+	check_rate(&c->client_rate);
+	FUZZ_CHECK(c->nrate_overrides <= CR_CONFIG_MAX_RATE_OVERRIDES);
+	for (i = 0; i < c->nrate_overrides; i++) {
+		const struct cr_rate_override *o = &c->rate_overrides[i];
+
+		check_rate(&o->rate);
+		check_string(o->id, sizeof(o->id));
+		/* One entry per key: a key given again replaced it. */
+		for (j = 0; j < i; j++)
+			FUZZ_CHECK(c->rate_overrides[j].client != o->client ||
+			    strcmp(c->rate_overrides[j].id, o->id) != 0);
+		/* And it is what a client of that id or institution gets. */
+		if (o->client)
+			FUZZ_CHECK(cr_config_client_rate(c, o->id, NULL) ==
+			    &o->rate);
+	}
 }
 
 static void

@@ -114,11 +114,12 @@ harness_start(void)
 	snprintf(db, sizeof(db), "%s/hub.db", dir);
 	port = free_port();
 	FUZZ_CHECK((f = fopen(conf, "w")) != NULL);
-	/* Quiet, no waiting: a long poll answers at once. */
+	/* Quiet, no waiting: a long poll answers at once. Inputs without
+	   a valid token are never rate-limited: each reaches its handler. */
 	fprintf(f, "listen = 127.0.0.1:%u\nthreads = 2\naccess_log = off\n"
 	    "drain_timeout_ms = 1000\nfeed_max_wait = 0\n"
 	    "delivery_timeout_ms = 200\nbody_limit = 65536\n"
-	    "batch_body_limit = 65536\n", port);
+	    "batch_body_limit = 65536\nunauth_rate_limit = off\n", port);
 	fclose(f);
 	setenv("CROSSROADS_ADMIN_TOKEN", ADMIN_TOKEN, 1);
 	/*
@@ -366,6 +367,7 @@ static const struct {
 	{ "NOT_FOUND", 404 }, { "NO_DATA", 404 },
 	{ "METHOD_NOT_ALLOWED", 405 }, { "CONFLICT", 409 },
 	{ "PAYLOAD_TOO_LARGE", 413 }, { "UNSUPPORTED_MEDIA_TYPE", 415 },
+	{ "RATE_LIMITED", 429 },
 	{ "INTERNAL", 500 }, { "SOURCE_UNAVAILABLE", 502 },
 	{ "UNAVAILABLE", 503 }, { "SOURCE_TIMEOUT", 504 },
 };

@@ -62,8 +62,11 @@ class HubCase(unittest.TestCase):
 class ConcurrencyTests(HubCase):
 	# Room for all 300 slow consultations at once (the default cap of 256
 	# connections a source would queue the rest for another 2 s, close to
-	# the 5 s timeout on a loaded machine).
-	config = {"source_max_connections": 400}
+	# the 5 s timeout on a loaded machine), and room for their 320
+	# connections from 127.0.0.1 (per_ip_connection_limit is 256 by
+	# default).
+	config = {"source_max_connections": 400,
+	    "per_ip_connection_limit": 1000}
 	fixtures = {"fast": {}, "slow": {"delay_ms": 2000}}
 
 	@classmethod
