@@ -222,15 +222,16 @@ cr_config_set(struct cr_config *c, const char *key0, const char *v,
     char *err, size_t errlen)
 {
 	unsigned long long n;
-	char key[64], *p;
+	char key[128], *p;
 	int rc = -1;
 
-	/* A key may be spelled as its flag: tls-cert is tls_cert. */
+	/* A key may be spelled as its flag: tls-cert is tls_cert. Only the
+	   name, not an id after a dot (client_rate_limit.client.ID). */
 	if (cr_util_strlcpy(key, key0, sizeof(key)) >= sizeof(key)) {
 		snprintf(err, errlen, "unknown key '%.64s'", key0);
 		return -1;
 	}
-	for (p = key; *p != '\0'; p++)
+	for (p = key; *p != '\0' && *p != '.'; p++)
 		if (*p == '-')
 			*p = '_';
 	if (strcmp(key, "listen") == 0) {
