@@ -33,6 +33,8 @@ cr_config_defaults(struct cr_config *c)
 	c->delivery_timeout_ms = 5000;
 	c->delivery_max_in_flight = 64;
 	c->batch_concurrency = 32;
+	c->client_usage_flush_ms = 10000;
+	c->client_rotate_overlap_s = 86400;
 }
 
 static int
@@ -150,6 +152,12 @@ cr_config_set(struct cr_config *c, const char *key, const char *v, char *err,
 	} else if (strcmp(key, "batch_concurrency") == 0) {
 		if ((rc = set_size(v, 1, 4096, &n, err, errlen)) == 0)
 			c->batch_concurrency = (unsigned)n;
+	} else if (strcmp(key, "client_usage_flush_ms") == 0) {
+		if ((rc = set_size(v, 100, 3600000, &n, err, errlen)) == 0)
+			c->client_usage_flush_ms = (unsigned)n;
+	} else if (strcmp(key, "client_rotate_overlap_s") == 0) {
+		if ((rc = set_size(v, 0, 90 * 86400, &n, err, errlen)) == 0)
+			c->client_rotate_overlap_s = (unsigned)n;
 	} else
 		snprintf(err, errlen, "unknown key '%s'", key);
 	return rc;

@@ -31,6 +31,9 @@ struct cr_config {
 	size_t	 delivery_max_in_flight;	/* per subscription */
 	/* Batches (docs/batches.md). */
 	unsigned batch_concurrency;	/* verifications in flight per batch */
+	/* Credentials (docs/api.md). */
+	unsigned client_usage_flush_ms;	/* last_used_at written so often */
+	unsigned client_rotate_overlap_s;	/* old token valid after rotate */
 };
 
 void	cr_config_defaults(struct cr_config *);

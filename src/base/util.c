@@ -232,20 +232,32 @@ cr_util_uuid(char *out)
 }
 
 void
-cr_util_now_rfc3339(char *out)
+cr_util_ms_rfc3339(int64_t ms, char *out)
 {
-	struct timespec ts;
 	struct tm tm;
+	time_t t;
 	char buf[64];
+	long frac;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	frac = (long)(ms - (int64_t)t * 1000);
+	gmtime_r(&t, &tm);
 	/* A local buffer large enough for any int keeps the compiler sure
 	   nothing is truncated; real dates always fit CR_TS_LEN. */
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	    tm.tm_min, tm.tm_sec, frac);
 	cr_util_strlcpy(out, buf, CR_TS_LEN + 1);
+}
+
+void
+cr_util_now_rfc3339(char *out)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cr_util_ms_rfc3339((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+	    out);
 }
 
 double

@@ -60,6 +60,8 @@ void	cr_util_uuid(char *out);
 
 /* Current UTC time as RFC 3339 with milliseconds, out[CR_TS_LEN + 1]. */
 void	cr_util_now_rfc3339(char *out);
+/* The same for Unix time ms. */
+void	cr_util_ms_rfc3339(int64_t ms, char *out);
 
 /* Monotonic clock in milliseconds, for durations and deadlines. */
 double	cr_util_mono_ms(void);

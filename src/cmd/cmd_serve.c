@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "usage.h"
 #include "util.h"
 #include "verify.h"
 
@@ -209,6 +210,9 @@ cr_cmd_serve(int argc, char **argv)
 	dcfg.max_in_flight = hub.cfg.delivery_max_in_flight;
 	if (cr_delivery_start(&hub, &dcfg, &hub.deliveries) == -1)
 		fatalx("cannot start webhook delivery");
+	if (cr_usage_start(hub.store, hub.cfg.client_usage_flush_ms,
+	    &hub.usage) == -1)
+		fatalx("cannot start recording clients' last use");
 	if (cr_verifier_start(&hub.verifier) == -1)
 		fatalx("cannot start verification");
 	/* Batches resume here: they need the log, the sources and the
@@ -261,6 +265,8 @@ out:
 	hub.sources->ops->stop(hub.sources);
 	cr_xlog_stop(hub.xlog);
 	cr_http_stop(http);
+	/* No request notes a use any more: the last ones are written. */
+	cr_usage_stop(hub.usage);
 	/* Nothing calls cr_verify_start() any more. */
 	cr_verifier_free(hub.verifier);
 	cr_store_close(hub.store);

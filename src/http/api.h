@@ -35,6 +35,16 @@ void	cr_api_readyz(struct cr_req *);
 void	cr_api_metrics(struct cr_req *);
 void	cr_api_openapi(struct cr_req *);
 
+/* api_clients.c */
+void	cr_api_client_list(struct cr_req *);
+void	cr_api_client_revoke(struct cr_req *);
+void	cr_api_client_rotate(struct cr_req *);
+extern const struct cr_jsonv_field cr_api_rotate_spec[];
+/* A new client token ("crt_" + 64 hex, shown once) and its hash. */
+void	cr_api_token_new(char token[69], uint8_t hash[CR_HASH_LEN]);
+/* An RFC 3339 time (any offset) as Unix ms; 0 or -1. */
+int	cr_api_time_ms(const char *rfc3339, int64_t *ms);
+
 /* api_registry.c */
 void	cr_api_institution_create(struct cr_req *);
 void	cr_api_institution_list(struct cr_req *);

@@ -11,8 +11,6 @@
 #include "registry_file.h"
 #include "util.h"
 
-#define TOKEN_BYTES	32
-
 static const char *
 jstr(const json_t *o, const char *key)
 {
@@ -79,6 +77,7 @@ cr_api_institution_list(struct cr_req *req)
 
 const struct cr_jsonv_field cr_api_client_spec[] = {
 	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
+	{ "expires_at", CR_JV_STRING, 0, 64, 0, 0 },	/* RFC 3339 */
 	CR_JSONV_END
 };
 
@@ -87,8 +86,9 @@ cr_api_client_create(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
 	struct cr_client cl;
-	uint8_t raw[TOKEN_BYTES], hash[CR_HASH_LEN];
+	uint8_t hash[CR_HASH_LEN];
 	char token[CR_REGISTRY_TOKEN_LEN + 1];
+	const char *exp;
 	json_t *b;
 	int rc;
 
@@ -106,11 +106,16 @@ cr_api_client_create(struct cr_req *req)
 	cr_util_uuid(cl.id);
 	cr_util_strlcpy(cl.institution, req->params[0], sizeof(cl.institution));
 	cr_util_strlcpy(cl.name, jstr(b, "name"), sizeof(cl.name));
+	if ((exp = json_string_value(json_object_get(b, "expires_at"))) !=
+	    NULL && (cr_api_time_ms(exp, &cl.expires_ms) == -1 ||
+	    cl.expires_ms <= cr_util_wall_ms())) {
+		cr_http_error(req, 400, "BAD_REQUEST", "expires_at must be an "
+		    "RFC 3339 time in the future");
+		json_decref(b);
+		return;
+	}
 	/* The token is shown once; only its hash is kept. */
-	randombytes_buf(raw, sizeof(raw));
-	memcpy(token, CR_REGISTRY_TOKEN_PREFIX, 4);
-	cr_util_hex(raw, sizeof(raw), token + 4);
-	cr_registry_token_hash(token, hash);
+	cr_api_token_new(token, hash);
 	rc = st->registry->ops->client_add(st->registry, &cl, hash);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
@@ -118,9 +123,10 @@ cr_api_client_create(struct cr_req *req)
 	else if (rc != CR_STORE_OK)
 		cr_http_storage_error(req);
 	else
-		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s}",
+		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s,s:s?}",
 		    "client_id", cl.id, "institution", cl.institution,
-		    "name", cl.name, "token", token));
+		    "name", cl.name, "token", token, "expires_at",
+		    exp));
 	sodium_memzero(token, sizeof(token));
 	json_decref(b);
 }

@@ -11,6 +11,7 @@
 #include "jsonv.h"
 #include "listener.h"
 #include "metrics.h"
+#include "usage.h"
 #include "util.h"
 
 struct cr_http {
@@ -657,10 +658,12 @@ cr_http_principal(struct cr_req *req)
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)token,
 	    len, NULL, 0);
 	rc = hub->store->registry->ops->client_by_token(
-	    hub->store->registry, hash, &req->client);
+	    hub->store->registry, hash, cr_util_wall_ms(), &req->client);
 	if (rc == CR_STORE_OK) {
 		req->principal = CR_PRINCIPAL_CLIENT;
 		req->auth_failure = CR_AUTH_OK;
+		/* In memory: written every client_usage_flush_ms. */
+		cr_usage_note(hub->usage, req->client.id);
 	} else if (rc != CR_STORE_NOTFOUND) {
 		log_warnx("request %s: cannot look up its token",
 		    req->request_id);

@@ -28,6 +28,7 @@ struct cr_events;
 struct cr_delivery_engine;
 struct cr_batch_runner;
 struct cr_verifier;
+struct cr_usage;
 
 struct cr_hub {
 	struct cr_config		 cfg;
@@ -52,6 +53,9 @@ struct cr_hub {
 							   until started */
 	struct cr_verifier		*verifier;	/* verify.h; NULL
 							   until started */
+	struct cr_usage			*usage;		/* usage.h: clients'
+							   last use; NULL:
+							   not recorded */
 };
 
 #endif

@@ -383,7 +383,7 @@ load_clients(struct cr_store *st, const json_t *doc,
 		cr_registry_token_hash(jstr(e, "token"), hash);
 		memset(&cl, 0, sizeof(cl));
 		rc = st->registry->ops->client_by_token(st->registry,
-		    hash, &cl);
+		    hash, cr_util_wall_ms(), &cl);
 		if (rc == CR_STORE_OK) {
 			if (strcmp(cl.institution, jstr(e, "institution")) != 0)
 				log_warnx("clients[%zu]: the token is already "

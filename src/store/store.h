@@ -50,6 +50,13 @@ struct cr_client {
 	char	id[40];			/* UUID */
 	char	institution[CR_NAME_MAX];
 	char	name[CR_TEXT_MAX];
+	int64_t	expires_ms;		/* Unix ms; 0: never (client_add) */
+};
+
+/* When a client was last authenticated (clients_touch). */
+struct cr_client_use {
+	char	id[40];
+	int64_t	used_ms;		/* Unix ms */
 };
 
 struct cr_service {
@@ -230,10 +237,33 @@ struct cr_registry_ops {
 	int	(*institution_list)(struct cr_registry_store *, json_t **out);
 	int	(*client_add)(struct cr_registry_store *, const struct cr_client *,
 		    const uint8_t token_hash[CR_HASH_LEN]);
+	/* The client whose current token, or previous token still in its
+	   overlap (client_rotate), hashes to token_hash, unless revoked or
+	   expired at now_ms (Unix ms); NOTFOUND otherwise. */
 	int	(*client_by_token)(struct cr_registry_store *,
-		    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *);
-	/* out: [{"id","institution","name","token_hash"(64 hex)}] */
+		    const uint8_t token_hash[CR_HASH_LEN], int64_t now_ms,
+		    struct cr_client *);
+	/* out: [{"id","institution","name","created_at","token_hash"(64
+	   hex),"prev_token_hash"(hex or null),"prev_valid_until_ms",
+	   "expires_ms","revoked_ms","last_used_ms"}] ordered by id, the
+	   revoked ones included; the _ms members are Unix ms or null. */
 	int	(*client_list)(struct cr_registry_store *, json_t **out);
+	/* Revokes client id of institution at now_ms: NOTFOUND when there
+	   is no such client; OK (nothing changed) when already revoked. */
+	int	(*client_revoke)(struct cr_registry_store *,
+		    const char *institution, const char *id, int64_t now_ms);
+	/* Gives client id of institution the token hash new_hash; its
+	   current token stays valid until prev_valid_until_ms (the one
+	   before, if any, no longer is). NOTFOUND when there is no such
+	   client or it is revoked. */
+	int	(*client_rotate)(struct cr_registry_store *,
+		    const char *institution, const char *id,
+		    const uint8_t new_hash[CR_HASH_LEN],
+		    int64_t prev_valid_until_ms);
+	/* Records last-use times (a later time wins over the stored one) in
+	   one transaction. Not a registry change: registry_version stays. */
+	int	(*clients_touch)(struct cr_registry_store *,
+		    const struct cr_client_use *, size_t n);
 	/* A number that changes whenever institutions, clients, services
 	   or authorizations change, from any process: lets a cache of the
 	   registry notice changes made by another process. */

@@ -11,7 +11,12 @@
  * Writers go through to the inner store and rebuild the snapshot before
  * returning, so a revoked authorization is gone for the next request.
  * Changes made by another process (a CLI import on the same database) are
- * noticed through the store's registry_version within refresh_ms.
+ * noticed through the store's registry_version within refresh_ms, except
+ * for credentials: every token lookup reads registry_version first (one
+ * indexed read of one row), so that a client revoked or rotated by another
+ * hub process on the same database is refused on its next request here
+ * too. Expiry and the end of a rotation's overlap are checked against the
+ * clock at each lookup.
  *
  * When a snapshot cannot be built, lookups go to the inner store: a
  * stale snapshot must never grant what the database no longer grants.
@@ -26,8 +31,10 @@
 #include "store.h"
 #include "util.h"
 
+/* One valid token: a client with a rotation in overlap has two. */
 struct snap_client {
 	uint8_t			hash[CR_HASH_LEN];
+	int64_t			valid_until_ms;	/* INT64_MAX: no end */
 	struct cr_client	client;
 };
 
@@ -56,6 +63,9 @@ struct cache_store {
 	pthread_key_t		 key;		/* this thread's struct reader */
 	pthread_mutex_t		 mtx;		/* cur, rebuilds */
 	struct snapshot		*cur;		/* NULL: pass through */
+	/* cur's version, readable without the mutex; UINT64_MAX when cur
+	   is NULL. */
+	atomic_uint_fast64_t	 cur_version;
 	atomic_uint_fast64_t	 gen;
 	atomic_long		 next_check_ms;	/* of registry_version */
 	unsigned		 refresh_ms;
@@ -132,32 +142,61 @@ jstr(const json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
+/* A _ms member of a client_list row; dflt when null. */
+static int64_t
+jms(const json_t *o, const char *key, int64_t dflt)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+/* Adds the entry of one token of client o, valid until `until`. */
+static void
+add_client(struct snapshot *s, const json_t *o, const char *hash_key,
+    int64_t until)
+{
+	struct snap_client *c = &s->clients[s->nclients];
+
+	if (cr_util_unhex(jstr(o, hash_key), c->hash, CR_HASH_LEN) == -1)
+		return;
+	c->valid_until_ms = until;
+	cr_util_strlcpy(c->client.id, jstr(o, "id"), sizeof(c->client.id));
+	cr_util_strlcpy(c->client.institution, jstr(o, "institution"),
+	    sizeof(c->client.institution));
+	cr_util_strlcpy(c->client.name, jstr(o, "name"),
+	    sizeof(c->client.name));
+	c->client.expires_ms = jms(o, "expires_ms", 0);
+	s->nclients++;
+}
+
 static int
 load_clients(struct cr_registry_store *inner, struct snapshot *s)
 {
 	json_t *list, *o;
+	int64_t exp, prev;
 	size_t i;
 
 	if (inner->ops->client_list(inner, &list) != CR_STORE_OK)
 		return -1;
-	s->clients = calloc(json_array_size(list) + 1, sizeof(*s->clients));
+	/* At most two tokens a client. */
+	s->clients = calloc(2 * json_array_size(list) + 1,
+	    sizeof(*s->clients));
 	if (s->clients == NULL) {
 		json_decref(list);
 		return -1;
 	}
 	json_array_foreach(list, i, o) {
-		struct snap_client *c = &s->clients[s->nclients];
-
-		if (cr_util_unhex(jstr(o, "token_hash"), c->hash,
-		    CR_HASH_LEN) == -1)
+		/* A revoked client has no valid token at all. */
+		if (!json_is_null(json_object_get(o, "revoked_ms")))
 			continue;
-		cr_util_strlcpy(c->client.id, jstr(o, "id"),
-		    sizeof(c->client.id));
-		cr_util_strlcpy(c->client.institution, jstr(o, "institution"),
-		    sizeof(c->client.institution));
-		cr_util_strlcpy(c->client.name, jstr(o, "name"),
-		    sizeof(c->client.name));
-		s->nclients++;
+		exp = jms(o, "expires_ms", INT64_MAX);
+		add_client(s, o, "token_hash", exp);
+		if (json_is_string(json_object_get(o, "prev_token_hash"))) {
+			prev = jms(o, "prev_valid_until_ms", 0);
+			add_client(s, o, "prev_token_hash", prev < exp ? prev :
+			    exp);
+		}
 	}
 	json_decref(list);
 	qsort(s->clients, s->nclients, sizeof(*s->clients), client_cmp);
@@ -254,19 +293,43 @@ snapshot_build(struct cr_registry_store *inner)
 
 /* Replaces the snapshot; on failure lookups pass through until one works. */
 static void
-cache_rebuild(struct cache_store *c)
+cache_rebuild_locked(struct cache_store *c)
 {
 	struct snapshot *s, *old;
 
-	pthread_mutex_lock(&c->mtx);
 	if ((s = snapshot_build(c->ireg)) == NULL)
 		log_warnx("store cache: cannot load the registry; reading "
 		    "the database directly until it can");
 	old = c->cur;
 	c->cur = s;
+	atomic_store(&c->cur_version, s != NULL ? s->version : UINT64_MAX);
 	atomic_fetch_add(&c->gen, 1);
-	pthread_mutex_unlock(&c->mtx);
 	snapshot_release(old);
+}
+
+static void
+cache_rebuild(struct cache_store *c)
+{
+	pthread_mutex_lock(&c->mtx);
+	cache_rebuild_locked(c);
+	pthread_mutex_unlock(&c->mtx);
+}
+
+/* Rebuilds unless the snapshot is at the version the store has now. */
+static void
+cache_sync_version(struct cache_store *c)
+{
+	uint64_t v;
+
+	if (c->ireg->ops->registry_version(c->ireg, &v) != CR_STORE_OK)
+		return;
+	if (atomic_load(&c->cur_version) == v)
+		return;
+	pthread_mutex_lock(&c->mtx);
+	/* Another thread may have rebuilt it meanwhile. */
+	if (c->cur == NULL || c->cur->version != v)
+		cache_rebuild_locked(c);
+	pthread_mutex_unlock(&c->mtx);
 }
 
 /* Rebuilds when another process changed the registry; at most so often. */
@@ -274,20 +337,12 @@ static void
 cache_check_version(struct cache_store *c)
 {
 	long now = (long)cr_util_mono_ms(), due;
-	uint64_t v;
-	int stale;
 
 	due = atomic_load_explicit(&c->next_check_ms, memory_order_relaxed);
 	if (now < due || !atomic_compare_exchange_strong(&c->next_check_ms,
 	    &due, now + (long)c->refresh_ms))
 		return;
-	if (c->ireg->ops->registry_version(c->ireg, &v) != CR_STORE_OK)
-		return;
-	pthread_mutex_lock(&c->mtx);
-	stale = c->cur == NULL || c->cur->version != v;
-	pthread_mutex_unlock(&c->mtx);
-	if (stale)
-		cache_rebuild(c);
+	cache_sync_version(c);
 }
 
 static void
@@ -306,7 +361,6 @@ cache_snapshot(struct cache_store *c)
 	struct reader *r;
 	uint64_t gen;
 
-	cache_check_version(c);
 	if ((r = pthread_getspecific(c->key)) == NULL) {
 		if ((r = calloc(1, sizeof(*r))) == NULL ||
 		    pthread_setspecific(c->key, r) != 0) {
@@ -332,17 +386,20 @@ cache_snapshot(struct cache_store *c)
 
 static int
 cache_client_by_token(struct cr_registry_store *st, const uint8_t hash[CR_HASH_LEN],
-    struct cr_client *out)
+    int64_t now_ms, struct cr_client *out)
 {
-	struct snapshot *s = cache_snapshot(CACHE(st));
+	struct snapshot *s;
 	struct snap_client key, *found;
 
-	if (s == NULL)
-		return INNER(st)->ops->client_by_token(INNER(st), hash, out);
+	/* Credentials: another process's revocation counts at once. */
+	cache_sync_version(CACHE(st));
+	if ((s = cache_snapshot(CACHE(st))) == NULL)
+		return INNER(st)->ops->client_by_token(INNER(st), hash, now_ms,
+		    out);
 	memcpy(key.hash, hash, CR_HASH_LEN);
 	found = bsearch(&key, s->clients, s->nclients, sizeof(*s->clients),
 	    client_cmp);
-	if (found == NULL)
+	if (found == NULL || now_ms >= found->valid_until_ms)
 		return CR_STORE_NOTFOUND;
 	*out = found->client;
 	return CR_STORE_OK;
@@ -351,9 +408,11 @@ cache_client_by_token(struct cr_registry_store *st, const uint8_t hash[CR_HASH_L
 static int
 cache_service_get(struct cr_registry_store *st, const char *id, struct cr_service *out)
 {
-	struct snapshot *s = cache_snapshot(CACHE(st));
+	struct snapshot *s;
 	struct cr_service *found;
 
+	cache_check_version(CACHE(st));
+	s = cache_snapshot(CACHE(st));
 	if (s == NULL)
 		return INNER(st)->ops->service_get(INNER(st), id, out);
 	if (strlen(id) >= sizeof(out->id))
@@ -373,10 +432,12 @@ cache_authz_find(struct cr_registry_store *st, const char *consumer,
     const char *service, const char *purpose, const char *date,
     struct cr_authz *out)
 {
-	struct snapshot *s = cache_snapshot(CACHE(st));
+	struct snapshot *s;
 	const struct cr_authz *best = NULL, *a;
 	size_t lo = 0, hi, i;
 
+	cache_check_version(CACHE(st));
+	s = cache_snapshot(CACHE(st));
 	if (s == NULL)
 		return INNER(st)->ops->authz_find(INNER(st), consumer, service,
 		    purpose, date, out);
@@ -427,6 +488,12 @@ WRITE_THROUGH(institution_add, (struct cr_registry_store *st,
     const struct cr_institution *in), (INNER(st), in))
 WRITE_THROUGH(client_add, (struct cr_registry_store *st, const struct cr_client *cl,
     const uint8_t hash[CR_HASH_LEN]), (INNER(st), cl, hash))
+WRITE_THROUGH(client_revoke, (struct cr_registry_store *st,
+    const char *institution, const char *id, int64_t now_ms),
+    (INNER(st), institution, id, now_ms))
+WRITE_THROUGH(client_rotate, (struct cr_registry_store *st,
+    const char *institution, const char *id, const uint8_t hash[CR_HASH_LEN],
+    int64_t until_ms), (INNER(st), institution, id, hash, until_ms))
 WRITE_THROUGH(service_add, (struct cr_registry_store *st,
     const struct cr_service *svc), (INNER(st), svc))
 WRITE_THROUGH(authz_add, (struct cr_registry_store *st, const struct cr_authz *a),
@@ -446,6 +513,9 @@ PASS(institution_get, (struct cr_registry_store *st, const char *id,
     struct cr_institution *out), (INNER(st), id, out))
 PASS(institution_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 PASS(client_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
+/* Last use is not in the snapshot. */
+PASS(clients_touch, (struct cr_registry_store *st,
+    const struct cr_client_use *u, size_t n), (INNER(st), u, n))
 PASS(registry_version, (struct cr_registry_store *st, uint64_t *v), (INNER(st), v))
 PASS(service_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 PASS(authz_list, (struct cr_registry_store *st, const char *consumer, json_t **out),
@@ -486,6 +556,9 @@ static const struct cr_registry_ops cache_registry_ops = {
 	.client_add = cache_client_add,
 	.client_by_token = cache_client_by_token,
 	.client_list = cache_client_list,
+	.client_revoke = cache_client_revoke,
+	.client_rotate = cache_client_rotate,
+	.clients_touch = cache_clients_touch,
 	.registry_version = cache_registry_version,
 	.service_add = cache_service_add,
 	.service_get = cache_service_get,
@@ -523,6 +596,7 @@ cr_store_cache_wrap(struct cr_store *inner, unsigned refresh_ms,
 	c->ireg = inner->registry;
 	c->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
 	atomic_init(&c->gen, 0);
+	atomic_init(&c->cur_version, UINT64_MAX);
 	atomic_init(&c->next_check_ms, (long)cr_util_mono_ms() +
 	    (long)c->refresh_ms);
 	cache_rebuild(c);

@@ -225,6 +225,25 @@ const char *const cr_sqlite_migrations[] = {
 	"  at INTEGER NOT NULL"
 	");"
 	"INSERT INTO health (id, at) VALUES (1, 0);",
+
+	/*
+	 * 8: credentials with a lifecycle (docs/api.md, "Client
+	 * credentials"): expiry, revocation, the previous token of a
+	 * rotation and until when it stays valid, all Unix ms. Last use
+	 * goes to a table of its own, without registry_version triggers:
+	 * it is written every few seconds and must not make every
+	 * registry cache reload.
+	 */
+	("ALTER TABLE clients ADD COLUMN expires_ms INTEGER;"
+	 "ALTER TABLE clients ADD COLUMN revoked_ms INTEGER;"
+	 "ALTER TABLE clients ADD COLUMN prev_token_hash BLOB;"
+	 "ALTER TABLE clients ADD COLUMN prev_valid_until_ms INTEGER;"
+	 "CREATE INDEX clients_prev_token ON clients(prev_token_hash)"
+	 "  WHERE prev_token_hash IS NOT NULL;"
+	 "CREATE TABLE client_usage ("
+	 "  client TEXT PRIMARY KEY NOT NULL,"
+	 "  last_used_ms INTEGER NOT NULL"
+	 ");"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -250,12 +269,30 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	[SQ_INST_LIST] =
 	    "SELECT id, name, sector FROM institutions ORDER BY id",
 	[SQ_CLIENT_ADD] =
-	    "INSERT INTO clients (id, institution, name, token_hash)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	    "INSERT INTO clients (id, institution, name, token_hash,"
+	    " expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* ?2: now. The previous token of a rotation counts until its end. */
 	[SQ_CLIENT_BY_TOKEN] =
-	    "SELECT id, institution, name FROM clients WHERE token_hash = ?1",
+	    "SELECT id, institution, name, expires_ms FROM clients"
+	    " WHERE (token_hash = ?1 OR (prev_token_hash = ?1"
+	    " AND prev_valid_until_ms > ?2))"
+	    " AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?2)",
 	[SQ_CLIENT_LIST] =
-	    "SELECT id, institution, name, token_hash FROM clients ORDER BY id",
+	    "SELECT c.id, c.institution, c.name, c.token_hash, c.created_at,"
+	    " c.prev_token_hash, c.prev_valid_until_ms, c.expires_ms,"
+	    " c.revoked_ms, u.last_used_ms FROM clients AS c"
+	    " LEFT JOIN client_usage AS u ON u.client = c.id ORDER BY c.id",
+	[SQ_CLIENT_REVOKE] =
+	    "UPDATE clients SET revoked_ms = coalesce(revoked_ms, ?3)"
+	    " WHERE id = ?2 AND institution = ?1",
+	[SQ_CLIENT_ROTATE] =
+	    "UPDATE clients SET prev_token_hash = token_hash,"
+	    " prev_valid_until_ms = ?4, token_hash = ?3"
+	    " WHERE id = ?2 AND institution = ?1 AND revoked_ms IS NULL",
+	[SQ_CLIENT_TOUCH] =
+	    "INSERT INTO client_usage (client, last_used_ms) VALUES (?1, ?2)"
+	    " ON CONFLICT (client) DO UPDATE"
+	    " SET last_used_ms = max(last_used_ms, excluded.last_used_ms)",
 	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
@@ -458,10 +495,18 @@ const size_t cr_sqlite_nmigrations =
     "CREATE TEMP VIEW services AS SELECT *, '[]' AS params" \
     " FROM main.services;" \
     "CREATE TEMP VIEW xlog AS SELECT *, '' AS params FROM main.xlog;"
+/* 8: the clients' lifecycle columns, null, and no last use. */
+#define RO_CLIENTS \
+    "CREATE TEMP VIEW clients AS SELECT *, NULL AS expires_ms," \
+    " NULL AS revoked_ms, NULL AS prev_token_hash," \
+    " NULL AS prev_valid_until_ms FROM main.clients;" \
+    "CREATE TEMP VIEW client_usage AS SELECT '' AS client," \
+    " 0 AS last_used_ms WHERE 0;"
 const char *const cr_sqlite_readonly_compat[] = {
-	[5] = RO_PARAMS,
+	[5] = RO_PARAMS RO_CLIENTS,
 	/* 7 added the health table, which only the probe writes. */
-	[6] = "",
+	[6] = RO_CLIENTS,
+	[7] = RO_CLIENTS,
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

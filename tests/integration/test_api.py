@@ -1420,6 +1420,12 @@ class OldLogTests(Base):
 		conn = sqlite3.connect(hub.db)
 		try:
 			conn.execute("DROP TABLE health")
+			# Nor the clients' lifecycle (version 8).
+			conn.execute("DROP TABLE client_usage")
+			conn.execute("DROP INDEX clients_prev_token")
+			for col in ("expires_ms", "revoked_ms", "prev_token_hash",
+			    "prev_valid_until_ms"):
+				conn.execute("ALTER TABLE clients DROP COLUMN " + col)
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")
 			conn.execute("PRAGMA user_version = 5")

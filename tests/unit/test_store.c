@@ -118,11 +118,11 @@ test_clients(void **state)
 	cr_util_strlcpy(cl.name, "benefits-app", sizeof(cl.name));
 	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h1), CR_STORE_OK);
 
-	assert_int_equal(st->registry->ops->client_by_token(st->registry, h1, &got), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h1, cr_util_wall_ms(), &got), CR_STORE_OK);
 	assert_string_equal(got.id, cl.id);
 	assert_string_equal(got.institution, "ONEM");
 	assert_string_equal(got.name, "benefits-app");
-	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, &got),
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, cr_util_wall_ms(), &got),
 	    CR_STORE_NOTFOUND);
 
 	/* Same token hash under another id. */
@@ -131,7 +131,7 @@ test_clients(void **state)
 	/* Unknown institution. */
 	cr_util_strlcpy(cl.institution, "NOPE", sizeof(cl.institution));
 	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h2), CR_STORE_NOTFOUND);
-	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, &got),
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, cr_util_wall_ms(), &got),
 	    CR_STORE_NOTFOUND);
 }
 
