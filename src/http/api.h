@@ -40,8 +40,17 @@ void	cr_api_client_list(struct cr_req *);
 void	cr_api_client_revoke(struct cr_req *);
 void	cr_api_client_rotate(struct cr_req *);
 extern const struct cr_jsonv_field cr_api_rotate_spec[];
-/* A new client token ("crt_" + 64 hex, shown once) and its hash. */
-void	cr_api_token_new(char token[69], uint8_t hash[CR_HASH_LEN]);
+/* A new token (prefix, 4 characters: "crt_" clients, "cro_" operators,
+   then 64 hex; shown once) and its hash. */
+void	cr_api_token_new(const char *prefix, char token[69],
+	    uint8_t hash[CR_HASH_LEN]);
+
+/* api_operators.c */
+void	cr_api_operator_create(struct cr_req *);
+void	cr_api_operator_list(struct cr_req *);
+void	cr_api_operator_revoke(struct cr_req *);
+void	cr_api_operator_rotate(struct cr_req *);
+extern const struct cr_jsonv_field cr_api_operator_spec[];
 /* An RFC 3339 time (any offset) as Unix ms; 0 or -1. */
 int	cr_api_time_ms(const char *rfc3339, int64_t *ms);
 

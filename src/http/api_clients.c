@@ -19,13 +19,13 @@
 #define TOKEN_BYTES	32
 
 void
-cr_api_token_new(char token[CR_REGISTRY_TOKEN_LEN + 1],
+cr_api_token_new(const char *prefix, char token[CR_REGISTRY_TOKEN_LEN + 1],
     uint8_t hash[CR_HASH_LEN])
 {
 	uint8_t raw[TOKEN_BYTES];
 
 	randombytes_buf(raw, sizeof(raw));
-	memcpy(token, CR_REGISTRY_TOKEN_PREFIX, 4);
+	memcpy(token, prefix, 4);
 	cr_util_hex(raw, sizeof(raw), token + 4);
 	sodium_memzero(raw, sizeof(raw));
 	cr_registry_token_hash(token, hash);
@@ -196,7 +196,7 @@ cr_api_client_revoke(struct cr_req *req)
 	char *empty;
 	int rc;
 
-	if (cr_http_require_operator(req) == -1)
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1)
 		return;
 	rc = st->registry->ops->client_revoke(st->registry, req->params[0],
 	    req->params[1], cr_util_wall_ms());
@@ -226,7 +226,7 @@ cr_api_client_rotate(struct cr_req *req)
 	int64_t overlap_ms, until;
 	int rc;
 
-	if (cr_http_require_operator(req) == -1)
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1)
 		return;
 	/* The body is optional: no body, the configured overlap. */
 	if (req->body_len > 0 &&
@@ -242,7 +242,7 @@ cr_api_client_rotate(struct cr_req *req)
 		    req->params[1]);
 		goto out;
 	}
-	cr_api_token_new(token, hash);
+	cr_api_token_new(CR_REGISTRY_TOKEN_PREFIX, token, hash);
 	until = cr_util_wall_ms() + overlap_ms;
 	rc = st->registry->ops->client_rotate(st->registry, req->params[0],
 	    req->params[1], hash, until);

@@ -92,7 +92,7 @@ cr_api_client_create(struct cr_req *req)
 	json_t *b;
 	int rc;
 
-	if (cr_http_require_operator(req) == -1 ||
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
 	    (b = cr_http_body_json(req, cr_api_client_spec)) == NULL)
 		return;
 	memset(&cl, 0, sizeof(cl));
@@ -115,7 +115,7 @@ cr_api_client_create(struct cr_req *req)
 		return;
 	}
 	/* The token is shown once; only its hash is kept. */
-	cr_api_token_new(token, hash);
+	cr_api_token_new(CR_REGISTRY_TOKEN_PREFIX, token, hash);
 	rc = st->registry->ops->client_add(st->registry, &cl, hash);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",

@@ -59,6 +59,14 @@ struct cr_client_use {
 	int64_t	used_ms;		/* Unix ms */
 };
 
+/* A named operator account (docs/api.md, "Operators and roles"). */
+#define CR_ROLE_NAME_MAX	16
+struct cr_operator {
+	char	id[40];			/* UUID */
+	char	name[CR_NAME_MAX];
+	char	role[CR_ROLE_NAME_MAX];	/* "admin", "auditor", "security" */
+};
+
 struct cr_service {
 	char	 id[CR_KEY_MAX];
 	char	 provider[CR_NAME_MAX];	/* institution id */
@@ -264,9 +272,29 @@ struct cr_registry_ops {
 	   one transaction. Not a registry change: registry_version stays. */
 	int	(*clients_touch)(struct cr_registry_store *,
 		    const struct cr_client_use *, size_t n);
-	/* A number that changes whenever institutions, clients, services
-	   or authorizations change, from any process: lets a cache of the
-	   registry notice changes made by another process. */
+	/* Named operators. EXISTS when the name (or token hash) is taken. */
+	int	(*operator_add)(struct cr_registry_store *,
+		    const struct cr_operator *,
+		    const uint8_t token_hash[CR_HASH_LEN]);
+	/* The operator whose token hashes to token_hash, unless revoked;
+	   NOTFOUND otherwise. */
+	int	(*operator_by_token)(struct cr_registry_store *,
+		    const uint8_t token_hash[CR_HASH_LEN], struct cr_operator *);
+	/* out: [{"id","name","role","created_at","token_hash"(64 hex),
+	   "revoked_ms"(Unix ms or null)}] ordered by name, revoked ones
+	   included. */
+	int	(*operator_list)(struct cr_registry_store *, json_t **out);
+	/* NOTFOUND when there is no such operator; OK (nothing changed)
+	   when already revoked. */
+	int	(*operator_revoke)(struct cr_registry_store *, const char *id,
+		    int64_t now_ms);
+	/* A new token hash at once (no overlap); NOTFOUND when there is no
+	   such operator or it is revoked. */
+	int	(*operator_rotate)(struct cr_registry_store *, const char *id,
+		    const uint8_t new_hash[CR_HASH_LEN]);
+	/* A number that changes whenever institutions, clients, operators,
+	   services or authorizations change, from any process: lets a cache
+	   of the registry notice changes made by another process. */
 	int	(*registry_version)(struct cr_registry_store *, uint64_t *version);
 
 	/* Services. */

@@ -38,11 +38,19 @@ struct snap_client {
 	struct cr_client	client;
 };
 
+struct snap_operator {
+	uint8_t			hash[CR_HASH_LEN];
+	struct cr_operator	op;
+};
+
 struct snapshot {
 	atomic_int		 refs;
 	uint64_t		 version;
 	struct snap_client	*clients;	/* sorted by hash */
 	size_t			 nclients;
+	struct snap_operator	*operators;	/* sorted by hash, revoked
+						   ones left out */
+	size_t			 noperators;
 	struct cr_service	*services;	/* sorted by id */
 	size_t			 nservices;
 	struct cr_authz		*authz;		/* sorted by consumer,
@@ -88,6 +96,7 @@ snapshot_release(struct snapshot *s)
 	for (i = 0; i < s->nauthz; i++)
 		cr_authz_clear(&s->authz[i]);
 	free(s->clients);
+	free(s->operators);
 	free(s->services);
 	free(s->authz);
 	free(s);
@@ -204,6 +213,47 @@ load_clients(struct cr_registry_store *inner, struct snapshot *s)
 }
 
 static int
+operator_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct snap_operator *)a)->hash,
+	    ((const struct snap_operator *)b)->hash, CR_HASH_LEN);
+}
+
+static int
+load_operators(struct cr_registry_store *inner, struct snapshot *s)
+{
+	json_t *list, *o;
+	size_t i;
+
+	if (inner->ops->operator_list(inner, &list) != CR_STORE_OK)
+		return -1;
+	s->operators = calloc(json_array_size(list) + 1,
+	    sizeof(*s->operators));
+	if (s->operators == NULL) {
+		json_decref(list);
+		return -1;
+	}
+	json_array_foreach(list, i, o) {
+		struct snap_operator *p = &s->operators[s->noperators];
+
+		if (!json_is_null(json_object_get(o, "revoked_ms")) ||
+		    cr_util_unhex(jstr(o, "token_hash"), p->hash,
+		    CR_HASH_LEN) == -1)
+			continue;
+		cr_util_strlcpy(p->op.id, jstr(o, "id"), sizeof(p->op.id));
+		cr_util_strlcpy(p->op.name, jstr(o, "name"),
+		    sizeof(p->op.name));
+		cr_util_strlcpy(p->op.role, jstr(o, "role"),
+		    sizeof(p->op.role));
+		s->noperators++;
+	}
+	json_decref(list);
+	qsort(s->operators, s->noperators, sizeof(*s->operators),
+	    operator_cmp);
+	return 0;
+}
+
+static int
 load_services(struct cr_registry_store *inner, struct snapshot *s)
 {
 	json_t *list, *o;
@@ -283,7 +333,8 @@ snapshot_build(struct cr_registry_store *inner)
 		return NULL;
 	atomic_init(&s->refs, 1);
 	if (inner->ops->registry_version(inner, &s->version) != CR_STORE_OK ||
-	    load_clients(inner, s) == -1 || load_services(inner, s) == -1 ||
+	    load_clients(inner, s) == -1 || load_operators(inner, s) == -1 ||
+	    load_services(inner, s) == -1 ||
 	    load_authz(inner, s) == -1) {
 		snapshot_release(s);
 		return NULL;
@@ -406,6 +457,26 @@ cache_client_by_token(struct cr_registry_store *st, const uint8_t hash[CR_HASH_L
 }
 
 static int
+cache_operator_by_token(struct cr_registry_store *st,
+    const uint8_t hash[CR_HASH_LEN], struct cr_operator *out)
+{
+	struct snapshot *s;
+	struct snap_operator key, *found;
+
+	/* Credentials: another process's revocation counts at once. */
+	cache_sync_version(CACHE(st));
+	if ((s = cache_snapshot(CACHE(st))) == NULL)
+		return INNER(st)->ops->operator_by_token(INNER(st), hash, out);
+	memcpy(key.hash, hash, CR_HASH_LEN);
+	found = bsearch(&key, s->operators, s->noperators,
+	    sizeof(*s->operators), operator_cmp);
+	if (found == NULL)
+		return CR_STORE_NOTFOUND;
+	*out = found->op;
+	return CR_STORE_OK;
+}
+
+static int
 cache_service_get(struct cr_registry_store *st, const char *id, struct cr_service *out)
 {
 	struct snapshot *s;
@@ -494,6 +565,13 @@ WRITE_THROUGH(client_revoke, (struct cr_registry_store *st,
 WRITE_THROUGH(client_rotate, (struct cr_registry_store *st,
     const char *institution, const char *id, const uint8_t hash[CR_HASH_LEN],
     int64_t until_ms), (INNER(st), institution, id, hash, until_ms))
+WRITE_THROUGH(operator_add, (struct cr_registry_store *st,
+    const struct cr_operator *op, const uint8_t hash[CR_HASH_LEN]),
+    (INNER(st), op, hash))
+WRITE_THROUGH(operator_revoke, (struct cr_registry_store *st, const char *id,
+    int64_t now_ms), (INNER(st), id, now_ms))
+WRITE_THROUGH(operator_rotate, (struct cr_registry_store *st, const char *id,
+    const uint8_t hash[CR_HASH_LEN]), (INNER(st), id, hash))
 WRITE_THROUGH(service_add, (struct cr_registry_store *st,
     const struct cr_service *svc), (INNER(st), svc))
 WRITE_THROUGH(authz_add, (struct cr_registry_store *st, const struct cr_authz *a),
@@ -516,6 +594,8 @@ PASS(client_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out)
 /* Last use is not in the snapshot. */
 PASS(clients_touch, (struct cr_registry_store *st,
     const struct cr_client_use *u, size_t n), (INNER(st), u, n))
+PASS(operator_list, (struct cr_registry_store *st, json_t **out),
+    (INNER(st), out))
 PASS(registry_version, (struct cr_registry_store *st, uint64_t *v), (INNER(st), v))
 PASS(service_list, (struct cr_registry_store *st, json_t **out), (INNER(st), out))
 PASS(authz_list, (struct cr_registry_store *st, const char *consumer, json_t **out),
@@ -559,6 +639,11 @@ static const struct cr_registry_ops cache_registry_ops = {
 	.client_revoke = cache_client_revoke,
 	.client_rotate = cache_client_rotate,
 	.clients_touch = cache_clients_touch,
+	.operator_add = cache_operator_add,
+	.operator_by_token = cache_operator_by_token,
+	.operator_list = cache_operator_list,
+	.operator_revoke = cache_operator_revoke,
+	.operator_rotate = cache_operator_rotate,
 	.registry_version = cache_registry_version,
 	.service_add = cache_service_add,
 	.service_get = cache_service_get,

@@ -293,6 +293,133 @@ sq_clients_touch(struct cr_registry_store *base,
 	return cr_sqlite_commit(c);
 }
 
+/*
+ * Named operators.
+ */
+
+static int
+sq_operator_add(struct cr_registry_store *base, const struct cr_operator *op,
+    const uint8_t token_hash[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, op->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, op->name) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, op->role) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "operator_add");
+	}
+	return cr_sqlite_step_write(c, s, "operator_add");
+}
+
+static int
+operator_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_operator *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
+	cr_sqlite_col_str(s, 2, out->role, sizeof(out->role));
+	return CR_STORE_OK;
+}
+
+static int
+sq_operator_by_token(struct cr_registry_store *base,
+    const uint8_t token_hash[CR_HASH_LEN], struct cr_operator *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_BY_TOKEN)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_one_row(c, s, sqlite3_bind_blob(s, 1, token_hash,
+	    CR_HASH_LEN, SQLITE_STATIC) == SQLITE_OK,
+	    operator_fill, out, "operator_by_token");
+}
+
+static json_t *
+operator_row(sqlite3_stmt *s)
+{
+	char hex[2 * CR_HASH_LEN + 1];
+
+	if (sqlite3_column_bytes(s, 4) != CR_HASH_LEN)
+		return NULL;
+	cr_util_hex(sqlite3_column_blob(s, 4), CR_HASH_LEN, hex);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "name", (const char *)sqlite3_column_text(s, 1),
+	    "role", (const char *)sqlite3_column_text(s, 2),
+	    "created_at", (const char *)sqlite3_column_text(s, 3),
+	    "token_hash", hex,
+	    "revoked_ms", col_int_or_null(s, 5));
+}
+
+static int
+sq_operator_list(struct cr_registry_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_LIST)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_list_rows(c, s, operator_row, "operator_list", out);
+}
+
+static int
+sq_operator_revoke(struct cr_registry_store *base, const char *id,
+    int64_t now_ms)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_REVOKE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, now_ms) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "operator_revoke");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "operator_revoke")) ==
+	    CR_STORE_OK && sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
+static int
+sq_operator_rotate(struct cr_registry_store *base, const char *id,
+    const uint8_t new_hash[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_ROTATE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 2, new_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "operator_rotate");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "operator_rotate")) ==
+	    CR_STORE_OK && sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
 static int
 sq_registry_version(struct cr_registry_store *base, uint64_t *version)
 {
@@ -564,6 +691,11 @@ const struct cr_registry_ops cr_sqlite_registry_ops = {
 	.client_revoke = sq_client_revoke,
 	.client_rotate = sq_client_rotate,
 	.clients_touch = sq_clients_touch,
+	.operator_add = sq_operator_add,
+	.operator_by_token = sq_operator_by_token,
+	.operator_list = sq_operator_list,
+	.operator_revoke = sq_operator_revoke,
+	.operator_rotate = sq_operator_rotate,
 	.registry_version = sq_registry_version,
 	.service_add = sq_service_add,
 	.service_get = sq_service_get,

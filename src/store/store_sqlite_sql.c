@@ -244,6 +244,27 @@ const char *const cr_sqlite_migrations[] = {
 	 "  client TEXT PRIMARY KEY NOT NULL,"
 	 "  last_used_ms INTEGER NOT NULL"
 	 ");"),
+
+	/*
+	 * 9: named operator accounts with a role; their tokens are checked
+	 * through the registry cache like clients', so changes bump the
+	 * registry version.
+	 */
+	("CREATE TABLE operators ("
+	 "  id TEXT PRIMARY KEY NOT NULL,"
+	 "  name TEXT NOT NULL UNIQUE,"
+	 "  role TEXT NOT NULL CHECK (role IN ('admin', 'auditor', 'security')),"
+	 "  token_hash BLOB NOT NULL UNIQUE,"
+	 "  created_at TEXT NOT NULL"
+	 "    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+	 "  revoked_ms INTEGER"
+	 ");"
+	 "CREATE TRIGGER operators_INSERT_version AFTER INSERT ON operators"
+	 " BEGIN UPDATE registry_version SET version = version + 1; END;"
+	 "CREATE TRIGGER operators_UPDATE_version AFTER UPDATE ON operators"
+	 " BEGIN UPDATE registry_version SET version = version + 1; END;"
+	 "CREATE TRIGGER operators_DELETE_version AFTER DELETE ON operators"
+	 " BEGIN UPDATE registry_version SET version = version + 1; END;"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -293,6 +314,21 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    "INSERT INTO client_usage (client, last_used_ms) VALUES (?1, ?2)"
 	    " ON CONFLICT (client) DO UPDATE"
 	    " SET last_used_ms = max(last_used_ms, excluded.last_used_ms)",
+	[SQ_OP_ADD] =
+	    "INSERT INTO operators (id, name, role, token_hash)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[SQ_OP_BY_TOKEN] =
+	    "SELECT id, name, role FROM operators"
+	    " WHERE token_hash = ?1 AND revoked_ms IS NULL",
+	[SQ_OP_LIST] =
+	    "SELECT id, name, role, created_at, token_hash, revoked_ms"
+	    " FROM operators ORDER BY name",
+	[SQ_OP_REVOKE] =
+	    "UPDATE operators SET revoked_ms = coalesce(revoked_ms, ?2)"
+	    " WHERE id = ?1",
+	[SQ_OP_ROTATE] =
+	    "UPDATE operators SET token_hash = ?2"
+	    " WHERE id = ?1 AND revoked_ms IS NULL",
 	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
@@ -502,11 +538,17 @@ const size_t cr_sqlite_nmigrations =
     " NULL AS prev_valid_until_ms FROM main.clients;" \
     "CREATE TEMP VIEW client_usage AS SELECT '' AS client," \
     " 0 AS last_used_ms WHERE 0;"
+/* 9: no named operators. */
+#define RO_OPERATORS \
+    "CREATE TEMP VIEW operators AS SELECT '' AS id, '' AS name," \
+    " '' AS role, '' AS created_at, x'' AS token_hash," \
+    " NULL AS revoked_ms WHERE 0;"
 const char *const cr_sqlite_readonly_compat[] = {
-	[5] = RO_PARAMS RO_CLIENTS,
+	[5] = RO_PARAMS RO_CLIENTS RO_OPERATORS,
 	/* 7 added the health table, which only the probe writes. */
-	[6] = RO_CLIENTS,
-	[7] = RO_CLIENTS,
+	[6] = RO_CLIENTS RO_OPERATORS,
+	[7] = RO_CLIENTS RO_OPERATORS,
+	[8] = RO_OPERATORS,
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

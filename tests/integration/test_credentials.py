@@ -337,5 +337,176 @@ class LastUseDurableTests(Base):
 			hub.kill()
 
 
+class OperatorTests(Base):
+	"""Named operator accounts and their roles."""
+
+	def operator(self, role, by=None, name=None):
+		name = name or "op-%s-%d" % (role, next(_ids))
+		body = {"name": name, "role": role}
+		if by is None:
+			r = HUB.admin("POST", "/v1/operators", body)
+		else:
+			r = HUB.request("POST", "/v1/operators", body, token=by)
+		self.assertEqual(r.status, 201, r)
+		self.assertEqual((r.json["name"], r.json["role"]), (name, role))
+		self.assertRegex(r.json["token"], r"^cro_[0-9a-f]{64}$")
+		return r.json
+
+	def status(self, token, method, path, body=None, hub=None):
+		return (hub or HUB).request(method, path, body, token=token).status
+
+	def test_create_and_list_never_shows_a_token(self):
+		a = self.operator("auditor")
+		r = HUB.admin("GET", "/v1/operators")
+		self.assertEqual(r.status, 200, r)
+		self.assertNotIn(a["token"][4:], r.body.decode("utf-8"))
+		got = {o["operator_id"]: o for o in r.json["operators"]}
+		self.assertEqual(set(got[a["operator_id"]]), {"operator_id",
+		    "name", "role", "created_at", "revoked_at"})
+		self.assertEqual(got[a["operator_id"]]["role"], "auditor")
+		self.assertIsNone(got[a["operator_id"]]["revoked_at"])
+
+	def test_bad_operators(self):
+		for body in ({"name": "admin", "role": "auditor"},
+		    {"name": "has space", "role": "auditor"},
+		    {"name": "x", "role": "root"}, {"name": "x"},
+		    {"name": "x", "role": "admin", "other": 1}):
+			r = HUB.admin("POST", "/v1/operators", body)
+			self.assertEqual(r.status, 400, (body, r))
+			self.assertEqual(r.error_code, "BAD_REQUEST")
+		o = self.operator("auditor")
+		r = HUB.admin("POST", "/v1/operators", {"name": o["name"],
+		    "role": "security"})
+		self.assertEqual(r.status, 409, r)
+		self.assertEqual(r.error_code, "CONFLICT")
+
+	def test_auditor_reads_and_changes_nothing(self):
+		tok = self.operator("auditor")["token"]
+		iid = self.institution()
+		c = HUB.client(iid)
+		for path in ("/v1/institutions", "/v1/services",
+		    "/v1/authorizations", "/v1/operators",
+		    "/v1/institutions/%s/clients" % iid,
+		    "/v1/log?subject=85073003328", "/v1/event-types",
+		    "/v1/subscriptions", "/v1/bundles",
+		    "/v1/directory/85073003328"):
+			self.assertEqual(self.status(tok, "GET", path), 200, path)
+		writes = (("POST", "/v1/institutions", {"id": "AUD%d" %
+		    next(_ids), "name": "x", "sector": "s"}),
+		    ("POST", "/v1/institutions/%s/clients" % iid, {"name": "x"}),
+		    ("DELETE", "/v1/institutions/%s/clients/%s" % (iid,
+		    c["client_id"]), None),
+		    ("POST", "/v1/institutions/%s/clients/%s/rotate" % (iid,
+		    c["client_id"]), None),
+		    ("POST", "/v1/operators", {"name": "sneaky",
+		    "role": "auditor"}),
+		    ("POST", "/v1/services", {"id": "s", "provider": iid,
+		    "endpoint": "http://127.0.0.1:1/", "fields": ["a"]}),
+		    ("DELETE", "/v1/authorizations/nope", None),
+		    ("DELETE", "/v1/subscriptions/nope", None),
+		    ("POST", "/v1/bundles", {"id": "b"}),
+		    ("POST", "/v1/event-types", {"id": "e", "provider": iid,
+		    "fields": ["a"]}))
+		for method, path, body in writes:
+			r = HUB.request(method, path, body, token=tok)
+			self.assertEqual(r.status, 403, (method, path, r))
+			self.assertEqual(r.error_code, "NOT_AUTHORIZED")
+		# Nothing changed.
+		self.assertEqual(self.whoami(HUB, c["token"]).status, 200)
+		self.assertEqual(len(self.clients(iid)), 1)
+		# Not a client either.
+		self.assertEqual(self.status(tok, "POST",
+		    "/v1/consult/population.person", {"subject": "85073003328",
+		    "purpose": "x"}), 403)
+
+	def test_security_manages_credentials_only(self):
+		tok = self.operator("security")["token"]
+		iid = self.institution()
+		r = HUB.request("POST", "/v1/institutions/%s/clients" % iid,
+		    {"name": "by-security"}, token=tok)
+		self.assertEqual(r.status, 201, r)
+		c = r.json
+		r = HUB.request("POST", "/v1/institutions/%s/clients/%s/rotate" %
+		    (iid, c["client_id"]), {"overlap_seconds": 0}, token=tok)
+		self.assertEqual(r.status, 201, r)
+		self.assertEqual(self.status(tok, "DELETE",
+		    "/v1/institutions/%s/clients/%s" % (iid, c["client_id"])), 204)
+		self.assertEqual(self.whoami(HUB, r.json["token"]).status, 401)
+		# Operators other than admins.
+		aud = self.operator("auditor", by=tok)
+		self.assertEqual(self.status(tok, "DELETE", "/v1/operators/" +
+		    aud["operator_id"]), 204)
+		r = HUB.request("POST", "/v1/operators", {"name": "wannabe",
+		    "role": "admin"}, token=tok)
+		self.assertEqual(r.status, 403, r)
+		adm = self.operator("admin")
+		for method, path in (("DELETE", "/v1/operators/" +
+		    adm["operator_id"]), ("POST", "/v1/operators/%s/rotate" %
+		    adm["operator_id"])):
+			self.assertEqual(self.status(tok, method, path), 403, path)
+		self.assertEqual(self.status(adm["token"], "GET",
+		    "/v1/institutions"), 200)
+		# The rest of the registry is an admin's.
+		self.assertEqual(self.status(tok, "POST", "/v1/institutions",
+		    {"id": "SEC%d" % next(_ids), "name": "x", "sector": "s"}), 403)
+		self.assertEqual(self.status(tok, "DELETE",
+		    "/v1/authorizations/nope"), 403)
+		self.assertEqual(self.status(tok, "GET", "/v1/institutions"), 200)
+
+	def test_named_admin_does_everything(self):
+		tok = self.operator("admin")["token"]
+		iid = "ADM%d" % next(_ids)
+		self.assertEqual(self.status(tok, "POST", "/v1/institutions",
+		    {"id": iid, "name": "x", "sector": "s"}), 201)
+		r = HUB.request("POST", "/v1/institutions/%s/clients" % iid,
+		    {"name": "a"}, token=tok)
+		self.assertEqual(r.status, 201, r)
+		self.operator("admin", by=tok)
+
+	def test_revoked_operator_gets_401_on_every_process(self):
+		o = self.operator("auditor")
+		for hub in (HUB, PEER):
+			self.assertEqual(self.status(o["token"], "GET",
+			    "/v1/institutions", hub=hub), 200)
+		self.assertEqual(HUB.admin("DELETE", "/v1/operators/" +
+		    o["operator_id"]).status, 204)
+		for hub in (HUB, PEER):
+			r = hub.request("GET", "/v1/institutions", token=o["token"])
+			self.assertEqual(r.status, 401, r)
+			self.assertEqual(r.error_code, "UNAUTHENTICATED")
+		got = {x["operator_id"]: x for x in
+		    HUB.admin("GET", "/v1/operators").json["operators"]}
+		self.assertIsNotNone(got[o["operator_id"]]["revoked_at"])
+		# Revoked: no new token.
+		r = HUB.admin("POST", "/v1/operators/%s/rotate" % o["operator_id"])
+		self.assertEqual(r.status, 409, r)
+		r = HUB.admin("DELETE", "/v1/operators/nope")
+		self.assertEqual(r.status, 404, r)
+
+	def test_rotate_operator(self):
+		o = self.operator("security")
+		r = HUB.admin("POST", "/v1/operators/%s/rotate" % o["operator_id"])
+		self.assertEqual(r.status, 201, r)
+		self.assertRegex(r.json["token"], r"^cro_[0-9a-f]{64}$")
+		for hub in (HUB, PEER):
+			self.assertEqual(self.status(o["token"], "GET",
+			    "/v1/institutions", hub=hub), 401)
+			self.assertEqual(self.status(r.json["token"], "GET",
+			    "/v1/institutions", hub=hub), 200)
+
+	def test_client_token_is_no_operator(self):
+		iid = self.institution()
+		c = HUB.client(iid)
+		for method, path in (("GET", "/v1/operators"),
+		    ("POST", "/v1/operators")):
+			r = HUB.request(method, path, {"name": "x", "role":
+			    "auditor"} if method == "POST" else None,
+			    token=c["token"])
+			self.assertEqual(r.status, 403, r)
+		# A well-formed operator token that was never issued.
+		r = HUB.request("GET", "/v1/institutions", token="cro_" + "ab" * 32)
+		self.assertEqual(r.status, 401, r)
+
+
 if __name__ == "__main__":
 	unittest.main()
