@@ -232,6 +232,27 @@ cr_util_uuid(char *out)
 }
 
 void
+cr_util_hash_u32(crypto_generichash_state *st, uint32_t v)
+{
+	uint8_t b[4];
+
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+	crypto_generichash_update(st, b, sizeof(b));
+}
+
+void
+cr_util_hash_text(crypto_generichash_state *st, const char *s, size_t size)
+{
+	size_t len = strnlen(s, size);
+
+	cr_util_hash_u32(st, (uint32_t)len);
+	crypto_generichash_update(st, (const unsigned char *)s, len);
+}
+
+void
 cr_util_ms_rfc3339(int64_t ms, char *out)
 {
 	struct tm tm;

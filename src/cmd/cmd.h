@@ -91,6 +91,7 @@ void	cr_cmd_answer_free(struct cr_cmd_answer *);
 
 int	cr_cmd_serve(int argc, char **argv);
 int	cr_cmd_log(int argc, char **argv);
+int	cr_cmd_audit(int argc, char **argv);
 int	cr_cmd_directory(int argc, char **argv);
 int	cr_cmd_source(int argc, char **argv);		/* cmd_source.c */
 int	cr_cmd_gen(int argc, char **argv);		/* cmd_gen.c */

@@ -45,6 +45,20 @@ extern const struct cr_jsonv_field cr_api_rotate_spec[];
 void	cr_api_token_new(const char *prefix, char token[69],
 	    uint8_t hash[CR_HASH_LEN]);
 
+/* api_audit.c */
+/*
+ * The audit trail of a change a handler makes (audit.h): stage before
+ * the store write, with the object "kind:id" and the caller as actor,
+ * then done with whether it changed something. before and after are
+ * borrowed and never hold a token or a token's hash.
+ */
+void	cr_api_audit_stage(struct cr_req *, const char *action,
+	    const char *kind, const char *id, const json_t *before,
+	    const json_t *after);
+void	cr_api_audit_done(struct cr_req *, int changed);
+void	cr_api_audit_list(struct cr_req *);
+void	cr_api_authz_history(struct cr_req *);
+
 /* api_operators.c */
 void	cr_api_operator_create(struct cr_req *);
 void	cr_api_operator_list(struct cr_req *);
@@ -63,6 +77,8 @@ void	cr_api_service_list(struct cr_req *);
 void	cr_api_authz_create(struct cr_req *);
 void	cr_api_authz_list(struct cr_req *);
 void	cr_api_authz_delete(struct cr_req *);
+void	cr_api_authz_update(struct cr_req *);
+extern const struct cr_jsonv_field cr_api_authz_patch_spec[];
 
 /* api_directory.c */
 void	cr_api_directory_put(struct cr_req *);

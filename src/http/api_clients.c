@@ -116,6 +116,21 @@ client_view(struct cr_req *req, const json_t *o, int64_t now)
 	return v;
 }
 
+/* A client's state as the audit trail keeps it: no token, no last use
+   (it changes all the time and is no change of the registry). */
+static json_t *
+client_state(const json_t *o)
+{
+	return json_pack("{s:O,s:O,s:O,s:O,s:o,s:o,s:o}",
+	    "client_id", json_object_get(o, "id"),
+	    "institution", json_object_get(o, "institution"),
+	    "name", json_object_get(o, "name"),
+	    "created_at", json_object_get(o, "created_at"),
+	    "expires_at", ms_json(row_ms(o, "expires_ms")),
+	    "revoked_at", ms_json(row_ms(o, "revoked_ms")),
+	    "previous_valid_until", ms_json(row_ms(o, "prev_valid_until_ms")));
+}
+
 /*
  * The client_list row of client id of institution (a new reference), or
  * NULL with the error answered (404, 500).
@@ -193,13 +208,26 @@ void
 cr_api_client_revoke(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
+	int64_t now = cr_util_wall_ms();
+	json_t *row, *before = NULL, *after = NULL;
 	char *empty;
 	int rc;
 
-	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1)
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
+	    (row = find_client(req, req->params[0], req->params[1])) == NULL)
 		return;
+	/* Revoked again: nothing changes, nothing to audit. */
+	if (row_ms(row, "revoked_ms") == 0) {
+		before = client_state(row);
+		json_object_set_new(row, "revoked_ms", json_integer(now));
+		after = client_state(row);
+		cr_api_audit_stage(req, "client.revoke", "client",
+		    req->params[1], before, after);
+	}
 	rc = st->registry->ops->client_revoke(st->registry, req->params[0],
-	    req->params[1], cr_util_wall_ms());
+	    req->params[1], now);
+	if (before != NULL)
+		cr_api_audit_done(req, rc == CR_STORE_OK);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no client '%s' of "
 		    "institution '%s'", req->params[1], req->params[0]);
@@ -209,6 +237,9 @@ cr_api_client_revoke(struct cr_req *req)
 		cr_http_reply(req, 204, "application/json", empty, 0);
 	else
 		cr_http_error(req, 500, "INTERNAL", "out of memory");
+	json_decref(before);
+	json_decref(after);
+	json_decref(row);
 }
 
 const struct cr_jsonv_field cr_api_rotate_spec[] = {
@@ -222,7 +253,7 @@ cr_api_client_rotate(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	char token[CR_REGISTRY_TOKEN_LEN + 1];
 	uint8_t hash[CR_HASH_LEN];
-	json_t *b = NULL, *row = NULL, *ov;
+	json_t *b = NULL, *row = NULL, *ov, *before = NULL, *after = NULL;
 	int64_t overlap_ms, until;
 	int rc;
 
@@ -244,8 +275,14 @@ cr_api_client_rotate(struct cr_req *req)
 	}
 	cr_api_token_new(CR_REGISTRY_TOKEN_PREFIX, token, hash);
 	until = cr_util_wall_ms() + overlap_ms;
+	before = client_state(row);
+	json_object_set_new(row, "prev_valid_until_ms", json_integer(until));
+	after = client_state(row);
+	cr_api_audit_stage(req, "client.rotate", "client", req->params[1],
+	    before, after);
 	rc = st->registry->ops->client_rotate(st->registry, req->params[0],
 	    req->params[1], hash, until);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 409, "CONFLICT", "client '%s' is revoked",
 		    req->params[1]);
@@ -257,6 +294,8 @@ cr_api_client_rotate(struct cr_req *req)
 		    "previous_valid_until", ms_json(until)));
 	sodium_memzero(token, sizeof(token));
 out:
+	json_decref(before);
+	json_decref(after);
 	json_decref(row);
 	json_decref(b);
 }

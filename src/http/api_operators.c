@@ -87,7 +87,7 @@ cr_api_operator_create(struct cr_req *req)
 	char token[CR_REGISTRY_TOKEN_LEN + 1];
 	uint8_t hash[CR_HASH_LEN];
 	struct cr_operator op;
-	json_t *b;
+	json_t *b, *audit;
 	int rc;
 
 	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
@@ -115,7 +115,13 @@ cr_api_operator_create(struct cr_req *req)
 	if (may_manage(req, op.role) == -1)
 		goto out;
 	cr_api_token_new(CR_OPERATOR_TOKEN_PREFIX, token, hash);
+	audit = json_pack("{s:s,s:s,s:s}", "operator_id", op.id, "name",
+	    op.name, "role", op.role);
+	cr_api_audit_stage(req, "operator.create", "operator", op.id, NULL,
+	    audit);
 	rc = st->registry->ops->operator_add(st->registry, &op, hash);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
+	json_decref(audit);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "operator '%s' exists",
 		    op.name);
@@ -163,7 +169,8 @@ void
 cr_api_operator_revoke(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
-	json_t *row;
+	json_t *row, *before = NULL, *after = NULL;
+	int64_t now;
 	char *empty;
 	int rc;
 
@@ -173,8 +180,18 @@ cr_api_operator_revoke(struct cr_req *req)
 	if (may_manage(req, json_string_value(json_object_get(row,
 	    "role"))) == -1)
 		goto out;
+	now = cr_util_wall_ms();
+	if (json_is_null(json_object_get(row, "revoked_ms"))) {
+		before = operator_view(row);
+		json_object_set_new(row, "revoked_ms", json_integer(now));
+		after = operator_view(row);
+		cr_api_audit_stage(req, "operator.revoke", "operator",
+		    req->params[0], before, after);
+	}
 	rc = st->registry->ops->operator_revoke(st->registry, req->params[0],
-	    cr_util_wall_ms());
+	    now);
+	if (before != NULL)
+		cr_api_audit_done(req, rc == CR_STORE_OK);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no operator '%s'",
 		    req->params[0]);
@@ -185,6 +202,8 @@ cr_api_operator_revoke(struct cr_req *req)
 	else
 		cr_http_error(req, 500, "INTERNAL", "out of memory");
 out:
+	json_decref(before);
+	json_decref(after);
 	json_decref(row);
 }
 
@@ -194,7 +213,7 @@ cr_api_operator_rotate(struct cr_req *req)
 	struct cr_store *st = req->hub->store;
 	char token[CR_REGISTRY_TOKEN_LEN + 1];
 	uint8_t hash[CR_HASH_LEN];
-	json_t *row;
+	json_t *row, *state;
 	int rc;
 
 	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
@@ -204,8 +223,13 @@ cr_api_operator_rotate(struct cr_req *req)
 	    "role"))) == -1)
 		goto out;
 	cr_api_token_new(CR_OPERATOR_TOKEN_PREFIX, token, hash);
+	state = operator_view(row);
+	cr_api_audit_stage(req, "operator.rotate", "operator", req->params[0],
+	    state, state);
 	rc = st->registry->ops->operator_rotate(st->registry, req->params[0],
 	    hash);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
+	json_decref(state);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 409, "CONFLICT", "operator '%s' is revoked",
 		    req->params[0]);

@@ -223,6 +223,32 @@ struct cr_batch_item {
 };
 
 /*
+ * The audit trail (docs/audit.md): one entry per change to the registry,
+ * bundles, event types, subscriptions and capacities, hash-chained. The
+ * store assigns seq and prev_hash inside the write transaction (so that
+ * several processes on one database chain one after another) and calls
+ * the caller's hash function to seal the entry; the encoding it hashes is
+ * the hub's (hub/audit.c).
+ */
+#define CR_AUDIT_ACTION_MAX	48
+#define CR_AUDIT_OBJECT_MAX	(CR_KEY_MAX + 48)
+
+struct cr_audit_entry {
+	uint64_t seq;			/* from 1, set by the store */
+	char	 ts[32];		/* RFC 3339 UTC */
+	char	 actor[CR_NAME_MAX];	/* "admin", an operator, a client id */
+	char	 action[CR_AUDIT_ACTION_MAX];	/* "client.revoke", ... */
+	char	 object[CR_AUDIT_OBJECT_MAX];	/* "client:<id>", ... */
+	char	*before;		/* compact JSON text, or NULL */
+	char	*after;
+	uint8_t	 prev_hash[CR_HASH_LEN];	/* set by the store */
+	uint8_t	 hash[CR_HASH_LEN];		/* set by hash() */
+};
+
+typedef void (*cr_audit_hash_fn)(const struct cr_audit_entry *,
+    uint8_t out[CR_HASH_LEN]);
+
+/*
  * A store is five concerns, each a table of function pointers with the
  * object that implements it, so that a backend can be written concern by
  * concern and a wrapper (the registry cache) replaces one concern and
@@ -234,6 +260,7 @@ struct cr_directory_store;
 struct cr_xlog_store;
 struct cr_event_store;
 struct cr_batch_store;
+struct cr_audit_store;
 
 /* Institutions, clients, services, authorizations. */
 struct cr_registry_ops {
@@ -308,6 +335,9 @@ struct cr_registry_ops {
 	/* Authorizations. */
 	int	(*authz_add)(struct cr_registry_store *, const struct cr_authz *);
 	int	(*authz_delete)(struct cr_registry_store *, const char *id);
+	/* Rewrites the fields, valid_from and valid_to of authorization
+	   a->id (the rest stays); NOTFOUND when there is none. */
+	int	(*authz_update)(struct cr_registry_store *, const struct cr_authz *a);
 	/* out: [{"id","consumer","service","purpose","legal_basis","fields",
 	   "capacities","valid_from","valid_to"(null when open)}] */
 	int	(*authz_list)(struct cr_registry_store *, const char *consumer_or_null,
@@ -476,11 +506,37 @@ struct cr_batch_ops {
 		    uint64_t after, struct cr_batch_item *out, size_t *n);
 };
 
+/* The audit trail. */
+struct cr_audit_ops {
+	/* Appends e in a transaction of its own, durable when this returns;
+	   e's seq, prev_hash and hash are set (hash by hash()). */
+	int	(*audit_append)(struct cr_audit_store *, struct cr_audit_entry *e,
+		    cr_audit_hash_fn hash);
+	/*
+	 * Stages a copy of e for this thread's next write transaction
+	 * through the store: it is appended in that transaction, so that a
+	 * change and its entry commit together or not at all. The first
+	 * write transaction that ends, committed or not, consumes it.
+	 */
+	int	(*audit_stage)(struct cr_audit_store *,
+		    const struct cr_audit_entry *e, cr_audit_hash_fn hash);
+	/* Ends staging: 1 when the staged entry was committed, 0 when not
+	   (nothing was written, or the transaction failed). */
+	int	(*audit_unstage)(struct cr_audit_store *);
+	/* Calls cb on every entry with seq > after (of object only, unless
+	   NULL) in seq order, entries' text borrowed for the call; stops
+	   when cb returns non-zero and returns that value. */
+	int	(*audit_scan)(struct cr_audit_store *, uint64_t after,
+		    const char *object_or_null,
+		    int (*cb)(const struct cr_audit_entry *, void *), void *arg);
+};
+
 struct cr_registry_store	{ const struct cr_registry_ops	*ops; };
 struct cr_directory_store	{ const struct cr_directory_ops	*ops; };
 struct cr_xlog_store		{ const struct cr_xlog_ops	*ops; };
 struct cr_event_store		{ const struct cr_event_ops	*ops; };
 struct cr_batch_store		{ const struct cr_batch_ops	*ops; };
+struct cr_audit_store		{ const struct cr_audit_ops	*ops; };
 
 struct cr_store {
 	const char			*name;		/* backend: "sqlite" */
@@ -501,6 +557,7 @@ struct cr_store {
 	struct cr_xlog_store		*xlog;
 	struct cr_event_store		*events;
 	struct cr_batch_store		*batches;
+	struct cr_audit_store		*audit;
 };
 
 /*

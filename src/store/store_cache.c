@@ -578,6 +578,8 @@ WRITE_THROUGH(authz_add, (struct cr_registry_store *st, const struct cr_authz *a
     (INNER(st), a))
 WRITE_THROUGH(authz_delete, (struct cr_registry_store *st, const char *id),
     (INNER(st), id))
+WRITE_THROUGH(authz_update, (struct cr_registry_store *st,
+    const struct cr_authz *a), (INNER(st), a))
 #undef WRITE_THROUGH
 
 /* The rest of the registry is read from the inner store. */
@@ -650,6 +652,7 @@ static const struct cr_registry_ops cache_registry_ops = {
 	.service_list = cache_service_list,
 	.authz_add = cache_authz_add,
 	.authz_delete = cache_authz_delete,
+	.authz_update = cache_authz_update,
 	.authz_list = cache_authz_list,
 	.authz_find = cache_authz_find,
 };

@@ -600,6 +600,33 @@ sq_authz_delete(struct cr_registry_store *base, const char *id)
 	return rc;
 }
 
+static int
+sq_authz_update(struct cr_registry_store *base, const struct cr_authz *az)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	char *fields;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_AZ_UPDATE)) == NULL ||
+	    (fields = dump_json(az->fields)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, az->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, fields) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, az->valid_from) != SQLITE_OK ||
+	    cr_sqlite_bind_opt(s, 4, az->valid_to) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		free(fields);
+		return cr_sqlite_err(c, "authz_update");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "authz_update")) == CR_STORE_OK &&
+	    sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	free(fields);
+	return rc;
+}
+
 static json_t *
 authz_row(sqlite3_stmt *s)
 {
@@ -702,6 +729,7 @@ const struct cr_registry_ops cr_sqlite_registry_ops = {
 	.service_list = sq_service_list,
 	.authz_add = sq_authz_add,
 	.authz_delete = sq_authz_delete,
+	.authz_update = sq_authz_update,
 	.authz_list = sq_authz_list,
 	.authz_find = sq_authz_find,
 };

@@ -265,6 +265,24 @@ const char *const cr_sqlite_migrations[] = {
 	 " BEGIN UPDATE registry_version SET version = version + 1; END;"
 	 "CREATE TRIGGER operators_DELETE_version AFTER DELETE ON operators"
 	 " BEGIN UPDATE registry_version SET version = version + 1; END;"),
+
+	/*
+	 * 10: the audit trail (docs/audit.md), hash-chained like the
+	 * exchange log; before and after are compact JSON text, NULL when
+	 * there is none (a creation has no before, a deletion no after).
+	 */
+	("CREATE TABLE audit ("
+	 "  seq INTEGER PRIMARY KEY,"
+	 "  ts TEXT NOT NULL,"
+	 "  actor TEXT NOT NULL,"
+	 "  action TEXT NOT NULL,"
+	 "  object TEXT NOT NULL,"
+	 "  before TEXT,"
+	 "  after TEXT,"
+	 "  prev_hash BLOB NOT NULL,"
+	 "  hash BLOB NOT NULL"
+	 ");"
+	 "CREATE INDEX audit_object ON audit(object, seq);"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -343,6 +361,9 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    "INSERT INTO authorizations (" AZ_COLS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[SQ_AZ_DELETE] = "DELETE FROM authorizations WHERE id = ?1",
+	[SQ_AZ_UPDATE] =
+	    "UPDATE authorizations SET fields = ?2, valid_from = ?3,"
+	    " valid_to = ?4 WHERE id = ?1",
 	[SQ_AZ_LIST] =
 	    "SELECT " AZ_COLS " FROM authorizations"
 	    " ORDER BY consumer, service, purpose, valid_from, id",
@@ -513,6 +534,17 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    " WHERE batch = ?1 AND line > ?2 ORDER BY line LIMIT ?3",
 	[SQ_HEALTH_WRITE] =
 	    "UPDATE health SET at = ?1 WHERE id = 1",
+	[SQ_AUDIT_TAIL] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[SQ_AUDIT_INSERT] =
+	    "INSERT INTO audit (seq, ts, actor, action, object, before, after,"
+	    " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_AUDIT_SCAN] =
+	    "SELECT seq, ts, actor, action, object, before, after, prev_hash,"
+	    " hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[SQ_AUDIT_SCAN_OBJECT] =
+	    "SELECT seq, ts, actor, action, object, before, after, prev_hash,"
+	    " hash FROM audit WHERE object = ?3 AND seq > ?1 ORDER BY seq"
+	    " LIMIT ?2",
 };
 
 const size_t cr_sqlite_nmigrations =
@@ -543,12 +575,18 @@ const size_t cr_sqlite_nmigrations =
     "CREATE TEMP VIEW operators AS SELECT '' AS id, '' AS name," \
     " '' AS role, '' AS created_at, x'' AS token_hash," \
     " NULL AS revoked_ms WHERE 0;"
+/* 10: an empty audit trail. */
+#define RO_AUDIT \
+    "CREATE TEMP VIEW audit AS SELECT 0 AS seq, '' AS ts, '' AS actor," \
+    " '' AS action, '' AS object, NULL AS before, NULL AS after," \
+    " x'' AS prev_hash, x'' AS hash WHERE 0;"
 const char *const cr_sqlite_readonly_compat[] = {
-	[5] = RO_PARAMS RO_CLIENTS RO_OPERATORS,
+	[5] = RO_PARAMS RO_CLIENTS RO_OPERATORS RO_AUDIT,
 	/* 7 added the health table, which only the probe writes. */
-	[6] = RO_CLIENTS RO_OPERATORS,
-	[7] = RO_CLIENTS RO_OPERATORS,
-	[8] = RO_OPERATORS,
+	[6] = RO_CLIENTS RO_OPERATORS RO_AUDIT,
+	[7] = RO_CLIENTS RO_OPERATORS RO_AUDIT,
+	[8] = RO_OPERATORS RO_AUDIT,
+	[9] = RO_AUDIT,
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

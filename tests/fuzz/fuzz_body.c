@@ -42,6 +42,9 @@ static const struct {
 	{ "service", cr_registry_service_spec },
 	{ "authz", cr_registry_authz_spec },
 	{ "verify", cr_api_verify_spec },
+	{ "rotate", cr_api_rotate_spec },
+	{ "operator", cr_api_operator_spec },
+	{ "authz_patch", cr_api_authz_patch_spec },
 };
 
 /* The rules of jsonv.h, written again from the header, not the code. */

@@ -1420,8 +1420,9 @@ class OldLogTests(Base):
 		conn = sqlite3.connect(hub.db)
 		try:
 			conn.execute("DROP TABLE health")
-			# Nor the clients' lifecycle (version 8), nor named
-			# operators (version 9).
+			# Nor the clients' lifecycle (version 8), named operators
+			# (version 9) or the audit trail (version 10).
+			conn.execute("DROP TABLE audit")
 			conn.execute("DROP TABLE operators")
 			conn.execute("DROP TABLE client_usage")
 			conn.execute("DROP INDEX clients_prev_token")

@@ -408,6 +408,50 @@ test_client_lifecycle_other_process(void **state)
 	json_decref(list);
 }
 
+/*
+ * An authorization narrowed by another process is what the next
+ * consultation here finds: its token lookup syncs the registry version
+ * first (no refresh_ms wait).
+ */
+static void
+test_authz_update_other_process(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_registry_store *reg = f->cached->registry;
+	struct cr_client cl, got;
+	struct cr_authz a;
+	uint8_t h[CR_HASH_LEN];
+
+	memset(&cl, 0, sizeof(cl));
+	cr_util_uuid(cl.id);
+	cr_util_strlcpy(cl.institution, "ONEM", sizeof(cl.institution));
+	cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
+	memset(h, 0x55, sizeof(h));
+	assert_int_equal(reg->ops->client_add(reg, &cl, h), CR_STORE_OK);
+	authz(f->cached, "u1", "p", "2020-01-01", "");
+	assert_int_equal(reg->ops->authz_find(reg, "ONEM", "population.person",
+	    "p", "2024-01-01", &a), CR_STORE_OK);
+	assert_int_equal(json_array_size(a.fields), 1);
+	/* Narrowed and ended by the other process. */
+	json_decref(a.fields);
+	a.fields = json_array();
+	cr_util_strlcpy(a.valid_to, "2023-12-31", sizeof(a.valid_to));
+	assert_int_equal(f->other->registry->ops->authz_update(
+	    f->other->registry, &a), CR_STORE_OK);
+	cr_authz_clear(&a);
+	assert_int_equal(reg->ops->client_by_token(reg, h, cr_util_wall_ms(),
+	    &got), CR_STORE_OK);
+	assert_int_equal(reg->ops->authz_find(reg, "ONEM", "population.person",
+	    "p", "2024-01-01", &a), CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->authz_find(reg, "ONEM", "population.person",
+	    "p", "2023-06-01", &a), CR_STORE_OK);
+	assert_int_equal(json_array_size(a.fields), 0);
+	cr_authz_clear(&a);
+	/* No such authorization. */
+	cr_util_strlcpy(a.id, "nope", sizeof(a.id));
+	assert_int_equal(reg->ops->authz_update(reg, &a), CR_STORE_NOTFOUND);
+}
+
 /* Last use: a later time wins, and it is no registry change. */
 static void
 test_clients_touch(void **state)
@@ -460,6 +504,8 @@ main(void)
 		    test_client_lifecycle_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clients_touch, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_authz_update_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_authz_find_matches_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revocation_is_immediate,
