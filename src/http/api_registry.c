@@ -237,16 +237,6 @@ cr_api_service_list(struct cr_req *req)
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "services", list));
 }
 
-static json_t *
-authz_json(const struct cr_authz *a)
-{
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s?}", "id", a->id,
-	    "consumer", a->consumer, "service", a->service, "purpose",
-	    a->purpose, "legal_basis", a->legal_basis, "fields", a->fields,
-	    "capacities", a->capacities, "valid_from", a->valid_from,
-	    "valid_to", a->valid_to[0] ? a->valid_to : NULL);
-}
-
 void
 cr_api_authz_create(struct cr_req *req)
 {
@@ -309,7 +299,7 @@ cr_api_authz_create(struct cr_req *req)
 		    "field of event type %s", missing, et.id);
 		goto out;
 	}
-	audit = authz_json(&a);
+	audit = cr_authz_json(&a);
 	cr_api_audit_stage(req, "authorization.create", "authorization", a.id,
 	    NULL, audit);
 	rc = st->registry->ops->authz_add(st->registry, &a);
@@ -508,7 +498,7 @@ cr_api_authz_update(struct cr_req *req)
 		json_decref(a.fields);
 		a.fields = json_incref(v);
 	}
-	after = authz_json(&a);
+	after = cr_authz_json(&a);
 	cr_api_audit_stage(req, "authorization.update", "authorization", a.id,
 	    before, after);
 	rc = st->registry->ops->authz_update(st->registry, &a);

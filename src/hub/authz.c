@@ -475,6 +475,16 @@ cr_authz_fields_missing(const json_t *fields, const json_t *allowed)
 	return NULL;
 }
 
+json_t *
+cr_authz_json(const struct cr_authz *a)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s?}", "id", a->id,
+	    "consumer", a->consumer, "service", a->service, "purpose",
+	    a->purpose, "legal_basis", a->legal_basis, "fields", a->fields,
+	    "capacities", a->capacities, "valid_from", a->valid_from,
+	    "valid_to", a->valid_to[0] ? a->valid_to : NULL);
+}
+
 /* 1 when path is one of granted's or under one. */
 static int
 path_covered(const json_t *granted, const char *path)

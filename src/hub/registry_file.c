@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "authz.h"
 #include "jsonv.h"
 #include "log.h"
@@ -344,11 +345,15 @@ storage:
 	return -1;
 }
 
+/* The audit trail's actor of what a registry file adds. */
+#define IMPORT_ACTOR	"registry-import"
+
 static int
 load_institutions(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_institution in;
+	char obj[CR_AUDIT_OBJECT_MAX];
 	json_t *e;
 	size_t i;
 	int rc;
@@ -358,7 +363,11 @@ load_institutions(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(in.id, jstr(e, "id"), sizeof(in.id));
 		cr_util_strlcpy(in.name, jstr(e, "name"), sizeof(in.name));
 		cr_util_strlcpy(in.sector, jstr(e, "sector"), sizeof(in.sector));
+		snprintf(obj, sizeof(obj), "institution:%s", in.id);
+		cr_audit_stage(st, IMPORT_ACTOR, "institution.create", obj,
+		    NULL, e);
 		rc = st->registry->ops->institution_add(st->registry, &in);
+		cr_audit_done(st, rc == CR_STORE_OK);
 		if (rc == CR_STORE_EXISTS)
 			c->institutions_skipped++;
 		else if (rc == CR_STORE_OK)
@@ -375,7 +384,8 @@ load_clients(struct cr_store *st, const json_t *doc,
 {
 	struct cr_client cl;
 	uint8_t hash[CR_HASH_LEN];
-	json_t *e;
+	char obj[CR_AUDIT_OBJECT_MAX];
+	json_t *e, *after;
 	size_t i;
 	int rc;
 
@@ -398,8 +408,16 @@ load_clients(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(cl.institution, jstr(e, "institution"),
 		    sizeof(cl.institution));
 		cr_util_strlcpy(cl.name, jstr(e, "name"), sizeof(cl.name));
-		if (st->registry->ops->client_add(st->registry,
-		    &cl, hash) != CR_STORE_OK)
+		snprintf(obj, sizeof(obj), "client:%s", cl.id);
+		/* Never the token. */
+		after = json_pack("{s:s,s:s,s:s}", "client_id", cl.id,
+		    "institution", cl.institution, "name", cl.name);
+		cr_audit_stage(st, IMPORT_ACTOR, "client.create", obj, NULL,
+		    after);
+		json_decref(after);
+		rc = st->registry->ops->client_add(st->registry, &cl, hash);
+		cr_audit_done(st, rc == CR_STORE_OK);
+		if (rc != CR_STORE_OK)
 			return -1;
 		c->clients_added++;
 	}
@@ -411,6 +429,7 @@ load_services(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_service svc;
+	char obj[CR_AUDIT_OBJECT_MAX];
 	json_t *e, *to;
 	size_t i;
 	int rc;
@@ -428,7 +447,11 @@ load_services(struct cr_store *st, const json_t *doc,
 		svc.params = json_object_get(e, "params");
 		to = json_object_get(e, "timeout_ms");
 		svc.timeout_ms = to ? (int)json_integer_value(to) : 2000;
+		snprintf(obj, sizeof(obj), "service:%s", svc.id);
+		cr_audit_stage(st, IMPORT_ACTOR, "service.create", obj, NULL,
+		    e);
 		rc = st->registry->ops->service_add(st->registry, &svc);
+		cr_audit_done(st, rc == CR_STORE_OK);
 		if (rc == CR_STORE_EXISTS)
 			c->services_skipped++;
 		else if (rc == CR_STORE_OK)
@@ -473,7 +496,8 @@ load_authorizations(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_authz a;
-	json_t *e;
+	char obj[CR_AUDIT_OBJECT_MAX];
+	json_t *e, *after;
 	size_t i;
 	int rc = 0, ex;
 
@@ -486,8 +510,14 @@ load_authorizations(struct cr_store *st, const json_t *doc,
 			rc = -1;
 		else {
 			cr_util_uuid(a.id);
-			if (st->registry->ops->authz_add(st->registry,
-			    &a) != CR_STORE_OK)
+			snprintf(obj, sizeof(obj), "authorization:%s", a.id);
+			after = cr_authz_json(&a);
+			cr_audit_stage(st, IMPORT_ACTOR, "authorization.create",
+			    obj, NULL, after);
+			json_decref(after);
+			ex = st->registry->ops->authz_add(st->registry, &a);
+			cr_audit_done(st, ex == CR_STORE_OK);
+			if (ex != CR_STORE_OK)
 				rc = -1;
 			else
 				c->authorizations_added++;

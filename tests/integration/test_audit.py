@@ -378,6 +378,39 @@ class VerifyTests(unittest.TestCase):
 		self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
 		self.assertIn("BROKEN at entry 3", r.stdout)
 
+	def test_registry_import_is_audited(self):
+		d = os.path.join(W, "v-import")
+		os.makedirs(d)
+		db = os.path.join(d, "hub.db")
+		token = "crt_" + "5a" * 32
+		reg = os.path.join(d, "registry.json")
+		with open(reg, "w") as f:
+			json.dump({"institutions": [{"id": "RI", "name": "R",
+			    "sector": "s"}], "clients": [{"institution": "RI",
+			    "name": "app", "token": token}], "services": [{"id":
+			    "ri.person", "provider": "RI", "endpoint":
+			    "http://127.0.0.1:9/p", "fields": ["name"]}],
+			    "authorizations": [{"consumer": "RI", "service":
+			    "ri.person", "purpose": "x", "legal_basis": "y",
+			    "fields": ["name"]}]}, f)
+		r = H.run_cli(["registry", "import", reg, "--db", db])
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		rows = H.db_query(db, "SELECT actor, action, after FROM audit "
+		    "ORDER BY seq")
+		self.assertEqual([(a, b) for a, b, _ in rows], [
+		    ("registry-import", "institution.create"),
+		    ("registry-import", "client.create"),
+		    ("registry-import", "service.create"),
+		    ("registry-import", "authorization.create")])
+		self.assertNotIn(token[4:], json.dumps(rows))
+		# Again: everything is skipped, nothing is audited.
+		r = H.run_cli(["registry", "import", reg, "--db", db])
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		self.assertEqual(H.db_query(db, "SELECT count(*) FROM audit")[0][0],
+		    4)
+		r = self.verify(db)
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
 	def test_usage(self):
 		r = H.run_cli(["audit", "verify"])
 		self.assertEqual(r.returncode, 2)
