@@ -42,6 +42,8 @@ cr_config_defaults(struct cr_config *c)
 	c->tls_client_auth = -1;
 	c->log_head_interval_ms = 1000;
 	c->log_head_entries = 10000;
+	c->client_usage_flush_ms = 10000;
+	c->client_rotate_overlap_s = 86400;
 }
 
 int
@@ -359,6 +361,12 @@ cr_config_set(struct cr_config *c, const char *key0, const char *v,
 	} else if (strcmp(key, "log_head_entries") == 0) {
 		if ((rc = set_size(v, 1, 1ULL << 40, &n, err, errlen)) == 0)
 			c->log_head_entries = n;
+	} else if (strcmp(key, "client_usage_flush_ms") == 0) {
+		if ((rc = set_size(v, 100, 3600000, &n, err, errlen)) == 0)
+			c->client_usage_flush_ms = (unsigned)n;
+	} else if (strcmp(key, "client_rotate_overlap_s") == 0) {
+		if ((rc = set_size(v, 0, 90 * 86400, &n, err, errlen)) == 0)
+			c->client_rotate_overlap_s = (unsigned)n;
 	} else
 		snprintf(err, errlen, "unknown key '%s'", key0);
 	return rc;

@@ -74,6 +74,9 @@ struct cr_config {
 	char	 log_head_file[1024];	/* the last signed head */
 	unsigned log_head_interval_ms;	/* a head at least this often */
 	unsigned long long log_head_entries;	/* or after this many */
+	/* Credentials (docs/api.md). */
+	unsigned client_usage_flush_ms;	/* last_used_at written so often */
+	unsigned client_rotate_overlap_s;	/* old token valid after rotate */
 };
 
 void	cr_config_defaults(struct cr_config *);

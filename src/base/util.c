@@ -232,20 +232,53 @@ cr_util_uuid(char *out)
 }
 
 void
-cr_util_now_rfc3339(char *out)
+cr_util_hash_u32(crypto_generichash_state *st, uint32_t v)
 {
-	struct timespec ts;
-	struct tm tm;
-	char buf[64];
+	uint8_t b[4];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	b[0] = (uint8_t)(v >> 24);
+	b[1] = (uint8_t)(v >> 16);
+	b[2] = (uint8_t)(v >> 8);
+	b[3] = (uint8_t)v;
+	crypto_generichash_update(st, b, sizeof(b));
+}
+
+void
+cr_util_hash_text(crypto_generichash_state *st, const char *s, size_t size)
+{
+	size_t len = strnlen(s, size);
+
+	cr_util_hash_u32(st, (uint32_t)len);
+	crypto_generichash_update(st, (const unsigned char *)s, len);
+}
+
+void
+cr_util_ms_rfc3339(int64_t ms, char *out)
+{
+	struct tm tm;
+	time_t t;
+	char buf[64];
+	long frac;
+
+	t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	frac = (long)(ms - (int64_t)t * 1000);
+	gmtime_r(&t, &tm);
 	/* A local buffer large enough for any int keeps the compiler sure
 	   nothing is truncated; real dates always fit CR_TS_LEN. */
 	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	    tm.tm_min, tm.tm_sec, frac);
 	cr_util_strlcpy(out, buf, CR_TS_LEN + 1);
+}
+
+void
+cr_util_now_rfc3339(char *out)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cr_util_ms_rfc3339((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+	    out);
 }
 
 double

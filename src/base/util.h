@@ -55,11 +55,25 @@ void	cr_util_hex(const uint8_t *in, size_t len, char *out);
 /* Parses exactly 2*len hex digits; 0 or -1. */
 int	cr_util_unhex(const char *in, uint8_t *out, size_t len);
 
+/*
+ * Pieces of the hash chains' canonical encodings (docs/exchange-log.md,
+ * docs/audit.md), fed to a BLAKE2b state (crypto_generichash_state):
+ * a 32-bit big-endian number, and text as its 32-bit length then its
+ * bytes (at most size of them, up to a NUL), so that no two splits of
+ * the fields encode the same bytes.
+ */
+struct crypto_generichash_blake2b_state;
+void	cr_util_hash_u32(struct crypto_generichash_blake2b_state *, uint32_t);
+void	cr_util_hash_text(struct crypto_generichash_blake2b_state *,
+	    const char *s, size_t size);
+
 /* Random version-4 UUID into out[CR_UUID_LEN + 1]. */
 void	cr_util_uuid(char *out);
 
 /* Current UTC time as RFC 3339 with milliseconds, out[CR_TS_LEN + 1]. */
 void	cr_util_now_rfc3339(char *out);
+/* The same for Unix time ms. */
+void	cr_util_ms_rfc3339(int64_t ms, char *out);
 
 /* Monotonic clock in milliseconds, for durations and deadlines. */
 double	cr_util_mono_ms(void);

@@ -102,6 +102,7 @@ int	cr_cmd_log(int argc, char **argv);
 /* crossroads log witness (cmd_witness.c), a sub-command of log. */
 extern const struct cr_cmd	cr_cmd_witness_cmd;
 int	cr_cmd_log_witness(int argc, char **argv);
+int	cr_cmd_audit(int argc, char **argv);
 int	cr_cmd_directory(int argc, char **argv);
 int	cr_cmd_source(int argc, char **argv);		/* cmd_source.c */
 int	cr_cmd_gen(int argc, char **argv);		/* cmd_gen.c */

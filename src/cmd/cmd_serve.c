@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "translog.h"
 #include "unauth.h"
+#include "usage.h"
 #include "util.h"
 #include "verify.h"
 
@@ -357,6 +358,9 @@ cr_cmd_serve(int argc, char **argv)
 	    hub.cfg.webhook_client_key : NULL;
 	if (cr_delivery_start(&hub, &dcfg, &hub.deliveries) == -1)
 		fatalx("cannot start webhook delivery");
+	if (cr_usage_start(hub.store, hub.cfg.client_usage_flush_ms,
+	    &hub.usage) == -1)
+		fatalx("cannot start recording clients' last use");
 	if (cr_verifier_start(&hub.verifier) == -1)
 		fatalx("cannot start verification");
 	/* Batches resume here: they need the log, the sources and the
@@ -427,6 +431,8 @@ out:
 	cr_http_stop(http);
 	cr_unauth_free(hub.unauth);
 	cr_client_rate_free(hub.client_rate);
+	/* No request notes a use any more: the last ones are written. */
+	cr_usage_stop(hub.usage);
 	/* Nothing calls cr_verify_start() any more. */
 	cr_verifier_free(hub.verifier);
 	cr_store_close(hub.store);

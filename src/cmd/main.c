@@ -13,6 +13,8 @@ static const struct {
 	{ "serve", cr_cmd_serve, "run the hub" },
 	{ "log", cr_cmd_log,
 	    "check the exchange log's hash chain (log verify)" },
+	{ "audit", cr_cmd_audit,
+	    "check the audit trail's hash chain (audit verify)" },
 	{ "directory", cr_cmd_directory,
 	    "load reference-directory records (directory import)" },
 	{ "source", cr_cmd_source,

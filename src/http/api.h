@@ -35,6 +35,39 @@ void	cr_api_readyz(struct cr_req *);
 void	cr_api_metrics(struct cr_req *);
 void	cr_api_openapi(struct cr_req *);
 
+/* api_clients.c */
+void	cr_api_client_list(struct cr_req *);
+void	cr_api_client_revoke(struct cr_req *);
+void	cr_api_client_rotate(struct cr_req *);
+extern const struct cr_jsonv_field cr_api_rotate_spec[];
+/* A new token (prefix, 4 characters: "crt_" clients, "cro_" operators,
+   then 64 hex; shown once) and its hash. */
+void	cr_api_token_new(const char *prefix, char token[69],
+	    uint8_t hash[CR_HASH_LEN]);
+
+/* api_audit.c */
+/*
+ * The audit trail of a change a handler makes (audit.h): stage before
+ * the store write, with the object "kind:id" and the caller as actor,
+ * then done with whether it changed something. before and after are
+ * borrowed and never hold a token or a token's hash.
+ */
+void	cr_api_audit_stage(struct cr_req *, const char *action,
+	    const char *kind, const char *id, const json_t *before,
+	    const json_t *after);
+void	cr_api_audit_done(struct cr_req *, int changed);
+void	cr_api_audit_list(struct cr_req *);
+void	cr_api_authz_history(struct cr_req *);
+
+/* api_operators.c */
+void	cr_api_operator_create(struct cr_req *);
+void	cr_api_operator_list(struct cr_req *);
+void	cr_api_operator_revoke(struct cr_req *);
+void	cr_api_operator_rotate(struct cr_req *);
+extern const struct cr_jsonv_field cr_api_operator_spec[];
+/* An RFC 3339 time (any offset) as Unix ms; 0 or -1. */
+int	cr_api_time_ms(const char *rfc3339, int64_t *ms);
+
 /* api_registry.c */
 void	cr_api_institution_create(struct cr_req *);
 void	cr_api_institution_list(struct cr_req *);
@@ -44,6 +77,8 @@ void	cr_api_service_list(struct cr_req *);
 void	cr_api_authz_create(struct cr_req *);
 void	cr_api_authz_list(struct cr_req *);
 void	cr_api_authz_delete(struct cr_req *);
+void	cr_api_authz_update(struct cr_req *);
+extern const struct cr_jsonv_field cr_api_authz_patch_spec[];
 
 /* api_capacity.c */
 void	cr_api_capacity_create(struct cr_req *);

@@ -37,17 +37,20 @@ cr_api_capacity_create(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
 	struct cr_capacity cap;
-	json_t *b;
+	json_t *b, *after = NULL;
 	int rc;
 
 	memset(&cap, 0, sizeof(cap));
-	if (cr_http_require_operator(req) == -1 ||
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
 	    (b = cr_http_body_json(req, cr_registry_capacity_spec)) == NULL)
 		return;
 	if (capacity_body(req, b, &cap) == -1)
 		goto out;
-	/* audit: capacity created (cr_audit_record, creds branch) */
+	after = cr_registry_capacity_json(&cap);
+	cr_api_audit_stage(req, "capacity.create", "capacity", cap.id, NULL,
+	    after);
 	rc = st->registry->ops->capacity_add(st->registry, &cap);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "capacity '%s' exists; "
 		    "PUT /v1/capacities/%s changes who may declare it", cap.id,
@@ -55,9 +58,10 @@ cr_api_capacity_create(struct cr_req *req)
 	else if (rc != CR_STORE_OK)
 		cr_http_storage_error(req);
 	else
-		cr_http_reply_json(req, 201, cr_registry_capacity_json(&cap));
+		cr_http_reply_json(req, 201, json_incref(after));
 out:
 	cr_capacity_clear(&cap);
+	json_decref(after);
 	json_decref(b);
 }
 
@@ -65,13 +69,14 @@ void
 cr_api_capacity_update(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
-	struct cr_capacity cap;
-	json_t *b;
+	struct cr_capacity cap, old;
+	json_t *b, *before = NULL, *after = NULL;
 	const char *id;
 	int rc;
 
 	memset(&cap, 0, sizeof(cap));
-	if (cr_http_require_operator(req) == -1 ||
+	memset(&old, 0, sizeof(old));
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
 	    (b = cr_http_body_json(req, cr_registry_capacity_spec)) == NULL)
 		return;
 	id = json_string_value(json_object_get(b, "id"));
@@ -82,18 +87,27 @@ cr_api_capacity_update(struct cr_req *req)
 	}
 	if (capacity_body(req, b, &cap) == -1)
 		goto out;
-	/* audit: capacity changed, before and after (cr_audit_record,
-	   creds branch) */
-	rc = st->registry->ops->capacity_update(st->registry, &cap);
+	rc = st->registry->ops->capacity_get(st->registry, cap.id, &old);
+	if (rc == CR_STORE_OK) {
+		before = cr_registry_capacity_json(&old);
+		after = cr_registry_capacity_json(&cap);
+		cr_api_audit_stage(req, "capacity.update", "capacity", cap.id,
+		    before, after);
+		rc = st->registry->ops->capacity_update(st->registry, &cap);
+		cr_api_audit_done(req, rc == CR_STORE_OK);
+	}
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no capacity '%s'",
 		    cap.id);
 	else if (rc != CR_STORE_OK)
 		cr_http_storage_error(req);
 	else
-		cr_http_reply_json(req, 200, cr_registry_capacity_json(&cap));
+		cr_http_reply_json(req, 200, json_incref(after));
 out:
+	cr_capacity_clear(&old);
 	cr_capacity_clear(&cap);
+	json_decref(before);
+	json_decref(after);
 	json_decref(b);
 }
 

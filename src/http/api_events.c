@@ -80,8 +80,12 @@ cr_api_event_type_create(struct cr_req *req)
 		    "authorizations could not tell them apart", et.id);
 		goto out;
 	}
-	if (rc == CR_STORE_NOTFOUND)
+	if (rc == CR_STORE_NOTFOUND) {
+		cr_api_audit_stage(req, "event_type.create", "event_type",
+		    et.id, NULL, b);
 		rc = st->events->ops->event_type_add(st->events, &et);
+		cr_api_audit_done(req, rc == CR_STORE_OK);
+	}
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "event type '%s' exists",
 		    et.id);
@@ -470,11 +474,17 @@ cr_api_subscription_create(struct cr_req *req)
 	randombytes_buf(raw, sizeof(raw));
 	cr_util_hex(raw, sizeof(raw), s.secret);
 	sodium_memzero(raw, sizeof(raw));
-	if (st->events->ops->subscription_add(st->events, &s) != CR_STORE_OK) {
+	/* The secret is no more in the trail than a token. */
+	j = subscription_json(&s);
+	cr_api_audit_stage(req, "subscription.create", "subscription", s.id,
+	    NULL, j);
+	rc = st->events->ops->subscription_add(st->events, &s);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
+	if (rc != CR_STORE_OK) {
+		json_decref(j);
 		cr_events_fail(&err, 500, "INTERNAL", "storage error");
 		goto fail;
 	}
-	j = subscription_json(&s);
 	if (j != NULL)
 		json_object_set_new(j, "secret", json_string(s.secret));
 	cr_http_reply_json(req, 201, j);
@@ -521,9 +531,16 @@ cr_api_subscription_delete(struct cr_req *req)
 	if (rc == CR_STORE_OK && req->principal != CR_PRINCIPAL_OPERATOR &&
 	    strcmp(s.institution, req->client.institution) != 0)
 		rc = CR_STORE_NOTFOUND;
-	if (rc == CR_STORE_OK)
+	if (rc == CR_STORE_OK) {
+		json_t *before = subscription_json(&s);
+
+		cr_api_audit_stage(req, "subscription.delete", "subscription",
+		    req->params[0], before, NULL);
 		rc = st->events->ops->subscription_delete(st->events,
 		    req->params[0]);
+		cr_api_audit_done(req, rc == CR_STORE_OK);
+		json_decref(before);
+	}
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no subscription '%s'",
 		    req->params[0]);

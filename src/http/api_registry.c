@@ -13,8 +13,6 @@
 #include "registry_file.h"
 #include "util.h"
 
-#define TOKEN_BYTES	32
-
 static const char *
 jstr(const json_t *o, const char *key)
 {
@@ -51,7 +49,10 @@ cr_api_institution_create(struct cr_req *req)
 	cr_util_strlcpy(in.sector, jstr(b, "sector"), sizeof(in.sector));
 	if (require_valid_id(req, "institution id", in.id) == -1)
 		goto out;
+	cr_api_audit_stage(req, "institution.create", "institution", in.id,
+	    NULL, b);
 	rc = st->registry->ops->institution_add(st->registry, &in);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "institution '%s' exists",
 		    in.id);
@@ -82,6 +83,7 @@ cr_api_institution_list(struct cr_req *req)
 const struct cr_jsonv_field cr_api_client_spec[] = {
 	{ "name", CR_JV_STRING, 1, CR_TEXT_MAX - 1, 0, 0 },
 	{ "certificate", CR_JV_STRING, 0, CR_CERT_PEM_MAX, 0, 0 },
+	{ "expires_at", CR_JV_STRING, 0, 64, 0, 0 },	/* RFC 3339 */
 	CR_JSONV_END
 };
 
@@ -118,12 +120,13 @@ cr_api_client_create(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
 	struct cr_client cl;
-	uint8_t raw[TOKEN_BYTES], hash[CR_HASH_LEN];
+	uint8_t hash[CR_HASH_LEN];
 	char token[CR_REGISTRY_TOKEN_LEN + 1];
-	json_t *b;
+	const char *exp;
+	json_t *b, *audit;
 	int rc;
 
-	if (cr_http_require_operator(req) == -1 ||
+	if (cr_http_require_role(req, CR_ROLE_SECURITY) == -1 ||
 	    (b = cr_http_body_json(req, cr_api_client_spec)) == NULL)
 		return;
 	memset(&cl, 0, sizeof(cl));
@@ -137,16 +140,27 @@ cr_api_client_create(struct cr_req *req)
 	cr_util_uuid(cl.id);
 	cr_util_strlcpy(cl.institution, req->params[0], sizeof(cl.institution));
 	cr_util_strlcpy(cl.name, jstr(b, "name"), sizeof(cl.name));
+	exp = json_string_value(json_object_get(b, "expires_at"));
+	if (exp != NULL && (cr_api_time_ms(exp, &cl.expires_ms) == -1 ||
+	    cl.expires_ms <= cr_util_wall_ms())) {
+		cr_http_error(req, 400, "BAD_REQUEST", "expires_at must be an "
+		    "RFC 3339 time in the future");
+		json_decref(b);
+		return;
+	}
 	if (client_certificate(req, b, &cl) == -1) {
 		json_decref(b);
 		return;
 	}
 	/* The token is shown once; only its hash is kept. */
-	randombytes_buf(raw, sizeof(raw));
-	memcpy(token, CR_REGISTRY_TOKEN_PREFIX, 4);
-	cr_util_hex(raw, sizeof(raw), token + 4);
-	cr_registry_token_hash(token, hash);
+	cr_api_token_new(CR_REGISTRY_TOKEN_PREFIX, token, hash);
+	audit = json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "client_id", cl.id,
+	    "institution", cl.institution, "name", cl.name, "expires_at", exp,
+	    "cert_sha256", cl.cert_sha256[0] != '\0' ? cl.cert_sha256 : NULL);
+	cr_api_audit_stage(req, "client.create", "client", cl.id, NULL, audit);
 	rc = st->registry->ops->client_add(st->registry, &cl, hash);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
+	json_decref(audit);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no institution '%s'",
 		    cl.institution);
@@ -156,10 +170,11 @@ cr_api_client_create(struct cr_req *req)
 	else if (rc != CR_STORE_OK)
 		cr_http_storage_error(req);
 	else
-		cr_http_reply_json(req, 201, json_pack("{s:s,s:s,s:s,s:s,s:s?}",
-		    "client_id", cl.id, "institution", cl.institution,
-		    "name", cl.name, "token", token, "cert_sha256",
-		    cl.cert_sha256[0] != '\0' ? cl.cert_sha256 : NULL));
+		cr_http_reply_json(req, 201, json_pack(
+		    "{s:s,s:s,s:s,s:s,s:s?,s:s?}", "client_id", cl.id,
+		    "institution", cl.institution, "name", cl.name, "token", token, "expires_at", exp,
+		    "cert_sha256", cl.cert_sha256[0] != '\0' ?
+		    cl.cert_sha256 : NULL));
 	sodium_memzero(token, sizeof(token));
 	json_decref(b);
 }
@@ -216,8 +231,12 @@ cr_api_service_create(struct cr_req *req)
 	rc = st->events->ops->event_type_get(st->events, svc.id, &et);
 	if (rc == CR_STORE_OK)
 		rc = CR_STORE_EXISTS;
-	else if (rc == CR_STORE_NOTFOUND)
+	else if (rc == CR_STORE_NOTFOUND) {
+		cr_api_audit_stage(req, "service.create", "service", svc.id,
+		    NULL, b);
 		rc = st->registry->ops->service_add(st->registry, &svc);
+		cr_api_audit_done(req, rc == CR_STORE_OK);
+	}
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "'%s' is already a service "
 		    "or an event type",
@@ -266,16 +285,6 @@ cr_api_service_list(struct cr_req *req)
 	cr_http_reply_json(req, 200, json_pack("{s:o}", "services", list));
 }
 
-static json_t *
-authz_json(const struct cr_authz *a)
-{
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s?}", "id", a->id,
-	    "consumer", a->consumer, "service", a->service, "purpose",
-	    a->purpose, "legal_basis", a->legal_basis, "fields", a->fields,
-	    "capacities", a->capacities, "valid_from", a->valid_from,
-	    "valid_to", a->valid_to[0] ? a->valid_to : NULL);
-}
-
 void
 cr_api_authz_create(struct cr_req *req)
 {
@@ -287,7 +296,7 @@ cr_api_authz_create(struct cr_req *req)
 	const json_t *allowed = NULL;
 	const char *missing;
 	char err[256];
-	json_t *b;
+	json_t *b, *audit;
 	int rc;
 
 	if (cr_http_require_operator(req) == -1 ||
@@ -338,9 +347,16 @@ cr_api_authz_create(struct cr_req *req)
 		    "field of event type %s", missing, et.id);
 		goto out;
 	}
-	if (st->registry->ops->authz_add(st->registry, &a) != CR_STORE_OK)
+	audit = cr_authz_json(&a);
+	cr_api_audit_stage(req, "authorization.create", "authorization", a.id,
+	    NULL, audit);
+	rc = st->registry->ops->authz_add(st->registry, &a);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
+	if (rc != CR_STORE_OK) {
+		json_decref(audit);
 		goto internal;
-	cr_http_reply_json(req, 201, authz_json(&a));
+	}
+	cr_http_reply_json(req, 201, audit);
 	goto out;
 internal:
 	cr_http_storage_error(req);
@@ -369,16 +385,46 @@ cr_api_authz_list(struct cr_req *req)
 	    list));
 }
 
+/* The authorization id as listed (new reference), or NULL: none. */
+static json_t *
+authz_by_id(struct cr_store *st, const char *id, int *rc)
+{
+	json_t *list, *a, *found = NULL;
+	size_t i;
+
+	if ((*rc = st->registry->ops->authz_list(st->registry, NULL,
+	    &list)) != CR_STORE_OK)
+		return NULL;
+	json_array_foreach(list, i, a)
+		if (strcmp(json_string_value(json_object_get(a, "id")), id) ==
+		    0) {
+			found = json_incref(a);
+			break;
+		}
+	json_decref(list);
+	*rc = found != NULL ? CR_STORE_OK : CR_STORE_NOTFOUND;
+	return found;
+}
+
 void
 cr_api_authz_delete(struct cr_req *req)
 {
 	struct cr_store *st = req->hub->store;
+	json_t *before;
 	char *empty;
 	int rc;
 
 	if (cr_http_require_operator(req) == -1)
 		return;
-	rc = st->registry->ops->authz_delete(st->registry, req->params[0]);
+	before = authz_by_id(st, req->params[0], &rc);
+	if (rc == CR_STORE_OK) {
+		cr_api_audit_stage(req, "authorization.delete",
+		    "authorization", req->params[0], before, NULL);
+		rc = st->registry->ops->authz_delete(st->registry,
+		    req->params[0]);
+		cr_api_audit_done(req, rc == CR_STORE_OK);
+	}
+	json_decref(before);
 	if (rc == CR_STORE_NOTFOUND)
 		cr_http_error(req, 404, "NOT_FOUND", "no authorization '%s'",
 		    req->params[0]);
@@ -386,4 +432,135 @@ cr_api_authz_delete(struct cr_req *req)
 		cr_http_storage_error(req);
 	else if ((empty = strdup("")) != NULL)
 		cr_http_reply(req, 204, "application/json", empty, 0);
+}
+
+const struct cr_jsonv_field cr_api_authz_patch_spec[] = {
+	{ "fields", CR_JV_STRING_ARRAY, 0, CR_FIELD_PATH_MAX - 1, 0, 200 },
+	{ "valid_from", CR_JV_DATE, 0, 0, 0, 0 },
+	{ "valid_to", CR_JV_DATE_OR_NULL, 0, 0, 0, 0 },
+	CR_JSONV_END
+};
+
+/*
+ * The new fields of a narrowed authorization: each one granted already
+ * (or under a granted path) and, for a service, a path it declares. 0, or
+ * -1 answered (409 for a widening, 500).
+ */
+static int
+patch_fields(struct cr_req *req, const struct cr_authz *a, const json_t *nf)
+{
+	struct cr_store *st = req->hub->store;
+	struct cr_service svc;
+	const char *f;
+	char err[256];
+	int rc;
+
+	memset(&svc, 0, sizeof(svc));
+	if ((f = cr_authz_fields_uncovered(nf, a->fields)) != NULL) {
+		cr_http_error(req, 409, "CONFLICT", "field '%s' is not granted "
+		    "now: widening an authorization is a new authorization", f);
+		return -1;
+	}
+	rc = st->registry->ops->service_get(st->registry, a->service, &svc);
+	if (rc == CR_STORE_OK) {
+		rc = cr_authz_grant_check(nf, svc.fields, svc.id, err,
+		    sizeof(err));
+		cr_service_clear(&svc);
+		if (rc == -1) {
+			cr_http_error(req, 400, "BAD_REQUEST", "%s", err);
+			return -1;
+		}
+		return 0;
+	}
+	if (rc != CR_STORE_NOTFOUND) {
+		cr_http_storage_error(req);
+		return -1;
+	}
+	/* An event type's fields are names: a subset of the granted ones. */
+	if ((f = cr_authz_fields_missing(nf, a->fields)) != NULL) {
+		cr_http_error(req, 409, "CONFLICT", "field '%s' is not granted "
+		    "now: widening an authorization is a new authorization", f);
+		return -1;
+	}
+	return 0;
+}
+
+void
+cr_api_authz_update(struct cr_req *req)
+{
+	struct cr_store *st = req->hub->store;
+	struct cr_authz a;
+	json_t *b, *before = NULL, *after = NULL, *v;
+	const char *d;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (cr_http_require_operator(req) == -1 ||
+	    (b = cr_http_body_json(req, cr_api_authz_patch_spec)) == NULL)
+		return;
+	if (json_object_size(b) == 0) {
+		cr_http_error(req, 400, "BAD_REQUEST", "nothing to change: "
+		    "give fields, valid_from or valid_to");
+		goto out;
+	}
+	if ((before = authz_by_id(st, req->params[0], &rc)) == NULL) {
+		if (rc == CR_STORE_NOTFOUND)
+			cr_http_error(req, 404, "NOT_FOUND", "no authorization "
+			    "'%s'", req->params[0]);
+		else
+			cr_http_storage_error(req);
+		goto out;
+	}
+	cr_authz_from_json(before, &a);
+	cr_util_strlcpy(a.id, req->params[0], sizeof(a.id));
+	/* Ending sooner or starting later narrows; the reverse widens. */
+	if ((d = json_string_value(json_object_get(b, "valid_from"))) != NULL) {
+		if (strcmp(d, a.valid_from) < 0) {
+			cr_http_error(req, 409, "CONFLICT", "valid_from %s is "
+			    "before %s: widening an authorization is a new "
+			    "authorization", d, a.valid_from);
+			goto out;
+		}
+		cr_util_strlcpy(a.valid_from, d, sizeof(a.valid_from));
+	}
+	if ((v = json_object_get(b, "valid_to")) != NULL) {
+		d = json_string_value(v);
+		if (a.valid_to[0] != '\0' && (d == NULL ||
+		    strcmp(d, a.valid_to) > 0)) {
+			cr_http_error(req, 409, "CONFLICT", "the authorization "
+			    "ends on %s: widening an authorization is a new "
+			    "authorization", a.valid_to);
+			goto out;
+		}
+		if (d != NULL)
+			cr_util_strlcpy(a.valid_to, d, sizeof(a.valid_to));
+	}
+	if (a.valid_to[0] != '\0' && strcmp(a.valid_to, a.valid_from) < 0) {
+		cr_http_error(req, 400, "BAD_REQUEST", "valid_to is before "
+		    "valid_from");
+		goto out;
+	}
+	if ((v = json_object_get(b, "fields")) != NULL) {
+		if (patch_fields(req, &a, v) == -1)
+			goto out;
+		json_decref(a.fields);
+		a.fields = json_incref(v);
+	}
+	after = cr_authz_json(&a);
+	cr_api_audit_stage(req, "authorization.update", "authorization", a.id,
+	    before, after);
+	rc = st->registry->ops->authz_update(st->registry, &a);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
+	if (rc == CR_STORE_NOTFOUND)
+		cr_http_error(req, 404, "NOT_FOUND", "no authorization '%s'",
+		    a.id);
+	else if (rc != CR_STORE_OK)
+		cr_http_storage_error(req);
+	else
+		cr_http_reply_json(req, 200, json_incref(after));
+out:
+	json_decref(after);
+	json_decref(before);
+	cr_authz_clear(&a);
+	json_decref(b);
 }

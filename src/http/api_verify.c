@@ -55,7 +55,9 @@ cr_api_bundle_create(struct cr_req *req)
 			goto out;
 		}
 	}
+	cr_api_audit_stage(req, "bundle.create", "bundle", b->id, NULL, b->def);
 	rc = st->batches->ops->bundle_add(st->batches, b->id, b->def);
+	cr_api_audit_done(req, rc == CR_STORE_OK);
 	if (rc == CR_STORE_EXISTS)
 		cr_http_error(req, 409, "CONFLICT", "bundle '%s' exists", b->id);
 	else if (rc != CR_STORE_OK)

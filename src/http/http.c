@@ -18,6 +18,7 @@
 #include "tls.h"
 #include "metrics.h"
 #include "unauth.h"
+#include "usage.h"
 #include "util.h"
 
 struct cr_http {
@@ -739,6 +740,9 @@ principal_certificate(struct cr_req *req, int tok_found,
 		req->client = *tc;
 	req->principal = CR_PRINCIPAL_CLIENT;
 	req->auth_failure = CR_AUTH_OK;
+	cr_util_strlcpy(req->actor, req->client.id, sizeof(req->actor));
+	/* In memory: written every client_usage_flush_ms. */
+	cr_usage_note(req->hub->usage, req->client.id);
 }
 
 /* The client's address as text ("127.0.0.1", "::1"), or "?". */
@@ -822,14 +826,37 @@ principal_resolve(struct cr_req *req)
 	    sodium_memcmp(token, hub->admin_token, len) == 0) {
 		req->principal = CR_PRINCIPAL_OPERATOR;
 		req->auth_failure = CR_AUTH_OK;
+		req->role = CR_ROLE_ADMIN;
+		cr_util_strlcpy(req->actor, "admin", sizeof(req->actor));
 		cr_util_strlcpy(req->client.id, "operator",
 		    sizeof(req->client.id));
 		return req->principal;
 	}
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)token,
 	    len, NULL, 0);
+	/* One lookup a request: the prefix says which kind to look for. */
+	if (strncmp(token, CR_OPERATOR_TOKEN_PREFIX, 4) == 0) {
+		struct cr_operator op;
+
+		rc = hub->store->registry->ops->operator_by_token(
+		    hub->store->registry, hash, &op);
+		if (rc == CR_STORE_OK && (req->role =
+		    cr_http_role_bit(op.role)) != 0) {
+			req->principal = CR_PRINCIPAL_OPERATOR;
+			req->auth_failure = CR_AUTH_OK;
+			cr_util_strlcpy(req->actor, op.name,
+			    sizeof(req->actor));
+			cr_util_strlcpy(req->client.id, "operator",
+			    sizeof(req->client.id));
+		} else if (rc != CR_STORE_OK && rc != CR_STORE_NOTFOUND) {
+			log_warnx("request %s: cannot look up its token",
+			    req->request_id);
+			req->auth_failure = CR_AUTH_STORE_ERROR;
+		}
+		return req->principal;
+	}
 	rc = hub->store->registry->ops->client_by_token(
-	    hub->store->registry, hash, &req->client);
+	    hub->store->registry, hash, cr_util_wall_ms(), &req->client);
 	if (rc == CR_STORE_OK) {
 		struct cr_client tc = req->client;
 
@@ -865,8 +892,21 @@ cr_http_auth_message(const struct cr_req *req)
 	}
 }
 
-int
-cr_http_require_any(struct cr_req *req)
+unsigned
+cr_http_role_bit(const char *name)
+{
+	if (strcmp(name, "admin") == 0)
+		return CR_ROLE_ADMIN;
+	if (strcmp(name, "auditor") == 0)
+		return CR_ROLE_AUDITOR;
+	if (strcmp(name, "security") == 0)
+		return CR_ROLE_SECURITY;
+	return 0;
+}
+
+/* 401 (500 when the lookup failed) unless authenticated. */
+static int
+require_principal(struct cr_req *req)
 {
 	enum cr_principal_kind who = cr_http_principal(req);
 
@@ -889,22 +929,69 @@ cr_http_require_any(struct cr_req *req)
 	return -1;
 }
 
+/* Whether the request only reads. */
+static int
+req_reads(const struct cr_req *req)
+{
+	return strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0;
+}
+
+/* An operator other than an admin changing something: 403. */
+static int
+refuse_non_admin_write(struct cr_req *req)
+{
+	if (req->principal != CR_PRINCIPAL_OPERATOR ||
+	    req->role == CR_ROLE_ADMIN || req_reads(req))
+		return 0;
+	cr_http_error(req, 403, "NOT_AUTHORIZED", "operator '%s' (%s) may not "
+	    "change this", req->actor, req->role == CR_ROLE_AUDITOR ?
+	    "auditor" : "security");
+	return -1;
+}
+
+int
+cr_http_require_any(struct cr_req *req)
+{
+	if (require_principal(req) == -1 || refuse_non_admin_write(req) == -1)
+		return -1;
+	return 0;
+}
+
 int
 cr_http_require_operator(struct cr_req *req)
 {
-	if (cr_http_require_any(req) == -1)
+	if (require_principal(req) == -1)
 		return -1;
-	if (req->principal == CR_PRINCIPAL_OPERATOR)
+	if (req->principal != CR_PRINCIPAL_OPERATOR) {
+		cr_http_error(req, 403, "NOT_AUTHORIZED",
+		    "this operation needs the operator token");
+		return -1;
+	}
+	return refuse_non_admin_write(req);
+}
+
+int
+cr_http_require_role(struct cr_req *req, unsigned roles)
+{
+	if (require_principal(req) == -1)
+		return -1;
+	if (req->principal != CR_PRINCIPAL_OPERATOR) {
+		cr_http_error(req, 403, "NOT_AUTHORIZED",
+		    "this operation needs the operator token");
+		return -1;
+	}
+	if (req->role & (roles | CR_ROLE_ADMIN))
 		return 0;
-	cr_http_error(req, 403, "NOT_AUTHORIZED",
-	    "this operation needs the operator token");
+	cr_http_error(req, 403, "NOT_AUTHORIZED", "operator '%s' does not "
+	    "have the role this operation needs", req->actor);
 	return -1;
 }
 
 int
 cr_http_require_client(struct cr_req *req)
 {
-	if (cr_http_require_any(req) == -1)
+	if (require_principal(req) == -1)
 		return -1;
 	if (req->principal == CR_PRINCIPAL_CLIENT)
 		return 0;

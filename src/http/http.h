@@ -45,6 +45,20 @@ struct cr_route {
 	const char	*name;		/* metrics label */
 };
 
+/*
+ * Operators' roles, a bit each (docs/api.md, "Operators and roles"): the
+ * bootstrap token (CROSSROADS_ADMIN_TOKEN) is an admin. An admin does
+ * everything; an auditor reads (GET, HEAD) what operators read and
+ * changes nothing; security reads as well and manages what the routes
+ * that call cr_http_require_role(req, CR_ROLE_SECURITY) manage
+ * (credentials, capacities).
+ */
+#define CR_ROLE_ADMIN		0x1
+#define CR_ROLE_AUDITOR		0x2
+#define CR_ROLE_SECURITY	0x4
+/* Operator tokens are "cro_" + 64 hex digits, client tokens "crt_". */
+#define CR_OPERATOR_TOKEN_PREFIX	"cro_"
+
 /* Why the principal is CR_PRINCIPAL_NONE. */
 enum cr_auth_failure {
 	CR_AUTH_OK = 0,
@@ -98,6 +112,10 @@ struct cr_req {
 	/* Past a rate limit: answered 429 with Retry-After retry_after. */
 	enum cr_rate_limited	 limited;
 	unsigned		 retry_after;
+	unsigned		 role;		/* CR_ROLE_* of an operator */
+	/* Who acts, for the audit trail: "admin" (the bootstrap token), a
+	   named operator's name, or a client's id; "" when none. */
+	char			 actor[CR_NAME_MAX];
 
 	/* Request body. */
 	char			*body;
@@ -192,12 +210,19 @@ enum cr_principal_kind cr_http_principal(struct cr_req *);
 /* After cr_http_principal() gave CR_PRINCIPAL_NONE: the 401's message,
    "missing bearer token" or "unknown or revoked token". Static. */
 const char *cr_http_auth_message(const struct cr_req *);
-/* Answer 401/403 and return -1 unless the caller is the operator. */
+/* Answer 401/403 and return -1 unless the caller is an operator that may
+   do this: any role to read (GET, HEAD), an admin to change. */
 int	cr_http_require_operator(struct cr_req *);
+/* Answer 401/403 and return -1 unless the caller is an operator with
+   one of roles (CR_ROLE_* ored); an admin always may. */
+int	cr_http_require_role(struct cr_req *, unsigned roles);
+/* The CR_ROLE_* of a role's name, or 0. */
+unsigned cr_http_role_bit(const char *name);
 /* Answer 401/403 and return -1 unless the caller is a client. */
 int	cr_http_require_client(struct cr_req *);
 /* Answer 401 (or 429) and return -1 unless the caller is authenticated
-   and within its limits. */
+   and within its limits; 403 for an operator other than an admin on a
+   route that changes something. */
 int	cr_http_require_any(struct cr_req *);
 
 /*

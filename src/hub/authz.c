@@ -475,6 +475,48 @@ cr_authz_fields_missing(const json_t *fields, const json_t *allowed)
 	return NULL;
 }
 
+json_t *
+cr_authz_json(const struct cr_authz *a)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s?}", "id", a->id,
+	    "consumer", a->consumer, "service", a->service, "purpose",
+	    a->purpose, "legal_basis", a->legal_basis, "fields", a->fields,
+	    "capacities", a->capacities, "valid_from", a->valid_from,
+	    "valid_to", a->valid_to[0] ? a->valid_to : NULL);
+}
+
+/* 1 when path is one of granted's or under one. */
+static int
+path_covered(const json_t *granted, const char *path)
+{
+	const json_t *g;
+	const char *s;
+	size_t i, n;
+
+	json_array_foreach(granted, i, g) {
+		if ((s = json_string_value(g)) == NULL)
+			continue;
+		n = strlen(s);
+		if (strncmp(path, s, n) == 0 && (path[n] == '\0' ||
+		    path[n] == '.'))
+			return 1;
+	}
+	return 0;
+}
+
+const char *
+cr_authz_fields_uncovered(const json_t *fields, const json_t *granted)
+{
+	const json_t *f;
+	size_t i;
+
+	json_array_foreach(fields, i, f)
+		if (!json_is_string(f) || !path_covered(granted,
+		    json_string_value(f)))
+			return json_is_string(f) ? json_string_value(f) : "";
+	return NULL;
+}
+
 int
 cr_authz_fields_subset(const json_t *fields, const json_t *allowed)
 {

@@ -115,8 +115,19 @@ int	cr_authz_params_check(const json_t *decl, const json_t *params,
  */
 void	cr_authz_from_json(const json_t *o, struct cr_authz *a);
 
+/* *a as the API shows it (valid_to null when open-ended); new reference. */
+json_t	*cr_authz_json(const struct cr_authz *a);
+
 /* 1 when every string of `fields` is in `allowed` (both arrays). */
 int	cr_authz_fields_subset(const json_t *fields, const json_t *allowed);
+
+/*
+ * Narrowing a grant: the first string of `fields` that is neither one
+ * of `granted`'s paths nor under one ("address.city" is under
+ * "address"), or NULL when every one is (borrowed).
+ */
+const char *cr_authz_fields_uncovered(const json_t *fields,
+	    const json_t *granted);
 
 /* The first string of `fields` not in `allowed`, or NULL (borrowed). */
 const char *cr_authz_fields_missing(const json_t *fields,

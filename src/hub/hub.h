@@ -31,6 +31,7 @@ struct cr_verifier;
 struct cr_translog;
 struct cr_unauth;
 struct cr_client_rate;
+struct cr_usage;
 
 struct cr_hub {
 	struct cr_config		 cfg;
@@ -60,6 +61,9 @@ struct cr_hub {
 	struct cr_unauth		*unauth;	/* unauth.h */
 	struct cr_client_rate		*client_rate;	/* client_rate.h;
 							   NULL: no limit */
+	struct cr_usage			*usage;		/* usage.h: clients'
+							   last use; NULL:
+							   not recorded */
 };
 
 #endif

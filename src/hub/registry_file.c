@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "authz.h"
 #include "jsonv.h"
 #include "log.h"
@@ -399,6 +400,9 @@ storage:
 	return -1;
 }
 
+/* The audit trail's actor of what a registry file adds. */
+#define IMPORT_ACTOR	"registry-import"
+
 int
 cr_registry_capacity_check(struct cr_store *st, const json_t *doc,
     const json_t *cap, char *err, size_t errlen)
@@ -478,6 +482,7 @@ load_capacities(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_capacity cap;
+	char obj[CR_AUDIT_OBJECT_MAX];
 	json_t *e;
 	size_t i;
 	int rc;
@@ -487,8 +492,11 @@ load_capacities(struct cr_store *st, const json_t *doc,
 		/* A capacity already declared keeps its rule: changing who
 		   may declare it is PUT /v1/capacities/{id}, an explicit act
 		   (audited), not a side effect of loading a file again. */
-		/* audit: capacity created (cr_audit_record, creds branch) */
+		snprintf(obj, sizeof(obj), "capacity:%s", cap.id);
+		cr_audit_stage(st, IMPORT_ACTOR, "capacity.create", obj, NULL,
+		    e);
 		rc = st->registry->ops->capacity_add(st->registry, &cap);
+		cr_audit_done(st, rc == CR_STORE_OK);
 		cr_capacity_clear(&cap);
 		if (rc == CR_STORE_EXISTS)
 			c->capacities_skipped++;
@@ -505,6 +513,7 @@ load_institutions(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_institution in;
+	char obj[CR_AUDIT_OBJECT_MAX];
 	json_t *e;
 	size_t i;
 	int rc;
@@ -514,7 +523,11 @@ load_institutions(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(in.id, jstr(e, "id"), sizeof(in.id));
 		cr_util_strlcpy(in.name, jstr(e, "name"), sizeof(in.name));
 		cr_util_strlcpy(in.sector, jstr(e, "sector"), sizeof(in.sector));
+		snprintf(obj, sizeof(obj), "institution:%s", in.id);
+		cr_audit_stage(st, IMPORT_ACTOR, "institution.create", obj,
+		    NULL, e);
 		rc = st->registry->ops->institution_add(st->registry, &in);
+		cr_audit_done(st, rc == CR_STORE_OK);
 		if (rc == CR_STORE_EXISTS)
 			c->institutions_skipped++;
 		else if (rc == CR_STORE_OK)
@@ -531,7 +544,8 @@ load_clients(struct cr_store *st, const json_t *doc,
 {
 	struct cr_client cl;
 	uint8_t hash[CR_HASH_LEN];
-	json_t *e;
+	char obj[CR_AUDIT_OBJECT_MAX];
+	json_t *e, *after;
 	size_t i;
 	int rc;
 
@@ -539,7 +553,7 @@ load_clients(struct cr_store *st, const json_t *doc,
 		cr_registry_token_hash(jstr(e, "token"), hash);
 		memset(&cl, 0, sizeof(cl));
 		rc = st->registry->ops->client_by_token(st->registry,
-		    hash, &cl);
+		    hash, cr_util_wall_ms(), &cl);
 		if (rc == CR_STORE_OK) {
 			if (strcmp(cl.institution, jstr(e, "institution")) != 0)
 				log_warnx("clients[%zu]: the token is already "
@@ -554,8 +568,16 @@ load_clients(struct cr_store *st, const json_t *doc,
 		cr_util_strlcpy(cl.institution, jstr(e, "institution"),
 		    sizeof(cl.institution));
 		cr_util_strlcpy(cl.name, jstr(e, "name"), sizeof(cl.name));
-		if (st->registry->ops->client_add(st->registry,
-		    &cl, hash) != CR_STORE_OK)
+		snprintf(obj, sizeof(obj), "client:%s", cl.id);
+		/* Never the token. */
+		after = json_pack("{s:s,s:s,s:s}", "client_id", cl.id,
+		    "institution", cl.institution, "name", cl.name);
+		cr_audit_stage(st, IMPORT_ACTOR, "client.create", obj, NULL,
+		    after);
+		json_decref(after);
+		rc = st->registry->ops->client_add(st->registry, &cl, hash);
+		cr_audit_done(st, rc == CR_STORE_OK);
+		if (rc != CR_STORE_OK)
 			return -1;
 		c->clients_added++;
 	}
@@ -567,6 +589,7 @@ load_services(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_service svc;
+	char obj[CR_AUDIT_OBJECT_MAX];
 	json_t *e, *to;
 	char msg[256];
 	size_t i;
@@ -588,7 +611,11 @@ load_services(struct cr_store *st, const json_t *doc,
 		/* Checked by check_services. */
 		if (cr_registry_service_tls(e, &svc, msg, sizeof(msg)) == -1)
 			return -1;
+		snprintf(obj, sizeof(obj), "service:%s", svc.id);
+		cr_audit_stage(st, IMPORT_ACTOR, "service.create", obj, NULL,
+		    e);
 		rc = st->registry->ops->service_add(st->registry, &svc);
+		cr_audit_done(st, rc == CR_STORE_OK);
 		if (rc == CR_STORE_EXISTS)
 			c->services_skipped++;
 		else if (rc == CR_STORE_OK)
@@ -633,7 +660,8 @@ load_authorizations(struct cr_store *st, const json_t *doc,
     struct cr_registry_counts *c)
 {
 	struct cr_authz a;
-	json_t *e;
+	char obj[CR_AUDIT_OBJECT_MAX];
+	json_t *e, *after;
 	size_t i;
 	int rc = 0, ex;
 
@@ -646,8 +674,14 @@ load_authorizations(struct cr_store *st, const json_t *doc,
 			rc = -1;
 		else {
 			cr_util_uuid(a.id);
-			if (st->registry->ops->authz_add(st->registry,
-			    &a) != CR_STORE_OK)
+			snprintf(obj, sizeof(obj), "authorization:%s", a.id);
+			after = cr_authz_json(&a);
+			cr_audit_stage(st, IMPORT_ACTOR, "authorization.create",
+			    obj, NULL, after);
+			json_decref(after);
+			ex = st->registry->ops->authz_add(st->registry, &a);
+			cr_audit_done(st, ex == CR_STORE_OK);
+			if (ex != CR_STORE_OK)
 				rc = -1;
 			else
 				c->authorizations_added++;

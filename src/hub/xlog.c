@@ -249,29 +249,8 @@ buf_free(struct xlog_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static void
-hash_u32(crypto_generichash_state *st, uint32_t v)
-{
-	uint8_t b[4];
-
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-	crypto_generichash_update(st, b, sizeof(b));
-}
-
 /* Length-prefixed, so that no two field splits encode the same bytes. */
-static void
-hash_text(crypto_generichash_state *st, const char *s, size_t size)
-{
-	size_t len = strnlen(s, size);
-
-	hash_u32(st, (uint32_t)len);
-	crypto_generichash_update(st, (const unsigned char *)s, len);
-}
-
-#define HASH_FIELD(st, e, f)	hash_text((st), (e)->f, sizeof((e)->f))
+#define HASH_FIELD(st, e, f)	cr_util_hash_text((st), (e)->f, sizeof((e)->f))
 
 void
 cr_xlog_entry_hash(const struct cr_xlog_entry *e, uint8_t out[CR_HASH_LEN])
@@ -286,7 +265,7 @@ cr_xlog_entry_hash(const struct cr_xlog_entry *e, uint8_t out[CR_HASH_LEN])
 	crypto_generichash_init(&st, NULL, 0, CR_HASH_LEN);
 	crypto_generichash_update(&st, e->prev_hash, CR_HASH_LEN);
 	crypto_generichash_update(&st, seq, sizeof(seq));
-	hash_u32(&st, (uint32_t)e->status);
+	cr_util_hash_u32(&st, (uint32_t)e->status);
 	HASH_FIELD(&st, e, ts);
 	HASH_FIELD(&st, e, request_id);
 	HASH_FIELD(&st, e, consumer);

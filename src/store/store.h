@@ -54,6 +54,21 @@ struct cr_client {
 	/* SHA-256 of the DER of the certificate it authenticates with
 	   (64 lowercase hex), "" when registered without one. */
 	char	cert_sha256[2 * CR_HASH_LEN + 1];
+	int64_t	expires_ms;		/* Unix ms; 0: never (client_add) */
+};
+
+/* When a client was last authenticated (clients_touch). */
+struct cr_client_use {
+	char	id[40];
+	int64_t	used_ms;		/* Unix ms */
+};
+
+/* A named operator account (docs/api.md, "Operators and roles"). */
+#define CR_ROLE_NAME_MAX	16
+struct cr_operator {
+	char	id[40];			/* UUID */
+	char	name[CR_NAME_MAX];
+	char	role[CR_ROLE_NAME_MAX];	/* "admin", "auditor", "security" */
 };
 
 struct cr_service {
@@ -253,6 +268,32 @@ struct cr_batch_item {
 };
 
 /*
+ * The audit trail (docs/audit.md): one entry per change to the registry,
+ * bundles, event types, subscriptions and capacities, hash-chained. The
+ * store assigns seq and prev_hash inside the write transaction (so that
+ * several processes on one database chain one after another) and calls
+ * the caller's hash function to seal the entry; the encoding it hashes is
+ * the hub's (hub/audit.c).
+ */
+#define CR_AUDIT_ACTION_MAX	48
+#define CR_AUDIT_OBJECT_MAX	(CR_KEY_MAX + 48)
+
+struct cr_audit_entry {
+	uint64_t seq;			/* from 1, set by the store */
+	char	 ts[32];		/* RFC 3339 UTC */
+	char	 actor[CR_NAME_MAX];	/* "admin", an operator, a client id */
+	char	 action[CR_AUDIT_ACTION_MAX];	/* "client.revoke", ... */
+	char	 object[CR_AUDIT_OBJECT_MAX];	/* "client:<id>", ... */
+	char	*before;		/* compact JSON text, or NULL */
+	char	*after;
+	uint8_t	 prev_hash[CR_HASH_LEN];	/* set by the store */
+	uint8_t	 hash[CR_HASH_LEN];		/* set by hash() */
+};
+
+typedef void (*cr_audit_hash_fn)(const struct cr_audit_entry *,
+    uint8_t out[CR_HASH_LEN]);
+
+/*
  * A store is five concerns, each a table of function pointers with the
  * object that implements it, so that a backend can be written concern by
  * concern and a wrapper (the registry cache) replaces one concern and
@@ -264,6 +305,7 @@ struct cr_directory_store;
 struct cr_xlog_store;
 struct cr_event_store;
 struct cr_batch_store;
+struct cr_audit_store;
 
 /* Institutions, clients, services, authorizations. */
 struct cr_registry_ops {
@@ -275,19 +317,62 @@ struct cr_registry_ops {
 	int	(*institution_list)(struct cr_registry_store *, json_t **out);
 	int	(*client_add)(struct cr_registry_store *, const struct cr_client *,
 		    const uint8_t token_hash[CR_HASH_LEN]);
+	/* The client whose current token, or previous token still in its
+	   overlap (client_rotate), hashes to token_hash, unless revoked or
+	   expired at now_ms (Unix ms); NOTFOUND otherwise. */
 	int	(*client_by_token)(struct cr_registry_store *,
-		    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *);
-	/* The client registered with that certificate (64 lowercase hex);
-	   NOTFOUND when none. Never cached: a removed registration stops
-	   its certificate's next request. */
+		    const uint8_t token_hash[CR_HASH_LEN], int64_t now_ms,
+		    struct cr_client *);
+	/* The client registered with that certificate (64 lowercase hex),
+	   unless revoked or expired now; NOTFOUND otherwise. Never cached:
+	   a removed registration stops its certificate's next request. */
 	int	(*client_by_cert)(struct cr_registry_store *,
 		    const char *cert_sha256, struct cr_client *);
-	/* out: [{"id","institution","name","token_hash"(64 hex),
-	   "cert_sha256" (only when set)}] */
+	/* out: [{"id","institution","name","created_at","token_hash"(64
+	   hex),"prev_token_hash"(hex or null),"prev_valid_until_ms",
+	   "expires_ms","revoked_ms","last_used_ms","cert_sha256"(hex or
+	   null)}] ordered by id, the revoked ones included; the _ms members
+	   are Unix ms or null. */
 	int	(*client_list)(struct cr_registry_store *, json_t **out);
-	/* A number that changes whenever institutions, clients, services
-	   or authorizations change, from any process: lets a cache of the
-	   registry notice changes made by another process. */
+	/* Revokes client id of institution at now_ms: NOTFOUND when there
+	   is no such client; OK (nothing changed) when already revoked. */
+	int	(*client_revoke)(struct cr_registry_store *,
+		    const char *institution, const char *id, int64_t now_ms);
+	/* Gives client id of institution the token hash new_hash; its
+	   current token stays valid until prev_valid_until_ms (the one
+	   before, if any, no longer is). NOTFOUND when there is no such
+	   client or it is revoked. */
+	int	(*client_rotate)(struct cr_registry_store *,
+		    const char *institution, const char *id,
+		    const uint8_t new_hash[CR_HASH_LEN],
+		    int64_t prev_valid_until_ms);
+	/* Records last-use times (a later time wins over the stored one) in
+	   one transaction. Not a registry change: registry_version stays. */
+	int	(*clients_touch)(struct cr_registry_store *,
+		    const struct cr_client_use *, size_t n);
+	/* Named operators. EXISTS when the name (or token hash) is taken. */
+	int	(*operator_add)(struct cr_registry_store *,
+		    const struct cr_operator *,
+		    const uint8_t token_hash[CR_HASH_LEN]);
+	/* The operator whose token hashes to token_hash, unless revoked;
+	   NOTFOUND otherwise. */
+	int	(*operator_by_token)(struct cr_registry_store *,
+		    const uint8_t token_hash[CR_HASH_LEN], struct cr_operator *);
+	/* out: [{"id","name","role","created_at","token_hash"(64 hex),
+	   "revoked_ms"(Unix ms or null)}] ordered by name, revoked ones
+	   included. */
+	int	(*operator_list)(struct cr_registry_store *, json_t **out);
+	/* NOTFOUND when there is no such operator; OK (nothing changed)
+	   when already revoked. */
+	int	(*operator_revoke)(struct cr_registry_store *, const char *id,
+		    int64_t now_ms);
+	/* A new token hash at once (no overlap); NOTFOUND when there is no
+	   such operator or it is revoked. */
+	int	(*operator_rotate)(struct cr_registry_store *, const char *id,
+		    const uint8_t new_hash[CR_HASH_LEN]);
+	/* A number that changes whenever institutions, clients, operators,
+	   services or authorizations change, from any process: lets a cache
+	   of the registry notice changes made by another process. */
 	int	(*registry_version)(struct cr_registry_store *, uint64_t *version);
 
 	/* Services. */
@@ -301,6 +386,9 @@ struct cr_registry_ops {
 	/* Authorizations. */
 	int	(*authz_add)(struct cr_registry_store *, const struct cr_authz *);
 	int	(*authz_delete)(struct cr_registry_store *, const char *id);
+	/* Rewrites the fields, valid_from and valid_to of authorization
+	   a->id (the rest stays); NOTFOUND when there is none. */
+	int	(*authz_update)(struct cr_registry_store *, const struct cr_authz *a);
 	/* out: [{"id","consumer","service","purpose","legal_basis","fields",
 	   "capacities","valid_from","valid_to"(null when open)}] */
 	int	(*authz_list)(struct cr_registry_store *, const char *consumer_or_null,
@@ -507,11 +595,37 @@ struct cr_batch_ops {
 		    uint64_t after, struct cr_batch_item *out, size_t *n);
 };
 
+/* The audit trail. */
+struct cr_audit_ops {
+	/* Appends e in a transaction of its own, durable when this returns;
+	   e's seq, prev_hash and hash are set (hash by hash()). */
+	int	(*audit_append)(struct cr_audit_store *, struct cr_audit_entry *e,
+		    cr_audit_hash_fn hash);
+	/*
+	 * Stages a copy of e for this thread's next write transaction
+	 * through the store: it is appended in that transaction, so that a
+	 * change and its entry commit together or not at all. The first
+	 * write transaction that ends, committed or not, consumes it.
+	 */
+	int	(*audit_stage)(struct cr_audit_store *,
+		    const struct cr_audit_entry *e, cr_audit_hash_fn hash);
+	/* Ends staging: 1 when the staged entry was committed, 0 when not
+	   (nothing was written, or the transaction failed). */
+	int	(*audit_unstage)(struct cr_audit_store *);
+	/* Calls cb on every entry with seq > after (of object only, unless
+	   NULL) in seq order, entries' text borrowed for the call; stops
+	   when cb returns non-zero and returns that value. */
+	int	(*audit_scan)(struct cr_audit_store *, uint64_t after,
+		    const char *object_or_null,
+		    int (*cb)(const struct cr_audit_entry *, void *), void *arg);
+};
+
 struct cr_registry_store	{ const struct cr_registry_ops	*ops; };
 struct cr_directory_store	{ const struct cr_directory_ops	*ops; };
 struct cr_xlog_store		{ const struct cr_xlog_ops	*ops; };
 struct cr_event_store		{ const struct cr_event_ops	*ops; };
 struct cr_batch_store		{ const struct cr_batch_ops	*ops; };
+struct cr_audit_store		{ const struct cr_audit_ops	*ops; };
 
 struct cr_store {
 	const char			*name;		/* backend: "sqlite" */
@@ -532,6 +646,7 @@ struct cr_store {
 	struct cr_xlog_store		*xlog;
 	struct cr_event_store		*events;
 	struct cr_batch_store		*batches;
+	struct cr_audit_store		*audit;
 };
 
 /*

@@ -368,11 +368,13 @@ sq_open(const char *path, int rdonly, struct cr_store **out)
 	st->xlog.ops = &cr_sqlite_xlog_ops;
 	st->events.ops = &cr_sqlite_event_ops;
 	st->batches.ops = &cr_sqlite_batch_ops;
+	st->audit.ops = &cr_sqlite_audit_ops;
 	st->base.registry = &st->registry;
 	st->base.directory = &st->directory;
 	st->base.xlog = &st->xlog;
 	st->base.events = &st->events;
 	st->base.batches = &st->batches;
+	st->base.audit = &st->audit;
 	st->rdonly = rdonly;
 	if ((rdonly && readonly_uri(path, &st->uri) == -1) ||
 	    cr_sqlite_store_init(st, path) == -1) {

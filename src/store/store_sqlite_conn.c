@@ -254,13 +254,44 @@ wlock_release(struct sq_store *st)
 	pthread_mutex_unlock(&st->wmtx);
 }
 
+/* The staged audit entry, if any, written before COMMIT: consumed. */
+static int
+staged_write(struct sq_conn *c)
+{
+	int (*fn)(struct sq_conn *) = c->staged_write;
+
+	c->staged_write = NULL;
+	return fn != NULL ? fn(c) : CR_STORE_OK;
+}
+
 int
 cr_sqlite_step_write(struct sq_conn *c, sqlite3_stmt *s, const char *what)
 {
-	int rc;
+	int rc, audited = c->staged_write != NULL;
 
 	wlock_acquire(c->st);
-	rc = cr_sqlite_step_done(c, s, what);
+	if (!audited) {
+		rc = cr_sqlite_step_done(c, s, what);
+		wlock_release(c->st);
+		return rc;
+	}
+	/*
+	 * With an audit entry staged, the change and the entry are one
+	 * transaction. The entry goes first, so that sqlite3_changes() still
+	 * counts the change's rows for the caller; a change of no row is no
+	 * change, and its entry is rolled back with it.
+	 */
+	if ((rc = run_simple(c, SQ_BEGIN, "begin")) == CR_STORE_OK &&
+	    (rc = staged_write(c)) == CR_STORE_OK &&
+	    (rc = cr_sqlite_step_done(c, s, what)) == CR_STORE_OK &&
+	    sqlite3_changes(c->db) > 0 &&
+	    (rc = run_simple(c, SQ_COMMIT, "commit")) == CR_STORE_OK)
+		c->staged_committed = 1;
+	else
+		cr_sqlite_done(s);
+	c->staged_write = NULL;
+	if (!sqlite3_get_autocommit(c->db))
+		run_simple(c, SQ_ROLLBACK, "rollback");
 	wlock_release(c->st);
 	return rc;
 }
@@ -274,16 +305,25 @@ cr_sqlite_begin(struct sq_conn *c)
 		return CR_STORE_ERR;
 	}
 	c->writing = 1;
+	c->tx_changes = sqlite3_total_changes(c->db);
 	return 0;
 }
 
 int
 cr_sqlite_commit(struct sq_conn *c)
 {
-	int rc;
+	int rc, audited = c->staged_write != NULL;
 
-	if ((rc = run_simple(c, SQ_COMMIT, "commit")) == -1 &&
-	    !sqlite3_get_autocommit(c->db))
+	/* A transaction that changed no row changed nothing to audit. */
+	if (audited && sqlite3_total_changes(c->db) == c->tx_changes) {
+		c->staged_write = NULL;
+		audited = 0;
+	}
+	if ((rc = staged_write(c)) == CR_STORE_OK)
+		rc = run_simple(c, SQ_COMMIT, "commit");
+	if (rc == CR_STORE_OK && audited)
+		c->staged_committed = 1;
+	if (rc != CR_STORE_OK && !sqlite3_get_autocommit(c->db))
 		run_simple(c, SQ_ROLLBACK, "rollback");
 	if (c->writing) {
 		c->writing = 0;
@@ -295,6 +335,8 @@ cr_sqlite_commit(struct sq_conn *c)
 void
 cr_sqlite_rollback(struct sq_conn *c)
 {
+	/* The staged entry goes with the change it was for. */
+	c->staged_write = NULL;
 	/* After some errors SQLite has already rolled back by itself. */
 	if (!sqlite3_get_autocommit(c->db))
 		run_simple(c, SQ_ROLLBACK, "rollback");

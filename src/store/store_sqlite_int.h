@@ -29,12 +29,21 @@ enum sq_stmt {
 	SQ_CLIENT_BY_TOKEN,
 	SQ_CLIENT_BY_CERT,
 	SQ_CLIENT_LIST,
+	SQ_CLIENT_REVOKE,
+	SQ_CLIENT_ROTATE,
+	SQ_CLIENT_TOUCH,
+	SQ_OP_ADD,
+	SQ_OP_BY_TOKEN,
+	SQ_OP_LIST,
+	SQ_OP_REVOKE,
+	SQ_OP_ROTATE,
 	SQ_REG_VERSION,
 	SQ_SVC_ADD,
 	SQ_SVC_GET,
 	SQ_SVC_LIST,
 	SQ_AZ_ADD,
 	SQ_AZ_DELETE,
+	SQ_AZ_UPDATE,
 	SQ_AZ_LIST,
 	SQ_AZ_LIST_CONSUMER,
 	SQ_AZ_FIND,
@@ -96,6 +105,10 @@ enum sq_stmt {
 	SQ_CAP_UPDATE,
 	SQ_CAP_GET,
 	SQ_CAP_LIST,
+	SQ_AUDIT_TAIL,
+	SQ_AUDIT_INSERT,
+	SQ_AUDIT_SCAN,
+	SQ_AUDIT_SCAN_OBJECT,
 	SQ_NSTMT
 };
 
@@ -116,6 +129,13 @@ struct sq_conn {
 	struct sq_store	*st;
 	struct sq_conn	*next;
 	int		 writing;	/* in a transaction, holding the turn */
+	/* An audit entry staged for the next write transaction
+	   (store_sqlite_audit.c): staged_write(c) appends it inside the
+	   transaction, before COMMIT; 0 or CR_STORE_ERR. */
+	void		*staged;
+	int		(*staged_write)(struct sq_conn *);
+	int		 staged_committed;
+	int		 tx_changes;	/* sqlite3_total_changes at BEGIN */
 };
 
 struct sq_store {
@@ -132,6 +152,7 @@ struct sq_store {
 	struct cr_xlog_store		xlog;
 	struct cr_event_store		events;
 	struct cr_batch_store		batches;
+	struct cr_audit_store		audit;
 	char		*path;
 	pthread_key_t	 key;		/* this thread's struct sq_conn */
 	pthread_mutex_t	 lock;		/* protects conns */
@@ -159,7 +180,8 @@ struct sq_conn	*cr_sqlite_store_conn(struct sq_store *);
 	struct cr_directory_store *: SQ_OF((h), directory),		\
 	struct cr_xlog_store *: SQ_OF((h), xlog),			\
 	struct cr_event_store *: SQ_OF((h), events),			\
-	struct cr_batch_store *: SQ_OF((h), batches)))
+	struct cr_batch_store *: SQ_OF((h), batches),			\
+	struct cr_audit_store *: SQ_OF((h), audit)))
 /* Sets up st's path, thread key and locks (store_sqlite_conn.c); 0 or -1
    (logged). cr_sqlite_store_free() undoes it and closes every
    connection, once no other thread uses the store. */
@@ -231,5 +253,6 @@ extern const struct cr_directory_ops	cr_sqlite_directory_ops;	/* _data.c */
 extern const struct cr_xlog_ops		cr_sqlite_xlog_ops;		/* _data.c */
 extern const struct cr_event_ops	cr_sqlite_event_ops;
 extern const struct cr_batch_ops	cr_sqlite_batch_ops;
+extern const struct cr_audit_ops	cr_sqlite_audit_ops;
 
 #endif

@@ -137,7 +137,9 @@ sq_client_add(struct cr_registry_store *base, const struct cr_client *cl,
 	    BIND_TEXT(s, 3, cl->name) != SQLITE_OK ||
 	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
 	    SQLITE_OK ||
-	    bind_text_or_null(s, 5, cl->cert_sha256) != SQLITE_OK) {
+	    bind_text_or_null(s, 5, cl->cert_sha256) != SQLITE_OK ||
+	    (cl->expires_ms > 0 ? sqlite3_bind_int64(s, 6,
+	    cl->expires_ms) : sqlite3_bind_null(s, 6)) != SQLITE_OK) {
 		cr_sqlite_done(s);
 		return cr_sqlite_err(c, "client_add");
 	}
@@ -153,13 +155,15 @@ client_fill(sqlite3_stmt *s, void *arg)
 	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
 	cr_sqlite_col_str(s, 1, out->institution, sizeof(out->institution));
 	cr_sqlite_col_str(s, 2, out->name, sizeof(out->name));
-	cr_sqlite_col_str(s, 3, out->cert_sha256, sizeof(out->cert_sha256));
+	out->expires_ms = sqlite3_column_int64(s, 3);
+	cr_sqlite_col_str(s, 4, out->cert_sha256, sizeof(out->cert_sha256));
 	return CR_STORE_OK;
 }
 
 static int
 sq_client_by_token(struct cr_registry_store *base,
-    const uint8_t token_hash[CR_HASH_LEN], struct cr_client *out)
+    const uint8_t token_hash[CR_HASH_LEN], int64_t now_ms,
+    struct cr_client *out)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *s;
@@ -168,10 +172,12 @@ sq_client_by_token(struct cr_registry_store *base,
 	    (s = cr_sqlite_stmt(c, SQ_CLIENT_BY_TOKEN)) == NULL)
 		return CR_STORE_ERR;
 	return cr_sqlite_one_row(c, s, sqlite3_bind_blob(s, 1, token_hash,
-	    CR_HASH_LEN, SQLITE_STATIC) == SQLITE_OK,
+	    CR_HASH_LEN, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_int64(s, 2, now_ms) == SQLITE_OK,
 	    client_fill, out, "client_by_token");
 }
 
+/* Checked against the wall clock here: revoked or expired, no one. */
 static int
 sq_client_by_cert(struct cr_registry_store *base, const char *cert_sha256,
     struct cr_client *out)
@@ -183,30 +189,43 @@ sq_client_by_cert(struct cr_registry_store *base, const char *cert_sha256,
 	    (s = cr_sqlite_stmt(c, SQ_CLIENT_BY_CERT)) == NULL)
 		return CR_STORE_ERR;
 	return cr_sqlite_one_row(c, s, BIND_TEXT(s, 1, cert_sha256) ==
+	    SQLITE_OK && sqlite3_bind_int64(s, 2, cr_util_wall_ms()) ==
 	    SQLITE_OK, client_fill, out, "client_by_cert");
+}
+
+/* An integer column as JSON, null when NULL. */
+static json_t *
+col_int_or_null(sqlite3_stmt *s, int i)
+{
+	if (sqlite3_column_type(s, i) == SQLITE_NULL)
+		return json_null();
+	return json_integer(sqlite3_column_int64(s, i));
 }
 
 static json_t *
 client_row(sqlite3_stmt *s)
 {
-	char hex[2 * CR_HASH_LEN + 1];
-	json_t *o;
+	char hex[2 * CR_HASH_LEN + 1], prev[2 * CR_HASH_LEN + 1];
+	int has_prev;
 
 	if (sqlite3_column_bytes(s, 3) != CR_HASH_LEN)
 		return NULL;
 	cr_util_hex(sqlite3_column_blob(s, 3), CR_HASH_LEN, hex);
-	o = json_pack("{s:s, s:s, s:s, s:s}",
+	if ((has_prev = sqlite3_column_bytes(s, 5) == CR_HASH_LEN))
+		cr_util_hex(sqlite3_column_blob(s, 5), CR_HASH_LEN, prev);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:o,"
+	    " s:s?}",
 	    "id", (const char *)sqlite3_column_text(s, 0),
 	    "institution", (const char *)sqlite3_column_text(s, 1),
 	    "name", (const char *)sqlite3_column_text(s, 2),
-	    "token_hash", hex);
-	if (o != NULL && sqlite3_column_type(s, 4) == SQLITE_TEXT &&
-	    json_object_set_new(o, "cert_sha256", json_string((const char *)
-	    sqlite3_column_text(s, 4))) == -1) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	    "token_hash", hex,
+	    "created_at", (const char *)sqlite3_column_text(s, 4),
+	    "prev_token_hash", has_prev ? prev : NULL,
+	    "prev_valid_until_ms", col_int_or_null(s, 6),
+	    "expires_ms", col_int_or_null(s, 7),
+	    "revoked_ms", col_int_or_null(s, 8),
+	    "last_used_ms", col_int_or_null(s, 9),
+	    "cert_sha256", (const char *)sqlite3_column_text(s, 10));
 }
 
 static int
@@ -220,6 +239,213 @@ sq_client_list(struct cr_registry_store *base, json_t **out)
 	    (s = cr_sqlite_stmt(c, SQ_CLIENT_LIST)) == NULL)
 		return CR_STORE_ERR;
 	return cr_sqlite_list_rows(c, s, client_row, "client_list", out);
+}
+
+static int
+sq_client_revoke(struct cr_registry_store *base, const char *institution,
+    const char *id, int64_t now_ms)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_REVOKE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, institution) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 3, now_ms) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "client_revoke");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "client_revoke")) == CR_STORE_OK &&
+	    sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
+static int
+sq_client_rotate(struct cr_registry_store *base, const char *institution,
+    const char *id, const uint8_t new_hash[CR_HASH_LEN],
+    int64_t prev_valid_until_ms)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_ROTATE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, institution) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, id) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 3, new_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, prev_valid_until_ms) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "client_rotate");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "client_rotate")) == CR_STORE_OK &&
+	    sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
+static int
+sq_clients_touch(struct cr_registry_store *base,
+    const struct cr_client_use *u, size_t n)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	size_t i;
+
+	if (n == 0)
+		return CR_STORE_OK;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_CLIENT_TOUCH)) == NULL ||
+	    cr_sqlite_begin(c) != CR_STORE_OK)
+		return CR_STORE_ERR;
+	for (i = 0; i < n; i++) {
+		if (BIND_TEXT(s, 1, u[i].id) != SQLITE_OK ||
+		    sqlite3_bind_int64(s, 2, u[i].used_ms) != SQLITE_OK) {
+			int rc = cr_sqlite_err(c, "clients_touch");
+
+			cr_sqlite_done(s);
+			cr_sqlite_rollback(c);
+			return rc;
+		}
+		if (cr_sqlite_step_done(c, s, "clients_touch") != CR_STORE_OK) {
+			cr_sqlite_rollback(c);
+			return CR_STORE_ERR;
+		}
+	}
+	return cr_sqlite_commit(c);
+}
+
+/*
+ * Named operators.
+ */
+
+static int
+sq_operator_add(struct cr_registry_store *base, const struct cr_operator *op,
+    const uint8_t token_hash[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_ADD)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, op->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, op->name) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, op->role) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 4, token_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "operator_add");
+	}
+	return cr_sqlite_step_write(c, s, "operator_add");
+}
+
+static int
+operator_fill(sqlite3_stmt *s, void *arg)
+{
+	struct cr_operator *out = arg;
+
+	memset(out, 0, sizeof(*out));
+	cr_sqlite_col_str(s, 0, out->id, sizeof(out->id));
+	cr_sqlite_col_str(s, 1, out->name, sizeof(out->name));
+	cr_sqlite_col_str(s, 2, out->role, sizeof(out->role));
+	return CR_STORE_OK;
+}
+
+static int
+sq_operator_by_token(struct cr_registry_store *base,
+    const uint8_t token_hash[CR_HASH_LEN], struct cr_operator *out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_BY_TOKEN)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_one_row(c, s, sqlite3_bind_blob(s, 1, token_hash,
+	    CR_HASH_LEN, SQLITE_STATIC) == SQLITE_OK,
+	    operator_fill, out, "operator_by_token");
+}
+
+static json_t *
+operator_row(sqlite3_stmt *s)
+{
+	char hex[2 * CR_HASH_LEN + 1];
+
+	if (sqlite3_column_bytes(s, 4) != CR_HASH_LEN)
+		return NULL;
+	cr_util_hex(sqlite3_column_blob(s, 4), CR_HASH_LEN, hex);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+	    "id", (const char *)sqlite3_column_text(s, 0),
+	    "name", (const char *)sqlite3_column_text(s, 1),
+	    "role", (const char *)sqlite3_column_text(s, 2),
+	    "created_at", (const char *)sqlite3_column_text(s, 3),
+	    "token_hash", hex,
+	    "revoked_ms", col_int_or_null(s, 5));
+}
+
+static int
+sq_operator_list(struct cr_registry_store *base, json_t **out)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+
+	*out = NULL;
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_LIST)) == NULL)
+		return CR_STORE_ERR;
+	return cr_sqlite_list_rows(c, s, operator_row, "operator_list", out);
+}
+
+static int
+sq_operator_revoke(struct cr_registry_store *base, const char *id,
+    int64_t now_ms)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_REVOKE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 2, now_ms) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "operator_revoke");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "operator_revoke")) ==
+	    CR_STORE_OK && sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
+static int
+sq_operator_rotate(struct cr_registry_store *base, const char *id,
+    const uint8_t new_hash[CR_HASH_LEN])
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_OP_ROTATE)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_blob(s, 2, new_hash, CR_HASH_LEN, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		cr_sqlite_done(s);
+		return cr_sqlite_err(c, "operator_rotate");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "operator_rotate")) ==
+	    CR_STORE_OK && sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	return rc;
 }
 
 static int
@@ -418,6 +644,33 @@ sq_authz_delete(struct cr_registry_store *base, const char *id)
 	if ((rc = cr_sqlite_step_write(c, s, "authz_delete")) == CR_STORE_OK &&
 	    sqlite3_changes(c->db) == 0)
 		rc = CR_STORE_NOTFOUND;
+	return rc;
+}
+
+static int
+sq_authz_update(struct cr_registry_store *base, const struct cr_authz *az)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *s;
+	char *fields;
+	int rc;
+
+	if ((c = cr_sqlite_conn(base)) == NULL ||
+	    (s = cr_sqlite_stmt(c, SQ_AZ_UPDATE)) == NULL ||
+	    (fields = dump_json(az->fields)) == NULL)
+		return CR_STORE_ERR;
+	if (BIND_TEXT(s, 1, az->id) != SQLITE_OK ||
+	    BIND_TEXT(s, 2, fields) != SQLITE_OK ||
+	    BIND_TEXT(s, 3, az->valid_from) != SQLITE_OK ||
+	    cr_sqlite_bind_opt(s, 4, az->valid_to) != SQLITE_OK) {
+		cr_sqlite_done(s);
+		free(fields);
+		return cr_sqlite_err(c, "authz_update");
+	}
+	if ((rc = cr_sqlite_step_write(c, s, "authz_update")) == CR_STORE_OK &&
+	    sqlite3_changes(c->db) == 0)
+		rc = CR_STORE_NOTFOUND;
+	free(fields);
 	return rc;
 }
 
@@ -622,12 +875,21 @@ const struct cr_registry_ops cr_sqlite_registry_ops = {
 	.client_by_token = sq_client_by_token,
 	.client_by_cert = sq_client_by_cert,
 	.client_list = sq_client_list,
+	.client_revoke = sq_client_revoke,
+	.client_rotate = sq_client_rotate,
+	.clients_touch = sq_clients_touch,
+	.operator_add = sq_operator_add,
+	.operator_by_token = sq_operator_by_token,
+	.operator_list = sq_operator_list,
+	.operator_revoke = sq_operator_revoke,
+	.operator_rotate = sq_operator_rotate,
 	.registry_version = sq_registry_version,
 	.service_add = sq_service_add,
 	.service_get = sq_service_get,
 	.service_list = sq_service_list,
 	.authz_add = sq_authz_add,
 	.authz_delete = sq_authz_delete,
+	.authz_update = sq_authz_update,
 	.authz_list = sq_authz_list,
 	.authz_find = sq_authz_find,
 	.capacity_add = sq_capacity_add,

@@ -268,6 +268,64 @@ const char *const cr_sqlite_migrations[] = {
 	 "  key_id TEXT NOT NULL,"
 	 "  signature BLOB NOT NULL"
 	 ");"),
+
+	/*
+	 * 11: credentials with a lifecycle (docs/api.md, "Client
+	 * credentials"): expiry, revocation, the previous token of a
+	 * rotation and until when it stays valid, all Unix ms. Last use
+	 * goes to a table of its own, without registry_version triggers:
+	 * it is written every few seconds and must not make every
+	 * registry cache reload.
+	 */
+	("ALTER TABLE clients ADD COLUMN expires_ms INTEGER;"
+	 "ALTER TABLE clients ADD COLUMN revoked_ms INTEGER;"
+	 "ALTER TABLE clients ADD COLUMN prev_token_hash BLOB;"
+	 "ALTER TABLE clients ADD COLUMN prev_valid_until_ms INTEGER;"
+	 "CREATE INDEX clients_prev_token ON clients(prev_token_hash)"
+	 "  WHERE prev_token_hash IS NOT NULL;"
+	 "CREATE TABLE client_usage ("
+	 "  client TEXT PRIMARY KEY NOT NULL,"
+	 "  last_used_ms INTEGER NOT NULL"
+	 ");"),
+
+	/*
+	 * 12: named operator accounts with a role; their tokens are checked
+	 * through the registry cache like clients', so changes bump the
+	 * registry version.
+	 */
+	("CREATE TABLE operators ("
+	 "  id TEXT PRIMARY KEY NOT NULL,"
+	 "  name TEXT NOT NULL UNIQUE,"
+	 "  role TEXT NOT NULL CHECK (role IN ('admin', 'auditor', 'security')),"
+	 "  token_hash BLOB NOT NULL UNIQUE,"
+	 "  created_at TEXT NOT NULL"
+	 "    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+	 "  revoked_ms INTEGER"
+	 ");"
+	 "CREATE TRIGGER operators_INSERT_version AFTER INSERT ON operators"
+	 " BEGIN UPDATE registry_version SET version = version + 1; END;"
+	 "CREATE TRIGGER operators_UPDATE_version AFTER UPDATE ON operators"
+	 " BEGIN UPDATE registry_version SET version = version + 1; END;"
+	 "CREATE TRIGGER operators_DELETE_version AFTER DELETE ON operators"
+	 " BEGIN UPDATE registry_version SET version = version + 1; END;"),
+
+	/*
+	 * 13: the audit trail (docs/audit.md), hash-chained like the
+	 * exchange log; before and after are compact JSON text, NULL when
+	 * there is none (a creation has no before, a deletion no after).
+	 */
+	("CREATE TABLE audit ("
+	 "  seq INTEGER PRIMARY KEY,"
+	 "  ts TEXT NOT NULL,"
+	 "  actor TEXT NOT NULL,"
+	 "  action TEXT NOT NULL,"
+	 "  object TEXT NOT NULL,"
+	 "  before TEXT,"
+	 "  after TEXT,"
+	 "  prev_hash BLOB NOT NULL,"
+	 "  hash BLOB NOT NULL"
+	 ");"
+	 "CREATE INDEX audit_object ON audit(object, seq);"),
 };
 
 #define AZ_COLS "id, consumer, service, purpose, legal_basis, fields, " \
@@ -294,16 +352,49 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    "SELECT id, name, sector FROM institutions ORDER BY id",
 	[SQ_CLIENT_ADD] =
 	    "INSERT INTO clients (id, institution, name, token_hash,"
-	    " cert_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    " cert_sha256, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* ?2: now. The previous token of a rotation counts until its end. */
 	[SQ_CLIENT_BY_TOKEN] =
-	    "SELECT id, institution, name, cert_sha256 FROM clients"
-	    " WHERE token_hash = ?1",
+	    "SELECT id, institution, name, expires_ms, cert_sha256 FROM clients"
+	    " WHERE (token_hash = ?1 OR (prev_token_hash = ?1"
+	    " AND prev_valid_until_ms > ?2))"
+	    " AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?2)",
+	/* ?2: now. A revoked or expired registration is no one's. */
 	[SQ_CLIENT_BY_CERT] =
-	    "SELECT id, institution, name, cert_sha256 FROM clients"
-	    " WHERE cert_sha256 = ?1",
+	    "SELECT id, institution, name, expires_ms, cert_sha256 FROM clients"
+	    " WHERE cert_sha256 = ?1"
+	    " AND revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?2)",
 	[SQ_CLIENT_LIST] =
-	    "SELECT id, institution, name, token_hash, cert_sha256"
-	    " FROM clients ORDER BY id",
+	    "SELECT c.id, c.institution, c.name, c.token_hash, c.created_at,"
+	    " c.prev_token_hash, c.prev_valid_until_ms, c.expires_ms,"
+	    " c.revoked_ms, u.last_used_ms, c.cert_sha256 FROM clients AS c"
+	    " LEFT JOIN client_usage AS u ON u.client = c.id ORDER BY c.id",
+	[SQ_CLIENT_REVOKE] =
+	    "UPDATE clients SET revoked_ms = coalesce(revoked_ms, ?3)"
+	    " WHERE id = ?2 AND institution = ?1",
+	[SQ_CLIENT_ROTATE] =
+	    "UPDATE clients SET prev_token_hash = token_hash,"
+	    " prev_valid_until_ms = ?4, token_hash = ?3"
+	    " WHERE id = ?2 AND institution = ?1 AND revoked_ms IS NULL",
+	[SQ_CLIENT_TOUCH] =
+	    "INSERT INTO client_usage (client, last_used_ms) VALUES (?1, ?2)"
+	    " ON CONFLICT (client) DO UPDATE"
+	    " SET last_used_ms = max(last_used_ms, excluded.last_used_ms)",
+	[SQ_OP_ADD] =
+	    "INSERT INTO operators (id, name, role, token_hash)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[SQ_OP_BY_TOKEN] =
+	    "SELECT id, name, role FROM operators"
+	    " WHERE token_hash = ?1 AND revoked_ms IS NULL",
+	[SQ_OP_LIST] =
+	    "SELECT id, name, role, created_at, token_hash, revoked_ms"
+	    " FROM operators ORDER BY name",
+	[SQ_OP_REVOKE] =
+	    "UPDATE operators SET revoked_ms = coalesce(revoked_ms, ?2)"
+	    " WHERE id = ?1",
+	[SQ_OP_ROTATE] =
+	    "UPDATE operators SET token_hash = ?2"
+	    " WHERE id = ?1 AND revoked_ms IS NULL",
 	[SQ_REG_VERSION] = "SELECT version FROM registry_version WHERE id = 1",
 	[SQ_SVC_ADD] =
 	    "INSERT INTO services (id, provider, endpoint, subject_kind,"
@@ -321,6 +412,9 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    "INSERT INTO authorizations (" AZ_COLS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[SQ_AZ_DELETE] = "DELETE FROM authorizations WHERE id = ?1",
+	[SQ_AZ_UPDATE] =
+	    "UPDATE authorizations SET fields = ?2, valid_from = ?3,"
+	    " valid_to = ?4 WHERE id = ?1",
 	[SQ_AZ_LIST] =
 	    "SELECT " AZ_COLS " FROM authorizations"
 	    " ORDER BY consumer, service, purpose, valid_from, id",
@@ -525,6 +619,17 @@ const char *const cr_sqlite_stmt_sql[SQ_NSTMT] = {
 	    " WHERE id = ?1",
 	[SQ_CAP_LIST] =
 	    "SELECT id, name, institutions, sectors FROM capacities ORDER BY id",
+	[SQ_AUDIT_TAIL] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+	[SQ_AUDIT_INSERT] =
+	    "INSERT INTO audit (seq, ts, actor, action, object, before, after,"
+	    " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_AUDIT_SCAN] =
+	    "SELECT seq, ts, actor, action, object, before, after, prev_hash,"
+	    " hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[SQ_AUDIT_SCAN_OBJECT] =
+	    "SELECT seq, ts, actor, action, object, before, after, prev_hash,"
+	    " hash FROM audit WHERE object = ?3 AND seq > ?1 ORDER BY seq"
+	    " LIMIT ?2",
 };
 
 const size_t cr_sqlite_nmigrations =
@@ -542,9 +647,20 @@ const size_t cr_sqlite_nmigrations =
 /* 8's columns. */
 #define RO_TLS_SERVICE_COLS \
     ", NULL AS ca_file, NULL AS client_cert, NULL AS client_key"
+/* 11: the clients' lifecycle columns, null, and no last use. */
+#define RO_LIFE_COLS \
+    ", NULL AS expires_ms, NULL AS revoked_ms, NULL AS prev_token_hash," \
+    " NULL AS prev_valid_until_ms"
+#define RO_USAGE \
+    "CREATE TEMP VIEW client_usage AS SELECT '' AS client," \
+    " 0 AS last_used_ms WHERE 0;"
+/* 8: no client certificates (and 11's columns). */
 #define RO_TLS_CLIENTS \
     "CREATE TEMP VIEW clients AS SELECT *, NULL AS cert_sha256" \
-    " FROM main.clients;"
+    RO_LIFE_COLS " FROM main.clients;" RO_USAGE
+#define RO_CLIENTS \
+    "CREATE TEMP VIEW clients AS SELECT *" RO_LIFE_COLS \
+    " FROM main.clients;" RO_USAGE
 #define RO_TLS \
     "CREATE TEMP VIEW services AS SELECT *" RO_TLS_SERVICE_COLS \
     " FROM main.services;" RO_TLS_CLIENTS
@@ -552,16 +668,29 @@ const size_t cr_sqlite_nmigrations =
     "CREATE TEMP VIEW services AS SELECT *, '[]' AS params" \
     RO_TLS_SERVICE_COLS " FROM main.services;" RO_TLS_CLIENTS \
     "CREATE TEMP VIEW xlog AS SELECT *, '' AS params FROM main.xlog;"
+/* 12: no named operators. */
+#define RO_OPERATORS \
+    "CREATE TEMP VIEW operators AS SELECT '' AS id, '' AS name," \
+    " '' AS role, '' AS created_at, x'' AS token_hash," \
+    " NULL AS revoked_ms WHERE 0;"
+/* 13: an empty audit trail. */
+#define RO_AUDIT \
+    "CREATE TEMP VIEW audit AS SELECT 0 AS seq, '' AS ts, '' AS actor," \
+    " '' AS action, '' AS object, NULL AS before, NULL AS after," \
+    " x'' AS prev_hash, x'' AS hash WHERE 0;"
 const char *const cr_sqlite_readonly_compat[] = {
-	[5] = RO_PARAMS,
+	[5] = RO_PARAMS RO_OPERATORS RO_AUDIT,
 	/* 7 added the health table, which only the probe writes. */
-	[6] = RO_TLS,
-	[7] = RO_TLS,
-	/* 9 added the capacity catalogue, which no read-only command reads; */
-	[8] = "",
-	/* 10 the Merkle tree and the heads: log verify recomputes the tree
+	[6] = RO_TLS RO_OPERATORS RO_AUDIT,
+	[7] = RO_TLS RO_OPERATORS RO_AUDIT,
+	/* 9 added the capacity catalogue, which no read-only command reads;
+	   10 the Merkle tree and the heads: log verify recomputes the tree
 	   from the entries and reads neither. */
-	[9] = "",
+	[8] = RO_CLIENTS RO_OPERATORS RO_AUDIT,
+	[9] = RO_CLIENTS RO_OPERATORS RO_AUDIT,
+	[10] = RO_CLIENTS RO_OPERATORS RO_AUDIT,
+	[11] = RO_OPERATORS RO_AUDIT,
+	[12] = RO_AUDIT,
 };
 const size_t cr_sqlite_nreadonly_compat =
     sizeof(cr_sqlite_readonly_compat) / sizeof(cr_sqlite_readonly_compat[0]);

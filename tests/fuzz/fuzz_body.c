@@ -43,6 +43,9 @@ static const struct {
 	{ "authz", cr_registry_authz_spec },
 	{ "capacity", cr_registry_capacity_spec },
 	{ "verify", cr_api_verify_spec },
+	{ "rotate", cr_api_rotate_spec },
+	{ "operator", cr_api_operator_spec },
+	{ "authz_patch", cr_api_authz_patch_spec },
 };
 
 /* The rules of jsonv.h, written again from the header, not the code. */

@@ -8,6 +8,8 @@
  *   years 1000-9999;
  * - the result is the same instant in UTC ("...Z"), the fraction kept,
  *   and reads back unchanged;
+ * - the same instant in Unix milliseconds (cr_api_time_ms, the clients'
+ *   expires_at), the fraction cut to milliseconds;
  * - a date is valid exactly when it is YYYY-MM-DD of a real day in
  *   1000-9999, survives the day-count round trip, and adding days moves
  *   it by that many days or fails outside the range.
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api.h"
 #include "date.h"
 #include "events.h"
 #include "fuzz.h"
@@ -121,16 +124,24 @@ check_time(const char *in)
 {
 	struct instant want, got;
 	char out[64], again[64];
-	size_t n;
+	int64_t ms, want_ms;
+	size_t n, i;
 	int ok;
 
 	ok = oracle_time(in, &want) == 0 && utc_year(want.secs) >= 1000 &&
 	    utc_year(want.secs) <= 9999;
 	if (cr_events_parse_time(in, out, sizeof(out)) == -1) {
 		FUZZ_CHECK(!ok);
+		FUZZ_CHECK(cr_api_time_ms(in, &ms) == -1);
 		return;
 	}
 	FUZZ_CHECK(ok);
+	want_ms = want.secs * 1000;
+	for (i = 0; i < 3; i++)
+		want_ms += (i < strlen(want.frac) ? want.frac[i] - '0' : 0) *
+		    (i == 0 ? 100 : i == 1 ? 10 : 1);
+	FUZZ_CHECK(cr_api_time_ms(in, &ms) == 0);
+	FUZZ_CHECK(ms == want_ms);
 	n = strlen(out);
 	FUZZ_CHECK(n == 20 || (n >= 22 && n <= 30 && out[19] == '.'));
 	FUZZ_CHECK(out[n - 1] == 'Z' && out[10] == 'T');

@@ -1435,6 +1435,15 @@ class OldLogTests(Base):
 			conn.execute("DROP TABLE capacities")
 			conn.execute("DROP TABLE xlog_tree")
 			conn.execute("DROP TABLE xlog_heads")
+			# Nor the clients' lifecycle (version 11), named operators
+			# (version 12) or the audit trail (version 13).
+			conn.execute("DROP TABLE audit")
+			conn.execute("DROP TABLE operators")
+			conn.execute("DROP TABLE client_usage")
+			conn.execute("DROP INDEX clients_prev_token")
+			for col in ("expires_ms", "revoked_ms", "prev_token_hash",
+			    "prev_valid_until_ms"):
+				conn.execute("ALTER TABLE clients DROP COLUMN " + col)
 			conn.execute("ALTER TABLE xlog DROP COLUMN params")
 			conn.execute("ALTER TABLE services DROP COLUMN params")
 			conn.execute("PRAGMA user_version = 5")

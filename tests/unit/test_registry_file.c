@@ -152,7 +152,7 @@ test_load_twice(void **state)
 	    CR_STORE_OK);
 	assert_string_equal(in.sector, "unemployment");
 	cr_registry_token_hash(TOKEN_A, hash);
-	assert_int_equal(f->st->registry->ops->client_by_token(f->st->registry, hash, &cl),
+	assert_int_equal(f->st->registry->ops->client_by_token(f->st->registry, hash, cr_util_wall_ms(), &cl),
 	    CR_STORE_OK);
 	assert_string_equal(cl.institution, "ONEM");
 	assert_string_equal(cl.name, "benefits");
@@ -444,7 +444,7 @@ test_generated_registry(void **state)
 	json_decref(doc);
 	cr_gen_token(42, "ONEM", "onem-benefits", token);
 	cr_registry_token_hash(token, hash);
-	assert_int_equal(f->st->registry->ops->client_by_token(f->st->registry, hash, &cl),
+	assert_int_equal(f->st->registry->ops->client_by_token(f->st->registry, hash, cr_util_wall_ms(), &cl),
 	    CR_STORE_OK);
 	assert_string_equal(cl.institution, "ONEM");
 	assert_int_equal(f->st->registry->ops->authz_list(f->st->registry, "CPAS_BXL", &list),

@@ -118,11 +118,11 @@ test_clients(void **state)
 	cr_util_strlcpy(cl.name, "benefits-app", sizeof(cl.name));
 	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h1), CR_STORE_OK);
 
-	assert_int_equal(st->registry->ops->client_by_token(st->registry, h1, &got), CR_STORE_OK);
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h1, cr_util_wall_ms(), &got), CR_STORE_OK);
 	assert_string_equal(got.id, cl.id);
 	assert_string_equal(got.institution, "ONEM");
 	assert_string_equal(got.name, "benefits-app");
-	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, &got),
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, cr_util_wall_ms(), &got),
 	    CR_STORE_NOTFOUND);
 
 	/* Same token hash under another id. */
@@ -131,8 +131,55 @@ test_clients(void **state)
 	/* Unknown institution. */
 	cr_util_strlcpy(cl.institution, "NOPE", sizeof(cl.institution));
 	assert_int_equal(st->registry->ops->client_add(st->registry, &cl, h2), CR_STORE_NOTFOUND);
-	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, &got),
+	assert_int_equal(st->registry->ops->client_by_token(st->registry, h2, cr_util_wall_ms(), &got),
 	    CR_STORE_NOTFOUND);
+}
+
+static void
+test_operators(void **state)
+{
+	struct fx *f = *state;
+	struct cr_registry_store *reg = f->st->registry;
+	struct cr_operator op, got;
+	uint8_t h1[CR_HASH_LEN], h2[CR_HASH_LEN], h3[CR_HASH_LEN];
+	json_t *list;
+
+	memset(h1, 0x01, sizeof(h1));
+	memset(h2, 0x02, sizeof(h2));
+	memset(h3, 0x03, sizeof(h3));
+	memset(&op, 0, sizeof(op));
+	cr_util_uuid(op.id);
+	cr_util_strlcpy(op.name, "alice", sizeof(op.name));
+	cr_util_strlcpy(op.role, "auditor", sizeof(op.role));
+	assert_int_equal(reg->ops->operator_add(reg, &op, h1), CR_STORE_OK);
+	assert_int_equal(reg->ops->operator_by_token(reg, h1, &got),
+	    CR_STORE_OK);
+	assert_string_equal(got.name, "alice");
+	assert_string_equal(got.role, "auditor");
+	/* The same name again, under another id and token. */
+	cr_util_uuid(op.id);
+	assert_int_equal(reg->ops->operator_add(reg, &op, h2),
+	    CR_STORE_EXISTS);
+	/* New token: the old one is gone at once. */
+	assert_int_equal(reg->ops->operator_rotate(reg, got.id, h3),
+	    CR_STORE_OK);
+	assert_int_equal(reg->ops->operator_by_token(reg, h1, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->operator_by_token(reg, h3, &got),
+	    CR_STORE_OK);
+	assert_int_equal(reg->ops->operator_revoke(reg, got.id, 1234),
+	    CR_STORE_OK);
+	assert_int_equal(reg->ops->operator_by_token(reg, h3, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->operator_rotate(reg, got.id, h2),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->operator_revoke(reg, "nope", 1),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->operator_list(reg, &list), CR_STORE_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_true(json_integer_value(json_object_get(json_array_get(list,
+	    0), "revoked_ms")) == 1234);
+	json_decref(list);
 }
 
 static struct cr_service
@@ -778,6 +825,7 @@ main(void)
 		T(test_open_uris),
 		T(test_institutions),
 		T(test_clients),
+		T(test_operators),
 		T(test_services),
 		T(test_authz),
 		T(test_reopen),

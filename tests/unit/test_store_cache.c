@@ -148,15 +148,15 @@ test_client_by_token(void **state)
 	cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
 	memset(hash, 0xab, sizeof(hash));
 	memset(other, 0xac, sizeof(other));
-	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, hash,
+	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, hash, cr_util_wall_ms(),
 	    &got), CR_STORE_NOTFOUND);
 	assert_int_equal(f->cached->registry->ops->client_add(f->cached->registry, &cl, hash), 0);
 	/* Its own write is visible at once. */
-	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, hash,
+	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, hash, cr_util_wall_ms(),
 	    &got), CR_STORE_OK);
 	assert_string_equal(got.id, cl.id);
 	assert_string_equal(got.institution, "ONEM");
-	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, other,
+	assert_int_equal(f->cached->registry->ops->client_by_token(f->cached->registry, other, cr_util_wall_ms(),
 	    &got), CR_STORE_NOTFOUND);
 }
 
@@ -328,6 +328,170 @@ test_values_outlive_snapshot_in_other_thread(void **state)
 	free(h);
 }
 
+/*
+ * Credentials: a revocation or rotation written by another process holds
+ * on the cache's very next lookup (no refresh_ms wait); expiry and the end
+ * of an overlap follow the clock given to the lookup.
+ */
+static void
+test_client_lifecycle_other_process(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_registry_store *reg = f->cached->registry;
+	struct cr_registry_store *oreg = f->other->registry;
+	struct cr_client cl, got;
+	uint8_t h1[CR_HASH_LEN], h2[CR_HASH_LEN], h3[CR_HASH_LEN];
+	int64_t now = cr_util_wall_ms();
+	json_t *list;
+
+	memset(&cl, 0, sizeof(cl));
+	cr_util_uuid(cl.id);
+	cr_util_strlcpy(cl.institution, "ONEM", sizeof(cl.institution));
+	cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
+	cl.expires_ms = now + 100000;
+	memset(h1, 0x11, sizeof(h1));
+	memset(h2, 0x22, sizeof(h2));
+	memset(h3, 0x33, sizeof(h3));
+	assert_int_equal(reg->ops->client_add(reg, &cl, h1), CR_STORE_OK);
+	assert_int_equal(reg->ops->client_by_token(reg, h1, now, &got),
+	    CR_STORE_OK);
+	assert_true(got.expires_ms == cl.expires_ms);
+	/* Expired at its end, in the cache as in the database. */
+	assert_int_equal(reg->ops->client_by_token(reg, h1, now + 100000, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(oreg->ops->client_by_token(oreg, h1, now + 100000,
+	    &got), CR_STORE_NOTFOUND);
+
+	/* Rotated by the other process: both tokens until the overlap ends. */
+	assert_int_equal(oreg->ops->client_rotate(oreg, "ONEM", cl.id, h2,
+	    now + 5000), CR_STORE_OK);
+	assert_int_equal(reg->ops->client_by_token(reg, h2, now, &got),
+	    CR_STORE_OK);
+	assert_string_equal(got.id, cl.id);
+	assert_int_equal(reg->ops->client_by_token(reg, h1, now, &got),
+	    CR_STORE_OK);
+	assert_int_equal(reg->ops->client_by_token(reg, h1, now + 5000, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(oreg->ops->client_by_token(oreg, h1, now + 5000,
+	    &got), CR_STORE_NOTFOUND);
+	/* Another rotation: the first token is gone at once. */
+	assert_int_equal(oreg->ops->client_rotate(oreg, "ONEM", cl.id, h3,
+	    now + 5000), CR_STORE_OK);
+	assert_int_equal(reg->ops->client_by_token(reg, h1, now, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->client_by_token(reg, h2, now, &got),
+	    CR_STORE_OK);
+	/* Not a client of that institution. */
+	assert_int_equal(oreg->ops->client_rotate(oreg, "RN", cl.id, h1,
+	    now), CR_STORE_NOTFOUND);
+	assert_int_equal(oreg->ops->client_revoke(oreg, "RN", cl.id, now),
+	    CR_STORE_NOTFOUND);
+
+	/* Revoked by the other process: refused on the next lookup. */
+	assert_int_equal(oreg->ops->client_revoke(oreg, "ONEM", cl.id, now),
+	    CR_STORE_OK);
+	assert_int_equal(reg->ops->client_by_token(reg, h3, now, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->client_by_token(reg, h2, now, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(oreg->ops->client_by_token(oreg, h3, now, &got),
+	    CR_STORE_NOTFOUND);
+	/* Revoked clients cannot be rotated back to life. */
+	assert_int_equal(oreg->ops->client_rotate(oreg, "ONEM", cl.id, h1,
+	    now + 5000), CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->client_by_token(reg, h1, now, &got),
+	    CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->client_list(reg, &list), CR_STORE_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_true(json_integer_value(json_object_get(json_array_get(list,
+	    0), "revoked_ms")) == now);
+	json_decref(list);
+}
+
+/*
+ * An authorization narrowed by another process is what the next
+ * consultation here finds: its token lookup syncs the registry version
+ * first (no refresh_ms wait).
+ */
+static void
+test_authz_update_other_process(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_registry_store *reg = f->cached->registry;
+	struct cr_client cl, got;
+	struct cr_authz a;
+	uint8_t h[CR_HASH_LEN];
+
+	memset(&cl, 0, sizeof(cl));
+	cr_util_uuid(cl.id);
+	cr_util_strlcpy(cl.institution, "ONEM", sizeof(cl.institution));
+	cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
+	memset(h, 0x55, sizeof(h));
+	assert_int_equal(reg->ops->client_add(reg, &cl, h), CR_STORE_OK);
+	authz(f->cached, "u1", "p", "2020-01-01", "");
+	assert_int_equal(reg->ops->authz_find(reg, "ONEM", "population.person",
+	    "p", "2024-01-01", &a), CR_STORE_OK);
+	assert_int_equal(json_array_size(a.fields), 1);
+	/* Narrowed and ended by the other process. */
+	json_decref(a.fields);
+	a.fields = json_array();
+	cr_util_strlcpy(a.valid_to, "2023-12-31", sizeof(a.valid_to));
+	assert_int_equal(f->other->registry->ops->authz_update(
+	    f->other->registry, &a), CR_STORE_OK);
+	cr_authz_clear(&a);
+	assert_int_equal(reg->ops->client_by_token(reg, h, cr_util_wall_ms(),
+	    &got), CR_STORE_OK);
+	assert_int_equal(reg->ops->authz_find(reg, "ONEM", "population.person",
+	    "p", "2024-01-01", &a), CR_STORE_NOTFOUND);
+	assert_int_equal(reg->ops->authz_find(reg, "ONEM", "population.person",
+	    "p", "2023-06-01", &a), CR_STORE_OK);
+	assert_int_equal(json_array_size(a.fields), 0);
+	cr_authz_clear(&a);
+	/* No such authorization. */
+	cr_util_strlcpy(a.id, "nope", sizeof(a.id));
+	assert_int_equal(reg->ops->authz_update(reg, &a), CR_STORE_NOTFOUND);
+}
+
+/* Last use: a later time wins, and it is no registry change. */
+static void
+test_clients_touch(void **state)
+{
+	struct fixture *f = *state;
+	struct cr_registry_store *reg = f->cached->registry;
+	struct cr_client_use u[2];
+	uint64_t v1, v2;
+	json_t *list;
+
+	memset(u, 0, sizeof(u));
+	cr_util_strlcpy(u[0].id, "c1", sizeof(u[0].id));
+	u[0].used_ms = 5000;
+	cr_util_strlcpy(u[1].id, "c1", sizeof(u[1].id));
+	u[1].used_ms = 4000;
+	assert_int_equal(reg->ops->registry_version(reg, &v1), CR_STORE_OK);
+	assert_int_equal(reg->ops->clients_touch(reg, u, 2), CR_STORE_OK);
+	u[0].used_ms = 3000;
+	assert_int_equal(f->other->registry->ops->clients_touch(
+	    f->other->registry, u, 1), CR_STORE_OK);
+	assert_int_equal(reg->ops->registry_version(reg, &v2), CR_STORE_OK);
+	assert_true(v1 == v2);
+	/* Shown on the client's row once it exists. */
+	{
+		struct cr_client cl;
+		uint8_t h[CR_HASH_LEN];
+
+		memset(&cl, 0, sizeof(cl));
+		cr_util_strlcpy(cl.id, "c1", sizeof(cl.id));
+		cr_util_strlcpy(cl.institution, "ONEM", sizeof(cl.institution));
+		cr_util_strlcpy(cl.name, "app", sizeof(cl.name));
+		memset(h, 0x44, sizeof(h));
+		assert_int_equal(reg->ops->client_add(reg, &cl, h), CR_STORE_OK);
+	}
+	assert_int_equal(reg->ops->client_list(reg, &list), CR_STORE_OK);
+	assert_true(json_integer_value(json_object_get(json_array_get(list,
+	    0), "last_used_ms")) == 5000);
+	json_decref(list);
+}
+
 int
 main(void)
 {
@@ -336,6 +500,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_client_by_token, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_client_lifecycle_other_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clients_touch, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_authz_update_other_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_authz_find_matches_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revocation_is_immediate,
