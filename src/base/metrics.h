@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CR_METRICS_MAX_ROUTES	64
+#define CR_METRICS_MAX_ROUTES	128
 
 enum cr_metrics_source_error {
 	CR_METRICS_SRC_TIMEOUT,

@@ -369,7 +369,11 @@ cr_cmd_serve(int argc, char **argv)
 	    &hub.batches) == -1)
 		fatalx("cannot start the batch runner");
 
-	for (i = 0; i < cr_api_nroutes && i < CR_METRICS_MAX_ROUTES; i++)
+	/* A route past the table would go uncounted: a build mistake. */
+	if (cr_api_nroutes > CR_METRICS_MAX_ROUTES)
+		fatalx("%zu routes, metrics hold %d", (size_t)cr_api_nroutes,
+		    CR_METRICS_MAX_ROUTES);
+	for (i = 0; i < cr_api_nroutes; i++)
 		names[i] = cr_api_routes[i].name;
 	names[i] = "unmatched";
 	cr_metrics_init(names, i + 1);
