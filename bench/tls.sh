@@ -133,6 +133,7 @@ hub() {
 	api /v1/authorizations "$ADMIN_TOKEN" "{\"consumer\":\"ONEM\",\"service\":\"population.person\",
 	    \"purpose\":\"$PURPOSE\",\"legal_basis\":\"bench\",\"fields\":[\"name\",\"address\"],
 	    \"capacities\":[\"jobseeker\"],\"valid_to\":null}"
+	api /v1/capacities "$ADMIN_TOKEN" '{"id":"jobseeker","name":"Jobseeker","institutions":["ONEM"]}'
 	api /v1/directory "$tok" "{\"subject\":\"$SUBJECT\",\"capacity\":\"jobseeker\",\"from\":\"2020-01-01\",\"to\":null}"
 	api /v1/consult/population.person "$tok" "$BODY"
 	grep -q '"address"' "$TMP/resp.json" || die "$name: the consultation failed"
