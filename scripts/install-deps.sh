@@ -4,10 +4,12 @@
 set -eu
 
 # gnutls-bin: certtool and gnutls-cli, which the TLS tests build their PKI
-# and check TLS versions with.
+# and check TLS versions with. postgresql: the server the PostgreSQL
+# store's tests start their own clusters of (tests/support/pgcluster.py).
 PKGS="meson ninja-build pkg-config gcc libc6-dev python3 curl
 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev
-libsodium-dev libcmocka-dev sqlite3 libgnutls28-dev gnutls-bin"
+libsodium-dev libcmocka-dev sqlite3 libgnutls28-dev gnutls-bin
+libpq-dev postgresql"
 if [ "${1:-}" = "--bench" ]; then
 	PKGS="$PKGS wrk nginx-light time"
 fi

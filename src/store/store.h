@@ -651,11 +651,19 @@ struct cr_store {
 
 /*
  * Opens (creating and migrating as needed) the store at `uri`: a plain
- * path or "sqlite:PATH" for the embedded SQLite backend. An existing file
- * must be a hub database (or empty): someone else's, a source's, is
- * refused as it is. 0 or -1 (logged).
+ * path or "sqlite:PATH" for the embedded SQLite backend, a
+ * "postgresql://" or "postgres://" URL (libpq's) for PostgreSQL. An
+ * existing file or database must be a hub's (or empty): someone else's,
+ * a source's, is refused as it is. Every concern is there: a backend that
+ * does not store one of them yet is refused (logged). 0 or -1 (logged).
  */
 int	cr_store_open(const char *uri, struct cr_store **out);
+/*
+ * As cr_store_open, but a backend may leave the concerns it does not
+ * store yet NULL (PostgreSQL: all but the registry and health so far);
+ * the caller checks those it uses.
+ */
+int	cr_store_open_partial(const char *uri, struct cr_store **out);
 /*
  * Opens an existing hub database to read it only (the offline commands
  * that read, an auditor's copy on read-only media): nothing is created,
@@ -680,6 +688,10 @@ void	cr_batch_items_clear(struct cr_batch_item *, size_t n);
 /* SQLite backend constructors (store_sqlite.c). */
 int	cr_store_sqlite_open(const char *path, struct cr_store **out);
 int	cr_store_sqlite_open_readonly(const char *path, struct cr_store **out);
+
+/* PostgreSQL backend constructors (store_pg.c); url: a libpq URL. */
+int	cr_store_pg_open(const char *url, struct cr_store **out);
+int	cr_store_pg_open_readonly(const char *url, struct cr_store **out);
 
 /*
  * Wraps a store with an in-memory snapshot of the registry (clients,

@@ -1,7 +1,10 @@
 /*
  * Fixture and helpers shared by the store tests (test_store.c,
  * test_store_data.c): each test gets a fresh SQLite file in its own
- * mkdtemp() directory, removed afterwards.
+ * mkdtemp() directory, removed afterwards; or, when CR_TEST_PG_URL names
+ * a PostgreSQL database (tests/support/pgcluster.py starts one), that
+ * database emptied (fx_pg_reset), and f->path is its URL. The store is
+ * opened with cr_store_open_partial, which for SQLite is cr_store_open.
  */
 #ifndef CR_TEST_STORE_FIXTURE_H
 #define CR_TEST_STORE_FIXTURE_H
@@ -17,8 +20,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "store.h"
 #include "util.h"
+
+/* The PostgreSQL database the suite runs against; NULL: SQLite. */
+static inline const char *
+fx_pg_url(void)
+{
+	const char *url = getenv("CR_TEST_PG_URL");
+
+	return url != NULL && *url != '\0' ? url : NULL;
+}
+
+/* Drops everything a previous test left in the database. */
+static inline int
+fx_pg_reset(const char *url)
+{
+	PGconn *db = PQconnectdb(url);
+	PGresult *res;
+	int rc = -1;
+
+	if (PQstatus(db) == CONNECTION_OK) {
+		res = PQexec(db, "SET client_min_messages = warning;"
+		    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			rc = 0;
+		else
+			fprintf(stderr, "fx_pg_reset: %s", PQerrorMessage(db));
+		PQclear(res);
+	} else
+		fprintf(stderr, "fx_pg_reset: %s", PQerrorMessage(db));
+	PQfinish(db);
+	return rc;
+}
 
 #define JSTR(o, k)	json_string_value(json_object_get((o), (k)))
 #define JSTR_AT(l, i, k)	JSTR(json_array_get((l), (i)), (k))
@@ -53,8 +89,17 @@ setup(void **state)
 		free(f);
 		return -1;
 	}
-	snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
-	if (cr_store_open(f->path, &f->st) != 0) {
+	if (fx_pg_url() != NULL) {
+		if (fx_pg_reset(fx_pg_url()) == -1 ||
+		    cr_util_strlcpy(f->path, fx_pg_url(), sizeof(f->path)) >=
+		    sizeof(f->path)) {
+			rmdir(f->dir);
+			free(f);
+			return -1;
+		}
+	} else
+		snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
+	if (cr_store_open_partial(f->path, &f->st) != 0) {
 		rmdir(f->dir);
 		free(f);
 		return -1;
@@ -69,7 +114,8 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	cr_store_close(f->st);
-	fx_paths_remove(f);
+	if (fx_pg_url() == NULL)
+		fx_paths_remove(f);
 	rmdir(f->dir);
 	free(f);
 	return 0;

@@ -38,7 +38,12 @@ test_open_uris(void **state)
 	struct cr_store *st = (struct cr_store *)1;
 	char uri[192];
 
-	assert_int_equal(cr_store_open("postgres://u:p@db/hub", &st), -1);
+	/* No server there: refused, not created as a file. */
+	assert_int_equal(cr_store_open("postgres://u:p@127.0.0.1:1/hub", &st),
+	    -1);
+	assert_null(st);
+	assert_int_equal(cr_store_open_partial("postgresql://u@127.0.0.1:1/hub",
+	    &st), -1);
 	assert_null(st);
 	assert_int_equal(cr_store_open("postgresql:dbname=hub", &st), -1);
 	assert_int_equal(cr_store_open("mysql://db/hub", &st), -1);
@@ -798,7 +803,7 @@ test_capacities(void **state)
 	cr_capacity_clear(&cap);
 
 	/* Another process's view, through the cache. */
-	assert_int_equal(cr_store_open(f->path, &inner), 0);
+	assert_int_equal(cr_store_open_partial(f->path, &inner), 0);
 	assert_int_equal(cr_store_cache_wrap(inner, 1000, &cached), 0);
 	assert_int_equal(cached->registry->ops->capacity_get(cached->registry,
 	    "jobseeker", &got), CR_STORE_OK);
@@ -817,10 +822,88 @@ test_capacities(void **state)
 	cr_store_close(cached);
 }
 
+/* Runs sql on the test's PostgreSQL database. */
+static void
+pg_exec(const char *sql)
+{
+	PGconn *db = PQconnectdb(fx_pg_url());
+	PGresult *res;
+
+	assert_int_equal(PQstatus(db), CONNECTION_OK);
+	res = PQexec(db, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(db));
+	PQclear(res);
+	PQfinish(db);
+}
+
+/*
+ * PostgreSQL: what opening does (migrations once, refusals), the concerns
+ * not stored there yet, and the health probe.
+ */
+static void
+test_pg_open(void **state)
+{
+	struct fx *f = *state;
+	struct cr_store *st = (struct cr_store *)1;
+	struct cr_institution in;
+
+	assert_string_equal(f->st->name, "postgresql");
+	assert_non_null(f->st->registry);
+	assert_null(f->st->xlog);
+	assert_null(f->st->directory);
+	/* A whole hub's store: refused, none half-made. */
+	assert_int_equal(cr_store_open(f->path, &st), -1);
+	assert_null(st);
+	st = (struct cr_store *)1;
+	assert_int_equal(cr_store_open_readonly(f->path, &st), -1);
+	assert_null(st);
+
+	/* A second store on the migrated database sees the first's data;
+	   migrating again changes nothing. */
+	add_inst(f->st, "RN", "population");
+	assert_int_equal(cr_store_open_partial(f->path, &st), 0);
+	assert_int_equal(st->registry->ops->institution_get(st->registry,
+	    "RN", &in), CR_STORE_OK);
+	assert_string_equal(in.sector, "population");
+	cr_store_close(st);
+
+	/* The probe writes its row; without the row it fails. */
+	assert_int_equal(f->st->health(f->st), CR_STORE_OK);
+	assert_int_equal(f->st->health(f->st), CR_STORE_OK);
+	pg_exec("DELETE FROM health");
+	assert_int_equal(f->st->health(f->st), CR_STORE_ERR);
+
+	/* A newer program's schema is refused. */
+	pg_exec("UPDATE schema_version SET version = 99");
+	assert_int_equal(cr_store_open_partial(f->path, &st), -1);
+	assert_null(st);
+
+	/* So is a database of someone else's tables. */
+	assert_int_equal(fx_pg_reset(f->path), 0);
+	pg_exec("CREATE TABLE people (id int)");
+	assert_int_equal(cr_store_open_partial(f->path, &st), -1);
+	assert_null(st);
+	pg_exec("DROP TABLE people");
+	/* An empty one is made a hub's. */
+	assert_int_equal(cr_store_open_partial(f->path, &st), 0);
+	cr_store_close(st);
+}
+
 int
 main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	/* The registry's conformance suite, run against both backends. */
+	const struct CMUnitTest pg_tests[] = {
+		T(test_pg_open),
+		T(test_institutions),
+		T(test_clients),
+		T(test_operators),
+		T(test_services),
+		T(test_authz),
+		T(test_capacities),
+	};
 	const struct CMUnitTest tests[] = {
 		T(test_open_uris),
 		T(test_institutions),
@@ -838,5 +921,8 @@ main(void)
 	};
 #undef T
 
+	if (fx_pg_url() != NULL)
+		return cmocka_run_group_tests_name("store_pg", pg_tests, NULL,
+		    NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
