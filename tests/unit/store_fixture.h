@@ -20,41 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
+#include "pg_fixture.h"
 #include "store.h"
 #include "util.h"
 
-/* The PostgreSQL database the suite runs against; NULL: SQLite. */
-static inline const char *
-fx_pg_url(void)
-{
-	const char *url = getenv("CR_TEST_PG_URL");
-
-	return url != NULL && *url != '\0' ? url : NULL;
-}
-
-/* Drops everything a previous test left in the database. */
-static inline int
-fx_pg_reset(const char *url)
-{
-	PGconn *db = PQconnectdb(url);
-	PGresult *res;
-	int rc = -1;
-
-	if (PQstatus(db) == CONNECTION_OK) {
-		res = PQexec(db, "SET client_min_messages = warning;"
-		    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
-		if (PQresultStatus(res) == PGRES_COMMAND_OK)
-			rc = 0;
-		else
-			fprintf(stderr, "fx_pg_reset: %s", PQerrorMessage(db));
-		PQclear(res);
-	} else
-		fprintf(stderr, "fx_pg_reset: %s", PQerrorMessage(db));
-	PQfinish(db);
-	return rc;
-}
 
 #define JSTR(o, k)	json_string_value(json_object_get((o), (k)))
 #define JSTR_AT(l, i, k)	JSTR(json_array_get((l), (i)), (k))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "pg_fixture.h"
 #include "store.h"
 #include "util.h"
 
@@ -71,11 +72,16 @@ setup(void **state)
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cr-cache-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
-	assert_int_equal(cr_store_open(f->path, &inner), 0);
+	if (fx_pg_url() != NULL) {
+		assert_int_equal(fx_pg_reset(fx_pg_url()), 0);
+		assert_true(cr_util_strlcpy(f->path, fx_pg_url(),
+		    sizeof(f->path)) < sizeof(f->path));
+	} else
+		snprintf(f->path, sizeof(f->path), "%s/hub.db", f->dir);
+	assert_int_equal(cr_store_open_partial(f->path, &inner), 0);
 	assert_int_equal(cr_store_cache_wrap(inner, REFRESH_MS, &f->cached),
 	    0);
-	assert_int_equal(cr_store_open(f->path, &f->other), 0);
+	assert_int_equal(cr_store_open_partial(f->path, &f->other), 0);
 	institution(f->cached, "RN");
 	institution(f->cached, "ONEM");
 	memset(&svc, 0, sizeof(svc));
@@ -495,29 +501,31 @@ test_clients_touch(void **state)
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define REGISTRY_TESTS \
+		T(test_service_from_cache), \
+		T(test_client_by_token), \
+		T(test_client_lifecycle_other_process), \
+		T(test_clients_touch), \
+		T(test_authz_update_other_process), \
+		T(test_authz_find_matches_database), \
+		T(test_revocation_is_immediate), \
+		T(test_other_process_changes_seen), \
+		T(test_values_outlive_snapshot_in_other_thread)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_service_from_cache, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_client_by_token, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_client_lifecycle_other_process, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clients_touch, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_authz_update_other_process, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_authz_find_matches_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_revocation_is_immediate,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_other_process_changes_seen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pass_through, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_values_outlive_snapshot_in_other_thread, setup,
-		    teardown),
+		REGISTRY_TESTS,
+		T(test_pass_through),
 	};
+	/* PostgreSQL stores the registry only so far: no directory to pass
+	   through to. */
+	const struct CMUnitTest pg_tests[] = {
+		REGISTRY_TESTS,
+	};
+#undef REGISTRY_TESTS
+#undef T
 
+	if (fx_pg_url() != NULL)
+		return cmocka_run_group_tests_name("store_cache_pg", pg_tests,
+		    NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
