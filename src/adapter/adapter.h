@@ -49,13 +49,24 @@ struct cr_adapter_query {
 	struct cr_srcdb_shape	 shape;
 };
 
+/* "param NAME = TYPE": a :params.NAME declared for the hub's registration
+   (the types of docs/api.md, "Params"). */
+struct cr_adapter_param {
+	char			*name;
+	char			*type;
+	int			 line;
+};
+
 struct cr_adapter_service {
 	char			 name[CR_ADAPTER_NAME_MAX];
 	char			 path[CR_ADAPTER_PATH_MAX];
+	char			*provider;	/* "provider = ID", or NULL */
 	int			 line;		/* of "[service NAME]" */
 	int			 path_line;
 	struct cr_adapter_query	*queries;	/* [0] is the main query */
 	size_t			 nqueries;
+	struct cr_adapter_param	*params;
+	size_t			 nparams;
 };
 
 struct cr_adapter_config {
@@ -63,6 +74,8 @@ struct cr_adapter_config {
 	char			 listen[CR_LISTEN_MAX];
 	int			 access_log;	/* on stderr */
 	char			*database;	/* URI, path made absolute */
+	char			*provider;	/* the hub's institution id for
+						   every service, or NULL */
 	unsigned		 threads;
 	unsigned		 connection_limit;
 	size_t			 body_limit;
@@ -92,6 +105,21 @@ int	cr_adapter_config_load(struct cr_adapter_config *, const char *path,
 int	cr_adapter_config_parse(struct cr_adapter_config *, const char *name,
 	    const char *text, size_t len, char *err, size_t errlen);
 void	cr_adapter_config_free(struct cr_adapter_config *);
+
+/* Placeholder of the provider in a registration when the file names none. */
+#define CR_ADAPTER_PROVIDER_UNSET	"PROVIDER"
+
+/*
+ * The body of the hub's POST /v1/services that registers svc of a loaded
+ * config: id (the service's name), provider (the service's, the file's, or
+ * CR_ADAPTER_PROVIDER_UNSET), endpoint (http or https, as the adapter
+ * serves, with the listen address and the path), fields (the main query's
+ * columns, then NAME.COLUMN for each nested query, recursively) and params
+ * (each :params.NAME, typed by "param NAME = TYPE", else "string").
+ * A new reference (the caller decrefs), or NULL when out of memory.
+ */
+json_t	*cr_adapter_registration(const struct cr_adapter_config *,
+	    const struct cr_adapter_service *svc);
 
 /* The service whose path is path, or NULL. */
 const struct cr_adapter_service *

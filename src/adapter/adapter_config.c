@@ -73,6 +73,47 @@ valid_service_name(const char *s)
 	return n > 0 && n < CR_ADAPTER_NAME_MAX;
 }
 
+/* An institution id at the hub: as a service name, at most 63 bytes. */
+static int
+valid_provider(const char *s)
+{
+	return valid_service_name(s) && strlen(s) < 64;
+}
+
+static const char *const param_types[] = { "string", "integer", "number",
+    "boolean", "date", NULL };
+
+static int
+valid_param_type(const char *s)
+{
+	size_t i;
+
+	for (i = 0; param_types[i] != NULL; i++)
+		if (strcmp(param_types[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* *dst = strdup(v) for an institution id, or -1 with the error. */
+static int
+set_provider(struct ac_parse *p, int line, char **dst, const char *v)
+{
+	if (*dst != NULL) {
+		ac_error(p, line, NULL, "duplicate key 'provider'");
+		return -1;
+	}
+	if (!valid_provider(v)) {
+		ac_error(p, line, "provider", "'%s' is not an institution id: "
+		    "expected 1 to 63 letters, digits, '.', '_' or '-'", v);
+		return -1;
+	}
+	if ((*dst = strdup(v)) == NULL) {
+		ac_error(p, line, NULL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 valid_path(const char *s)
 {
@@ -188,6 +229,8 @@ set_global(struct ac_parse *p, int line, const char *key, const char *v)
 			    "require");
 			return -1;
 		}
+	} else if (strcmp(key, "provider") == 0) {
+		return set_provider(p, line, &c->provider, v);
 	} else if (strcmp(key, "max_rows") == 0) {
 		if (set_number(p, line, key, v, 1, 1000000, &n) == -1)
 			return -1;
@@ -204,7 +247,8 @@ is_global_key(const char *key)
 {
 	static const char *const keys[] = { "listen", "database", "threads",
 	    "connection_limit", "body_limit", "max_rows", "access_log",
-	    "tls_cert", "tls_key", "tls_client_ca", "tls_client_auth", NULL };
+	    "tls_cert", "tls_key", "tls_client_ca", "tls_client_auth",
+	    "provider", NULL };
 	size_t i;
 
 	for (i = 0; keys[i] != NULL; i++)
@@ -264,6 +308,53 @@ oom:
 	return -1;
 }
 
+/* "param NAME = TYPE": the type the hub's registration declares. */
+static int
+add_param(struct ac_parse *p, struct cr_adapter_service *s, int line,
+    const char *name, const char *type)
+{
+	struct cr_adapter_param *np;
+	size_t i;
+
+	if (!valid_ident(name)) {
+		ac_error(p, line, NULL, "bad name '%s' for a param: expected "
+		    "letters, digits and '_'", name);
+		return -1;
+	}
+	if (!valid_param_type(type)) {
+		ac_error(p, line, NULL, "param %s: unknown type '%s': expected "
+		    "string, integer, number, boolean or date", name, type);
+		return -1;
+	}
+	for (i = 0; i < s->nparams; i++) {
+		if (strcmp(s->params[i].name, name) == 0) {
+			ac_error(p, line, NULL, "duplicate param '%s' (first "
+			    "at line %d)", name, s->params[i].line);
+			return -1;
+		}
+	}
+	if (s->nparams >= 64) {
+		ac_error(p, line, NULL, "more than 64 params in service '%s'",
+		    s->name);
+		return -1;
+	}
+	if ((np = realloc(s->params, (s->nparams + 1) * sizeof(*np))) ==
+	    NULL)
+		goto oom;
+	s->params = np;
+	np = &s->params[s->nparams];
+	memset(np, 0, sizeof(*np));
+	np->line = line;
+	s->nparams++;
+	if ((np->name = strdup(name)) == NULL ||
+	    (np->type = strdup(type)) == NULL)
+		goto oom;
+	return 0;
+oom:
+	ac_error(p, line, NULL, "out of memory");
+	return -1;
+}
+
 static int
 set_service_key(struct ac_parse *p, struct cr_adapter_service *s, int line,
     char *key, const char *v)
@@ -288,20 +379,24 @@ set_service_key(struct ac_parse *p, struct cr_adapter_service *s, int line,
 	}
 	if (strcmp(key, "query") == 0)
 		return add_query(p, s, line, CR_AQ_MAIN, NULL, v);
+	if (strcmp(key, "provider") == 0)
+		return set_provider(p, line, &s->provider, v);
 	if ((sp = strpbrk(key, " \t")) != NULL) {
 		enum cr_adapter_query_kind kind;
 		char *name;
 
 		*sp = '\0';
 		name = cr_util_trim(sp + 1);
+		if (strcmp(key, "param") == 0)
+			return add_param(p, s, line, name, v);
 		if (strcmp(key, "list") == 0)
 			kind = CR_AQ_LIST;
 		else if (strcmp(key, "object") == 0)
 			kind = CR_AQ_OBJECT;
 		else {
 			ac_error(p, line, NULL, "unknown key '%s %s': expected "
-			    "path, query, 'list NAME' or 'object NAME'", key,
-			    name);
+			    "path, provider, query, 'list NAME', 'object NAME' "
+			    "or 'param NAME'", key, name);
 			return -1;
 		}
 		if (!valid_ident(name)) {
@@ -316,7 +411,8 @@ set_service_key(struct ac_parse *p, struct cr_adapter_service *s, int line,
 		    "before the first [service ...] section", key);
 	else
 		ac_error(p, line, NULL, "unknown key '%s': expected path, "
-		    "query, 'list NAME' or 'object NAME'", key);
+		    "provider, query, 'list NAME', 'object NAME' or "
+		    "'param NAME'", key);
 	return -1;
 }
 
@@ -537,6 +633,34 @@ map_args(struct ac_parse *p, const struct cr_adapter_service *s,
 			return -1;
 		}
 	}
+	/* Without :subject every consultation, whoever it is about, would
+	   get the same row: a mistake, never a design. */
+	if (q->kind == CR_AQ_MAIN) {
+		for (i = 0; i < q->nargs; i++)
+			if (q->args[i].kind == CR_AA_SUBJECT)
+				break;
+		if (i == q->nargs) {
+			ac_error(p, q->line, NULL, "service '%s': the main "
+			    "query does not use :subject, so it would answer "
+			    "the same row for every person: add WHERE ... = "
+			    ":subject", s->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Whether a query of s takes :params.NAME. */
+static int
+param_used(const struct cr_adapter_service *s, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->nqueries; i++)
+		for (j = 0; j < s->queries[i].nargs; j++)
+			if (s->queries[i].args[j].kind == CR_AA_PARAM &&
+			    strcmp(s->queries[i].args[j].name, name) == 0)
+				return 1;
 	return 0;
 }
 
@@ -568,6 +692,14 @@ check_service(struct ac_parse *p, struct cr_adapter_service *s)
 				    q->name, s->queries[0].line);
 				return -1;
 			}
+		}
+	}
+	for (i = 0; i < s->nparams; i++) {
+		if (!param_used(s, s->params[i].name)) {
+			ac_error(p, s->params[i].line, NULL, "param %s: no "
+			    "query of service '%s' uses :params.%s",
+			    s->params[i].name, s->name, s->params[i].name);
+			return -1;
 		}
 	}
 	return 0;
@@ -714,10 +846,17 @@ cr_adapter_config_free(struct cr_adapter_config *c)
 			cr_srcdb_shape_free(&q->shape);
 		}
 		free(s->queries);
+		for (j = 0; j < s->nparams; j++) {
+			free(s->params[j].name);
+			free(s->params[j].type);
+		}
+		free(s->params);
+		free(s->provider);
 	}
 	free(c->services);
 	cr_srcdb_close(c->db);
 	free(c->database);
+	free(c->provider);
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->tls_client_ca);
@@ -735,4 +874,84 @@ cr_adapter_service_by_path(const struct cr_adapter_config *c,
 		if (strcmp(c->services[i].path, path) == 0)
 			return &c->services[i];
 	return NULL;
+}
+
+/* Appends s to the array unless it is there already. 0 or -1. */
+static int
+append_unique(json_t *a, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_array_get(a, i)), s) == 0)
+			return 0;
+	return json_array_append_new(a, json_string(s));
+}
+
+static const char *
+param_type(const struct cr_adapter_service *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nparams; i++)
+		if (strcmp(s->params[i].name, name) == 0)
+			return s->params[i].type;
+	return "string";
+}
+
+json_t *
+cr_adapter_registration(const struct cr_adapter_config *c,
+    const struct cr_adapter_service *s)
+{
+	json_t *body = NULL, *fields = NULL, *params = NULL, *seen = NULL;
+	char path[512];
+	const char *provider;
+	size_t i, j;
+
+	provider = s->provider != NULL ? s->provider : c->provider != NULL ?
+	    c->provider : CR_ADAPTER_PROVIDER_UNSET;
+	if ((fields = json_array()) == NULL || (params = json_array()) ==
+	    NULL || (seen = json_array()) == NULL)
+		goto fail;
+	for (i = 0; i < s->nqueries; i++) {
+		const struct cr_adapter_query *q = &s->queries[i];
+
+		for (j = 0; j < q->shape.ncolumns; j++) {
+			if (q->name == NULL)
+				snprintf(path, sizeof(path), "%s",
+				    q->shape.columns[j]);
+			else
+				snprintf(path, sizeof(path), "%s.%s", q->name,
+				    q->shape.columns[j]);
+			if (append_unique(fields, path) == -1)
+				goto fail;
+		}
+		for (j = 0; j < q->nargs; j++) {
+			const char *n = q->args[j].name;
+			size_t before = json_array_size(seen);
+
+			if (q->args[j].kind != CR_AA_PARAM)
+				continue;
+			if (append_unique(seen, n) == -1)
+				goto fail;
+			if (json_array_size(seen) == before)
+				continue;	/* used twice */
+			if (json_array_append_new(params, json_pack("{s:s,s:s}",
+			    "name", n, "type", param_type(s, n))) == -1)
+				goto fail;
+		}
+	}
+	body = json_pack("{s:s,s:s,s:s++,s:O}", "id", s->name, "provider",
+	    provider, "endpoint", c->tls_cert != NULL ? "https://" :
+	    "http://", c->listen, s->path, "fields", fields);
+	if (body != NULL && json_array_size(params) > 0 &&
+	    json_object_set(body, "params", params) == -1) {
+		json_decref(body);
+		body = NULL;
+	}
+fail:
+	json_decref(fields);
+	json_decref(params);
+	json_decref(seen);
+	return body;
 }

@@ -18,7 +18,8 @@
 static const struct cr_cmd_opt source_opts[] = {
 	{ "config", 'c', "FILE", "the config file (docs/source-adapter.md)" },
 	{ "listen", 'l', "HOST:PORT", "instead of the file's listen" },
-	{ "check", 'n', NULL, "check the file and its queries, then exit" },
+	{ "check", 'n', NULL, "check the file and its queries, print each "
+	    "service's POST /v1/services body, then exit" },
 	{ "tls-cert", CR_CMD_LONG + 0, "FILE", "serve HTTPS: the certificate "
 	    "(PEM, with its chain)" },
 	{ "tls-key", CR_CMD_LONG + 1, "FILE", "the certificate's key (PEM)" },
@@ -62,6 +63,54 @@ source_tls_flags(struct cr_adapter_config *cfg, const char *const tls[3],
 		cfg->tls_client_auth = auth;
 	return cr_config_tls_rules(cfg->tls_cert, cfg->tls_key,
 	    cfg->tls_client_ca, &cfg->tls_client_auth, err, errlen);
+}
+
+/*
+ * --check: per service, the body of the hub's POST /v1/services, one line
+ * of JSON after a "# " line naming it, so that onboarding is a paste; what
+ * the operator must still fill in goes to stderr.
+ */
+static int
+source_check(const struct cr_adapter_config *cfg, const char *file)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	size_t i;
+	int wildcard;
+
+	/* A wildcard or port 0 listens fine but is no address to call. */
+	wildcard = strncmp(cfg->listen, "0.0.0.0:", 8) == 0 ||
+	    strncmp(cfg->listen, "[::]:", 5) == 0 ||
+	    (colon != NULL && strcmp(colon, ":0") == 0);
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct cr_adapter_service *s = &cfg->services[i];
+		json_t *body;
+		char *text;
+
+		if ((body = cr_adapter_registration(cfg, s)) == NULL ||
+		    (text = json_dumps(body, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER)) == NULL) {
+			json_decref(body);
+			fprintf(stderr, "crossroads: out of memory\n");
+			return 1;
+		}
+		printf("# [service %s] (line %d): POST /v1/services\n%s\n",
+		    s->name, s->line, text);
+		free(text);
+		if (strcmp(json_string_value(json_object_get(body,
+		    "provider")), CR_ADAPTER_PROVIDER_UNSET) == 0)
+			fprintf(stderr, "%s: service '%s': no 'provider = ID' "
+			    "in the file: replace \"%s\" with the hub's id of "
+			    "the institution\n", file, s->name,
+			    CR_ADAPTER_PROVIDER_UNSET);
+		if (wildcard)
+			fprintf(stderr, "%s: service '%s': listen = %s is not "
+			    "an address the hub can call: put the adapter's "
+			    "address in the endpoint\n", file, s->name,
+			    cfg->listen);
+		json_decref(body);
+	}
+	printf("%s: %zu services, configuration OK\n", file, cfg->nservices);
+	return 0;
 }
 
 int
@@ -136,10 +185,9 @@ cr_cmd_source(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
-		printf("%s: %zu services, configuration OK\n", file,
-		    cfg.nservices);
+		rc = source_check(&cfg, file);
 		cr_adapter_config_free(&cfg);
-		return 0;
+		return rc;
 	}
 
 	/* Signals are taken by sigwait below, never by worker threads. */

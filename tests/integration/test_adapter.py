@@ -530,6 +530,121 @@ class BadConfig(unittest.TestCase):
 		self.assertIn("3 services", p.stdout)
 
 
+def run_check(path):
+	bin_ = os.environ.get("CROSSROADS_BIN") or H.binaries()[0]
+	return subprocess.run([bin_, "source", "--check", "--config", path],
+	    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+	    stderr=subprocess.PIPE, text=True, timeout=30)
+
+
+def check_bodies(stdout):
+	"""{service name: body} from the output of --check."""
+	out, name = {}, None
+	for line in stdout.splitlines():
+		m = re.match(r"# \[service (\S+)\] \(line \d+\): POST "
+		    r"/v1/services$", line)
+		if m:
+			name = m.group(1)
+		elif name is not None:
+			out[name] = json.loads(line)
+			name = None
+	return out
+
+
+class CheckRegistration(unittest.TestCase):
+	"""--check prints what to POST to the hub, derived from the queries."""
+
+	def test_bodies_from_the_statements(self):
+		p = run_check(SRC.config)
+		self.assertEqual(p.returncode, 0, p.stderr)
+		b = check_bodies(p.stdout)
+		self.assertEqual(sorted(b), ["arith", "finance.income",
+		    "population.person"])
+		self.assertEqual(b["population.person"], {"id":
+		    "population.person", "provider": "PROVIDER",
+		    "endpoint": "http://127.0.0.1:0/person", "fields": ["name",
+		    "birth_date", "address", "death_date", "height", "children",
+		    "employer_id", "internal_note", "household.subject",
+		    "household.relation", "employer.name", "employer.kbo"]})
+		self.assertEqual(b["finance.income"]["params"],
+		    [{"name": "year", "type": "string"}])
+		# What the operator must still fill in is said, per service.
+		self.assertIn("service 'population.person': no 'provider = ID'",
+		    p.stderr)
+		self.assertIn("listen = 127.0.0.1:0 is not an address", p.stderr)
+
+	def test_pasted_into_a_real_hub(self):
+		conf = CONFIG.replace("threads = 2\n", "threads = 2\nprovider = RN\n"
+		    ).replace("listen = 127.0.0.1:0", "listen = 127.0.0.1:%d" %
+		    SRC.port).replace("[service finance.income]\n",
+		    "[service finance.income]\nparam year = integer\n")
+		path = os.path.join(W, "registered.conf")
+		with open(path, "w") as f:
+			f.write(conf)
+		p = run_check(path)
+		self.assertEqual(p.returncode, 0, p.stderr)
+		self.assertEqual(p.stderr, "")
+		b = check_bodies(p.stdout)
+		self.assertEqual(b["finance.income"]["params"],
+		    [{"name": "year", "type": "integer"}])
+		hub = H.Hub(W, name="hub-check",
+		    db=os.path.join(W, "hub-check.db")).start()
+		try:
+			hub.institution("RN", "National Register", "population")
+			hub.institution("ONEM", "Unemployment office", "unemployment")
+			tok = hub.client("ONEM")["token"]
+			for body in b.values():
+				r = hub.admin("POST", "/v1/services", body)
+				self.assertEqual(r.status, 201, r)
+			hub.authorize("ONEM", "finance.income", "check", ["amount"])
+			r = hub.consult(tok, "finance.income", P1, "check",
+			    params={"year": 2021})
+			self.assertEqual(r.status, 200, r)
+			self.assertEqual(r.json["data"], {"amount": 32000.0})
+			hub.authorize("ONEM", "population.person", "check",
+			    ["name", "household.relation"])
+			r = hub.consult(tok, "population.person", P1, "check")
+			self.assertEqual(r.status, 200, r)
+			self.assertEqual(r.json["data"]["name"], "Jan Peeters")
+			self.assertEqual(sorted(m["relation"] for m in
+			    r.json["data"]["household"]), ["child", "self"])
+			self.assertEqual(hub.terminate(), 0)
+			self.assertEqual(hub.sanitizer_reports(), [])
+		finally:
+			hub.kill()
+
+	def test_main_query_without_subject_is_refused(self):
+		path = os.path.join(W, "nosubject.conf")
+		with open(path, "w") as f:
+			f.write("database = pop.db\n[service everyone]\npath = /p\n"
+			    "query = SELECT name FROM person LIMIT 1\n")
+		for args in (["--check"], []):
+			bin_ = os.environ.get("CROSSROADS_BIN") or H.binaries()[0]
+			p = subprocess.run([bin_, "source"] + args + ["--config",
+			    path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+			    stderr=subprocess.PIPE, text=True, timeout=30)
+			self.assertEqual(p.returncode, 1, p.stderr)
+			self.assertIn("%s:4: service 'everyone': the main query does "
+			    "not use :subject" % path, p.stderr)
+			self.assertNotIn("POST /v1/services", p.stdout)
+
+	def test_bad_declarations(self):
+		head = "database = pop.db\n[service s]\npath = /p\n" \
+		    "query = SELECT name FROM person WHERE id = :subject\n"
+		for extra, line, what in (
+		    ("param year = text\n", 5, "unknown type 'text'"),
+		    ("param year = integer\n", 5, "no query of service 's' uses "
+		     ":params.year"),
+		    ("provider = R N\n", 5, "is not an institution id")):
+			path = os.path.join(W, "decl.conf")
+			with open(path, "w") as f:
+				f.write(head + extra)
+			p = run_check(path)
+			self.assertEqual(p.returncode, 1, p.stderr)
+			self.assertIn("%s:%d: " % (path, line), p.stderr)
+			self.assertIn(what, p.stderr)
+
+
 class ThroughTheHub(unittest.TestCase):
 
 	def test_consultation(self):

@@ -275,7 +275,8 @@ test_errors_name_the_line(void **state)
 	    ":subject\n", 4, "does not prepare: no such column: nosuch");
 	expect_error(HEAD "query = SELECT name FROM nosuch\n", 4,
 	    "does not prepare");
-	expect_error(HEAD "query = SELECT name FROM person\n"
+	expect_error(HEAD "query = SELECT name FROM person WHERE id = "
+	    ":subject\n"
 	    "object e = SELECT name FROM employer WHERE id = :boss\n", 5,
 	    "parameter ':boss' is not supported");
 	expect_error(HEAD "query = SELECT name FROM person WHERE id = :id\n",
@@ -286,8 +287,12 @@ test_errors_name_the_line(void **state)
 	    ":a.b\n", 4, "only :params.NAME may contain a dot");
 	expect_error(HEAD "query = SELECT name, id AS name FROM person\n", 4,
 	    "column 'name' appears twice");
-	expect_error(HEAD "query = SELECT name FROM person\n"
+	expect_error(HEAD "query = SELECT name FROM person WHERE id = "
+	    ":subject\n"
 	    "list name = SELECT 1 AS x\n", 5, "already a column");
+	/* The same row for everyone is a mistake. */
+	expect_error(HEAD "query = SELECT name FROM person LIMIT 1\n", 4,
+	    "service 's': the main query does not use :subject");
 	expect_error(HEAD "query = \\\n  SELECT name \\\n  FROM nosuch\n", 4,
 	    "does not prepare");
 }
